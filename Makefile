@@ -1,0 +1,28 @@
+# hotdesk-edge: the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: bootstrap run test lint unit bench clean
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+run: bootstrap
+	$(PY) -m services.devstack
+
+lint: bootstrap
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+unit: bootstrap
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test: lint unit
+
+bench: bootstrap
+	$(PY) -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) gen .run .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,92 @@
+"""The Redis key schema, the one place every service takes key names from.
+
+Two kinds of keys:
+
+* Directory index keys, tagged ``{dir}``: small, read outside Lua scripts,
+  written only by ``hotdesk directory import``.
+* Per-group keys, tagged ``{<group>}``, where the group is the tenant's
+  ``cross_tenant_group`` or else the tenant id. Everything one login touches
+  (both devices, both users, the expiry index, the event stream, PIN
+  failure counters) shares the group's tag and so one Redis Cluster slot;
+  cross-tenant logins are allowed only inside one group.
+
+Hash fields
+-----------
+``device(g, id)``  static (import): tenant, mac, vendor, model, emergency_cid
+                   session (scripts): user_tenant, user_ext, since_ms,
+                   expires_ms, gen (increases on every change; never reset)
+``user(g, t, e)``  static (import): name, caller_id, hotdesk ("1"/"0"), hotdesk_id
+                   session (scripts): device, since_ms
+``sip_credentials(domain, id)``  ha1, ha1b, secret (auth-owned; Kamailio
+                   reads ha1 through ndb_redis)
+"""
+
+DIR_TENANTS = "hd:{dir}:tenants"  # hash tenant id -> JSON TenantConfig
+DIR_DOMAINS = "hd:{dir}:domains"  # hash SIP domain -> tenant id
+DIR_DEVICES = "hd:{dir}:devices"  # hash device id -> tenant id
+DIR_HOTDESK_IDS = "hd:{dir}:hotdesk_ids"  # hash hot-desk id -> "tenant/extension"
+DIR_VERSION = "hd:{dir}:version"  # integer, incremented by every import that changes anything
+
+
+def tag(group: str) -> str:
+    return "{" + group + "}"
+
+
+def prefix(group: str) -> str:
+    """Key prefix of a group; Lua scripts derive same-slot keys from it."""
+    return f"hd:{tag(group)}:"
+
+
+def device(group: str, device_id: str) -> str:
+    return f"{prefix(group)}dev:{device_id}"
+
+
+def user(group: str, tenant: str, extension: str) -> str:
+    return f"{prefix(group)}usr:{tenant}:{extension}"
+
+
+def tenant_devices(group: str, tenant: str) -> str:
+    """Set of the device ids of a tenant."""
+    return f"{prefix(group)}devices:{tenant}"
+
+
+def tenant_users(group: str, tenant: str) -> str:
+    """Set of the extensions of a tenant."""
+    return f"{prefix(group)}users:{tenant}"
+
+
+def bound(group: str) -> str:
+    """Set of the device ids in the group that have a user logged in."""
+    return f"{prefix(group)}bound"
+
+
+def expiry(group: str) -> str:
+    """Sorted set: device id scored by its session's expiry (ms)."""
+    return f"{prefix(group)}expiry"
+
+
+def events(group: str) -> str:
+    """Stream of binding changes in the group."""
+    return f"{prefix(group)}events"
+
+
+def pin(group: str, tenant: str, extension: str) -> str:
+    """String: the argon2id hash of the user's PIN."""
+    return f"{prefix(group)}pin:{tenant}:{extension}"
+
+
+def pin_failures_user_device(group: str, tenant: str, extension: str, device_id: str) -> str:
+    return f"{prefix(group)}pinfail:ud:{tenant}:{extension}:{device_id}"
+
+
+def pin_failures_device(group: str, device_id: str) -> str:
+    return f"{prefix(group)}pinfail:d:{device_id}"
+
+
+def audit(group: str) -> str:
+    """Stream of PIN attempts and operator actions in the group."""
+    return f"{prefix(group)}audit"
+
+
+def sip_credentials(domain: str, device_id: str) -> str:
+    return f"hd:sip:{tag(domain)}:{device_id}"

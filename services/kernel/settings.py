@@ -1,0 +1,22 @@
+"""Settings shared by every service; each service subclasses with its own
+environment prefix (HOTDESK_BINDING_, HOTDESK_AUTH_, ...)."""
+
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTDESK_", extra="ignore")
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    log_format: Literal["json", "text"] = "text"
+    log_level: str = "INFO"
+    # Address of the ops HTTP server (/metrics, /healthz, /readyz).
+    ops_host: str = "127.0.0.1"
+    ops_port: int = 9100
+    # gRPC listen address.
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50051
+    # Seconds to let in-flight RPCs finish after SIGTERM.
+    shutdown_grace_seconds: float = 5.0

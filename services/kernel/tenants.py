@@ -1,0 +1,91 @@
+"""Tenant configuration as the directory stores it, and a cache of it that
+services refresh whenever an import bumps the directory version."""
+
+import asyncio
+import contextlib
+import logging
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from services.kernel import keys
+from services.kernel.logs import fields
+
+log = logging.getLogger(__name__)
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class FeatureCodes(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    login: str = "*45"
+    logout: str = "*46"
+    # 3CX style: <prefix><extension>* logs in with the extension filled in.
+    login_with_extension_prefix: str = "*77*"
+
+
+class TenantConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    domain: str = Field(min_length=1)
+    emergency_numbers: tuple[str, ...] = ("112", "911")
+    feature_codes: FeatureCodes = FeatureCodes()
+    # A second login by a user already on another device: log the other
+    # device out ("auto_logout") or refuse ("deny").
+    second_login: Literal["auto_logout", "deny"] = "auto_logout"
+    logout_asks_pin: bool = True
+    max_login_seconds: int | None = Field(default=None, gt=0)
+    daily_logout: str | None = None  # "HH:MM" in the tenant's timezone
+    timezone: str = "UTC"
+    # Tenants naming the same group allow cross-tenant logins among them.
+    cross_tenant_group: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+    @field_validator("daily_logout")
+    @classmethod
+    def _hhmm(cls, value: str | None) -> str | None:
+        if value is not None and not _HHMM.match(value):
+            raise ValueError("must be HH:MM (24-hour clock)")
+        return value
+
+    @property
+    def group(self) -> str:
+        """The Redis hash-tag group this tenant's keys live in."""
+        return self.cross_tenant_group or self.id
+
+
+class TenantCache:
+    """The tenants and the domain index, held in memory.
+
+    ``refresh()`` reloads only when the directory version changed, so it is
+    cheap to call often; ``run()`` does so every ``interval`` seconds.
+    """
+
+    def __init__(self, redis: Redis, interval: float = 1.0) -> None:
+        self._redis = redis
+        self._interval = interval
+        self._version: str | None = None
+        self.by_id: dict[str, TenantConfig] = {}
+        self.by_domain: dict[str, TenantConfig] = {}
+
+    async def refresh(self) -> bool:
+        version = await self._redis.get(keys.DIR_VERSION)
+        if version == self._version and self._version is not None:
+            return False
+        raw = await self._redis.hgetall(keys.DIR_TENANTS)
+        by_id = {tid: TenantConfig.model_validate_json(doc) for tid, doc in raw.items()}
+        self.by_id = by_id
+        self.by_domain = {t.domain: t for t in by_id.values()}
+        self._version = version
+        log.info("tenants_loaded", extra=fields(version=version, tenants=len(by_id)))
+        return True
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(RedisError, OSError):
+                await self.refresh()
+            await asyncio.sleep(self._interval)
