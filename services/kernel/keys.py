@@ -12,7 +12,8 @@ Two kinds of keys:
 
 Hash fields
 -----------
-``device(g, id)``  static (import): tenant, mac, vendor, model, emergency_cid
+``device(g, id)``  static (import): tenant, mac, vendor, model, emergency_cid,
+                   hotdesk ("1"/"0")
                    session (scripts): user_tenant, user_ext, since_ms,
                    expires_ms, gen (increases on every change; never reset)
 ``user(g, t, e)``  static (import): name, caller_id, hotdesk ("1"/"0"), hotdesk_id

@@ -1,0 +1,1 @@
+"""Auth service: PINs (argon2id), lockout/backoff, audit, device SIP credentials."""

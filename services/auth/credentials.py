@@ -1,0 +1,20 @@
+"""Device SIP credentials in the form Kamailio's digest auth uses.
+
+HA1 = MD5(username:realm:password); HA1B = MD5(username@domain:realm:password)
+(the variant for clients that put the domain into the username). MD5 is what
+SIP digest (RFC 2617/3261) requires; it is not used as a password store here.
+"""
+
+import hashlib
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def sip_ha1(username: str, realm: str, secret: str) -> str:
+    return _md5(f"{username}:{realm}:{secret}")
+
+
+def sip_ha1b(username: str, domain: str, realm: str, secret: str) -> str:
+    return _md5(f"{username}@{domain}:{realm}:{secret}")

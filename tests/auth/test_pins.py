@@ -1,0 +1,45 @@
+import pytest
+
+from services.auth.credentials import sip_ha1
+from services.auth.pins import PinHasher, pin_policy_violation
+
+
+@pytest.mark.parametrize(
+    ("pin", "why"),
+    [
+        ("123", "4 to 12 digits"),
+        ("1234567890123", "4 to 12 digits"),
+        ("12a4", "digits only"),
+        ("\uff11\uff12\uff13\uff14", "digits only"),
+        ("7777", "repeat"),
+        ("1234", "consecutive"),
+        ("9876", "consecutive"),
+        ("8901", "consecutive"),
+        ("2001", "own extension"),
+    ],
+)
+def test_policy_rejects(pin: str, why: str) -> None:
+    violation = pin_policy_violation(pin, extension="2001")
+    assert violation is not None and why in violation
+
+
+@pytest.mark.parametrize("pin", ["4711", "1357", "90210", "314159265358"])
+def test_policy_accepts(pin: str) -> None:
+    assert pin_policy_violation(pin, extension="2001") is None
+
+
+def test_hash_is_argon2id_and_verifies() -> None:
+    hasher = PinHasher(time_cost=1, memory_cost_kib=8192, parallelism=1)
+    stored = hasher.hash("4711")
+    assert stored.startswith("$argon2id$")
+    assert "4711" not in stored
+    assert hasher.verify(stored, "4711")
+    assert not hasher.verify(stored, "4712")
+    assert not hasher.verify("not-a-hash", "4711")
+
+
+def test_ha1_matches_rfc2617_example() -> None:
+    # RFC 2617 section 3.5: Mufasa / testrealm@host.com / Circle Of Life
+    assert sip_ha1("Mufasa", "testrealm@host.com", "Circle Of Life") == (
+        "939e7578ed9e3c518a452acee763bce9"
+    )
