@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(redis-server python3 python3-venv)
+DEBIAN_PACKAGES=(redis-server python3 python3-venv wrk)
 VENV=.venv
 
 missing=()

@@ -1,0 +1,23 @@
+# One image for every Python service; the Deployment picks the module
+# (services.binding, services.auth, ...). Stubs are generated from proto/
+# by the pinned grpcio-tools in a build stage.
+FROM python:3.11-slim-bookworm AS build
+WORKDIR /app
+COPY pyproject.toml ./
+COPY services ./services
+COPY proto ./proto
+RUN pip install --no-cache-dir '.[dev]' \
+ && mkdir -p gen \
+ && python -m grpc_tools.protoc -Iproto --python_out=gen --grpc_python_out=gen \
+      $(find proto -name '*.proto')
+
+FROM python:3.11-slim-bookworm
+WORKDIR /app
+COPY pyproject.toml ./
+COPY services ./services
+RUN pip install --no-cache-dir . && useradd --uid 10001 hotdesk
+COPY --from=build /app/gen ./gen
+ENV PYTHONPATH=/app:/app/gen \
+    PYTHONUNBUFFERED=1
+USER 10001
+ENTRYPOINT ["python", "-m"]

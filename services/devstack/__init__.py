@@ -1,0 +1,1 @@
+"""``make run``: the whole local stack in the foreground."""

@@ -1,0 +1,3 @@
+from services.devstack.stack import main
+
+raise SystemExit(main())

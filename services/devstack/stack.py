@@ -1,0 +1,228 @@
+"""Start Redis, the services and the demo directory; stop all on Ctrl-C.
+
+Every process is a child of this one; their output is interleaved on the
+terminal with a name prefix. Data lives in ``.run/`` so a restart keeps the
+sessions (Redis runs with AOF, as in production).
+"""
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class DevStackSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTDESK_DEV_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    # Not 6379: a distribution's own redis-server service often holds that.
+    redis_port: int = 6380
+    data_dir: Path = ROOT / ".run"
+    directory_file: Path = ROOT / "examples" / "directory.yaml"
+    binding_grpc_port: int = 50051
+    binding_http_port: int = 8081
+    binding_ops_port: int = 9101
+    auth_grpc_port: int = 50052
+    auth_ops_port: int = 9102
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    ready_url: str | None = None
+    proc: asyncio.subprocess.Process | None = None
+
+
+def _service_env(prefix: str, s: DevStackSettings, grpc_port: int, ops_port: int) -> dict[str, str]:
+    return {
+        f"{prefix}REDIS_URL": f"redis://{s.host}:{s.redis_port}/0",
+        f"{prefix}GRPC_HOST": s.host,
+        f"{prefix}GRPC_PORT": str(grpc_port),
+        f"{prefix}OPS_HOST": s.host,
+        f"{prefix}OPS_PORT": str(ops_port),
+    }
+
+
+def plan(s: DevStackSettings) -> list[Child]:
+    redis_dir = s.data_dir / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    redis_server = shutil.which("redis-server") or "redis-server"
+    py = sys.executable
+    binding_env = _service_env("HOTDESK_BINDING_", s, s.binding_grpc_port, s.binding_ops_port)
+    binding_env |= {
+        "HOTDESK_BINDING_HTTP_HOST": s.host,
+        "HOTDESK_BINDING_HTTP_PORT": str(s.binding_http_port),
+    }
+    auth_env = _service_env("HOTDESK_AUTH_", s, s.auth_grpc_port, s.auth_ops_port)
+    auth_env["HOTDESK_AUTH_BINDING_ADDRESS"] = f"{s.host}:{s.binding_grpc_port}"
+    return [
+        Child(
+            "redis",
+            [
+                redis_server,
+                "--port",
+                str(s.redis_port),
+                "--bind",
+                s.host,
+                "--dir",
+                str(redis_dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+            ],
+        ),
+        Child(
+            "binding",
+            [py, "-m", "services.binding"],
+            binding_env,
+            f"http://{s.host}:{s.binding_ops_port}/readyz",
+        ),
+        Child(
+            "auth",
+            [py, "-m", "services.auth"],
+            auth_env,
+            f"http://{s.host}:{s.auth_ops_port}/readyz",
+        ),
+    ]
+
+
+async def _pump(name: str, stream: asyncio.StreamReader) -> None:
+    while line := await stream.readline():
+        sys.stdout.write(f"{name:>8} | {line.decode(errors='replace')}")
+        sys.stdout.flush()
+
+
+async def _wait_ready(child: Child, within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
+    async with aiohttp.ClientSession() as http:
+        while True:
+            if child.proc is not None and child.proc.returncode is not None:
+                raise RuntimeError(f"{child.name} exited with {child.proc.returncode}")
+            if child.ready_url is None:
+                return
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(child.ready_url) as resp:
+                    if resp.status == 200:
+                        return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{child.name} not ready after {within:.0f} s")
+            await asyncio.sleep(0.2)
+
+
+async def _wait_redis(s: DevStackSettings, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            _, writer = await asyncio.open_connection(s.host, s.redis_port)
+            writer.close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"redis not listening on {s.host}:{s.redis_port}") from None
+            await asyncio.sleep(0.1)
+
+
+async def _import_directory(s: DevStackSettings) -> None:
+    env = os.environ | {
+        "HOTDESK_CLI_REDIS_URL": f"redis://{s.host}:{s.redis_port}/0",
+        "HOTDESK_CLI_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.cli.main",
+        "directory",
+        "import",
+        str(s.directory_file),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    await _pump("import", proc.stdout)
+    if await proc.wait() != 0:
+        raise RuntimeError("the demo directory did not import")
+
+
+def _banner(s: DevStackSettings) -> str:
+    h = s.host
+    return f"""
+hotdesk-edge is running (Ctrl-C stops everything)
+
+  Redis (AOF in {s.data_dir / "redis"})   redis://{h}:{s.redis_port}/0
+  binding gRPC                          {h}:{s.binding_grpc_port}
+  binding Kamailio endpoint             http://{h}:{s.binding_http_port}/v1/route
+  binding metrics / health              http://{h}:{s.binding_ops_port}/metrics  /readyz
+  auth gRPC                             {h}:{s.auth_grpc_port}
+  auth metrics / health                 http://{h}:{s.auth_ops_port}/metrics  /readyz
+
+First login (in another terminal, demo directory {s.directory_file.name}):
+  .venv/bin/hotdesk status
+  .venv/bin/hotdesk login --device hd3001 --tenant acme --ext 1001
+  curl '{f"http://{h}:{s.binding_http_port}"}/v1/route?caller_user=hd3001&caller_domain=hotdesk.local&callee_user=1002&callee_domain=hotdesk.local'
+  .venv/bin/hotdesk logout --device hd3001
+"""
+
+
+async def run(s: DevStackSettings) -> int:
+    children = plan(s)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    pumps: list[asyncio.Task[None]] = []
+    try:
+        for child in children:
+            child.proc = await asyncio.create_subprocess_exec(
+                *child.argv,
+                cwd=ROOT,
+                env=os.environ | child.env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            assert child.proc.stdout is not None
+            pumps.append(asyncio.create_task(_pump(child.name, child.proc.stdout)))
+            if child.name == "redis":
+                await _wait_redis(s)
+                await _import_directory(s)
+            await _wait_ready(child)
+        print(_banner(s), flush=True)
+        exited = [asyncio.create_task(c.proc.wait()) for c in children if c.proc]
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopper, *exited], return_when=asyncio.FIRST_COMPLETED)
+        if stopper not in done:
+            print("a component exited; stopping the stack", file=sys.stderr)
+            return 1
+        return 0
+    except RuntimeError as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for child in reversed(children):
+            if child.proc is not None and child.proc.returncode is None:
+                child.proc.terminate()
+                try:
+                    await asyncio.wait_for(child.proc.wait(), 10)
+                except TimeoutError:
+                    child.proc.kill()
+        for pump in pumps:
+            pump.cancel()
+
+
+def main() -> int:
+    return asyncio.run(run(DevStackSettings()))
