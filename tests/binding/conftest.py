@@ -1,0 +1,45 @@
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from services.binding.core import BindingCore
+from services.kernel.tenants import TenantCache, TenantConfig
+from tests.support import seed
+
+
+class FakeClock:
+    """A settable clock (ms); real Redis, controlled time."""
+
+    def __init__(self, start_ms: int = 1_800_000_000_000) -> None:
+        self.now = start_ms
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += int(seconds * 1000)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def acme(redis: Redis) -> TenantConfig:
+    t = await seed.tenant(redis, TenantConfig(id="acme", domain="acme.example"))
+    for ext, name in (("1001", "Alice Example"), ("1002", "Bob Example"), ("1003", "Carol")):
+        await seed.user(redis, t, ext, name)
+    await seed.user(redis, t, "2001", "Desk Owner", hotdesk=False)
+    for device_id in ("hd3001", "hd3002", "hd3003"):
+        await seed.device(redis, t, device_id)
+    await seed.device(redis, t, "ph2001", hotdesk=False)
+    return t
+
+
+@pytest.fixture
+async def core(redis: Redis, acme: TenantConfig, clock: FakeClock) -> AsyncIterator[BindingCore]:
+    tenants = TenantCache(redis)
+    await tenants.refresh()
+    yield BindingCore(redis, tenants, clock=clock)
