@@ -2,9 +2,9 @@
 restart is ridden out by reconnecting instead of by restarting the service."""
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
-from redis.retry import Retry
 
 
 def connect(url: str, *, socket_timeout: float = 2.0) -> "Redis":
