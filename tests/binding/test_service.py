@@ -1,6 +1,8 @@
 """The running binding service: gRPC, the Kamailio HTTP endpoint, health,
 metrics and graceful stop, all on real ports against a real redis-server."""
 
+from __future__ import annotations
+
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -41,12 +43,12 @@ async def service(
 @pytest.fixture
 async def stub(
     service: RunningBindingService,
-) -> AsyncIterator[binding_pb2_grpc.BindingServiceStub]:
+) -> AsyncIterator[binding_pb2_grpc.BindingServiceAsyncStub]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel:
         yield binding_pb2_grpc.BindingServiceStub(channel)
 
 
-async def test_grpc_login_list_logout(stub: binding_pb2_grpc.BindingServiceStub) -> None:
+async def test_grpc_login_list_logout(stub: binding_pb2_grpc.BindingServiceAsyncStub) -> None:
     r = await stub.Login(
         pb.LoginRequest(
             device_id="hd3001",
@@ -70,7 +72,9 @@ async def test_grpc_login_list_logout(stub: binding_pb2_grpc.BindingServiceStub)
     assert not state.HasField("binding") and state.generation == 2
 
 
-async def test_grpc_rejects_malformed_requests(stub: binding_pb2_grpc.BindingServiceStub) -> None:
+async def test_grpc_rejects_malformed_requests(
+    stub: binding_pb2_grpc.BindingServiceAsyncStub,
+) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as no_device:
         await stub.Login(pb.LoginRequest(user=pb.UserRef(tenant="acme", extension="1001")))
     assert no_device.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -111,7 +115,7 @@ async def test_health_reflection_and_graceful_stop(service: RunningBindingServic
 
 
 async def test_http_route_is_flat_json_with_every_field(
-    service: RunningBindingService, stub: binding_pb2_grpc.BindingServiceStub
+    service: RunningBindingService, stub: binding_pb2_grpc.BindingServiceAsyncStub
 ) -> None:
     await stub.Login(
         pb.LoginRequest(device_id="hd3002", user=pb.UserRef(tenant="acme", extension="1002"))
@@ -145,7 +149,7 @@ async def test_http_route_is_flat_json_with_every_field(
 
 
 async def test_metrics_and_readiness(
-    service: RunningBindingService, stub: binding_pb2_grpc.BindingServiceStub
+    service: RunningBindingService, stub: binding_pb2_grpc.BindingServiceAsyncStub
 ) -> None:
     await stub.Login(
         pb.LoginRequest(device_id="hd3001", user=pb.UserRef(tenant="acme", extension="1001"))
