@@ -18,3 +18,13 @@ def sip_ha1(username: str, realm: str, secret: str) -> str:
 
 def sip_ha1b(username: str, domain: str, realm: str, secret: str) -> str:
     return _md5(f"{username}@{domain}:{realm}:{secret}")
+
+
+def credential_fields(device_id: str, domain: str, secret: str) -> dict[str, str]:
+    """The hash stored at ``keys.sip_credentials(domain, device_id)``; the
+    realm is the tenant's SIP domain."""
+    return {
+        "ha1": sip_ha1(device_id, domain, secret),
+        "ha1b": sip_ha1b(device_id, domain, domain, secret),
+        "secret": secret,
+    }

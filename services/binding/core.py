@@ -8,7 +8,6 @@ expiries cannot interleave half-way.
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from hotdesk.v1 import binding_pb2 as pb
@@ -21,6 +20,7 @@ from services.binding.scripts import BindingScripts
 from services.kernel import keys
 from services.kernel.clock import Clock, now_ms
 from services.kernel.logs import fields
+from services.kernel.lookup import DirectoryLookup, IncompleteUserRef, UserName
 from services.kernel.tenants import TenantCache, TenantConfig
 
 log = logging.getLogger(__name__)
@@ -56,16 +56,6 @@ class InvalidRequest(ValueError):
 def reason_name(reason: int) -> str:
     """The lowercase name used in events and logs ("takeover")."""
     return _REASON_NAMES.get(reason, "logout")
-
-
-@dataclass(frozen=True)
-class _User:
-    tenant: TenantConfig
-    extension: str
-
-    @property
-    def key(self) -> str:
-        return keys.user(self.tenant.group, self.tenant.id, self.extension)
 
 
 def _ended(flat: Sequence[Any]) -> list[pb.Binding]:
@@ -109,34 +99,16 @@ class BindingCore:
     ) -> None:
         self._redis = redis
         self._tenants = tenants
+        self._lookup = DirectoryLookup(redis, tenants)
         self._scripts = BindingScripts.register(redis)
         self._clock = clock
         self._maxlen = stream_maxlen
 
-    # -- resolving names --------------------------------------------------
-
-    async def _tenant(self, tenant_id: str) -> TenantConfig | None:
-        tenant = self._tenants.by_id.get(tenant_id)
-        if tenant is None and await self._tenants.refresh():
-            tenant = self._tenants.by_id.get(tenant_id)
-        return tenant
-
-    async def _device_tenant(self, device_id: str) -> TenantConfig | None:
-        tenant_id = await self._redis.hget(keys.DIR_DEVICES, device_id)
-        return None if tenant_id is None else await self._tenant(tenant_id)
-
-    async def _user(self, ref: pb.UserRef) -> _User | None:
-        if ref.hotdesk_id:
-            target = await self._redis.hget(keys.DIR_HOTDESK_IDS, ref.hotdesk_id)
-            if target is None:
-                return None
-            tenant_id, extension = target.split("/", 1)
-        elif ref.tenant and ref.extension:
-            tenant_id, extension = ref.tenant, ref.extension
-        else:
-            raise InvalidRequest("a user needs tenant and extension, or hotdesk_id")
-        tenant = await self._tenant(tenant_id)
-        return None if tenant is None else _User(tenant, extension)
+    async def _user(self, ref: pb.UserRef) -> UserName | None:
+        try:
+            return await self._lookup.user(ref.tenant, ref.extension, ref.hotdesk_id)
+        except IncompleteUserRef as exc:
+            raise InvalidRequest(str(exc)) from exc
 
     # -- changes ------------------------------------------------------------
 
@@ -163,7 +135,7 @@ class BindingCore:
     async def _login(
         self, device_id: str, ref: pb.UserRef, allow_takeover: bool, actor: str
     ) -> pb.LoginResponse:
-        device_tenant = await self._device_tenant(device_id)
+        device_tenant = await self._lookup.device_tenant(device_id)
         if device_tenant is None:
             return pb.LoginResponse(result=pb.LOGIN_RESULT_UNKNOWN_DEVICE)
         user = await self._user(ref)
@@ -217,7 +189,7 @@ class BindingCore:
         makes it a no-op unless that user is the one on it."""
         if not device_id:
             raise InvalidRequest("device_id is required")
-        tenant = await self._device_tenant(device_id)
+        tenant = await self._lookup.device_tenant(device_id)
         if tenant is None:
             return pb.LogoutResponse(result=pb.LOGOUT_RESULT_UNKNOWN)
         group = tenant.group
@@ -327,7 +299,7 @@ class BindingCore:
     async def get_by_device(self, device_id: str) -> pb.DeviceState | None:
         if not device_id:
             raise InvalidRequest("device_id is required")
-        tenant = await self._device_tenant(device_id)
+        tenant = await self._lookup.device_tenant(device_id)
         if tenant is None:
             return None
         h = await self._redis.hgetall(keys.device(tenant.group, device_id))

@@ -1,19 +1,11 @@
-"""The binding Lua scripts, registered once per Redis client.
-
-redis-py's Script runs EVALSHA and reloads the script on NOSCRIPT, so the
-scripts survive a Redis restart without any action here.
-"""
+"""The binding Lua scripts; each is ``common.lua`` plus its own file."""
 
 from dataclasses import dataclass
-from importlib import resources
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-
-def _source(name: str) -> str:
-    lua = resources.files(__package__).joinpath("lua")
-    return lua.joinpath("common.lua").read_text() + "\n" + lua.joinpath(name).read_text()
+from services.kernel.lua import register
 
 
 @dataclass(frozen=True)
@@ -25,9 +17,12 @@ class BindingScripts:
 
     @classmethod
     def register(cls, redis: Redis) -> "BindingScripts":
+        def script(name: str) -> AsyncScript:
+            return register(redis, "services.binding", "common.lua", name)
+
         return cls(
-            login=redis.register_script(_source("login.lua")),
-            logout=redis.register_script(_source("logout.lua")),
-            expire=redis.register_script(_source("expire.lua")),
-            route=redis.register_script(_source("route.lua")),
+            login=script("login.lua"),
+            logout=script("logout.lua"),
+            expire=script("expire.lua"),
+            route=script("route.lua"),
         )

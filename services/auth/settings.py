@@ -1,0 +1,31 @@
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.kernel.settings import ServiceSettings
+
+
+class AuthSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTDESK_AUTH_", extra="ignore")
+
+    ops_port: int = 9102
+    grpc_port: int = 50052
+    binding_address: str = "127.0.0.1:50051"
+    # argon2id cost (argon2-cffi's RFC 9106 low-memory profile by default).
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+    # Lockout, per user+device: this many failures are free, then each
+    # failure costs a wait of backoff_base_seconds doubling per failure
+    # (capped), and lock_after failures lock (lock_seconds; 0 = until an
+    # operator unlocks). Counters forget after failure_window_seconds.
+    free_attempts: int = Field(default=3, ge=1)
+    backoff_base_seconds: int = Field(default=30, ge=1)
+    backoff_max_seconds: int = Field(default=900, ge=1)
+    lock_after: int = Field(default=6, ge=1)
+    lock_seconds: int = Field(default=3600, ge=0)
+    failure_window_seconds: int = Field(default=3600, ge=1)
+    # Per device, across all users: one phone guessing many users' PINs.
+    device_max_failures: int = Field(default=20, ge=1)
+    device_window_seconds: int = Field(default=900, ge=1)
+    device_lock_seconds: int = Field(default=900, ge=1)
+    audit_maxlen: int = Field(default=100_000, ge=1)

@@ -1,0 +1,59 @@
+from collections.abc import Awaitable, Callable
+
+import pytest
+from hotdesk.v1 import binding_pb2 as pb
+from redis.asyncio import Redis
+
+from services.auth.core import AuthCore
+from services.auth.pins import PinHasher
+from services.auth.settings import AuthSettings
+from services.binding.core import BindingCore
+from services.kernel import keys
+from services.kernel.tenants import TenantCache, TenantConfig
+from tests.binding.conftest import FakeClock
+from tests.support import seed
+
+CHEAP = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 8, "argon2_parallelism": 1}
+PINS = {"1001": "4711", "1002": "8264", "1003": "5173"}
+
+
+def cheap_settings(**overrides: object) -> AuthSettings:
+    return AuthSettings.model_validate({**CHEAP, **overrides})
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def acme(redis: Redis) -> TenantConfig:
+    t = await seed.tenant(redis, TenantConfig(id="acme", domain="acme.example"))
+    hasher = PinHasher(time_cost=1, memory_cost_kib=8, parallelism=1)
+    for ext, pin in PINS.items():
+        await seed.user(redis, t, ext)
+        await redis.set(keys.pin(t.group, t.id, ext), hasher.hash(pin))
+    await seed.user(redis, t, "1004")  # no PIN
+    for i in range(1, 6):
+        await seed.device(redis, t, f"hd300{i}")
+    return t
+
+
+MakeCore = Callable[..., Awaitable[AuthCore]]
+
+
+@pytest.fixture
+def make_core(redis: Redis, acme: TenantConfig, clock: FakeClock) -> MakeCore:
+    async def make(**overrides: object) -> AuthCore:
+        tenants = TenantCache(redis)
+        await tenants.refresh()
+        binding = BindingCore(redis, tenants, clock=clock)
+
+        async def login(req: pb.LoginRequest) -> pb.LoginResponse:
+            return await binding.login(
+                req.device_id, req.user, allow_takeover=req.allow_takeover, actor=req.actor
+            )
+
+        return AuthCore(redis, tenants, cheap_settings(**overrides), login, clock=clock)
+
+    return make
