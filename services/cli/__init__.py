@@ -1,0 +1,1 @@
+"""The ``hotdesk`` operator command line."""

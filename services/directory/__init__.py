@@ -1,0 +1,1 @@
+"""The directory file (tenants, users, devices): validation and import."""
