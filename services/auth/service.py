@@ -61,11 +61,12 @@ async def start_auth_service(settings: AuthSettings) -> RunningAuthService:
     """Start everything; ports given as 0 are picked free (see the properties)."""
     redis = connect(settings.redis_url)
     tenants = TenantCache(redis)
-    await tenants.refresh()
+    await tenants.start()
     channel = grpc.aio.insecure_channel(settings.binding_address)
     binding = binding_pb2_grpc.BindingServiceStub(channel)
     core = AuthCore(redis, tenants, settings, binding.Login)
     readiness = Readiness()
+    readiness.checks.append(lambda: tenants.loaded)
     ops = await start_site(ops_app(readiness), settings.ops_host, settings.ops_port)
     grpc_server = await start_grpc_server(
         settings.grpc_host,

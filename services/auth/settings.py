@@ -7,9 +7,9 @@ from services.kernel.settings import ServiceSettings
 class AuthSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="HOTDESK_AUTH_", extra="ignore")
 
-    ops_port: int = 9102
-    grpc_port: int = 50052
-    binding_address: str = "127.0.0.1:50051"
+    ops_port: int = 7290
+    grpc_port: int = 7200
+    binding_address: str = "127.0.0.1:7100"
     # argon2id cost (argon2-cffi's RFC 9106 low-memory profile by default).
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost_kib: int = Field(default=65536, ge=8)

@@ -85,9 +85,10 @@ async def start_binding_service(settings: BindingSettings) -> RunningBindingServ
     """Start everything; ports given as 0 are picked free (see the properties)."""
     redis = connect(settings.redis_url)
     tenants = TenantCache(redis)
-    await tenants.refresh()
+    await tenants.start()
     core = BindingCore(redis, tenants, stream_maxlen=settings.stream_maxlen)
     readiness = Readiness()
+    readiness.checks.append(lambda: tenants.loaded)
     ops = await start_site(ops_app(readiness), settings.ops_host, settings.ops_port)
     grpc_server = await start_grpc_server(
         settings.grpc_host,

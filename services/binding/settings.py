@@ -6,11 +6,11 @@ from services.kernel.settings import ServiceSettings
 class BindingSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="HOTDESK_BINDING_", extra="ignore")
 
-    ops_port: int = 9101
-    grpc_port: int = 50051
+    ops_port: int = 7190
+    grpc_port: int = 7100
     # The Kamailio-facing lookup endpoint.
     http_host: str = "127.0.0.1"
-    http_port: int = 8081
+    http_port: int = 7180
     # How often expired sessions are ended (reads ignore them at once anyway).
     expiry_interval_seconds: float = 1.0
     # Approximate cap on each group's event stream.

@@ -40,8 +40,8 @@ class CliSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOTDESK_CLI_", extra="ignore")
 
     redis_url: str = "redis://127.0.0.1:6379/0"
-    binding_address: str = "127.0.0.1:50051"
-    auth_address: str = "127.0.0.1:50052"
+    binding_address: str = "127.0.0.1:7100"
+    auth_address: str = "127.0.0.1:7200"
     operator: str = os.environ.get("USER", "operator")
     # argon2id cost for PINs hashed by an import (as the auth service's).
     argon2_time_cost: int = 3

@@ -29,11 +29,11 @@ class DevStackSettings(BaseSettings):
     redis_port: int = 6380
     data_dir: Path = ROOT / ".run"
     directory_file: Path = ROOT / "examples" / "directory.yaml"
-    binding_grpc_port: int = 50051
-    binding_http_port: int = 8081
-    binding_ops_port: int = 9101
-    auth_grpc_port: int = 50052
-    auth_ops_port: int = 9102
+    binding_grpc_port: int = 7100
+    binding_http_port: int = 7180
+    binding_ops_port: int = 7190
+    auth_grpc_port: int = 7200
+    auth_ops_port: int = 7290
 
 
 @dataclass

@@ -12,11 +12,13 @@ class ServiceSettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     log_format: Literal["json", "text"] = "text"
     log_level: str = "INFO"
+    # Default ports stay below 32768, out of Linux's ephemeral range, so an
+    # outgoing connection can never hold a service's port on a shared host.
     # Address of the ops HTTP server (/metrics, /healthz, /readyz).
     ops_host: str = "127.0.0.1"
-    ops_port: int = 9100
+    ops_port: int = 7090
     # gRPC listen address.
     grpc_host: str = "127.0.0.1"
-    grpc_port: int = 50051
+    grpc_port: int = 7000
     # Seconds to let in-flight RPCs finish after SIGTERM.
     shutdown_grace_seconds: float = 5.0

@@ -69,8 +69,14 @@ class TenantCache:
         self._redis = redis
         self._interval = interval
         self._version: str | None = None
+        self._loaded = False
         self.by_id: dict[str, TenantConfig] = {}
         self.by_domain: dict[str, TenantConfig] = {}
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the directory has been read at least once."""
+        return self._loaded
 
     async def refresh(self) -> bool:
         version = await self._redis.get(keys.DIR_VERSION)
@@ -81,8 +87,16 @@ class TenantCache:
         self.by_id = by_id
         self.by_domain = {t.domain: t for t in by_id.values()}
         self._version = version
+        self._loaded = True
         log.info("tenants_loaded", extra=fields(version=version, tenants=len(by_id)))
         return True
+
+    async def start(self) -> None:
+        """First load; a service still starts (not ready) if Redis is down."""
+        try:
+            await self.refresh()
+        except (RedisError, OSError) as exc:
+            log.warning("tenants_not_loaded", extra=fields(error=str(exc)))
 
     async def run(self) -> None:
         while True:

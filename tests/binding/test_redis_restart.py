@@ -1,6 +1,7 @@
 """A Redis restart loses no session and the running service reconnects."""
 
 import asyncio
+from pathlib import Path
 
 import aiohttp
 import grpc
@@ -82,3 +83,33 @@ async def test_sessions_survive_graceful_and_hard_restarts(own_redis_server: Red
             assert {b.device_id for b in moved.ended} == {"hd3001", "hd3002"}
     finally:
         await service.stop()
+
+
+async def test_service_started_before_redis_becomes_ready_by_itself(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "late-redis")  # not started yet
+    service = await start_binding_service(
+        BindingSettings(
+            redis_url=server.url,
+            grpc_port=0,
+            http_port=0,
+            ops_port=0,
+            shutdown_grace_seconds=1,
+            expiry_interval_seconds=0.1,
+        )
+    )
+    readyz = f"http://127.0.0.1:{service.ops_port}/readyz"
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(readyz) as resp:
+                assert resp.status == 503
+            await asyncio.to_thread(server.start)
+            deadline = asyncio.get_running_loop().time() + 15
+            status = 503
+            while status != 200 and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.2)
+                async with http.get(readyz) as resp:
+                    status = resp.status
+            assert status == 200
+    finally:
+        await service.stop()
+        server.kill()
