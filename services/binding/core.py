@@ -357,9 +357,7 @@ class BindingCore:
         started = time.perf_counter()
         response = await self._route(req)
         metrics.ROUTE_LOOKUP_SECONDS.observe(time.perf_counter() - started)
-        metrics.ROUTE_LOOKUPS.labels(
-            pb.CallerKind.Name(response.caller_kind), pb.CalleeKind.Name(response.callee_kind)
-        ).inc()
+        metrics.route_lookups(response.caller_kind, response.callee_kind).inc()
         return response
 
     async def _route(self, req: pb.RouteRequest) -> pb.RouteResponse:

@@ -5,14 +5,37 @@ Every field is always present (enums as names, strings possibly empty), so
 the Kamailio script never has to test for a missing key.
 """
 
+import json
+
 from aiohttp import web
-from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 from hotdesk.v1 import binding_pb2 as pb
 
 from services.binding.core import BindingCore
 
 CORE = web.AppKey("core", BindingCore)
 _PARAMS = ("caller_user", "caller_domain", "callee_user", "callee_domain")
+# RouteResponse is flat: strings and enums only. Walking its fields with the
+# enum names looked up in advance gives protobuf's JSON mapping (field names
+# preserved, every field present) at a fraction of json_format's cost on the
+# hottest path; a test holds the two outputs equal.
+_FIELDS = [
+    (f.name, {v.number: v.name for v in f.enum_type.values} if f.enum_type else None)
+    for f in pb.RouteResponse.DESCRIPTOR.fields
+]
+assert all(
+    f.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_ENUM)
+    for f in pb.RouteResponse.DESCRIPTOR.fields
+), "RouteResponse must stay flat (strings and enums) for route_json"
+
+
+def route_json(answer: pb.RouteResponse) -> str:
+    return json.dumps(
+        {
+            name: names[getattr(answer, name)] if names else getattr(answer, name)
+            for name, names in _FIELDS
+        }
+    )
 
 
 async def route(request: web.Request) -> web.Response:
@@ -30,13 +53,7 @@ async def route(request: web.Request) -> web.Response:
             callee_domain=query["callee_domain"],
         )
     )
-    body = json_format.MessageToJson(
-        answer,
-        always_print_fields_with_no_presence=True,
-        indent=None,
-        preserving_proto_field_name=True,
-    )
-    return web.Response(text=body, content_type="application/json")
+    return web.Response(text=route_json(answer), content_type="application/json")
 
 
 def route_app(core: BindingCore) -> web.Application:

@@ -1,5 +1,8 @@
 """Prometheus metrics of the binding service."""
 
+from functools import cache
+
+from hotdesk.v1 import binding_pb2 as pb
 from prometheus_client import Counter, Gauge, Histogram
 
 _FAST_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1)
@@ -22,3 +25,12 @@ ACTIVE_SESSIONS = Gauge("hotdesk_binding_active_sessions", "Devices with a user 
 RPC_SECONDS = Histogram(
     "hotdesk_binding_rpc_seconds", "gRPC handling time by method", ["method"], buckets=_FAST_BUCKETS
 )
+
+
+@cache
+def route_lookups(caller_kind: int, callee_kind: int) -> Counter:
+    """The labelled counter for one outcome, looked up once (hot path)."""
+    return ROUTE_LOOKUPS.labels(
+        pb.CallerKind.Name(caller_kind),  # type: ignore[arg-type]
+        pb.CalleeKind.Name(callee_kind),  # type: ignore[arg-type]
+    )

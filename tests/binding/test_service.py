@@ -3,17 +3,20 @@ metrics and graceful stop, all on real ports against a real redis-server."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import aiohttp
 import grpc
 import pytest
+from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from hotdesk.v1 import binding_pb2 as pb
 from hotdesk.v1 import binding_pb2_grpc
 from redis.asyncio import Redis
 
+from services.binding.http_api import route_json
 from services.binding.service import RunningBindingService, start_binding_service
 from services.binding.settings import BindingSettings
 from services.kernel.tenants import TenantConfig
@@ -179,3 +182,26 @@ async def test_metrics_and_readiness(
     ) in text
     assert "hotdesk_binding_route_lookup_seconds_bucket" in text
     assert 'hotdesk_binding_rpc_seconds_count{method="Login"}' in text
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pb.RouteResponse(),
+        pb.RouteResponse(
+            caller_kind=pb.CALLER_KIND_DEVICE_BOUND,
+            caller_tenant="acme",
+            caller_extension="1001",
+            caller_display_name='Ann "A" Ö',
+            caller_id="+49301",
+            emergency_caller_id="+49300",
+            callee_kind=pb.CALLEE_KIND_FEATURE_CODE,
+            feature="login_ext",
+        ),
+    ],
+)
+def test_route_json_is_protobufs_json_mapping(answer: pb.RouteResponse) -> None:
+    mapped = json_format.MessageToDict(
+        answer, always_print_fields_with_no_presence=True, preserving_proto_field_name=True
+    )
+    assert json.loads(route_json(answer)) == mapped

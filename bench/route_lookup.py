@@ -1,0 +1,175 @@
+"""Kamailio-facing lookups with 1,000 and with 1,000,000 bindings in Redis.
+
+For each size: a fresh redis-server (AOF on, as shipped), N devices and N
+hot-desk users written through the key schema, N logins through the real
+login script, then the binding service as its own process (one event loop,
+so at most one core) under wrk. Lookups pick a random device and a random
+callee each time. Reported: requests/s, p50/p99, and lookups per CPU-second
+of the service process (its /proc CPU time), which is what "per core" means
+on a shared, noisy machine.
+"""
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+from redis.asyncio import Redis
+
+from bench.measure import WrkResult, cpu_seconds, run_wrk
+from services.binding.scripts import BindingScripts
+from services.kernel import keys
+from services.kernel.redis_conn import connect
+from services.kernel.tenants import TenantConfig
+from tests.support import seed
+from tests.support.redis_server import RedisServer, free_port
+
+DOMAIN = "bench.example"
+FIRST_EXT = 100_000
+BATCH = 5_000
+WRK_SCRIPT = Path(__file__).with_name("wrk_route.lua")
+TENANT = TenantConfig(id="bench", domain=DOMAIN)
+
+
+@dataclass(frozen=True)
+class LookupRun:
+    bindings: int
+    connections: int
+    wrk: WrkResult
+    server_cpu_seconds: float
+
+    @property
+    def per_core(self) -> float:
+        return self.wrk.requests / self.server_cpu_seconds
+
+
+@dataclass(frozen=True)
+class SizeResult:
+    bindings: int
+    saturated: LookupRun
+    light: LookupRun
+    session_bytes_per_binding: float
+    directory_bytes_per_pair: float
+    stream_bytes_per_event: float
+
+
+async def _used_memory(redis: Redis) -> int:
+    return int((await redis.info("memory"))["used_memory"])
+
+
+async def _populate(redis: Redis, n: int) -> tuple[float, float, float]:
+    """Directory, then logins; returns bytes per binding (session state),
+    per user+device directory pair, and per stream event."""
+    await seed.tenant(redis, TENANT)
+    base = await _used_memory(redis)
+    for start in range(0, n, BATCH):
+        async with redis.pipeline(transaction=False) as pipe:
+            for i in range(start, min(n, start + BATCH)):
+                await seed.device(pipe, TENANT, f"bd{i}")
+                await seed.user(pipe, TENANT, str(FIRST_EXT + i), f"Bench User {i}")
+            await pipe.execute()
+    directory = await _used_memory(redis)
+    scripts = BindingScripts.register(redis)
+    group, now = TENANT.group, int(time.time() * 1000)
+    prefix = keys.prefix(group)
+    for start in range(0, n, BATCH):
+        async with redis.pipeline(transaction=False) as pipe:
+            for i in range(start, min(n, start + BATCH)):
+                await scripts.login(
+                    keys=[
+                        keys.device(group, f"bd{i}"),
+                        keys.user(group, TENANT.id, str(FIRST_EXT + i)),
+                    ],
+                    args=[
+                        prefix,
+                        f"bd{i}",
+                        TENANT.id,
+                        str(FIRST_EXT + i),
+                        0,
+                        0,
+                        now,
+                        0,
+                        "bench",
+                        max(n, 1_000_000),
+                    ],
+                    client=pipe,
+                )
+            await pipe.execute()
+    sessions = await _used_memory(redis)
+    stream_bytes = int(await redis.memory_usage(keys.events(group), samples=0) or 0)
+    events = int(await redis.xlen(keys.events(group)))
+    return (
+        (sessions - directory - stream_bytes) / n,
+        (directory - base) / n,
+        stream_bytes / max(events, 1),
+    )
+
+
+async def _wait_ready(url: str, proc: asyncio.subprocess.Process) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            if proc.returncode is not None:
+                raise RuntimeError("the binding service exited during start-up")
+            try:
+                async with http.get(url) as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the binding service did not become ready")
+
+
+def _lookup_run(n: int, http_port: int, pid: int, seconds: int, connections: int) -> LookupRun:
+    before = cpu_seconds(pid)
+    result = run_wrk(
+        f"http://127.0.0.1:{http_port}",
+        WRK_SCRIPT,
+        seconds,
+        connections,
+        {
+            "HOTDESK_BENCH_N": str(n),
+            "HOTDESK_BENCH_DOMAIN": DOMAIN,
+            "HOTDESK_BENCH_FIRST_EXT": str(FIRST_EXT),
+        },
+    )
+    if result.errors:
+        raise RuntimeError(f"{result.errors} failed lookups at {n} bindings")
+    return LookupRun(n, connections, result, cpu_seconds(pid) - before)
+
+
+async def measure(n: int, seconds: int) -> SizeResult:
+    with tempfile.TemporaryDirectory(prefix="hotdesk-bench-") as tmp:
+        server = RedisServer(Path(tmp), fsync="everysec")
+        server.start()
+        proc: asyncio.subprocess.Process | None = None
+        try:
+            redis = connect(server.url, socket_timeout=60)
+            session_bytes, directory_bytes, stream_bytes = await _populate(redis, n)
+            await redis.aclose()
+            http_port, ops_port = free_port(), free_port()
+            env = os.environ | {
+                "HOTDESK_BINDING_REDIS_URL": server.url,
+                "HOTDESK_BINDING_HTTP_PORT": str(http_port),
+                "HOTDESK_BINDING_OPS_PORT": str(ops_port),
+                "HOTDESK_BINDING_GRPC_PORT": str(free_port()),
+                "HOTDESK_BINDING_LOG_LEVEL": "WARNING",
+            }
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "services.binding", env=env
+            )
+            await _wait_ready(f"http://127.0.0.1:{ops_port}/readyz", proc)
+            pid = proc.pid
+            await asyncio.to_thread(_lookup_run, n, http_port, pid, 2, 8)  # warm-up
+            saturated = await asyncio.to_thread(_lookup_run, n, http_port, pid, seconds, 16)
+            light = await asyncio.to_thread(_lookup_run, n, http_port, pid, seconds, 1)
+            return SizeResult(n, saturated, light, session_bytes, directory_bytes, stream_bytes)
+        finally:
+            if proc is not None:
+                proc.terminate()
+                await asyncio.wait_for(proc.wait(), 15)
+            server.kill()
