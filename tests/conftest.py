@@ -5,6 +5,7 @@ import pytest
 from redis.asyncio import Redis
 
 from services.kernel.redis_conn import connect
+from tests.support.clock import FakeClock
 from tests.support.redis_server import RedisServer
 
 
@@ -32,3 +33,8 @@ async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
     await client.flushall()
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()

@@ -1,13 +1,12 @@
-"""Wiring: Redis, tenant cache, core, gRPC, the Kamailio endpoint, the ops
-server and the expiry sweeper, started and stopped as one."""
+"""The binding service: the core, its gRPC API, the Kamailio endpoint and
+the expiry sweeper, in the shared service shell."""
 
 import asyncio
-import contextlib
 import logging
-from dataclasses import dataclass, field
 
+import grpc
 from aiohttp import web
-from redis.asyncio import Redis
+from hotdesk.v1 import binding_pb2, binding_pb2_grpc
 from redis.exceptions import RedisError
 
 from services.binding import metrics
@@ -15,16 +14,11 @@ from services.binding.core import BindingCore
 from services.binding.grpc_api import BindingServicer
 from services.binding.http_api import route_app
 from services.binding.settings import BindingSettings
-from services.kernel.grpc_server import GrpcServer, start_grpc_server
 from services.kernel.logs import fields
-from services.kernel.ops_http import Readiness, ops_app, start_site
-from services.kernel.redis_conn import connect
-from services.kernel.tenants import TenantCache
-
-from hotdesk.v1 import binding_pb2, binding_pb2_grpc  # isort: skip
+from services.kernel.ops_http import start_site
+from services.kernel.service import ServiceShell, port_of
 
 log = logging.getLogger(__name__)
-SERVICE_NAME = binding_pb2.DESCRIPTOR.services_by_name["BindingService"].full_name
 
 
 async def _sweep_expired(core: BindingCore, interval: float) -> None:
@@ -38,78 +32,35 @@ async def _sweep_expired(core: BindingCore, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-def _port(runner: web.AppRunner) -> int:
-    (address,) = runner.addresses[:1]
-    return int(address[1])
-
-
-@dataclass
-class RunningBindingService:
+class BindingService(ServiceShell):
+    grpc_service_name = binding_pb2.DESCRIPTOR.services_by_name["BindingService"].full_name
     settings: BindingSettings
-    redis: Redis
-    core: BindingCore
-    grpc: GrpcServer
-    http: web.AppRunner
-    ops: web.AppRunner
-    readiness: Readiness
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    @property
-    def grpc_port(self) -> int:
-        return self.grpc.port
+    def __init__(self, settings: BindingSettings) -> None:
+        super().__init__(settings)
+        self.core = BindingCore(self.redis, self.tenants, stream_maxlen=settings.stream_maxlen)
+        self._http: web.AppRunner | None = None
 
     @property
     def http_port(self) -> int:
-        return _port(self.http)
+        assert self._http is not None, "not started"
+        return port_of(self._http)
 
-    @property
-    def ops_port(self) -> int:
-        return _port(self.ops)
+    def register_grpc(self, server: grpc.aio.Server) -> None:
+        binding_pb2_grpc.add_BindingServiceServicer_to_server(BindingServicer(self.core), server)
 
-    async def stop(self) -> None:
-        """Not ready first, then drain gRPC and HTTP, then close Redis."""
-        self.readiness.ready = False
-        await self.grpc.stop(self.settings.shutdown_grace_seconds)
-        await self.http.cleanup()
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self.ops.cleanup()
-        await self.redis.aclose()
-        log.info("stopped")
+    async def start_parts(self) -> None:
+        s = self.settings
+        self._http = await start_site(route_app(self.core), s.http_host, s.http_port)
+        self.closers.append(self._http.cleanup)
+        interval = s.expiry_interval_seconds
+        self.tasks.append(asyncio.create_task(_sweep_expired(self.core, interval)))
+
+    def addresses(self) -> dict[str, str]:
+        return super().addresses() | {"http": f"{self.settings.http_host}:{self.http_port}"}
 
 
-async def start_binding_service(settings: BindingSettings) -> RunningBindingService:
-    """Start everything; ports given as 0 are picked free (see the properties)."""
-    redis = connect(settings.redis_url)
-    tenants = TenantCache(redis)
-    await tenants.start()
-    core = BindingCore(redis, tenants, stream_maxlen=settings.stream_maxlen)
-    readiness = Readiness()
-    readiness.checks.append(lambda: tenants.loaded)
-    ops = await start_site(ops_app(readiness), settings.ops_host, settings.ops_port)
-    grpc_server = await start_grpc_server(
-        settings.grpc_host,
-        settings.grpc_port,
-        lambda s: binding_pb2_grpc.add_BindingServiceServicer_to_server(BindingServicer(core), s),
-        [SERVICE_NAME],
-    )
-    http = await start_site(route_app(core), settings.http_host, settings.http_port)
-    service = RunningBindingService(settings, redis, core, grpc_server, http, ops, readiness)
-    service.tasks = [
-        asyncio.create_task(tenants.run()),
-        asyncio.create_task(_sweep_expired(core, settings.expiry_interval_seconds)),
-    ]
-    readiness.ready = True
-    log.info(
-        "listening",
-        extra=fields(
-            grpc=f"{settings.grpc_host}:{service.grpc_port}",
-            http=f"{settings.http_host}:{service.http_port}",
-            ops=f"{settings.ops_host}:{service.ops_port}",
-            redis=settings.redis_url,
-        ),
-    )
+async def start_binding_service(settings: BindingSettings) -> BindingService:
+    service = BindingService(settings)
+    await service.start()
     return service

@@ -10,20 +10,15 @@ from services.auth.settings import AuthSettings
 from services.binding.core import BindingCore
 from services.kernel import keys
 from services.kernel.tenants import TenantCache, TenantConfig
-from tests.binding.conftest import FakeClock
 from tests.support import seed
+from tests.support.clock import FakeClock
+from tests.support.services import CHEAP_ARGON2
 
-CHEAP = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 8, "argon2_parallelism": 1}
 PINS = {"1001": "4711", "1002": "8264", "1003": "5173"}
 
 
 def cheap_settings(**overrides: object) -> AuthSettings:
-    return AuthSettings.model_validate({**CHEAP, **overrides})
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+    return AuthSettings.model_validate({**CHEAP_ARGON2, **overrides})
 
 
 @pytest.fixture

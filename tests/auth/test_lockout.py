@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from services.auth.core import AuthCore, NotFound, PinPolicyError
 from services.kernel import keys
 from tests.auth.conftest import MakeCore
-from tests.binding.conftest import FakeClock
+from tests.support.clock import FakeClock
 
 
 def alice() -> pb.UserRef:

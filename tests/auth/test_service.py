@@ -15,37 +15,17 @@ from redis.asyncio import Redis
 from services.auth.service import start_auth_service
 from services.auth.settings import AuthSettings
 from services.binding.service import start_binding_service
-from services.binding.settings import BindingSettings
 from services.kernel.tenants import TenantConfig
-from tests.auth.conftest import CHEAP
 from tests.support.redis_server import RedisServer
+from tests.support.services import auth_settings, binding_settings
 
 
 @pytest.fixture
 async def auth(
     redis_server: RedisServer, redis: Redis, acme: TenantConfig
 ) -> AsyncIterator[auth_pb2_grpc.AuthServiceAsyncStub]:
-    binding = await start_binding_service(
-        BindingSettings(
-            redis_url=redis_server.url,
-            grpc_port=0,
-            http_port=0,
-            ops_port=0,
-            shutdown_grace_seconds=1,
-        )
-    )
-    service = await start_auth_service(
-        AuthSettings.model_validate(
-            {
-                **CHEAP,
-                "redis_url": redis_server.url,
-                "grpc_port": 0,
-                "ops_port": 0,
-                "binding_address": f"127.0.0.1:{binding.grpc_port}",
-                "shutdown_grace_seconds": 1,
-            }
-        )
-    )
+    binding = await start_binding_service(binding_settings(redis_server.url))
+    service = await start_auth_service(auth_settings(redis_server.url, binding.grpc_port))
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel:
             health = health_pb2_grpc.HealthStub(channel)

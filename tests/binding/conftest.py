@@ -6,24 +6,7 @@ from redis.asyncio import Redis
 from services.binding.core import BindingCore
 from services.kernel.tenants import TenantCache, TenantConfig
 from tests.support import seed
-
-
-class FakeClock:
-    """A settable clock (ms); real Redis, controlled time."""
-
-    def __init__(self, start_ms: int = 1_800_000_000_000) -> None:
-        self.now = start_ms
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += int(seconds * 1000)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture
@@ -40,6 +23,11 @@ async def acme(redis: Redis) -> TenantConfig:
 
 @pytest.fixture
 async def core(redis: Redis, acme: TenantConfig, clock: FakeClock) -> AsyncIterator[BindingCore]:
+    yield await fresh_core(redis, clock)
+
+
+async def fresh_core(redis: Redis, clock: FakeClock) -> BindingCore:
+    """A core over whatever the test has seeded."""
     tenants = TenantCache(redis)
     await tenants.refresh()
-    yield BindingCore(redis, tenants, clock=clock)
+    return BindingCore(redis, tenants, clock=clock)

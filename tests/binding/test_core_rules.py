@@ -7,9 +7,10 @@ from redis.asyncio import Redis
 
 from services.binding.core import BindingCore
 from services.kernel import keys
-from services.kernel.tenants import TenantCache, TenantConfig
-from tests.binding.conftest import FakeClock
+from services.kernel.tenants import TenantConfig
+from tests.binding.conftest import fresh_core
 from tests.support import seed
+from tests.support.clock import FakeClock
 
 
 def ref(ext: str, tenant: str = "acme") -> pb.UserRef:
@@ -83,9 +84,7 @@ async def test_deny_policy_refuses_second_login(redis: Redis, clock: FakeClock) 
     await seed.user(redis, t, "1001")
     await seed.device(redis, t, "sd1")
     await seed.device(redis, t, "sd2")
-    tenants = TenantCache(redis)
-    await tenants.refresh()
-    core = BindingCore(redis, tenants, clock=clock)
+    core = await fresh_core(redis, clock)
     await login(core, "sd1", "1001", tenant="strict")
     r = await login(core, "sd2", "1001", tenant="strict")
     assert r.result == pb.LOGIN_RESULT_ACTIVE_ELSEWHERE
@@ -110,9 +109,7 @@ async def test_cross_tenant_only_inside_a_shared_group(redis: Redis, clock: Fake
     await seed.user(redis, a, "1001", hotdesk_id="alice")
     await seed.user(redis, c, "1001", hotdesk_id="carl")
     await seed.device(redis, b, "bd1")
-    tenants = TenantCache(redis)
-    await tenants.refresh()
-    core = BindingCore(redis, tenants, clock=clock)
+    core = await fresh_core(redis, clock)
     ok = await core.login("bd1", pb.UserRef(hotdesk_id="alice"), allow_takeover=False, actor="t")
     assert ok.result == pb.LOGIN_RESULT_LOGGED_IN
     assert (ok.binding.tenant, ok.binding.device_tenant) == ("a", "b")
@@ -147,9 +144,7 @@ async def test_max_login_time_expires_sessions(redis: Redis, clock: FakeClock) -
     t = await seed.tenant(redis, TenantConfig(id="short", domain="s.example", max_login_seconds=60))
     await seed.user(redis, t, "1001")
     await seed.device(redis, t, "x1")
-    tenants = TenantCache(redis)
-    await tenants.refresh()
-    core = BindingCore(redis, tenants, clock=clock)
+    core = await fresh_core(redis, clock)
     r = await login(core, "x1", "1001", tenant="short")
     assert r.binding.expires_unix_ms == clock.now + 60_000
     clock.advance(59)
@@ -173,11 +168,9 @@ async def test_daily_logout_time_in_tenant_timezone(redis: Redis, clock: FakeClo
     )
     await seed.user(redis, t, "1001")
     await seed.device(redis, t, "n1")
-    tenants = TenantCache(redis)
-    await tenants.refresh()
     # 2027-01-15 21:30 UTC = 22:30 in Berlin (CET): logout due at 22:00 UTC.
     clock.now = int(dt.datetime(2027, 1, 15, 21, 30, tzinfo=dt.UTC).timestamp() * 1000)
-    core = BindingCore(redis, tenants, clock=clock)
+    core = await fresh_core(redis, clock)
     r = await login(core, "n1", "1001", tenant="night")
     assert r.binding.expires_unix_ms == int(
         dt.datetime(2027, 1, 15, 22, 0, tzinfo=dt.UTC).timestamp() * 1000
@@ -189,11 +182,7 @@ async def test_expired_session_is_ended_by_a_new_core(redis: Redis, clock: FakeC
     t = await seed.tenant(redis, TenantConfig(id="short", domain="s.example", max_login_seconds=10))
     await seed.user(redis, t, "1001")
     await seed.device(redis, t, "x1")
-    tenants = TenantCache(redis)
-    await tenants.refresh()
-    await login(BindingCore(redis, tenants, clock=clock), "x1", "1001", tenant="short")
+    await login(await fresh_core(redis, clock), "x1", "1001", tenant="short")
     clock.advance(11)
-    restarted_tenants = TenantCache(redis)
-    await restarted_tenants.refresh()
-    restarted = BindingCore(redis, restarted_tenants, clock=clock)
+    restarted = await fresh_core(redis, clock)
     assert [b.device_id for b in await restarted.expire_due()] == ["x1"]

@@ -19,8 +19,8 @@ from redis.asyncio import Redis
 from services.binding.core import BindingCore
 from services.kernel import keys
 from services.kernel.tenants import TenantCache, TenantConfig
-from tests.binding.conftest import FakeClock
 from tests.support import seed
+from tests.support.clock import FakeClock
 
 TENANTS = [
     TenantConfig(id="acme", domain="acme.example", max_login_seconds=30),

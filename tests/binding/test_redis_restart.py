@@ -9,11 +9,11 @@ from hotdesk.v1 import binding_pb2 as pb
 from hotdesk.v1 import binding_pb2_grpc
 
 from services.binding.service import start_binding_service
-from services.binding.settings import BindingSettings
 from services.kernel.redis_conn import connect
 from services.kernel.tenants import TenantConfig
 from tests.support import seed
 from tests.support.redis_server import RedisServer
+from tests.support.services import binding_settings
 
 
 async def _route(
@@ -39,15 +39,7 @@ async def test_sessions_survive_graceful_and_hard_restarts(own_redis_server: Red
         await seed.device(admin, t, f"hd300{i}")
     await admin.aclose()
 
-    service = await start_binding_service(
-        BindingSettings(
-            redis_url=own_redis_server.url,
-            grpc_port=0,
-            http_port=0,
-            ops_port=0,
-            shutdown_grace_seconds=1,
-        )
-    )
+    service = await start_binding_service(binding_settings(own_redis_server.url))
     try:
         async with (
             grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel,
@@ -87,16 +79,7 @@ async def test_sessions_survive_graceful_and_hard_restarts(own_redis_server: Red
 
 async def test_service_started_before_redis_becomes_ready_by_itself(tmp_path: Path) -> None:
     server = RedisServer(tmp_path / "late-redis")  # not started yet
-    service = await start_binding_service(
-        BindingSettings(
-            redis_url=server.url,
-            grpc_port=0,
-            http_port=0,
-            ops_port=0,
-            shutdown_grace_seconds=1,
-            expiry_interval_seconds=0.1,
-        )
-    )
+    service = await start_binding_service(binding_settings(server.url))
     readyz = f"http://127.0.0.1:{service.ops_port}/readyz"
     try:
         async with aiohttp.ClientSession() as http:

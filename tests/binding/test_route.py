@@ -5,9 +5,10 @@ from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
 
 from services.binding.core import BindingCore
-from services.kernel.tenants import FeatureCodes, TenantCache, TenantConfig
-from tests.binding.conftest import FakeClock
+from services.kernel.tenants import FeatureCodes, TenantConfig
+from tests.binding.conftest import fresh_core
 from tests.support import seed
+from tests.support.clock import FakeClock
 
 
 def route(caller: str, callee: str, domain: str = "acme.example") -> pb.RouteRequest:
@@ -83,9 +84,7 @@ async def test_tenant_feature_codes_are_per_tenant(redis: Redis, clock: FakeCloc
         ),
     )
     await seed.device(redis, custom, "f1")
-    tenants = TenantCache(redis)
-    await tenants.refresh()
-    core = BindingCore(redis, tenants, clock=clock)
+    core = await fresh_core(redis, clock)
     r = await core.route(route("f1", "*072", domain="f.example"))
     assert (r.callee_kind, r.feature) == (pb.CALLEE_KIND_FEATURE_CODE, "login")
     assert (await core.route(route("f1", "*45", domain="f.example"))).callee_kind == (
@@ -103,9 +102,7 @@ async def test_expired_session_routes_as_logged_out(redis: Redis, clock: FakeClo
     t = await seed.tenant(redis, TenantConfig(id="s", domain="s.example", max_login_seconds=5))
     await seed.user(redis, t, "1001")
     await seed.device(redis, t, "s1")
-    tenants = TenantCache(redis)
-    await tenants.refresh()
-    core = BindingCore(redis, tenants, clock=clock)
+    core = await fresh_core(redis, clock)
     await core.login(
         "s1", pb.UserRef(tenant="s", extension="1001"), allow_takeover=False, actor="t"
     )

@@ -17,35 +17,24 @@ from hotdesk.v1 import binding_pb2_grpc
 from redis.asyncio import Redis
 
 from services.binding.http_api import route_json
-from services.binding.service import RunningBindingService, start_binding_service
-from services.binding.settings import BindingSettings
+from services.binding.service import BindingService, start_binding_service
 from services.kernel.tenants import TenantConfig
 from tests.support.redis_server import RedisServer
-
-
-def settings(url: str) -> BindingSettings:
-    return BindingSettings(
-        redis_url=url,
-        grpc_port=0,
-        http_port=0,
-        ops_port=0,
-        shutdown_grace_seconds=1,
-        expiry_interval_seconds=0.1,
-    )
+from tests.support.services import binding_settings
 
 
 @pytest.fixture
 async def service(
     redis_server: RedisServer, redis: Redis, acme: TenantConfig
-) -> AsyncIterator[RunningBindingService]:
-    running = await start_binding_service(settings(redis_server.url))
+) -> AsyncIterator[BindingService]:
+    running = await start_binding_service(binding_settings(redis_server.url))
     yield running
     await running.stop()
 
 
 @pytest.fixture
 async def stub(
-    service: RunningBindingService,
+    service: BindingService,
 ) -> AsyncIterator[binding_pb2_grpc.BindingServiceAsyncStub]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel:
         yield binding_pb2_grpc.BindingServiceStub(channel)
@@ -94,7 +83,7 @@ async def test_grpc_rejects_malformed_requests(
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_health_reflection_and_graceful_stop(service: RunningBindingService) -> None:
+async def test_health_reflection_and_graceful_stop(service: BindingService) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel:
         health = health_pb2_grpc.HealthStub(channel)
         check = await health.Check(
@@ -118,7 +107,7 @@ async def test_health_reflection_and_graceful_stop(service: RunningBindingServic
 
 
 async def test_http_route_is_flat_json_with_every_field(
-    service: RunningBindingService, stub: binding_pb2_grpc.BindingServiceAsyncStub
+    service: BindingService, stub: binding_pb2_grpc.BindingServiceAsyncStub
 ) -> None:
     await stub.Login(
         pb.LoginRequest(device_id="hd3002", user=pb.UserRef(tenant="acme", extension="1002"))
@@ -152,7 +141,7 @@ async def test_http_route_is_flat_json_with_every_field(
 
 
 async def test_metrics_and_readiness(
-    service: RunningBindingService, stub: binding_pb2_grpc.BindingServiceAsyncStub
+    service: BindingService, stub: binding_pb2_grpc.BindingServiceAsyncStub
 ) -> None:
     await stub.Login(
         pb.LoginRequest(device_id="hd3001", user=pb.UserRef(tenant="acme", extension="1001"))

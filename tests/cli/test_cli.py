@@ -9,12 +9,10 @@ import pytest
 from redis.asyncio import Redis
 
 from services.auth.service import start_auth_service
-from services.auth.settings import AuthSettings
 from services.binding.service import start_binding_service
-from services.binding.settings import BindingSettings
 from services.cli.main import main
-from tests.auth.conftest import CHEAP
 from tests.support.redis_server import RedisServer, free_port
+from tests.support.services import auth_settings, binding_settings
 
 EXAMPLE = str(Path(__file__).parents[2] / "examples" / "directory.yaml")
 
@@ -32,27 +30,8 @@ def cli_env(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
 async def services(
     redis_server: RedisServer, redis: Redis, cli_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[None]:
-    binding = await start_binding_service(
-        BindingSettings(
-            redis_url=redis_server.url,
-            grpc_port=0,
-            http_port=0,
-            ops_port=0,
-            shutdown_grace_seconds=1,
-        )
-    )
-    auth = await start_auth_service(
-        AuthSettings.model_validate(
-            {
-                **CHEAP,
-                "redis_url": redis_server.url,
-                "grpc_port": 0,
-                "ops_port": 0,
-                "binding_address": f"127.0.0.1:{binding.grpc_port}",
-                "shutdown_grace_seconds": 1,
-            }
-        )
-    )
+    binding = await start_binding_service(binding_settings(redis_server.url))
+    auth = await start_auth_service(auth_settings(redis_server.url, binding.grpc_port))
     monkeypatch.setenv("HOTDESK_CLI_BINDING_ADDRESS", f"127.0.0.1:{binding.grpc_port}")
     monkeypatch.setenv("HOTDESK_CLI_AUTH_ADDRESS", f"127.0.0.1:{auth.grpc_port}")
     yield
