@@ -104,33 +104,70 @@ async def _binding(
         return await call(binding_pb2_grpc.BindingServiceStub(channel))
 
 
+def _read_pin(prompt: str) -> str:
+    """From the terminal without echo, or the first line of stdin; never argv."""
+    return getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline().strip()
+
+
+def _print_login(r: pb.LoginResponse) -> int:
+    name = pb.LoginResult.Name(r.result).removeprefix("LOGIN_RESULT_").lower()
+    if r.result in (pb.LOGIN_RESULT_LOGGED_IN, pb.LOGIN_RESULT_ALREADY_LOGGED_IN):
+        b = r.binding
+        print(f"{name}: {b.tenant}/{b.extension} ({b.display_name}) on {b.device_id}")
+        for ended in r.ended:
+            print(f"  ended: {ended.tenant}/{ended.extension} on {ended.device_id}")
+        return OK
+    detail = ""
+    if r.HasField("occupant"):
+        o = r.occupant
+        detail = f": {o.tenant}/{o.extension} is on {o.device_id}"
+        if r.result == pb.LOGIN_RESULT_DEVICE_OCCUPIED:
+            detail += " (use --takeover)"
+    print(f"refused, {name}{detail}", file=sys.stderr)
+    return REFUSED
+
+
 async def _login(args: argparse.Namespace, s: CliSettings) -> int:
+    if args.with_pin:
+        return await _login_with_pin(args, s)
+
     async def call(stub: binding_pb2_grpc.BindingServiceAsyncStub) -> int:
-        r = await stub.Login(
-            pb.LoginRequest(
-                device_id=args.device,
-                user=_user(args),
-                allow_takeover=args.takeover,
-                actor=f"operator:{s.operator}",
+        return _print_login(
+            await stub.Login(
+                pb.LoginRequest(
+                    device_id=args.device,
+                    user=_user(args),
+                    allow_takeover=args.takeover,
+                    actor=f"operator:{s.operator}",
+                )
             )
         )
-        name = pb.LoginResult.Name(r.result).removeprefix("LOGIN_RESULT_").lower()
-        if r.result in (pb.LOGIN_RESULT_LOGGED_IN, pb.LOGIN_RESULT_ALREADY_LOGGED_IN):
-            b = r.binding
-            print(f"{name}: {b.tenant}/{b.extension} ({b.display_name}) on {b.device_id}")
-            for ended in r.ended:
-                print(f"  ended: {ended.tenant}/{ended.extension} on {ended.device_id}")
-            return OK
-        detail = ""
-        if r.HasField("occupant"):
-            o = r.occupant
-            detail = f": {o.tenant}/{o.extension} is on {o.device_id}"
-            if r.result == pb.LOGIN_RESULT_DEVICE_OCCUPIED:
-                detail += " (use --takeover)"
-        print(f"refused, {name}{detail}", file=sys.stderr)
-        return REFUSED
 
     return await _binding(args, s, call)
+
+
+async def _login_with_pin(args: argparse.Namespace, s: CliSettings) -> int:
+    """The user's own path: the PIN is checked (with backoff and lockout)."""
+    pin = _read_pin("PIN: ")
+
+    async def call(stub: auth_pb2_grpc.AuthServiceAsyncStub) -> int:
+        r = await stub.LoginWithPin(
+            apb.LoginWithPinRequest(
+                user=_user(args),
+                device_id=args.device,
+                pin=pin,
+                allow_takeover=args.takeover,
+                channel="cli",
+            )
+        )
+        if r.pin.result != apb.PIN_RESULT_OK:
+            name = apb.PinResult.Name(r.pin.result).removeprefix("PIN_RESULT_").lower()
+            wait = f", retry in {r.pin.retry_after_seconds} s" if r.pin.retry_after_seconds else ""
+            print(f"refused, {name}{wait}", file=sys.stderr)
+            return REFUSED
+        return _print_login(r.login)
+
+    return await _auth(s, call)
 
 
 async def _logout(args: argparse.Namespace, s: CliSettings) -> int:
@@ -204,7 +241,7 @@ async def _unlock(args: argparse.Namespace, s: CliSettings) -> int:
 
 
 async def _set_pin(args: argparse.Namespace, s: CliSettings) -> int:
-    pin = getpass.getpass("new PIN: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+    pin = _read_pin("new PIN: ")
 
     async def call(stub: auth_pb2_grpc.AuthServiceAsyncStub) -> int:
         await stub.SetPin(
@@ -238,6 +275,11 @@ def _parser() -> argparse.ArgumentParser:
     login.add_argument("--device", required=True)
     user_args(login, True)
     login.add_argument("--takeover", action="store_true", help="take over an occupied device")
+    login.add_argument(
+        "--with-pin",
+        action="store_true",
+        help="log in as the user does: ask for the PIN (auth service)",
+    )
 
     logout = sub.add_parser("logout", help="log out a device or a user (operator action)")
     logout.add_argument("--device")

@@ -176,6 +176,7 @@ First login (in another terminal, demo directory {s.directory_file.name}):
   .venv/bin/hotdesk login --device hd3001 --tenant acme --ext 1001
   curl '{f"http://{h}:{s.binding_http_port}"}/v1/route?caller_user=hd3001&caller_domain=hotdesk.local&callee_user=1002&callee_domain=hotdesk.local'
   .venv/bin/hotdesk logout --device hd3001
+  .venv/bin/hotdesk login --with-pin --device hd3003 --tenant acme --ext 1003   (PIN 5173)
 """
 
 

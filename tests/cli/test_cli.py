@@ -1,6 +1,7 @@
 """The ``hotdesk`` command against real services on real ports."""
 
 import asyncio
+import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -113,3 +114,17 @@ async def test_usage_errors_and_unreachable_service(
     monkeypatch.setenv("HOTDESK_CLI_BINDING_ADDRESS", f"127.0.0.1:{free_port()}")
     assert await hotdesk("status") == 3
     assert "service unreachable at 127.0.0.1:" in capsys.readouterr().err
+
+
+async def test_login_with_pin_goes_through_the_auth_service(
+    services: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await hotdesk("directory", "import", EXAMPLE) == 0
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO("0000\n"))
+    argv = ("login", "--with-pin", "--device", "hd3003", "--tenant", "acme", "--ext", "1003")
+    assert await hotdesk(*argv) == 1
+    assert "refused, wrong_pin" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("5173\n"))
+    assert await hotdesk(*argv) == 0
+    assert "logged_in: acme/1003 (Carol Example) on hd3003" in capsys.readouterr().out

@@ -1,0 +1,1 @@
+"""Provision service: phone configuration files and resync (not built yet)."""
