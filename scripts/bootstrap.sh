@@ -6,7 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(redis-server python3 python3-venv wrk)
+DEBIAN_PACKAGES=(
+    redis-server python3 python3-venv wrk
+    # The SIP edge, its modules, and SIP test peers
+    kamailio kamailio-redis-modules kamailio-extra-modules sip-tester
+    # Building http_async_client from Debian's kamailio source
+    dpkg-dev build-essential bison flex pkg-config libcurl4-openssl-dev libevent-dev
+)
 VENV=.venv
 
 missing=()
@@ -20,8 +26,9 @@ if ((${#missing[@]})); then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# The Debian redis-server unit is not used: the stack and the tests start
-# their own redis-server processes with their own data directories.
+# The Debian redis-server and kamailio units are not used: the stack and the
+# tests start their own processes with their own data and configuration.
+scripts/build_http_async_client.sh
 
 # Prefer python3.11 (bookworm's python3); any python3 >= 3.11 works.
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}

@@ -17,7 +17,8 @@ class UserEntry(BaseModel):
 
     tenant: str
     extension: str = Field(pattern=r"^[0-9]{1,15}$")
-    name: str = Field(min_length=1, max_length=64)
+    # Goes out quoted in SIP display names: no quotes, backslashes or controls.
+    name: str = Field(min_length=1, max_length=64, pattern=r'^[^"\\\x00-\x1f]+$')
     caller_id: str = Field(pattern=CALLER_ID)
     # Plaintext in the file; stored only as an argon2id hash. Absent: the
     # user keeps whatever PIN was set through the API (or has none).

@@ -1,0 +1,145 @@
+"""One SIP edge per test module: real Redis, the demo directory, the binding
+service, and Kamailio with the project's kamailio.cfg."""
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from hotdesk.v1 import binding_pb2 as pb
+from hotdesk.v1 import binding_pb2_grpc
+
+from services.auth.pins import PinHasher
+from services.directory.importer import DirectoryImporter
+from services.directory.load import load_directory
+from services.kernel.redis_conn import connect
+from tests.support.binding_process import BindingProcess
+from tests.support.kamailio import KamailioServer, free_udp_port
+from tests.support.redis_server import RedisServer
+from tests.support.sipp import Sipp
+
+DIRECTORY = Path(__file__).parents[2] / "examples" / "directory.yaml"
+DOMAIN = "hotdesk.local"
+SECRETS = {d: f"demo-secret-{d}" for d in ("hd3001", "hd3002", "hd3003")}
+
+
+async def _import(url: str) -> None:
+    redis = connect(url)
+    await DirectoryImporter(redis, PinHasher(1, 8, 1)).apply(load_directory(DIRECTORY))
+    await redis.aclose()
+
+
+@dataclass
+class Edge:
+    redis: RedisServer
+    binding: BindingProcess
+    kamailio: KamailioServer
+    emergency_port: int
+    pstn_port: int
+    logs: Path
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.kamailio.sip_port}"
+
+    def stub(self) -> binding_pb2_grpc.BindingServiceStub:
+        return binding_pb2_grpc.BindingServiceStub(grpc.insecure_channel(self.binding.grpc_address))
+
+    def login(self, device: str, ext: str, takeover: bool = False) -> pb.LoginResponse:
+        r: pb.LoginResponse = self.stub().Login(
+            pb.LoginRequest(
+                device_id=device,
+                user=pb.UserRef(tenant="acme", extension=ext),
+                allow_takeover=takeover,
+                actor="test",
+            )
+        )
+        return r
+
+    def logout_all(self) -> None:
+        stub = self.stub()
+        for d in stub.List(pb.ListRequest()).devices:
+            stub.Logout(pb.LogoutRequest(device_id=d.device_id, actor="test"))
+
+    def register(
+        self, name: str, device: str, *, contact_port: int, password: str | None = None
+    ) -> Sipp:
+        return Sipp(
+            "register",
+            self.target,
+            self.logs,
+            name=name,
+            local_port=free_udp_port(),
+            keys={"user": device, "domain": DOMAIN, "contact_port": str(contact_port)},
+            auth=(device, password or SECRETS[device]),
+        )
+
+    def phone(self, name: str, device: str) -> Sipp:
+        """A desk phone: its ringing half listens, then it registers there.
+        Returns the ringing half (wait() for the call it answers)."""
+        port = free_udp_port()
+        ringing = self.gateway(f"{name}-ringing", port).start()
+        registration = self.register(f"{name}-register", device, contact_port=port)
+        if registration.run() != 0 or registration.final_status() != 200:
+            ringing.stop()
+            raise AssertionError(f"{device} did not register: {registration.messages}")
+        return ringing
+
+    def call(
+        self,
+        name: str,
+        device: str,
+        number: str,
+        *,
+        password: str | None = None,
+        auth_user: str | None = None,
+        extra_header: str = "X-Test: none",
+    ) -> Sipp:
+        user = auth_user or device
+        return Sipp(
+            "call",
+            self.target,
+            self.logs,
+            name=name,
+            local_port=free_udp_port(),
+            service=number,
+            keys={"user": device, "domain": DOMAIN, "extra_header": extra_header},
+            auth=(user, password or SECRETS[user]),
+        )
+
+    def gateway(self, name: str, port: int) -> Sipp:
+        return Sipp("answer", None, self.logs, name=name, local_port=port)
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
+    root = tmp_path_factory.mktemp("edge")
+    redis = RedisServer(root / "redis")
+    redis.start()
+    asyncio.run(_import(redis.url))
+    binding = BindingProcess(redis.url, root / "binding.log")
+    binding.start()
+    emergency, pstn = free_udp_port(), free_udp_port()
+    kamailio = KamailioServer(
+        root / "kamailio",
+        redis_port=redis.port,
+        binding_url=binding.route_url,
+        emergency_gw=f"sip:127.0.0.1:{emergency}",
+        pstn_gw=f"sip:127.0.0.1:{pstn}",
+    )
+    kamailio.start()
+    try:
+        yield Edge(redis, binding, kamailio, emergency, pstn, root / "sipp")
+    finally:
+        kamailio.stop()
+        binding.stop()
+        redis.kill()
+
+
+@pytest.fixture
+def fresh_edge(edge: Edge) -> Edge:
+    """The module's edge with every device logged out."""
+    edge.logout_all()
+    return edge

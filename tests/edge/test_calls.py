@@ -1,0 +1,76 @@
+"""Calls through the real Kamailio: rewrites by the hot-desk lookup."""
+
+import time
+
+from tests.edge.conftest import DOMAIN, Edge
+
+
+def test_idle_phone_reaches_emergency_with_device_caller_id(fresh_edge: Edge) -> None:
+    gateway = fresh_edge.gateway("emergency-gw", fresh_edge.emergency_port).start()
+    time.sleep(0.3)
+    caller = fresh_edge.call("idle-112", "hd3001", "112")
+    assert caller.run() == 0
+    assert caller.final_status() == 200
+    assert gateway.wait() == 0
+    (invite,) = gateway.received("INVITE")
+    assert invite.header("P-Asserted-Identity") == f"<sip:+4930123450100@{DOMAIN}>"
+    assert invite.start_line.startswith("INVITE sip:112@")
+
+
+def test_idle_phone_is_refused_other_numbers(fresh_edge: Edge) -> None:
+    caller = fresh_edge.call("idle-1002", "hd3001", "1002")
+    assert caller.run() == 0
+    assert caller.final_status() == 403
+    (refusal,) = caller.received(403)
+    assert "Log in" in refusal.start_line
+
+
+def test_logged_in_user_calls_and_is_called_at_the_desk(fresh_edge: Edge) -> None:
+    fresh_edge.login("hd3001", "1001")
+    fresh_edge.login("hd3002", "1002")
+    phone = fresh_edge.phone("hd3002-phone", "hd3002")
+    forged = "P-Asserted-Identity: <sip:666@evil.example>"
+    caller = fresh_edge.call("alice-to-bob", "hd3001", "1002", extra_header=forged)
+    assert caller.run() == 0, caller.messages
+    assert caller.final_status() == 200
+    assert phone.wait() == 0
+    (invite,) = phone.received("INVITE")
+    assert invite.start_line.startswith("INVITE sip:hd3002@127.0.0.1:")
+    assert (invite.header("From") or "").startswith(f'"Alice Example" <sip:1001@{DOMAIN}>')
+    assert invite.headers["p-asserted-identity"] == [
+        f'"Alice Example" <sip:+4930123451001@{DOMAIN}>'
+    ]
+
+
+def test_logged_out_user_gets_480(fresh_edge: Edge) -> None:
+    fresh_edge.login("hd3001", "1001")
+    caller = fresh_edge.call("to-logged-out", "hd3001", "1003")
+    assert caller.run() == 0
+    assert caller.final_status() == 480
+
+
+def test_request_with_another_devices_credentials_is_refused(fresh_edge: Edge) -> None:
+    fresh_edge.login("hd3001", "1001")
+    spoof = fresh_edge.call("spoof", "hd3001", "1002", auth_user="hd3002")
+    assert spoof.run() == 0
+    assert spoof.final_status() == 403
+    wrong = fresh_edge.call("wrong-secret", "hd3001", "1002", password="guess-guess-guess")
+    assert wrong.run() == 0
+    assert wrong.final_status() == 407
+
+
+def test_binding_service_down_gives_503_then_recovers(fresh_edge: Edge) -> None:
+    fresh_edge.binding.stop()
+    try:
+        started = time.monotonic()
+        caller = fresh_edge.call("binding-down", "hd3001", "112")
+        assert caller.run() == 0
+        assert time.monotonic() - started < 5
+        assert caller.final_status() == 503
+        (unavailable,) = caller.received(503)
+        assert unavailable.header("Retry-After") == "5"
+    finally:
+        fresh_edge.binding.start()
+    caller = fresh_edge.call("binding-back", "hd3001", "1003")
+    assert caller.run() == 0
+    assert caller.final_status() == 403  # idle phone: a real answer again

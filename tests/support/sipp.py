@@ -1,0 +1,163 @@
+"""sipp as the phones and gateways of end-to-end tests, and what they saw.
+
+Every run writes sipp's message log; ``SipMessage`` parses it so a test can
+assert on exactly what arrived (start line and headers).
+"""
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "sip"
+
+
+@dataclass(frozen=True)
+class SipMessage:
+    direction: str  # "sent" or "received"
+    start_line: str
+    headers: dict[str, list[str]]
+
+    def header(self, name: str) -> str | None:
+        values = self.headers.get(name.lower())
+        return values[0] if values else None
+
+    @property
+    def status(self) -> int | None:
+        match = re.match(r"SIP/2\.0 (\d{3})", self.start_line)
+        return int(match.group(1)) if match else None
+
+    @property
+    def method(self) -> str | None:
+        return None if self.start_line.startswith("SIP/2.0") else self.start_line.split()[0]
+
+
+_BLOCK = re.compile(r"^-{20,}.*$", re.M)
+
+
+def parse_message_log(text: str) -> list[SipMessage]:
+    messages = []
+    for block in _BLOCK.split(text):
+        lines = block.strip("\n").splitlines()
+        if len(lines) < 3:
+            continue
+        kind = lines[0]
+        if "message received" in kind:
+            direction = "received"
+        elif "message sent" in kind:
+            direction = "sent"
+        else:
+            continue
+        body = [ln.rstrip("\r") for ln in lines[1:]]
+        while body and not body[0].strip():
+            body.pop(0)
+        if not body:
+            continue
+        headers: dict[str, list[str]] = {}
+        for line in body[1:]:
+            if not line.strip():
+                break
+            name, _, value = line.partition(":")
+            headers.setdefault(name.strip().lower(), []).append(value.strip())
+        messages.append(SipMessage(direction, body[0].strip(), headers))
+    return messages
+
+
+class Sipp:
+    """One sipp process playing one scenario once."""
+
+    def __init__(
+        self,
+        scenario: str,
+        target: str | None,
+        log_dir: Path,
+        *,
+        name: str,
+        local_port: int,
+        service: str = "s",
+        keys: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout_s: int = 20,
+    ) -> None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.message_file = log_dir / f"{name}.messages.log"
+        argv = [
+            "sipp",
+            *([target] if target else []),
+            "-m",
+            "1",
+            "-l",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(local_port),
+            "-s",
+            service,
+            "-nostdin",
+            "-timeout",
+            f"{timeout_s}s",
+            "-timeout_error",
+            "-trace_msg",
+            "-message_file",
+            str(self.message_file),
+            "-trace_err",
+            "-error_file",
+            str(log_dir / f"{name}.errors.log"),
+        ]
+        argv += (
+            ["-sn", scenario]
+            if scenario in ("uas", "uac")
+            else ["-sf", str(SCENARIOS / f"{scenario}.xml")]
+        )
+        for key, value in (keys or {}).items():
+            argv += ["-key", key, value]
+        if auth:
+            argv += ["-au", auth[0], "-ap", auth[1]]
+        self.argv = argv
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "Sipp":
+        self.proc = subprocess.Popen(
+            self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        return self
+
+    def wait(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+
+    def run(self) -> int:
+        return self.start().wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    @property
+    def messages(self) -> list[SipMessage]:
+        if not self.message_file.exists():
+            return []
+        return parse_message_log(self.message_file.read_text(errors="replace"))
+
+    def received(self, method_or_status: str | int) -> list[SipMessage]:
+        return [
+            m
+            for m in self.messages
+            if m.direction == "received"
+            and (m.method == method_or_status or m.status == method_or_status)
+        ]
+
+    def final_status(self) -> int | None:
+        """The last final (>= 200) response sipp received."""
+        finals = [
+            m.status
+            for m in self.messages
+            if m.direction == "received" and m.status and m.status >= 200
+        ]
+        return finals[-1] if finals else None
