@@ -18,6 +18,8 @@ from pathlib import Path
 import aiohttp
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.devstack.kamailio import EdgeAddresses, kamailio_argv, local_config
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -34,6 +36,12 @@ class DevStackSettings(BaseSettings):
     binding_ops_port: int = 7190
     auth_grpc_port: int = 7200
     auth_ops_port: int = 7290
+    sip_port: int = 5060
+    kamailio_metrics_port: int = 5080
+    # Where calls to emergency and other outside numbers go (a gateway of
+    # yours; `sipp -sn uas -p 5091` plays one locally).
+    emergency_gw: str = "sip:127.0.0.1:5091"
+    pstn_gw: str = "sip:127.0.0.1:5092"
 
 
 @dataclass
@@ -42,6 +50,7 @@ class Child:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     ready_url: str | None = None
+    cwd: Path = ROOT
     proc: asyncio.subprocess.Process | None = None
 
 
@@ -67,6 +76,22 @@ def plan(s: DevStackSettings) -> list[Child]:
     }
     auth_env = _service_env("HOTDESK_AUTH_", s, s.auth_grpc_port, s.auth_ops_port)
     auth_env["HOTDESK_AUTH_BINDING_ADDRESS"] = f"{s.host}:{s.binding_grpc_port}"
+    kamailio_dir = s.data_dir / "kamailio"
+    kamailio_dir.mkdir(parents=True, exist_ok=True)
+    (kamailio_dir / "kamailio-local.cfg").write_text(
+        local_config(
+            EdgeAddresses(
+                sip_listen=f"udp:{s.host}:{s.sip_port}",
+                http_listen=f"tcp:{s.host}:{s.kamailio_metrics_port}",
+                redis_host=s.host,
+                redis_port=s.redis_port,
+                binding_url=f"http://{s.host}:{s.binding_http_port}/v1/route",
+                emergency_gw=s.emergency_gw,
+                pstn_gw=s.pstn_gw,
+            )
+        )
+    )
+    kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
     return [
         Child(
             "redis",
@@ -97,6 +122,13 @@ def plan(s: DevStackSettings) -> list[Child]:
             [py, "-m", "services.auth"],
             auth_env,
             f"http://{s.host}:{s.auth_ops_port}/readyz",
+        ),
+        Child(
+            "kamailio",
+            kamailio_argv(kamailio, kamailio_dir),
+            {},
+            f"http://{s.host}:{s.kamailio_metrics_port}/metrics",
+            cwd=kamailio_dir,
         ),
     ]
 
@@ -170,6 +202,12 @@ hotdesk-edge is running (Ctrl-C stops everything)
   binding metrics / health              http://{h}:{s.binding_ops_port}/metrics  /readyz
   auth gRPC                             {h}:{s.auth_grpc_port}
   auth metrics / health                 http://{h}:{s.auth_ops_port}/metrics  /readyz
+  SIP edge (Kamailio)                   udp:{h}:{s.sip_port}   domain hotdesk.local
+  Kamailio metrics                      http://{h}:{s.kamailio_metrics_port}/metrics
+  emergency / PSTN gateways             {s.emergency_gw}  {s.pstn_gw}
+
+Desk phones register as hd3001..hd3003 @ hotdesk.local (proxy udp:{h}:{s.sip_port}),
+password demo-secret-<device>; see README "Try a call".
 
 First login (in another terminal, demo directory {s.directory_file.name}):
   .venv/bin/hotdesk status
@@ -191,7 +229,7 @@ async def run(s: DevStackSettings) -> int:
         for child in children:
             child.proc = await asyncio.create_subprocess_exec(
                 *child.argv,
-                cwd=ROOT,
+                cwd=child.cwd,
                 env=os.environ | child.env,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,

@@ -1,5 +1,6 @@
 """Calls through the real Kamailio: rewrites by the hot-desk lookup."""
 
+import signal
 import time
 
 from tests.edge.conftest import DOMAIN, Edge
@@ -74,3 +75,51 @@ def test_binding_service_down_gives_503_then_recovers(fresh_edge: Edge) -> None:
     caller = fresh_edge.call("binding-back", "hd3001", "1003")
     assert caller.run() == 0
     assert caller.final_status() == 403  # idle phone: a real answer again
+
+
+def test_frozen_binding_service_times_out_into_503(fresh_edge: Edge) -> None:
+    """A binding service that accepts but never answers (SIGSTOP): Kamailio
+    answers 503 within its lookup timeout, and works again once it thaws."""
+    assert fresh_edge.binding.proc is not None
+    fresh_edge.binding.proc.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        caller = fresh_edge.call("binding-frozen", "hd3001", "1003")
+        assert caller.run() == 0
+        elapsed = time.monotonic() - started
+        assert caller.final_status() == 503
+        assert elapsed < 3, elapsed  # 0.8 s lookup timeout plus the auth round
+    finally:
+        fresh_edge.binding.proc.send_signal(signal.SIGCONT)
+    caller = fresh_edge.call("binding-thawed", "hd3001", "1003")
+    assert caller.run() == 0
+    assert caller.final_status() == 403
+
+
+def test_redis_restart_keeps_sessions_and_registrations(fresh_edge: Edge) -> None:
+    fresh_edge.login("hd3001", "1001")
+    fresh_edge.login("hd3002", "1002")
+    fresh_edge.redis.restart(hard=True)
+    phone = fresh_edge.phone("after-restart", "hd3002")  # digest auth reads Redis again
+    caller = fresh_edge.call("after-restart-call", "hd3001", "1002")
+    assert caller.run() == 0
+    assert caller.final_status() == 200
+    assert phone.wait() == 0
+    (invite,) = phone.received("INVITE")
+    assert (invite.header("From") or "").startswith('"Alice Example"')
+
+
+def test_kamailio_metrics_count_hotdesk_outcomes(fresh_edge: Edge) -> None:
+    before = _counter(fresh_edge.kamailio.metrics(), "hotdesk_idle_refused_total")
+    caller = fresh_edge.call("metrics-idle", "hd3001", "1002")
+    assert caller.run() == 0
+    assert _counter(fresh_edge.kamailio.metrics(), "hotdesk_idle_refused_total") == before + 1
+
+
+def _counter(text: str, name: str) -> float:
+    """A value from xhttp_prom's exposition (``name value timestamp``)."""
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[0].endswith(name):
+            return float(fields[1])
+    raise AssertionError(f"{name} not in metrics:\n{text[:2000]}")

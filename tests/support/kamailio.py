@@ -7,9 +7,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / "kamailio" / "kamailio.cfg"
-MODULES = ROOT / ".cache" / "kamailio" / "modules"
+from services.devstack.kamailio import EdgeAddresses, kamailio_argv, local_config
 
 
 def free_udp_port() -> int:
@@ -17,13 +15,6 @@ def free_udp_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def local_config(defines: dict[str, str], switches: list[str]) -> str:
-    """kamailio-local.cfg: #!define switches and #!substdef addresses."""
-    lines = [f"#!define {name}" for name in switches]
-    lines += [f'#!substdef "!{name}!{value}!g"' for name, value in defines.items()]
-    return "\n".join(lines) + "\n"
 
 
 class KamailioServer:
@@ -47,17 +38,17 @@ class KamailioServer:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.http_port = s.getsockname()[1]
-        self.defines = {
-            "HD_LISTEN": f"udp:127.0.0.1:{self.sip_port}",
-            "HD_HTTP_LISTEN": f"tcp:127.0.0.1:{self.http_port}",
-            "HD_REDIS": f"name=hd;addr=127.0.0.1;port={redis_port}",
-            "HD_BINDING_URL": binding_url,
-            "HD_BINDING_TIMEOUT": str(timeout_ms),
-            "HD_MODULES": str(MODULES),
-            "HD_EMERGENCY_GW": emergency_gw,
-            "HD_PSTN_GW": pstn_gw,
-        }
-        self.switches = ["WITH_HOTDESK"] if hotdesk else []
+        self.addresses = EdgeAddresses(
+            sip_listen=f"udp:127.0.0.1:{self.sip_port}",
+            http_listen=f"tcp:127.0.0.1:{self.http_port}",
+            redis_host="127.0.0.1",
+            redis_port=redis_port,
+            binding_url=binding_url,
+            emergency_gw=emergency_gw,
+            pstn_gw=pstn_gw,
+            binding_timeout_ms=timeout_ms,
+            hotdesk=hotdesk,
+        )
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -71,24 +62,10 @@ class KamailioServer:
 
     def start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "kamailio-local.cfg").write_text(local_config(self.defines, self.switches))
+        (self.run_dir / "kamailio-local.cfg").write_text(local_config(self.addresses))
         log = (self.run_dir / "kamailio.log").open("wb")
         self.proc = subprocess.Popen(
-            [
-                self.binary,
-                "-DD",
-                "-E",
-                "-f",
-                str(CONFIG),
-                "-Y",
-                str(self.run_dir),
-                "-P",
-                str(self.run_dir / "kamailio.pid"),
-                "-m",
-                "64",
-                "-M",
-                "8",
-            ],
+            kamailio_argv(self.binary, self.run_dir),
             cwd=self.run_dir,
             stdout=log,
             stderr=subprocess.STDOUT,

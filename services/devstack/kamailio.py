@@ -1,0 +1,57 @@
+"""kamailio-local.cfg: the addresses and switches kamailio/kamailio.cfg
+reads, for `make run` and the tests (Kubernetes ships one in a ConfigMap)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "kamailio" / "kamailio.cfg"
+MODULES = ROOT / ".cache" / "kamailio" / "modules"
+
+
+@dataclass(frozen=True)
+class EdgeAddresses:
+    sip_listen: str  # udp:127.0.0.1:5060
+    http_listen: str  # tcp:127.0.0.1:5080 (metrics)
+    redis_host: str
+    redis_port: int
+    binding_url: str
+    emergency_gw: str
+    pstn_gw: str
+    binding_timeout_ms: int = 800
+    hotdesk: bool = True
+
+
+def local_config(a: EdgeAddresses) -> str:
+    defines = {
+        "HD_LISTEN": a.sip_listen,
+        "HD_HTTP_LISTEN": a.http_listen,
+        "HD_REDIS": f"name=hd;addr={a.redis_host};port={a.redis_port}",
+        "HD_BINDING_URL": a.binding_url,
+        "HD_BINDING_TIMEOUT": str(a.binding_timeout_ms),
+        "HD_MODULES": str(MODULES),
+        "HD_EMERGENCY_GW": a.emergency_gw,
+        "HD_PSTN_GW": a.pstn_gw,
+    }
+    lines = ["#!define WITH_HOTDESK"] if a.hotdesk else []
+    lines += [f'#!substdef "!{name}!{value}!g"' for name, value in defines.items()]
+    return "\n".join(lines) + "\n"
+
+
+def kamailio_argv(binary: str, run_dir: Path) -> list[str]:
+    """Foreground, logging to stderr; run it with ``cwd=run_dir``."""
+    return [
+        binary,
+        "-DD",
+        "-E",
+        "-f",
+        str(CONFIG),
+        "-Y",
+        str(run_dir),
+        "-P",
+        str(run_dir / "kamailio.pid"),
+        "-m",
+        "64",
+        "-M",
+        "8",
+    ]
