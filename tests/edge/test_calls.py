@@ -4,6 +4,7 @@ import signal
 import time
 
 from tests.edge.conftest import DOMAIN, Edge
+from tests.support.sipp import SCENARIOS
 
 
 def test_idle_phone_reaches_emergency_with_device_caller_id(fresh_edge: Edge) -> None:
@@ -123,3 +124,47 @@ def _counter(text: str, name: str) -> float:
         if len(fields) >= 2 and fields[0].endswith(name):
             return float(fields[1])
     raise AssertionError(f"{name} not in metrics:\n{text[:2000]}")
+
+
+def test_takeover_and_move_follow_the_user_at_once(fresh_edge: Edge) -> None:
+    """No re-registration: the next INVITE already goes where the user is."""
+    fresh_edge.login("hd3001", "1001")
+    fresh_edge.login("hd3002", "1002")
+    # Carol takes hd3002 over from Bob: calls to Bob now get 480 ...
+    assert fresh_edge.login("hd3002", "1003", takeover=True).ended[0].extension == "1002"
+    to_bob = fresh_edge.call("to-bob-after-takeover", "hd3001", "1002")
+    assert to_bob.run() == 0
+    assert to_bob.final_status() == 480
+    # ... and calls to Carol ring hd3002.
+    phone = fresh_edge.phone("hd3002-carol", "hd3002")
+    to_carol = fresh_edge.call("to-carol", "hd3001", "1003")
+    assert to_carol.run() == 0
+    assert to_carol.final_status() == 200
+    assert phone.wait() == 0
+    # Alice moves from hd3001 to hd3003: hd3001 is idle again.
+    fresh_edge.login("hd3003", "1001")
+    from_old_desk = fresh_edge.call("from-old-desk", "hd3001", "1003")
+    assert from_old_desk.run() == 0
+    assert from_old_desk.final_status() == 403
+
+
+def test_feature_codes_get_501_until_the_voice_menu_exists(fresh_edge: Edge) -> None:
+    caller = fresh_edge.call("login-code", "hd3001", "*45")
+    assert caller.run() == 0
+    assert caller.final_status() == 501
+
+
+def test_cancel_during_the_lookup_is_honoured(fresh_edge: Edge) -> None:
+    """CANCEL while the INVITE waits for the binding service: 200 for the
+    CANCEL, 487 for the INVITE, and nothing after (no late 503)."""
+    assert fresh_edge.binding.proc is not None
+    fresh_edge.binding.proc.send_signal(signal.SIGSTOP)
+    try:
+        caller = fresh_edge.call("cancelled", "hd3001", "1002")
+        caller.argv[caller.argv.index("-sf") + 1] = str(SCENARIOS / "cancel.xml")
+        assert caller.run() == 0, caller.messages
+    finally:
+        fresh_edge.binding.proc.send_signal(signal.SIGCONT)
+    statuses = [m.status for m in caller.messages if m.direction == "received"]
+    assert sorted(statuses[-2:]) == [200, 487]
+    assert 503 not in statuses
