@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: bootstrap run test lint unit bench clean
+.PHONY: bootstrap run test lint unit bench soak clean
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -23,6 +23,9 @@ test: lint unit
 
 bench: bootstrap
 	$(PY) -m bench $(BENCH_ARGS)
+
+soak: bootstrap
+	$(PY) -m bench.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) gen .run .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -6,6 +6,8 @@
 import argparse
 import asyncio
 
+from bench.edge_calls import EdgeRun, LoginToRoute, measure_login_to_route
+from bench.edge_calls import measure as measure_edge
 from bench.measure import table
 from bench.route_lookup import SizeResult, measure
 
@@ -59,11 +61,83 @@ def _memory_table(results: list[SizeResult]) -> str:
     )
 
 
+def _edge_table(runs: list[EdgeRun]) -> str:
+    rows = [
+        [
+            r.mode,
+            f"{r.calls_ok:,}",
+            f"{r.calls_failed:,}",
+            f"{r.cps:,.0f}",
+            f"{r.p50:.2f}",
+            f"{r.percentile(0.99):.2f}",
+        ]
+        for r in runs
+    ]
+    return table(["edge", "calls ok", "failed", "calls/s", "setup p50 ms", "setup p99 ms"], rows)
+
+
+def _edge_ratio_table(runs: list[EdgeRun]) -> str:
+    plain = [r for r in runs if not r.mode.startswith("hot-desk")]
+    hot = [r for r in runs if r.mode.startswith("hot-desk")]
+    plain_cps = sum(r.cps for r in plain) / len(plain)
+    hot_cps = sum(r.cps for r in hot) / len(hot)
+    plain_p99 = max(r.percentile(0.99) for r in plain)
+    hot_p99 = max(r.percentile(0.99) for r in hot)
+    return table(
+        ["hot-desk vs plain (same run)", "value"],
+        [
+            ["calls/s ratio (target >= 0.90)", f"{hot_cps / plain_cps:.2f}"],
+            ["added setup p99 ms (target <= 5)", f"{hot_p99 - plain_p99:.2f}"],
+        ],
+    )
+
+
+def _login_table(r: LoginToRoute) -> str:
+    def row(label: str, values: list[float]) -> list[str]:
+        return [label, f"{len(values)}", f"{_pct(values, 0.5):.1f}", f"{_pct(values, 0.99):.1f}"]
+
+    return (
+        table(
+            ["login accepted -> next INVITE at the new device", "n", "p50 ms", "p99 ms"],
+            [
+                row("login accepted -> INVITE arrives (incl. caller start)", r.login_to_arrival_ms),
+                row("INVITE sent -> arrives at the new device (the edge)", r.invite_to_arrival_ms),
+            ],
+        )
+        + f"\nfirst INVITEs after a login that went to the old device: {r.wrong_device}"
+    )
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--only", choices=["lookups", "edge", "all"], default="all")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 1_000_000])
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--edge-calls", type=int, default=3_000)
+    parser.add_argument("--edge-in-flight", type=int, default=20)
+    parser.add_argument("--login-iterations", type=int, default=60)
     args = parser.parse_args()
+    if args.only in ("edge", "all"):
+        print("edge: calls with and without the hot-desk lookup ...", flush=True)
+        runs = await asyncio.to_thread(measure_edge, args.edge_calls, args.edge_in_flight)
+        print(
+            "\nCalls through Kamailio (INVITE/407/INVITE/200/ACK/BYE, "
+            f"{args.edge_in_flight} in flight)"
+        )
+        print(_edge_table(runs))
+        print()
+        print(_edge_ratio_table(runs))
+        login = await asyncio.to_thread(measure_login_to_route, args.login_iterations)
+        print()
+        print(_login_table(login))
+        print("targets: login -> routed p99 <= 100 ms\n")
+    if args.only == "edge":
+        return
     results = []
     for n in args.sizes:
         print(f"route lookups: loading {n:,} bindings ...", flush=True)

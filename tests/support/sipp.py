@@ -7,6 +7,7 @@ assert on exactly what arrived (start line and headers).
 import re
 import subprocess
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "sip"
@@ -17,6 +18,7 @@ class SipMessage:
     direction: str  # "sent" or "received"
     start_line: str
     headers: dict[str, list[str]]
+    at: datetime | None = None  # when sipp logged it (microseconds)
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name.lower())
@@ -32,12 +34,21 @@ class SipMessage:
         return None if self.start_line.startswith("SIP/2.0") else self.start_line.split()[0]
 
 
-_BLOCK = re.compile(r"^-{20,}.*$", re.M)
+_BLOCK = re.compile(r"^-{20,} *(\S+ \S+)?\s*$", re.M)
+
+
+def _stamp(text: str | None) -> datetime | None:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f") if text else None
+    except ValueError:
+        return None
 
 
 def parse_message_log(text: str) -> list[SipMessage]:
     messages = []
-    for block in _BLOCK.split(text):
+    parts = _BLOCK.split(text)
+    # re.split with one group: [before, stamp1, block1, stamp2, block2, ...]
+    for stamp, block in zip(parts[1::2], parts[2::2], strict=True):
         lines = block.strip("\n").splitlines()
         if len(lines) < 3:
             continue
@@ -59,7 +70,7 @@ def parse_message_log(text: str) -> list[SipMessage]:
                 break
             name, _, value = line.partition(":")
             headers.setdefault(name.strip().lower(), []).append(value.strip())
-        messages.append(SipMessage(direction, body[0].strip(), headers))
+        messages.append(SipMessage(direction, body[0].strip(), headers, _stamp(stamp)))
     return messages
 
 

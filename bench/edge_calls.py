@@ -1,0 +1,391 @@
+"""Calls through Kamailio with the hot-desk lookup against the same
+kamailio.cfg with the lookup switched off, side by side in one run.
+
+Both edges authenticate every INVITE (digest, HA1 from Redis) and route to
+the same registered desk phone (a sipp answering peer). The caller is sipp
+with a fixed number of calls in flight, so the rate it reaches is what the
+edge sustains on this machine. Call setup is measured by sipp from the
+authenticated INVITE to its 200 OK.
+"""
+
+import asyncio
+import contextlib
+import csv
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import grpc
+from hotdesk.v1 import binding_pb2 as pb
+from hotdesk.v1 import binding_pb2_grpc
+
+from services.auth.pins import PinHasher
+from services.directory.importer import DirectoryImporter
+from services.directory.load import load_directory
+from services.kernel.redis_conn import connect
+from tests.support.binding_process import BindingProcess
+from tests.support.kamailio import KamailioServer, free_udp_port
+from tests.support.redis_server import RedisServer
+from tests.support.sipp import SCENARIOS, parse_message_log
+
+ROOT = Path(__file__).resolve().parents[1]
+DIRECTORY = ROOT / "examples" / "directory.yaml"
+LOAD_SCENARIO = Path(__file__).with_name("sip") / "call.xml"
+DOMAIN = "hotdesk.local"
+SETUP_SAMPLES = 300
+
+
+@dataclass(frozen=True)
+class EdgeRun:
+    mode: str
+    calls_ok: int
+    calls_failed: int
+    seconds: float
+    setup_ms: list[float]
+
+    @property
+    def cps(self) -> float:
+        return self.calls_ok / self.seconds
+
+    def percentile(self, q: float) -> float:
+        return _percentile(self.setup_ms, q)
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.setup_ms)
+
+
+def _sipp(argv: list[str], timeout: float, cwd: Path | None = None) -> None:
+    subprocess.run(
+        ["sipp", *argv],
+        check=False,
+        timeout=timeout,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _register(kamailio: KamailioServer, device: str, contact_port: int, work: Path) -> None:
+    _sipp(
+        [
+            f"127.0.0.1:{kamailio.sip_port}",
+            "-sf",
+            str(SCENARIOS / "register.xml"),
+            "-i",
+            "127.0.0.1",
+            "-m",
+            "1",
+            "-nostdin",
+            "-key",
+            "user",
+            device,
+            "-key",
+            "domain",
+            DOMAIN,
+            "-key",
+            "contact_port",
+            str(contact_port),
+            "-au",
+            device,
+            "-ap",
+            f"demo-secret-{device}",
+            "-timeout",
+            "10s",
+        ],
+        timeout=20,
+    )
+
+
+def _sipp_load(
+    kamailio: KamailioServer,
+    service: str,
+    calls: int,
+    in_flight: int,
+    run_dir: Path,
+    extra: list[str],
+) -> None:
+    _sipp(
+        [
+            f"127.0.0.1:{kamailio.sip_port}",
+            "-sf",
+            str(LOAD_SCENARIO),
+            "-i",
+            "127.0.0.1",
+            "-s",
+            service,
+            "-key",
+            "user",
+            "hd3001",
+            "-key",
+            "domain",
+            DOMAIN,
+            "-au",
+            "hd3001",
+            "-ap",
+            "demo-secret-hd3001",
+            "-m",
+            str(calls),
+            "-l",
+            str(in_flight),
+            "-r",
+            "5000",
+            "-nostdin",
+            "-timeout",
+            "120s",
+            *extra,
+        ],
+        timeout=180,
+        cwd=run_dir,
+    )
+
+
+def _setup_times_ms(message_log: Path) -> list[float]:
+    """Authenticated INVITE sent -> its 200 OK received, per call."""
+    sent: dict[str, datetime] = {}
+    setup = []
+    for m in parse_message_log(message_log.read_text(errors="replace")):
+        call_id, cseq = m.header("Call-ID"), m.header("CSeq")
+        if m.at is None or call_id is None or cseq != "2 INVITE":
+            continue
+        if m.direction == "sent" and m.method == "INVITE":
+            sent[call_id] = m.at
+        elif m.direction == "received" and m.status == 200 and call_id in sent:
+            setup.append((m.at - sent.pop(call_id)).total_seconds() * 1000)
+    return setup
+
+
+def _load(
+    kamailio: KamailioServer, service: str, calls: int, in_flight: int, work: Path, name: str
+) -> EdgeRun:
+    """Throughput with ``in_flight`` calls at once, then setup times of
+    calls one at a time (logging every message would slow the load)."""
+    run_dir = work / name.replace(" ", "-")
+    run_dir.mkdir()
+    started = time.monotonic()
+    _sipp_load(
+        kamailio,
+        service,
+        calls,
+        in_flight,
+        run_dir,
+        ["-trace_stat", "-stf", str(run_dir / "stat.csv"), "-fd", "1"],
+    )
+    seconds = time.monotonic() - started
+    with (run_dir / "stat.csv").open() as f:
+        last = list(csv.DictReader(f, delimiter=";"))[-1]
+    log = run_dir / "messages.log"
+    _sipp_load(
+        kamailio, service, SETUP_SAMPLES, 1, run_dir, ["-trace_msg", "-message_file", str(log)]
+    )
+    return EdgeRun(
+        name,
+        int(last["SuccessfulCall(C)"]),
+        int(last["FailedCall(C)"]),
+        seconds,
+        _setup_times_ms(log),
+    )
+
+
+async def _import(url: str) -> None:
+    redis = connect(url)
+    await DirectoryImporter(redis, PinHasher(1, 8, 1)).apply(load_directory(DIRECTORY))
+    await redis.aclose()
+
+
+@dataclass
+class Stack:
+    work: Path
+    redis: RedisServer
+    binding: BindingProcess
+
+    def edge(self, name: str, hotdesk: bool = True) -> KamailioServer:
+        return KamailioServer(
+            self.work / name,
+            redis_port=self.redis.port,
+            binding_url=self.binding.route_url,
+            emergency_gw="sip:127.0.0.1:9",
+            pstn_gw="sip:127.0.0.1:9",
+            hotdesk=hotdesk,
+        )
+
+    def login(self, device: str, ext: str) -> None:
+        stub = binding_pb2_grpc.BindingServiceStub(grpc.insecure_channel(self.binding.grpc_address))
+        stub.Login(
+            pb.LoginRequest(
+                device_id=device, actor="bench", user=pb.UserRef(tenant="acme", extension=ext)
+            )
+        )
+
+
+@contextlib.contextmanager
+def stack() -> Iterator[Stack]:
+    """Redis (AOF), the demo directory and the binding service, in a
+    temporary directory; Kamailio edges are started from it."""
+    with tempfile.TemporaryDirectory(prefix="hotdesk-edge-bench-") as tmp:
+        work = Path(tmp)
+        redis = RedisServer(work / "redis", fsync="everysec")
+        redis.start()
+        binding = BindingProcess(redis.url, work / "binding.log")
+        try:
+            asyncio.run(_import(redis.url))
+            binding.start()
+            yield Stack(work, redis, binding)
+        finally:
+            binding.stop()
+            redis.kill()
+
+
+def answering_phone(port: int, *extra: str) -> "subprocess.Popen[bytes]":
+    return subprocess.Popen(
+        [
+            "sipp",
+            "-sf",
+            str(SCENARIOS / "answer.xml"),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-nostdin",
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def measure(calls: int, in_flight: int) -> list[EdgeRun]:
+    runs = []
+    with stack() as st:
+        answer_port = free_udp_port()
+        answering = answering_phone(answer_port, "-l", str(in_flight * 2))
+        try:
+            st.login("hd3001", "1001")
+            st.login("hd3002", "1002")
+            # Side by side, alternating: plain, hot-desk, plain, hot-desk.
+            for round_no in range(2):
+                for hotdesk in (False, True):
+                    mode = "hot-desk lookup" if hotdesk else "plain (lookup off)"
+                    kamailio = st.edge(f"kamailio-{round_no}-{hotdesk}", hotdesk)
+                    kamailio.start()
+                    try:
+                        _register(kamailio, "hd3002", answer_port, st.work)
+                        # Hot-desk: Alice (hd3001) calls Bob's extension; plain:
+                        # the phone calls the device directly.
+                        service = "1002" if hotdesk else "hd3002"
+                        runs.append(
+                            _load(
+                                kamailio, service, calls, in_flight, st.work, f"{mode}#{round_no}"
+                            )
+                        )
+                    finally:
+                        kamailio.stop()
+        finally:
+            answering.kill()
+    return runs
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@dataclass(frozen=True)
+class LoginToRoute:
+    login_to_arrival_ms: list[float]  # includes the calling sipp's start-up
+    invite_to_arrival_ms: list[float]  # the edge's part
+    wrong_device: int
+
+
+def measure_login_to_route(iterations: int) -> LoginToRoute:
+    """Bob moves between hd3002 and hd3003; right after each login is
+    accepted, hd3001 calls 1002. Measured: login accepted -> that INVITE
+    arriving at the device Bob just logged in at (the calling sipp's start-up
+    is inside that figure), and the edge's part: INVITE sent -> arrival."""
+    with stack() as st:
+        work = st.work
+        kamailio = st.edge("kamailio")
+        kamailio.start()
+        phones: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
+        try:
+            for device in ("hd3002", "hd3003"):
+                port, log = free_udp_port(), work / f"{device}.log"
+                phones[device] = (
+                    answering_phone(port, "-trace_msg", "-message_file", str(log)),
+                    log,
+                )
+                _register(kamailio, device, port, work)
+            st.login("hd3001", "1001")
+            logged_in_at: dict[str, tuple[str, datetime]] = {}  # sipp pid -> (device, when)
+            for i in range(iterations):
+                device = ("hd3002", "hd3003")[i % 2]
+                st.login(device, "1002")
+                accepted = datetime.now()
+                caller = subprocess.Popen(
+                    [
+                        "sipp",
+                        f"127.0.0.1:{kamailio.sip_port}",
+                        "-sf",
+                        str(SCENARIOS / "call.xml"),
+                        "-i",
+                        "127.0.0.1",
+                        "-s",
+                        "1002",
+                        "-m",
+                        "1",
+                        "-nostdin",
+                        "-key",
+                        "user",
+                        "hd3001",
+                        "-key",
+                        "domain",
+                        DOMAIN,
+                        "-key",
+                        "extra_header",
+                        "X-Bench: 1",
+                        "-au",
+                        "hd3001",
+                        "-ap",
+                        "demo-secret-hd3001",
+                        "-timeout",
+                        "10s",
+                        "-trace_msg",
+                        "-message_file",
+                        str(work / f"caller-{i}.log"),
+                    ],
+                    cwd=work,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                logged_in_at[str(caller.pid)] = (device, accepted)
+                caller.wait(timeout=20)
+            invite_sent: dict[str, datetime] = {}
+            for i in range(iterations):
+                for m in parse_message_log((work / f"caller-{i}.log").read_text()):
+                    if m.direction == "sent" and m.header("CSeq") == "2 INVITE" and m.at:
+                        invite_sent[m.header("Call-ID") or ""] = m.at
+            samples, edge_part, wrong = [], [], 0
+            for device, (proc, log) in phones.items():
+                proc.kill()
+                proc.wait()
+                for m in parse_message_log(log.read_text(errors="replace")):
+                    if m.direction != "received" or m.method != "INVITE" or m.at is None:
+                        continue
+                    pid = (m.header("Call-ID") or "").split("-")[1].split("@")[0]
+                    expected, accepted = logged_in_at[pid]
+                    if expected != device:
+                        wrong += 1
+                    else:
+                        samples.append((m.at - accepted).total_seconds() * 1000)
+                        sent = invite_sent[m.header("Call-ID") or ""]
+                        edge_part.append((m.at - sent).total_seconds() * 1000)
+            return LoginToRoute(samples, edge_part, wrong)
+        finally:
+            kamailio.stop()
+            for proc, _ in phones.values():
+                proc.kill()

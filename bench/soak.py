@@ -1,0 +1,168 @@
+"""``make soak``: the hot-desk edge under a steady call rate for a bounded
+time (default 10 minutes at 100 calls/s), sampling Kamailio's memory and
+the lookup counters, so a leak or a failing http_async_client shows.
+
+Debian's 5.6 http_async_client lacks later upstream fixes; this is where
+that would surface. Everything runs on 127.0.0.1 and stops by itself.
+"""
+
+import argparse
+import csv
+import subprocess
+import time
+from dataclasses import dataclass
+
+from bench.edge_calls import DOMAIN, LOAD_SCENARIO, _register, answering_phone, stack
+from bench.measure import table
+from tests.support.kamailio import free_udp_port
+
+REREGISTER_SECONDS = 120  # registrations last 300 s
+
+
+@dataclass(frozen=True)
+class Sample:
+    elapsed_s: float
+    calls_ok: int
+    calls_failed: int
+    metrics: dict[str, float]
+
+
+def _metrics(text: str) -> dict[str, float]:
+    values = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and not line.startswith("#"):
+            try:
+                values[fields[0]] = float(fields[1])
+            except ValueError:
+                continue
+    return values
+
+
+def _calls(stat_file: str) -> tuple[int, int]:
+    try:
+        with open(stat_file) as f:
+            rows = list(csv.DictReader(f, delimiter=";"))
+    except OSError:
+        return 0, 0
+    if not rows:
+        return 0, 0
+    return int(rows[-1]["SuccessfulCall(C)"]), int(rows[-1]["FailedCall(C)"])
+
+
+def soak(seconds: int, rate: int, every: int) -> list[Sample]:
+    samples: list[Sample] = []
+    with stack() as st:
+        kamailio = st.edge("kamailio-soak")
+        kamailio.start()
+        port = free_udp_port()
+        phone = answering_phone(port, "-l", str(rate * 4))
+        stat = str(st.work / "soak-stat.csv")
+        caller: subprocess.Popen[bytes] | None = None
+        try:
+            _register(kamailio, "hd3002", port, st.work)
+            st.login("hd3001", "1001")
+            st.login("hd3002", "1002")
+            caller = subprocess.Popen(
+                [
+                    "sipp",
+                    f"127.0.0.1:{kamailio.sip_port}",
+                    "-sf",
+                    str(LOAD_SCENARIO),
+                    "-i",
+                    "127.0.0.1",
+                    "-s",
+                    "1002",
+                    "-key",
+                    "user",
+                    "hd3001",
+                    "-key",
+                    "domain",
+                    DOMAIN,
+                    "-au",
+                    "hd3001",
+                    "-ap",
+                    "demo-secret-hd3001",
+                    "-r",
+                    str(rate),
+                    "-m",
+                    str(rate * seconds),
+                    "-l",
+                    str(rate * 4),
+                    "-nostdin",
+                    "-timeout",
+                    f"{seconds + 60}s",
+                    "-trace_stat",
+                    "-stf",
+                    stat,
+                    "-fd",
+                    "5",
+                ],
+                cwd=st.work,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            started = last_register = time.monotonic()
+            deadline = started + seconds + 60
+            while time.monotonic() < deadline:
+                time.sleep(min(every, max(0.0, deadline - time.monotonic())))
+                now = time.monotonic()
+                if now - last_register > REREGISTER_SECONDS:
+                    _register(kamailio, "hd3002", port, st.work)
+                    last_register = now
+                ok, failed = _calls(stat)
+                samples.append(Sample(now - started, ok, failed, _metrics(kamailio.metrics())))
+                if caller.poll() is not None:
+                    break
+        finally:
+            if caller is not None and caller.poll() is None:
+                caller.kill()
+            phone.kill()
+            kamailio.stop()
+    return samples
+
+
+_SHOWN = [
+    ("shm used MB", "kamailio_shmem_used_size", 1 / 1_048_576),
+    ("shm fragments", "kamailio_shmem_fragments", 1),
+    ("rewritten", "kamailio_script_hotdesk_rewritten_total", 1),
+    ("lookup errors", "kamailio_script_hotdesk_lookup_errors_total", 1),
+    ("active transactions", "kamailio_tmx_active_transactions", 1),
+]
+
+
+def report(samples: list[Sample]) -> str:
+    rows = []
+    for s in samples:
+        row = [f"{s.elapsed_s:.0f}", f"{s.calls_ok:,}", f"{s.calls_failed:,}"]
+        for _, name, scale in _SHOWN:
+            value = s.metrics.get(name)
+            row.append("-" if value is None else f"{value * scale:,.1f}")
+        rows.append(row)
+    text = table(["s", "calls ok", "failed", *[label for label, _, _ in _SHOWN]], rows)
+    if len(samples) >= 2:
+        first, last = samples[0].metrics, samples[-1].metrics
+        growth = (
+            last.get("kamailio_shmem_used_size", 0) - first.get("kamailio_shmem_used_size", 0)
+        ) / 1_048_576
+        text += (
+            f"\nshared memory from the first to the last sample: {growth:+.2f} MB; "
+            f"lookup errors: {last.get('kamailio_script_hotdesk_lookup_errors_total', 0):.0f}"
+        )
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="make soak")
+    parser.add_argument("--seconds", type=int, default=600)
+    parser.add_argument("--rate", type=int, default=100, help="calls per second")
+    parser.add_argument("--every", type=int, default=30, help="sample interval (s)")
+    args = parser.parse_args()
+    print(
+        f"soak: {args.rate} calls/s for {args.seconds} s through the hot-desk edge ...", flush=True
+    )
+    print(report(soak(args.seconds, args.rate, args.every)))
+
+
+if __name__ == "__main__":
+    main()
