@@ -20,6 +20,7 @@ class EdgeAddresses:
     pstn_gw: str
     binding_timeout_ms: int = 800
     hotdesk: bool = True
+    antiflood: bool = False  # pike + an expiring ban list (on in Kubernetes)
 
 
 def local_config(a: EdgeAddresses) -> str:
@@ -34,6 +35,7 @@ def local_config(a: EdgeAddresses) -> str:
         "HD_PSTN_GW": a.pstn_gw,
     }
     lines = ["#!define WITH_HOTDESK"] if a.hotdesk else []
+    lines += ["#!define WITH_ANTIFLOOD"] if a.antiflood else []
     lines += [f'#!substdef "!{name}!{value}!g"' for name, value in defines.items()]
     return "\n".join(lines) + "\n"
 

@@ -168,3 +168,13 @@ def test_cancel_during_the_lookup_is_honoured(fresh_edge: Edge) -> None:
     statuses = [m.status or 0 for m in caller.messages if m.direction == "received"]
     assert sorted(statuses[-2:]) == [200, 487]
     assert 503 not in statuses
+
+
+def test_user_at_an_unregistered_phone_gets_480(fresh_edge: Edge) -> None:
+    fresh_edge.login("hd3001", "1001")
+    fresh_edge.login("hd3003", "1003")  # hd3003 never registered in this module
+    caller = fresh_edge.call("to-unregistered", "hd3001", "1003")
+    assert caller.run() == 0
+    assert caller.final_status() == 480
+    (answer,) = caller.received(480)
+    assert "not registered" in answer.start_line

@@ -28,6 +28,7 @@ class KamailioServer:
         pstn_gw: str,
         hotdesk: bool = True,
         timeout_ms: int = 800,
+        antiflood: bool = False,
     ) -> None:
         binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
         if not Path(binary).exists():
@@ -48,6 +49,7 @@ class KamailioServer:
             pstn_gw=pstn_gw,
             binding_timeout_ms=timeout_ms,
             hotdesk=hotdesk,
+            antiflood=antiflood,
         )
         self.proc: subprocess.Popen[bytes] | None = None
 
