@@ -6,7 +6,7 @@
 import argparse
 import asyncio
 
-from bench.edge_calls import EdgeRun, LoginToRoute, measure_login_to_route
+from bench.edge_calls import EdgeRun, LoginToRoute, measure_login_to_route, percentile
 from bench.edge_calls import measure as measure_edge
 from bench.measure import table
 from bench.route_lookup import SizeResult, measure
@@ -94,7 +94,12 @@ def _edge_ratio_table(runs: list[EdgeRun]) -> str:
 
 def _login_table(r: LoginToRoute) -> str:
     def row(label: str, values: list[float]) -> list[str]:
-        return [label, f"{len(values)}", f"{_pct(values, 0.5):.1f}", f"{_pct(values, 0.99):.1f}"]
+        return [
+            label,
+            f"{len(values)}",
+            f"{percentile(values, 0.5):.1f}",
+            f"{percentile(values, 0.99):.1f}",
+        ]
 
     return (
         table(
@@ -106,11 +111,6 @@ def _login_table(r: LoginToRoute) -> str:
         )
         + f"\nfirst INVITEs after a login that went to the old device: {r.wrong_device}"
     )
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def main() -> None:

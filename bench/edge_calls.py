@@ -1,14 +1,15 @@
 """Calls through Kamailio with the hot-desk lookup against the same
-kamailio.cfg with the lookup switched off, side by side in one run.
+kamailio.cfg with the lookup switched off, side by side in one run; and
+login accepted -> the next INVITE at the new desk.
 
 Both edges authenticate every INVITE (digest, HA1 from Redis) and route to
 the same registered desk phone (a sipp answering peer). The caller is sipp
 with a fixed number of calls in flight, so the rate it reaches is what the
-edge sustains on this machine. Call setup is measured by sipp from the
-authenticated INVITE to its 200 OK.
+edge sustains on this machine. Call setup (authenticated INVITE -> 200 OK)
+is timed from sipp's message log, whose stamps have microseconds (sipp's own
+response-time clock ticks in 4 ms steps here).
 """
 
-import asyncio
 import contextlib
 import csv
 import statistics
@@ -24,20 +25,19 @@ import grpc
 from hotdesk.v1 import binding_pb2 as pb
 from hotdesk.v1 import binding_pb2_grpc
 
-from services.auth.pins import PinHasher
-from services.directory.importer import DirectoryImporter
-from services.directory.load import load_directory
-from services.kernel.redis_conn import connect
 from tests.support.binding_process import BindingProcess
+from tests.support.demo import DOMAIN, caller_argv, import_demo_directory, secret
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.redis_server import RedisServer
 from tests.support.sipp import SCENARIOS, parse_message_log
 
-ROOT = Path(__file__).resolve().parents[1]
-DIRECTORY = ROOT / "examples" / "directory.yaml"
 LOAD_SCENARIO = Path(__file__).with_name("sip") / "call.xml"
-DOMAIN = "hotdesk.local"
 SETUP_SAMPLES = 300
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 @dataclass(frozen=True)
@@ -52,150 +52,19 @@ class EdgeRun:
     def cps(self) -> float:
         return self.calls_ok / self.seconds
 
-    def percentile(self, q: float) -> float:
-        return _percentile(self.setup_ms, q)
-
     @property
     def p50(self) -> float:
         return statistics.median(self.setup_ms)
 
-
-def _sipp(argv: list[str], timeout: float, cwd: Path | None = None) -> None:
-    subprocess.run(
-        ["sipp", *argv],
-        check=False,
-        timeout=timeout,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    def percentile(self, q: float) -> float:
+        return percentile(self.setup_ms, q)
 
 
-def _register(kamailio: KamailioServer, device: str, contact_port: int, work: Path) -> None:
-    _sipp(
-        [
-            f"127.0.0.1:{kamailio.sip_port}",
-            "-sf",
-            str(SCENARIOS / "register.xml"),
-            "-i",
-            "127.0.0.1",
-            "-m",
-            "1",
-            "-nostdin",
-            "-key",
-            "user",
-            device,
-            "-key",
-            "domain",
-            DOMAIN,
-            "-key",
-            "contact_port",
-            str(contact_port),
-            "-au",
-            device,
-            "-ap",
-            f"demo-secret-{device}",
-            "-timeout",
-            "10s",
-        ],
-        timeout=20,
-    )
-
-
-def _sipp_load(
-    kamailio: KamailioServer,
-    service: str,
-    calls: int,
-    in_flight: int,
-    run_dir: Path,
-    extra: list[str],
-) -> None:
-    _sipp(
-        [
-            f"127.0.0.1:{kamailio.sip_port}",
-            "-sf",
-            str(LOAD_SCENARIO),
-            "-i",
-            "127.0.0.1",
-            "-s",
-            service,
-            "-key",
-            "user",
-            "hd3001",
-            "-key",
-            "domain",
-            DOMAIN,
-            "-au",
-            "hd3001",
-            "-ap",
-            "demo-secret-hd3001",
-            "-m",
-            str(calls),
-            "-l",
-            str(in_flight),
-            "-r",
-            "5000",
-            "-nostdin",
-            "-timeout",
-            "120s",
-            *extra,
-        ],
-        timeout=180,
-        cwd=run_dir,
-    )
-
-
-def _setup_times_ms(message_log: Path) -> list[float]:
-    """Authenticated INVITE sent -> its 200 OK received, per call."""
-    sent: dict[str, datetime] = {}
-    setup = []
-    for m in parse_message_log(message_log.read_text(errors="replace")):
-        call_id, cseq = m.header("Call-ID"), m.header("CSeq")
-        if m.at is None or call_id is None or cseq != "2 INVITE":
-            continue
-        if m.direction == "sent" and m.method == "INVITE":
-            sent[call_id] = m.at
-        elif m.direction == "received" and m.status == 200 and call_id in sent:
-            setup.append((m.at - sent.pop(call_id)).total_seconds() * 1000)
-    return setup
-
-
-def _load(
-    kamailio: KamailioServer, service: str, calls: int, in_flight: int, work: Path, name: str
-) -> EdgeRun:
-    """Throughput with ``in_flight`` calls at once, then setup times of
-    calls one at a time (logging every message would slow the load)."""
-    run_dir = work / name.replace(" ", "-")
-    run_dir.mkdir()
-    started = time.monotonic()
-    _sipp_load(
-        kamailio,
-        service,
-        calls,
-        in_flight,
-        run_dir,
-        ["-trace_stat", "-stf", str(run_dir / "stat.csv"), "-fd", "1"],
-    )
-    seconds = time.monotonic() - started
-    with (run_dir / "stat.csv").open() as f:
-        last = list(csv.DictReader(f, delimiter=";"))[-1]
-    log = run_dir / "messages.log"
-    _sipp_load(
-        kamailio, service, SETUP_SAMPLES, 1, run_dir, ["-trace_msg", "-message_file", str(log)]
-    )
-    return EdgeRun(
-        name,
-        int(last["SuccessfulCall(C)"]),
-        int(last["FailedCall(C)"]),
-        seconds,
-        _setup_times_ms(log),
-    )
-
-
-async def _import(url: str) -> None:
-    redis = connect(url)
-    await DirectoryImporter(redis, PinHasher(1, 8, 1)).apply(load_directory(DIRECTORY))
-    await redis.aclose()
+@dataclass(frozen=True)
+class LoginToRoute:
+    login_to_arrival_ms: list[float]  # includes the calling sipp's start-up
+    invite_to_arrival_ms: list[float]  # the edge's part
+    wrong_device: int
 
 
 @dataclass
@@ -233,7 +102,7 @@ def stack() -> Iterator[Stack]:
         redis.start()
         binding = BindingProcess(redis.url, work / "binding.log")
         try:
-            asyncio.run(_import(redis.url))
+            import_demo_directory(redis.url)
             binding.start()
             yield Stack(work, redis, binding)
         finally:
@@ -259,6 +128,117 @@ def answering_phone(port: int, *extra: str) -> "subprocess.Popen[bytes]":
     )
 
 
+def register(kamailio: KamailioServer, device: str, contact_port: int) -> None:
+    subprocess.run(
+        [
+            "sipp",
+            f"127.0.0.1:{kamailio.sip_port}",
+            "-sf",
+            str(SCENARIOS / "register.xml"),
+            "-i",
+            "127.0.0.1",
+            "-m",
+            "1",
+            "-nostdin",
+            "-key",
+            "user",
+            device,
+            "-key",
+            "domain",
+            DOMAIN,
+            "-key",
+            "contact_port",
+            str(contact_port),
+            "-au",
+            device,
+            "-ap",
+            secret(device),
+            "-timeout",
+            "10s",
+        ],
+        check=False,
+        timeout=20,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _call_load(
+    kamailio: KamailioServer, number: str, calls: int, in_flight: int, run_dir: Path, *extra: str
+) -> None:
+    argv = caller_argv(
+        kamailio.sip_port,
+        LOAD_SCENARIO,
+        number,
+        "-m",
+        str(calls),
+        "-l",
+        str(in_flight),
+        "-r",
+        "5000",
+        "-timeout",
+        "120s",
+        *extra,
+    )
+    subprocess.run(
+        argv,
+        check=False,
+        timeout=180,
+        cwd=run_dir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _setup_times_ms(message_log: Path) -> list[float]:
+    """Authenticated INVITE sent -> its 200 OK received, per call."""
+    sent: dict[str, datetime] = {}
+    setup = []
+    for m in parse_message_log(message_log.read_text(errors="replace")):
+        call_id, cseq = m.header("Call-ID"), m.header("CSeq")
+        if m.at is None or call_id is None or cseq != "2 INVITE":
+            continue
+        if m.direction == "sent" and m.method == "INVITE":
+            sent[call_id] = m.at
+        elif m.direction == "received" and m.status == 200 and call_id in sent:
+            setup.append((m.at - sent.pop(call_id)).total_seconds() * 1000)
+    return setup
+
+
+def _load(
+    kamailio: KamailioServer, number: str, calls: int, in_flight: int, work: Path, mode: str
+) -> EdgeRun:
+    """Throughput with ``in_flight`` calls at once, then setup times of calls
+    one at a time (logging every message would slow the load)."""
+    run_dir = work / mode.replace(" ", "-")
+    run_dir.mkdir()
+    started = time.monotonic()
+    _call_load(
+        kamailio,
+        number,
+        calls,
+        in_flight,
+        run_dir,
+        "-trace_stat",
+        "-stf",
+        str(run_dir / "stat.csv"),
+        "-fd",
+        "1",
+    )
+    seconds = time.monotonic() - started
+    with (run_dir / "stat.csv").open() as f:
+        last = list(csv.DictReader(f, delimiter=";"))[-1]
+    log = run_dir / "messages.log"
+    _call_load(kamailio, number, SETUP_SAMPLES, 1, run_dir, "-trace_msg", "-message_file", str(log))
+    return EdgeRun(
+        mode,
+        int(last["SuccessfulCall(C)"]),
+        int(last["FailedCall(C)"]),
+        seconds,
+        _setup_times_ms(log),
+    )
+
+
 def measure(calls: int, in_flight: int) -> list[EdgeRun]:
     runs = []
     with stack() as st:
@@ -274,14 +254,12 @@ def measure(calls: int, in_flight: int) -> list[EdgeRun]:
                     kamailio = st.edge(f"kamailio-{round_no}-{hotdesk}", hotdesk)
                     kamailio.start()
                     try:
-                        _register(kamailio, "hd3002", answer_port, st.work)
+                        register(kamailio, "hd3002", answer_port)
                         # Hot-desk: Alice (hd3001) calls Bob's extension; plain:
                         # the phone calls the device directly.
-                        service = "1002" if hotdesk else "hd3002"
+                        number = "1002" if hotdesk else "hd3002"
                         runs.append(
-                            _load(
-                                kamailio, service, calls, in_flight, st.work, f"{mode}#{round_no}"
-                            )
+                            _load(kamailio, number, calls, in_flight, st.work, f"{mode}#{round_no}")
                         )
                     finally:
                         kamailio.stop()
@@ -290,102 +268,79 @@ def measure(calls: int, in_flight: int) -> list[EdgeRun]:
     return runs
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-@dataclass(frozen=True)
-class LoginToRoute:
-    login_to_arrival_ms: list[float]  # includes the calling sipp's start-up
-    invite_to_arrival_ms: list[float]  # the edge's part
-    wrong_device: int
+def _arrivals(log: Path) -> list[tuple[str, datetime]]:
+    """(Call-ID, when) of every INVITE a phone received."""
+    return [
+        (m.header("Call-ID") or "", m.at)
+        for m in parse_message_log(log.read_text(errors="replace"))
+        if m.direction == "received" and m.method == "INVITE" and m.at is not None
+    ]
 
 
 def measure_login_to_route(iterations: int) -> LoginToRoute:
     """Bob moves between hd3002 and hd3003; right after each login is
     accepted, hd3001 calls 1002. Measured: login accepted -> that INVITE
-    arriving at the device Bob just logged in at (the calling sipp's start-up
+    arriving at the desk Bob just logged in at (the calling sipp's start-up
     is inside that figure), and the edge's part: INVITE sent -> arrival."""
     with stack() as st:
-        work = st.work
         kamailio = st.edge("kamailio")
         kamailio.start()
         phones: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
         try:
             for device in ("hd3002", "hd3003"):
-                port, log = free_udp_port(), work / f"{device}.log"
+                port, log = free_udp_port(), st.work / f"{device}.log"
                 phones[device] = (
                     answering_phone(port, "-trace_msg", "-message_file", str(log)),
                     log,
                 )
-                _register(kamailio, device, port, work)
+                register(kamailio, device, port)
             st.login("hd3001", "1001")
-            logged_in_at: dict[str, tuple[str, datetime]] = {}  # sipp pid -> (device, when)
+            expected: dict[str, tuple[str, datetime]] = {}  # Call-ID -> (desk, login time)
+            sent: dict[str, datetime] = {}
             for i in range(iterations):
-                device = ("hd3002", "hd3003")[i % 2]
-                st.login(device, "1002")
+                desk = ("hd3002", "hd3003")[i % 2]
+                st.login(desk, "1002")
                 accepted = datetime.now()
-                caller = subprocess.Popen(
-                    [
-                        "sipp",
-                        f"127.0.0.1:{kamailio.sip_port}",
-                        "-sf",
-                        str(SCENARIOS / "call.xml"),
-                        "-i",
-                        "127.0.0.1",
-                        "-s",
+                log = st.work / f"caller-{i}.log"
+                subprocess.run(
+                    caller_argv(
+                        kamailio.sip_port,
+                        SCENARIOS / "call.xml",
                         "1002",
                         "-m",
                         "1",
-                        "-nostdin",
-                        "-key",
-                        "user",
-                        "hd3001",
-                        "-key",
-                        "domain",
-                        DOMAIN,
                         "-key",
                         "extra_header",
                         "X-Bench: 1",
-                        "-au",
-                        "hd3001",
-                        "-ap",
-                        "demo-secret-hd3001",
                         "-timeout",
                         "10s",
                         "-trace_msg",
                         "-message_file",
-                        str(work / f"caller-{i}.log"),
-                    ],
-                    cwd=work,
+                        str(log),
+                    ),
+                    cwd=st.work,
+                    check=False,
+                    timeout=20,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-                logged_in_at[str(caller.pid)] = (device, accepted)
-                caller.wait(timeout=20)
-            invite_sent: dict[str, datetime] = {}
-            for i in range(iterations):
-                for m in parse_message_log((work / f"caller-{i}.log").read_text()):
-                    if m.direction == "sent" and m.header("CSeq") == "2 INVITE" and m.at:
-                        invite_sent[m.header("Call-ID") or ""] = m.at
-            samples, edge_part, wrong = [], [], 0
-            for device, (proc, log) in phones.items():
-                proc.kill()
-                proc.wait()
                 for m in parse_message_log(log.read_text(errors="replace")):
-                    if m.direction != "received" or m.method != "INVITE" or m.at is None:
-                        continue
-                    pid = (m.header("Call-ID") or "").split("-")[1].split("@")[0]
-                    expected, accepted = logged_in_at[pid]
-                    if expected != device:
-                        wrong += 1
-                    else:
-                        samples.append((m.at - accepted).total_seconds() * 1000)
-                        sent = invite_sent[m.header("Call-ID") or ""]
-                        edge_part.append((m.at - sent).total_seconds() * 1000)
-            return LoginToRoute(samples, edge_part, wrong)
+                    if m.direction == "sent" and m.header("CSeq") == "2 INVITE" and m.at:
+                        call_id = m.header("Call-ID") or ""
+                        sent[call_id] = m.at
+                        expected[call_id] = (desk, accepted)
         finally:
             kamailio.stop()
             for proc, _ in phones.values():
                 proc.kill()
+                proc.wait()
+        samples, edge_part, wrong = [], [], 0
+        for device, (_, log) in phones.items():
+            for call_id, at in _arrivals(log):
+                desk, accepted = expected[call_id]
+                if desk != device:
+                    wrong += 1
+                    continue
+                samples.append((at - accepted).total_seconds() * 1000)
+                edge_part.append((at - sent[call_id]).total_seconds() * 1000)
+        return LoginToRoute(samples, edge_part, wrong)

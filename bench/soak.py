@@ -12,8 +12,9 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from bench.edge_calls import DOMAIN, LOAD_SCENARIO, _register, answering_phone, stack
+from bench.edge_calls import LOAD_SCENARIO, answering_phone, register, stack
 from bench.measure import table
+from tests.support.demo import caller_argv
 from tests.support.kamailio import free_udp_port
 
 REREGISTER_SECONDS = 120  # registrations last 300 s
@@ -60,36 +61,20 @@ def soak(seconds: int, rate: int, every: int) -> list[Sample]:
         stat = str(st.work / "soak-stat.csv")
         caller: subprocess.Popen[bytes] | None = None
         try:
-            _register(kamailio, "hd3002", port, st.work)
+            register(kamailio, "hd3002", port)
             st.login("hd3001", "1001")
             st.login("hd3002", "1002")
             caller = subprocess.Popen(
-                [
-                    "sipp",
-                    f"127.0.0.1:{kamailio.sip_port}",
-                    "-sf",
-                    str(LOAD_SCENARIO),
-                    "-i",
-                    "127.0.0.1",
-                    "-s",
+                caller_argv(
+                    kamailio.sip_port,
+                    LOAD_SCENARIO,
                     "1002",
-                    "-key",
-                    "user",
-                    "hd3001",
-                    "-key",
-                    "domain",
-                    DOMAIN,
-                    "-au",
-                    "hd3001",
-                    "-ap",
-                    "demo-secret-hd3001",
                     "-r",
                     str(rate),
                     "-m",
                     str(rate * seconds),
                     "-l",
                     str(rate * 4),
-                    "-nostdin",
                     "-timeout",
                     f"{seconds + 60}s",
                     "-trace_stat",
@@ -97,7 +82,7 @@ def soak(seconds: int, rate: int, every: int) -> list[Sample]:
                     stat,
                     "-fd",
                     "5",
-                ],
+                ),
                 cwd=st.work,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -108,7 +93,7 @@ def soak(seconds: int, rate: int, every: int) -> list[Sample]:
                 time.sleep(min(every, max(0.0, deadline - time.monotonic())))
                 now = time.monotonic()
                 if now - last_register > REREGISTER_SECONDS:
-                    _register(kamailio, "hd3002", port, st.work)
+                    register(kamailio, "hd3002", port)
                     last_register = now
                 ok, failed = _calls(stat)
                 samples.append(Sample(now - started, ok, failed, _metrics(kamailio.metrics())))

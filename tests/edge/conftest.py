@@ -1,7 +1,6 @@
 """One SIP edge per test module: real Redis, the demo directory, the binding
 service, and Kamailio with the project's kamailio.cfg."""
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,24 +10,11 @@ import pytest
 from hotdesk.v1 import binding_pb2 as pb
 from hotdesk.v1 import binding_pb2_grpc
 
-from services.auth.pins import PinHasher
-from services.directory.importer import DirectoryImporter
-from services.directory.load import load_directory
-from services.kernel.redis_conn import connect
 from tests.support.binding_process import BindingProcess
+from tests.support.demo import DOMAIN, import_demo_directory, secret
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.redis_server import RedisServer
 from tests.support.sipp import Sipp
-
-DIRECTORY = Path(__file__).parents[2] / "examples" / "directory.yaml"
-DOMAIN = "hotdesk.local"
-SECRETS = {d: f"demo-secret-{d}" for d in ("hd3001", "hd3002", "hd3003")}
-
-
-async def _import(url: str) -> None:
-    redis = connect(url)
-    await DirectoryImporter(redis, PinHasher(1, 8, 1)).apply(load_directory(DIRECTORY))
-    await redis.aclose()
 
 
 @dataclass
@@ -73,7 +59,7 @@ class Edge:
             name=name,
             local_port=free_udp_port(),
             keys={"user": device, "domain": DOMAIN, "contact_port": str(contact_port)},
-            auth=(device, password or SECRETS[device]),
+            auth=(device, password or secret(device)),
         )
 
     def phone(self, name: str, device: str) -> Sipp:
@@ -106,7 +92,7 @@ class Edge:
             local_port=free_udp_port(),
             service=number,
             keys={"user": device, "domain": DOMAIN, "extra_header": extra_header},
-            auth=(user, password or SECRETS[user]),
+            auth=(user, password or secret(user)),
         )
 
     def gateway(self, name: str, port: int) -> Sipp:
@@ -118,7 +104,7 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
     root = tmp_path_factory.mktemp("edge")
     redis = RedisServer(root / "redis")
     redis.start()
-    asyncio.run(_import(redis.url))
+    import_demo_directory(redis.url)
     binding = BindingProcess(redis.url, root / "binding.log")
     binding.start()
     emergency, pstn = free_udp_port(), free_udp_port()

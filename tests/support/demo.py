@@ -1,0 +1,56 @@
+"""The demo directory (examples/directory.yaml) as end-to-end tests and
+benchmarks use it, and the sipp command line of a desk phone calling."""
+
+import asyncio
+from pathlib import Path
+
+from services.auth.pins import PinHasher
+from services.directory.importer import DirectoryImporter
+from services.directory.load import load_directory
+from services.kernel.redis_conn import connect
+
+DIRECTORY = Path(__file__).resolve().parents[2] / "examples" / "directory.yaml"
+DOMAIN = "hotdesk.local"
+
+
+def secret(device: str) -> str:
+    """The demo directory's SIP secret of a device."""
+    return f"demo-secret-{device}"
+
+
+def import_demo_directory(redis_url: str) -> None:
+    async def run() -> None:
+        redis = connect(redis_url)
+        await DirectoryImporter(redis, PinHasher(1, 8, 1)).apply(load_directory(DIRECTORY))
+        await redis.aclose()
+
+    asyncio.run(run())
+
+
+def caller_argv(
+    proxy_port: int, scenario: Path, number: str, *extra: str, device: str = "hd3001"
+) -> list[str]:
+    """sipp as desk phone ``device`` calling ``number`` through the edge,
+    answering digest challenges with the device's secret."""
+    return [
+        "sipp",
+        f"127.0.0.1:{proxy_port}",
+        "-sf",
+        str(scenario),
+        "-i",
+        "127.0.0.1",
+        "-s",
+        number,
+        "-key",
+        "user",
+        device,
+        "-key",
+        "domain",
+        DOMAIN,
+        "-au",
+        device,
+        "-ap",
+        secret(device),
+        "-nostdin",
+        *extra,
+    ]
