@@ -49,7 +49,8 @@ def test_kustomization_lists_every_manifest() -> None:
 def _undefined_names(local_cfg: str) -> set[str]:
     """HD_* names kamailio.cfg uses that a kamailio-local.cfg leaves unset."""
     config = (K8S.parent.parent / "kamailio" / "kamailio.cfg").read_text()
-    used = set(re.findall(r"\bHD_[A-Z_]+\b", config)) - {"HD_VOICE_MENU"}  # optional
+    optional = set(re.findall(r"#!ifn?def (HD_[A-Z_]+)", config))  # guarded or defaulted
+    used = set(re.findall(r"\bHD_[A-Z_]+\b", config)) - optional
     return used - set(re.findall(r'"!(HD_[A-Z_]+)!', local_cfg))
 
 

@@ -2,6 +2,7 @@
 nothing) for the ban's lifetime."""
 
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,6 +49,9 @@ def test_a_flooding_source_is_banned(guarded_edge: KamailioServer, tmp_path: Pat
         port = sock.getsockname()[1]
         for n in range(300):
             sock.sendto(_options(guarded_edge.sip_port, port, n), proxy)
+    deadline = time.monotonic() + 5  # the workers may still be reading the burst
+    while "pike: banning 127.0.0.1" not in guarded_edge.log and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert "pike: banning 127.0.0.1" in guarded_edge.log
     # Banned now: a well-formed REGISTER from the same address gets no answer.
     register = Sipp(

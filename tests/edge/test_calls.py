@@ -64,15 +64,23 @@ def test_request_with_another_devices_credentials_is_refused(fresh_edge: Edge) -
 
 def test_binding_service_down_gives_503_then_recovers(fresh_edge: Edge) -> None:
     fresh_edge.binding.stop()
+    gateway = fresh_edge.gateway("emergency-fallback", fresh_edge.emergency_port).start()
     try:
         started = time.monotonic()
-        caller = fresh_edge.call("binding-down", "hd3001", "112")
+        caller = fresh_edge.call("binding-down", "hd3001", "1003")
         assert caller.run() == 0
         assert time.monotonic() - started < 5
         assert caller.final_status() == 503
         (unavailable,) = caller.received(503)
         assert unavailable.header("Retry-After") == "5"
+        # Emergency calls still go out, by the fallback list.
+        emergency = fresh_edge.call("binding-down-112", "hd3001", "112")
+        assert emergency.run() == 0
+        assert emergency.final_status() == 200
+        assert gateway.wait() == 0
+        assert gateway.received("INVITE")[0].start_line.startswith("INVITE sip:112@")
     finally:
+        gateway.stop()
         fresh_edge.binding.start()
     caller = fresh_edge.call("binding-back", "hd3001", "1003")
     assert caller.run() == 0
