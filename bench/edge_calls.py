@@ -243,7 +243,7 @@ def measure(calls: int, in_flight: int) -> list[EdgeRun]:
     runs = []
     with stack() as st:
         answer_port = free_udp_port()
-        answering = answering_phone(answer_port, "-l", str(in_flight * 2))
+        answering = answering_phone(answer_port, "-l", "10000")
         try:
             st.login("hd3001", "1001")
             st.login("hd3002", "1002")
