@@ -2,21 +2,31 @@
 
 Transport-agnostic: the gRPC and HTTP layers only translate. Every change is
 one Lua script (see ``lua/``), so concurrent logins, logouts, takeovers and
-expiries cannot interleave half-way.
+expiries cannot interleave half-way. Which tenant's policy applies: the
+user's tenant decides ``second_login`` (it is about the user), the device's
+tenant decides when a session expires (it is about the desk).
 """
 
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
 
 from services.binding import metrics
 from services.binding.dialplan import classify
+from services.binding.names import CHANGE_REASONS, LOGIN_RESULT_BY_NAME, LOGIN_RESULTS
 from services.binding.policy import session_expiry_ms
-from services.binding.scripts import BindingScripts
+from services.binding.scripts import (
+    BindingScripts,
+    Ended,
+    ScriptCall,
+    decode_binding,
+    decode_ended,
+    run_pipelined,
+)
 from services.kernel import keys
 from services.kernel.clock import Clock, now_ms
 from services.kernel.logs import fields
@@ -25,67 +35,25 @@ from services.kernel.tenants import TenantCache, TenantConfig
 
 log = logging.getLogger(__name__)
 
-_REASONS = {
-    "login": pb.CHANGE_REASON_LOGIN,
-    "logout": pb.CHANGE_REASON_LOGOUT,
-    "takeover": pb.CHANGE_REASON_TAKEOVER,
-    "moved": pb.CHANGE_REASON_MOVED,
-    "expired": pb.CHANGE_REASON_EXPIRED,
-    "operator": pb.CHANGE_REASON_OPERATOR,
-    "directory": pb.CHANGE_REASON_DIRECTORY,
-}
-_REASON_NAMES: dict[int, str] = {int(value): name for name, value in _REASONS.items()}
-_LOGIN_RESULTS = {
-    "logged_in": pb.LOGIN_RESULT_LOGGED_IN,
-    "already_logged_in": pb.LOGIN_RESULT_ALREADY_LOGGED_IN,
-    "device_occupied": pb.LOGIN_RESULT_DEVICE_OCCUPIED,
-    "active_elsewhere": pb.LOGIN_RESULT_ACTIVE_ELSEWHERE,
-    "unknown_user": pb.LOGIN_RESULT_UNKNOWN_USER,
-    "unknown_device": pb.LOGIN_RESULT_UNKNOWN_DEVICE,
-    "not_hotdesk_user": pb.LOGIN_RESULT_NOT_HOTDESK_USER,
-    "not_hotdesk_device": pb.LOGIN_RESULT_NOT_HOTDESK_DEVICE,
-}
-_ENDED_WIDTH = 7  # device, tenant, ext, since, expires, start_gen, reason
+ChangeReason: TypeAlias = pb.ChangeReason.ValueType
+_Side: TypeAlias = tuple[str, str]  # (group, key) of one side of a route lookup
 _EXPIRE_BATCH = 500
+_REFUSED_WITH_OCCUPANT = (pb.LOGIN_RESULT_DEVICE_OCCUPIED, pb.LOGIN_RESULT_ACTIVE_ELSEWHERE)
+_WITH_SESSION = (pb.LOGIN_RESULT_LOGGED_IN, pb.LOGIN_RESULT_ALREADY_LOGGED_IN)
 
 
 class InvalidRequest(ValueError):
     """The request itself is malformed (maps to INVALID_ARGUMENT)."""
 
 
-def reason_name(reason: int) -> str:
-    """The lowercase name used in events and logs ("takeover")."""
-    return _REASON_NAMES.get(reason, "logout")
+def _user_label(ref: pb.UserRef) -> str:
+    return ref.hotdesk_id or f"{ref.tenant}/{ref.extension}"
 
 
-def _ended(flat: Sequence[Any]) -> list[pb.Binding]:
-    out = []
-    for i in range(0, len(flat), _ENDED_WIDTH):
-        device, tenant, ext, since, expires, gen, reason = flat[i : i + _ENDED_WIDTH]
-        metrics.SESSIONS_ENDED.labels(reason).inc()
-        out.append(
-            pb.Binding(
-                device_id=device,
-                tenant=tenant,
-                extension=ext,
-                since_unix_ms=int(since),
-                expires_unix_ms=int(expires),
-                generation=int(gen),
-            )
-        )
-    return out
-
-
-def _occupant(flat: Sequence[Any]) -> pb.Binding:
-    device, tenant, ext, since, expires, gen = flat[:6]
-    return pb.Binding(
-        device_id=device,
-        tenant=tenant,
-        extension=ext,
-        since_unix_ms=int(since),
-        expires_unix_ms=int(expires),
-        generation=int(gen or 0),
-    )
+def _is_live(device: dict[str, str], now: int) -> bool:
+    """A device hash holds a session that has not expired."""
+    expires = int(device.get("expires_ms") or 0)
+    return "user_ext" in device and not 0 < expires <= now
 
 
 class BindingCore:
@@ -93,7 +61,6 @@ class BindingCore:
         self,
         redis: Redis,
         tenants: TenantCache,
-        *,
         clock: Clock = now_ms,
         stream_maxlen: int = 1_000_000,
     ) -> None:
@@ -110,6 +77,23 @@ class BindingCore:
         except IncompleteUserRef as exc:
             raise InvalidRequest(str(exc)) from exc
 
+    @staticmethod
+    def _record(ended: list[Ended], actor: str) -> list[pb.Binding]:
+        """Count and log the sessions a script ended (expiries by "system",
+        as in their events)."""
+        for e in ended:
+            metrics.SESSIONS_ENDED.labels(e.reason).inc()
+            log.info(
+                "logout",
+                extra=fields(
+                    device=e.binding.device_id,
+                    user=f"{e.binding.tenant}/{e.binding.extension}",
+                    reason=e.reason,
+                    actor="system" if e.reason == "expired" else actor,
+                ),
+            )
+        return [e.binding for e in ended]
+
     # -- changes ------------------------------------------------------------
 
     async def login(
@@ -118,17 +102,11 @@ class BindingCore:
         if not device_id:
             raise InvalidRequest("device_id is required")
         response = await self._login(device_id, user, allow_takeover, actor or "unknown")
-        result_name = pb.LoginResult.Name(response.result)
-        metrics.LOGINS.labels(result_name.removeprefix("LOGIN_RESULT_").lower()).inc()
+        result = LOGIN_RESULTS[response.result]
+        metrics.LOGINS.labels(result).inc()
         log.info(
             "login",
-            extra=fields(
-                device=device_id,
-                user=f"{user.tenant}/{user.extension}" if user.extension else user.hotdesk_id,
-                result=result_name,
-                actor=actor,
-                ended=[f"{b.device_id}:{b.tenant}/{b.extension}" for b in response.ended],
-            ),
+            extra=fields(device=device_id, user=_user_label(user), result=result, actor=actor),
         )
         return response
 
@@ -141,14 +119,17 @@ class BindingCore:
         user = await self._user(ref)
         if user is None:
             return pb.LoginResponse(result=pb.LOGIN_RESULT_UNKNOWN_USER)
-        if user.tenant.id != device_tenant.id and not (
-            user.tenant.cross_tenant_group
-            and user.tenant.cross_tenant_group == device_tenant.cross_tenant_group
-        ):
-            return pb.LoginResponse(result=pb.LOGIN_RESULT_CROSS_TENANT_DENIED)
+        if user.tenant.group != device_tenant.group:
+            # Different groups never share a slot: answered without a script.
+            exists = await self._redis.exists(user.key)
+            return pb.LoginResponse(
+                result=pb.LOGIN_RESULT_CROSS_TENANT_DENIED
+                if exists
+                else pb.LOGIN_RESULT_UNKNOWN_USER
+            )
         now = self._clock()
         group = device_tenant.group
-        reply = await self._scripts.login(
+        result_name, session, ended = await self._scripts.login(
             keys=[keys.device(group, device_id), user.key],
             args=[
                 keys.prefix(group),
@@ -163,201 +144,185 @@ class BindingCore:
                 self._maxlen,
             ],
         )
-        result = _LOGIN_RESULTS[reply[0]]
-        if result in (pb.LOGIN_RESULT_DEVICE_OCCUPIED, pb.LOGIN_RESULT_ACTIVE_ELSEWHERE):
-            return pb.LoginResponse(result=result, occupant=_occupant(reply[1:]))
-        if result not in (pb.LOGIN_RESULT_LOGGED_IN, pb.LOGIN_RESULT_ALREADY_LOGGED_IN):
-            return pb.LoginResponse(result=result)
-        gen, since, expires, name, caller_id = reply[1:6]
-        binding = pb.Binding(
-            device_id=device_id,
-            device_tenant=device_tenant.id,
-            tenant=user.tenant.id,
-            extension=user.extension,
-            display_name=name,
-            caller_id=caller_id,
-            since_unix_ms=int(since),
-            expires_unix_ms=int(expires),
-            generation=int(gen),
+        response = pb.LoginResponse(
+            result=LOGIN_RESULT_BY_NAME[result_name], ended=self._record(decode_ended(ended), actor)
         )
-        return pb.LoginResponse(result=result, binding=binding, ended=_ended(reply[6:]))
+        if response.result in _WITH_SESSION:
+            response.binding.CopyFrom(decode_binding(session))
+        elif response.result in _REFUSED_WITH_OCCUPANT:
+            response.occupant.CopyFrom(decode_binding(session))
+        return response
+
+    async def _logout(
+        self, group: str, key: str, mode: str, device_id: str, reason: ChangeReason, actor: str
+    ) -> pb.LogoutResponse:
+        reason_name = CHANGE_REASONS.get(reason, "logout")
+        actor = actor or "unknown"
+        result, ended = await self._scripts.logout(
+            keys=[key],
+            args=[
+                keys.prefix(group),
+                mode,
+                device_id,
+                reason_name,
+                actor,
+                self._clock(),
+                self._maxlen,
+            ],
+        )
+        bindings = self._record(decode_ended(ended), actor)
+        if result == "unknown":
+            return pb.LogoutResponse(result=pb.LOGOUT_RESULT_UNKNOWN)
+        if result == "not_logged_in":
+            return pb.LogoutResponse(result=pb.LOGOUT_RESULT_NOT_LOGGED_IN)
+        return pb.LogoutResponse(result=pb.LOGOUT_RESULT_LOGGED_OUT, ended=bindings[0])
 
     async def logout_device(
-        self, device_id: str, *, reason: int, actor: str, expected_user: str = ""
+        self, device_id: str, *, reason: ChangeReason, actor: str
     ) -> pb.LogoutResponse:
-        """End the session on a device. ``expected_user`` ("tenant/ext")
-        makes it a no-op unless that user is the one on it."""
+        """End the session on a device (reason UNSPECIFIED counts as LOGOUT)."""
         if not device_id:
             raise InvalidRequest("device_id is required")
         tenant = await self._lookup.device_tenant(device_id)
         if tenant is None:
             return pb.LogoutResponse(result=pb.LOGOUT_RESULT_UNKNOWN)
-        group = tenant.group
-        reply = await self._scripts.logout(
-            keys=[keys.device(group, device_id)],
-            args=[
-                keys.prefix(group),
-                device_id,
-                reason_name(reason or pb.CHANGE_REASON_LOGOUT),
-                actor or "unknown",
-                self._clock(),
-                self._maxlen,
-                expected_user,
-            ],
-        )
-        if reply[0] == "unknown":
-            return pb.LogoutResponse(result=pb.LOGOUT_RESULT_UNKNOWN)
-        if reply[0] == "not_logged_in":
-            return pb.LogoutResponse(result=pb.LOGOUT_RESULT_NOT_LOGGED_IN)
-        (ended,) = _ended(reply[1:])
-        ended.device_tenant = tenant.id
-        log.info(
-            "logout",
-            extra=fields(
-                device=device_id,
-                user=f"{ended.tenant}/{ended.extension}",
-                reason=reason_name(reason),
-                actor=actor,
-            ),
-        )
-        return pb.LogoutResponse(result=pb.LOGOUT_RESULT_LOGGED_OUT, ended=ended)
+        key = keys.device(tenant.group, device_id)
+        return await self._logout(tenant.group, key, "device", device_id, reason, actor)
 
-    async def logout_user(self, user: pb.UserRef, *, reason: int, actor: str) -> pb.LogoutResponse:
+    async def logout_user(
+        self, user: pb.UserRef, *, reason: ChangeReason, actor: str
+    ) -> pb.LogoutResponse:
+        """End the user's session, wherever it is."""
         resolved = await self._user(user)
-        if resolved is None or not await self._redis.exists(resolved.key):
+        if resolved is None:
             return pb.LogoutResponse(result=pb.LOGOUT_RESULT_UNKNOWN)
-        device_id = await self._redis.hget(resolved.key, "device")
-        if device_id is None:
-            return pb.LogoutResponse(result=pb.LOGOUT_RESULT_NOT_LOGGED_IN)
-        return await self.logout_device(
-            device_id,
-            reason=reason,
-            actor=actor,
-            expected_user=f"{resolved.tenant.id}/{resolved.extension}",
-        )
+        group = resolved.tenant.group
+        return await self._logout(group, resolved.key, "user", "", reason, actor)
 
     async def expire_due(self) -> list[pb.Binding]:
         """End every session whose expiry has passed, in every group."""
-        ended: list[pb.Binding] = []
+        ended: list[Ended] = []
         now = self._clock()
         for group in {t.group for t in self._tenants.by_id.values()}:
-            while True:
-                flat = await self._scripts.expire(
+            due = _EXPIRE_BATCH
+            while due == _EXPIRE_BATCH:
+                due, batch = await self._scripts.expire(
                     keys=[keys.expiry(group)],
                     args=[keys.prefix(group), now, self._maxlen, _EXPIRE_BATCH],
                 )
-                batch = _ended(flat)
-                ended.extend(batch)
-                if len(batch) < _EXPIRE_BATCH:
-                    break
-        for b in ended:
-            log.info(
-                "logout",
-                extra=fields(
-                    device=b.device_id,
-                    user=f"{b.tenant}/{b.extension}",
-                    reason="expired",
-                    actor="system",
-                ),
-            )
-        return ended
+                ended += decode_ended(batch)
+        return self._record(ended, "system")
 
     # -- reads --------------------------------------------------------------
 
-    def _live(self, h: dict[str, str], now: int) -> bool:
-        expires = int(h.get("expires_ms") or 0)
-        return "user_ext" in h and not (0 < expires <= now)
-
-    async def _device_state(
-        self, device_id: str, tenant: TenantConfig, h: dict[str, str], now: int
-    ) -> pb.DeviceState:
-        state = pb.DeviceState(
-            device_id=device_id,
-            tenant=tenant.id,
-            vendor=h.get("vendor", ""),
-            model=h.get("model", ""),
-            generation=int(h.get("gen") or 0),
-        )
-        if self._live(h, now):
-            user_key = keys.user(tenant.group, h["user_tenant"], h["user_ext"])
-            name, caller_id = await self._redis.hmget(user_key, "name", "caller_id")
-            state.binding.CopyFrom(
-                pb.Binding(
-                    device_id=device_id,
-                    device_tenant=tenant.id,
-                    tenant=h["user_tenant"],
-                    extension=h["user_ext"],
-                    display_name=name or "",
-                    caller_id=caller_id or "",
-                    since_unix_ms=int(h.get("since_ms") or 0),
-                    expires_unix_ms=int(h.get("expires_ms") or 0),
-                    generation=state.generation,
-                )
+    async def _device_states(
+        self, tenant: TenantConfig, device_ids: Sequence[str], include_idle: bool
+    ) -> list[pb.DeviceState]:
+        """The devices' states in two round trips (devices, then their users)."""
+        now = self._clock()
+        group = tenant.group
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for device_id in device_ids:
+                pipe.hgetall(keys.device(group, device_id))
+            hashes: list[dict[str, str]] = await pipe.execute()
+        states: list[pb.DeviceState] = []
+        live: list[tuple[pb.DeviceState, dict[str, str]]] = []
+        for device_id, h in zip(device_ids, hashes, strict=True):
+            is_live = _is_live(h, now)
+            if not h or not (include_idle or is_live):
+                continue
+            state = pb.DeviceState(
+                device_id=device_id,
+                tenant=tenant.id,
+                vendor=h.get("vendor", ""),
+                model=h.get("model", ""),
+                generation=int(h.get("gen") or 0),
             )
-        return state
+            states.append(state)
+            if is_live:
+                live.append((state, h))
+        if live:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for _, h in live:
+                    pipe.hmget(
+                        keys.user(group, h["user_tenant"], h["user_ext"]), "name", "caller_id"
+                    )
+                users: list[list[str | None]] = await pipe.execute()
+            for (state, h), (name, caller_id) in zip(live, users, strict=True):
+                state.binding.CopyFrom(
+                    pb.Binding(
+                        device_id=state.device_id,
+                        device_tenant=tenant.id,
+                        tenant=h["user_tenant"],
+                        extension=h["user_ext"],
+                        display_name=name or "",
+                        caller_id=caller_id or "",
+                        since_unix_ms=int(h.get("since_ms") or 0),
+                        expires_unix_ms=int(h.get("expires_ms") or 0),
+                        generation=state.generation,
+                    )
+                )
+        return states
 
     async def get_by_device(self, device_id: str) -> pb.DeviceState | None:
+        """The device and its live session; None for a device nobody knows."""
         if not device_id:
             raise InvalidRequest("device_id is required")
         tenant = await self._lookup.device_tenant(device_id)
         if tenant is None:
             return None
-        h = await self._redis.hgetall(keys.device(tenant.group, device_id))
-        if not h:
-            return None
-        return await self._device_state(device_id, tenant, h, self._clock())
+        states = await self._device_states(tenant, [device_id], include_idle=True)
+        return states[0] if states else None
 
     async def get_by_user(self, user: pb.UserRef) -> pb.GetByUserResponse:
         resolved = await self._user(user)
-        if resolved is None or not await self._redis.exists(resolved.key):
+        if resolved is None:
             return pb.GetByUserResponse(known=False)
-        device_id = await self._redis.hget(resolved.key, "device")
-        if device_id is None:
-            return pb.GetByUserResponse(known=True)
-        state = await self.get_by_device(device_id)
-        if (
-            state is None
-            or not state.HasField("binding")
-            or (state.binding.tenant, state.binding.extension)
-            != (resolved.tenant.id, resolved.extension)
+        hotdesk, device_id = await self._redis.hmget(resolved.key, "hotdesk", "device")
+        if hotdesk is None:
+            return pb.GetByUserResponse(known=False)
+        state = await self.get_by_device(device_id) if device_id else None
+        if state is not None and (state.binding.tenant, state.binding.extension) == (
+            resolved.tenant.id,
+            resolved.extension,
         ):
-            return pb.GetByUserResponse(known=True)
-        return pb.GetByUserResponse(known=True, binding=state.binding)
+            return pb.GetByUserResponse(known=True, binding=state.binding)
+        return pb.GetByUserResponse(known=True)
 
-    async def list(self, tenant_id: str | None, include_idle: bool) -> pb.ListResponse:
+    async def list(self, tenant: str | None, include_idle: bool) -> pb.ListResponse:
+        """Devices with a live session (all devices with ``include_idle``), of
+        one tenant or of every tenant, ordered by tenant and device id."""
         await self._tenants.refresh()
-        if tenant_id:
-            tenant = self._tenants.by_id.get(tenant_id)
-            tenants = [tenant] if tenant else []
+        by_id = self._tenants.by_id
+        if tenant:
+            selected = [by_id[tenant]] if tenant in by_id else []
         else:
-            tenants = sorted(self._tenants.by_id.values(), key=lambda t: t.id)
-        now = self._clock()
+            selected = [by_id[t] for t in sorted(by_id)]
         response = pb.ListResponse()
-        for tenant in tenants:
-            device_ids = sorted(
-                await self._redis.smembers(keys.tenant_devices(tenant.group, tenant.id))
-            )
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for device_id in device_ids:
-                    pipe.hgetall(keys.device(tenant.group, device_id))
-                hashes = await pipe.execute()
-            for device_id, h in zip(device_ids, hashes, strict=True):
-                if not h or (not include_idle and not self._live(h, now)):
-                    continue
-                response.devices.append(await self._device_state(device_id, tenant, h, now))
+        for t in selected:
+            device_ids = sorted(await self._redis.smembers(keys.tenant_devices(t.group, t.id)))
+            response.devices.extend(await self._device_states(t, device_ids, include_idle))
         return response
 
     async def active_sessions(self) -> int:
-        total = 0
-        for group in {t.group for t in self._tenants.by_id.values()}:
-            total += await self._redis.scard(keys.bound(group))
-        return int(total)
+        """Devices in the ``bound`` sets (expired ones until the sweeper ends them)."""
+        groups = {t.group for t in self._tenants.by_id.values()}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for group in groups:
+                pipe.scard(keys.bound(group))
+            counts: list[int] = await pipe.execute()
+        return sum(counts)
+
+    # -- Kamailio's lookup -----------------------------------------------------
 
     async def route(self, req: pb.RouteRequest) -> pb.RouteResponse:
+        """Who calls from this device and where the callee rings: one Redis
+        round trip at most, tenants from the in-memory cache (refreshed in
+        the background, so a brand-new domain routes as OTHER for a moment)."""
         started = time.perf_counter()
         response = await self._route(req)
         metrics.ROUTE_LOOKUP_SECONDS.observe(time.perf_counter() - started)
-        metrics.route_lookups(response.caller_kind, response.callee_kind).inc()
+        metrics.ROUTE_LOOKUPS_BY_KIND[response.caller_kind, response.callee_kind].inc()
         return response
 
     async def _route(self, req: pb.RouteRequest) -> pb.RouteResponse:
@@ -367,70 +332,63 @@ class BindingCore:
         response = pb.RouteResponse(
             caller_kind=pb.CALLER_KIND_OTHER, callee_kind=pb.CALLEE_KIND_OTHER
         )
-        dialplan_tenant = caller_tenant or callee_tenant
-        if dialplan_tenant is not None:
-            kind, feature = classify(dialplan_tenant, req.callee_user)
-            if kind:
-                response.callee_kind = kind
-                response.feature = feature
-                callee_tenant = None  # nothing to look up for the callee
-        caller_key = (
-            keys.device(caller_tenant.group, req.caller_user)
-            if caller_tenant and req.caller_user
+        kind, feature = classify(req.callee_user, caller_tenant, callee_tenant)
+        if kind:
+            response.callee_kind = kind
+            response.feature = feature
+            callee_tenant = None  # no user to look up
+        caller_side = (
+            (caller_tenant.group, keys.device(caller_tenant.group, req.caller_user))
+            if caller_tenant is not None and req.caller_user
             else None
         )
-        callee_key = (
-            keys.user(callee_tenant.group, callee_tenant.id, req.callee_user)
-            if callee_tenant and req.callee_user
+        callee_side = (
+            (callee_tenant.group, keys.user(callee_tenant.group, callee_tenant.id, req.callee_user))
+            if callee_tenant is not None and req.callee_user
             else None
         )
-        now = self._clock()
-        caller: Sequence[Any] = ()
-        callee: Sequence[Any] = ()
-        if caller_tenant and callee_tenant and caller_key and callee_key:
-            if caller_tenant.group == callee_tenant.group:
-                reply = await self._scripts.route(
-                    keys=[caller_key, callee_key],
-                    args=["cu", keys.prefix(caller_tenant.group), now],
-                )
-                caller, callee = reply[:6], reply[6:]
-            else:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    await self._scripts.route(
-                        keys=[caller_key],
-                        args=["c", keys.prefix(caller_tenant.group), now],
-                        client=pipe,
-                    )
-                    await self._scripts.route(
-                        keys=[callee_key],
-                        args=["u", keys.prefix(callee_tenant.group), now],
-                        client=pipe,
-                    )
-                    caller, callee = await pipe.execute()
-        elif caller_tenant and caller_key:
-            caller = await self._scripts.route(
-                keys=[caller_key], args=["c", keys.prefix(caller_tenant.group), now]
-            )
-        elif callee_tenant and callee_key:
-            callee = await self._scripts.route(
-                keys=[callee_key], args=["u", keys.prefix(callee_tenant.group), now]
-            )
-        if caller and caller_tenant is not None:
+        caller, callee = await self._lookup_sides(caller_side, callee_side, self._clock())
+        if caller_tenant is not None and caller:
             self._fill_caller(response, caller_tenant, caller)
         if callee:
             self._fill_callee(response, callee)
         return response
 
+    async def _lookup_sides(
+        self, caller: _Side | None, callee: _Side | None, now: int
+    ) -> tuple[Sequence[Any], Sequence[Any]]:
+        """route.lua's caller and callee parts (empty when not asked for), in
+        one round trip: one script call, or a pipeline of two across groups."""
+        script = self._scripts.route
+
+        def call(mode: str, side: _Side) -> ScriptCall:
+            return [side[1]], [mode, keys.prefix(side[0]), now]
+
+        if caller is not None and callee is not None:
+            if caller[0] != callee[0]:
+                both = await run_pipelined(
+                    self._redis, script, [call("c", caller), call("u", callee)]
+                )
+                return both[0], both[1]
+            reply = await script([caller[1], callee[1]], ["cu", keys.prefix(caller[0]), now])
+            return reply[:7], reply[7:]
+        if caller is not None:
+            return await script(*call("c", caller)), ()
+        if callee is not None:
+            return (), await script(*call("u", callee))
+        return (), ()
+
     @staticmethod
     def _fill_caller(response: pb.RouteResponse, tenant: TenantConfig, c: Sequence[Any]) -> None:
-        exists, hotdesk, emergency_cid, user, name, caller_id = c
-        if exists != "1" or hotdesk != "1":
+        device_tenant, hotdesk, emergency_cid, user_tenant, extension, name, caller_id = c
+        # A device of another tenant of the group, named with this domain, is
+        # not the device that authenticated: no rewrite.
+        if device_tenant != tenant.id or hotdesk != "1":
             return
         response.emergency_caller_id = emergency_cid
-        if not user:
+        if not extension:
             response.caller_kind = pb.CALLER_KIND_DEVICE_IDLE
             return
-        user_tenant, extension = user.split("/", 1)
         response.caller_kind = pb.CALLER_KIND_DEVICE_BOUND
         response.caller_tenant = user_tenant
         response.caller_extension = extension

@@ -1,23 +1,38 @@
-"""What a dialled number means in a tenant: emergency, feature code, other."""
+"""What a dialled number means: an emergency call, a feature code, or
+nothing special (then the callee is looked up as a user)."""
 
 from hotdesk.v1 import binding_pb2 as pb
 
 from services.kernel.tenants import TenantConfig
 
+NOT_SPECIAL: tuple[pb.CalleeKind.ValueType, str] = (pb.CALLEE_KIND_UNSPECIFIED, "")
 
-def classify(tenant: TenantConfig, number: str) -> tuple[pb.CalleeKind.ValueType, str]:
-    """(CalleeKind, feature) for numbers the tenant gives a meaning;
-    (CALLEE_KIND_UNSPECIFIED, "") for everything else."""
-    if number in tenant.emergency_numbers:
+
+def classify(
+    number: str, caller: TenantConfig | None, dialled_in: TenantConfig | None
+) -> tuple[pb.CalleeKind.ValueType, str]:
+    """(CalleeKind, feature) of ``number``, or NOT_SPECIAL.
+
+    Emergency numbers are the caller tenant's (the device's own tenant decides
+    what it may dial when idle); feature codes are those of the tenant the
+    number is dialled in (the callee domain's, the caller's own for calls
+    within the tenant).
+    """
+    if caller is not None and number in caller.emergency_numbers:
         return pb.CALLEE_KIND_EMERGENCY, ""
-    codes = tenant.feature_codes
+    if dialled_in is None:
+        return NOT_SPECIAL
+    codes = dialled_in.feature_codes
     if number == codes.login:
         return pb.CALLEE_KIND_FEATURE_CODE, "login"
     if number == codes.logout:
         return pb.CALLEE_KIND_FEATURE_CODE, "logout"
     prefix = codes.login_with_extension_prefix
-    if number.startswith(prefix) and number.endswith("*"):
-        extension = number[len(prefix) : -1]
-        if extension.isdigit():
-            return pb.CALLEE_KIND_FEATURE_CODE, "login_ext"
-    return pb.CALLEE_KIND_UNSPECIFIED, ""
+    if (
+        len(number) > len(prefix) + 1
+        and number.startswith(prefix)
+        and number.endswith("*")
+        and number[len(prefix) : -1].isdigit()
+    ):
+        return pb.CALLEE_KIND_FEATURE_CODE, "login_ext"
+    return NOT_SPECIAL

@@ -1,4 +1,9 @@
-"""gRPC transport: BindingService over the core."""
+"""gRPC transport: BindingService over the core.
+
+Business outcomes are result enums in the responses; only a malformed request
+(INVALID_ARGUMENT), an unknown device in GetByDevice (NOT_FOUND) and Redis
+being unreachable (UNAVAILABLE, worth a retry) are gRPC errors.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import grpc
 from hotdesk.v1 import binding_pb2 as pb
 from hotdesk.v1 import binding_pb2_grpc
+from redis.exceptions import RedisError
 
 from services.binding import metrics
 from services.binding.core import BindingCore, InvalidRequest
@@ -25,6 +31,9 @@ async def _call(method: str, context: Context, work: Callable[[], Awaitable[T]])
     except InvalidRequest as exc:
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         raise  # abort raises; this line only satisfies the type checker
+    except (RedisError, OSError) as exc:
+        await context.abort(grpc.StatusCode.UNAVAILABLE, f"redis: {exc}")
+        raise
     finally:
         metrics.RPC_SECONDS.labels(method).observe(time.perf_counter() - started)
 

@@ -2,7 +2,9 @@
 in protobuf's JSON mapping, flat so that jansson reads it in one go.
 
 Every field is always present (enums as names, strings possibly empty), so
-the Kamailio script never has to test for a missing key.
+the Kamailio script never has to test for a missing key. The handler does
+the core's one Redis round trip and nothing else; any answer but 200 sends
+Kamailio down its fallback route.
 """
 
 import json
@@ -10,6 +12,7 @@ import json
 from aiohttp import web
 from google.protobuf.descriptor import FieldDescriptor
 from hotdesk.v1 import binding_pb2 as pb
+from redis.exceptions import RedisError
 
 from services.binding.core import BindingCore
 
@@ -38,21 +41,26 @@ def route_json(answer: pb.RouteResponse) -> str:
     )
 
 
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
 async def route(request: web.Request) -> web.Response:
     query = request.query
-    missing = [p for p in _PARAMS if p not in query]
-    if missing:
-        return web.json_response(
-            {"error": f"missing query parameter(s): {', '.join(missing)}"}, status=400
-        )
-    answer = await request.app[CORE].route(
-        pb.RouteRequest(
+    try:
+        lookup = pb.RouteRequest(
             caller_user=query["caller_user"],
             caller_domain=query["caller_domain"],
             callee_user=query["callee_user"],
             callee_domain=query["callee_domain"],
         )
-    )
+    except KeyError:
+        missing = ", ".join(p for p in _PARAMS if p not in query)
+        return _error(400, f"missing query parameter(s): {missing}")
+    try:
+        answer = await request.app[CORE].route(lookup)
+    except (RedisError, OSError) as exc:
+        return _error(503, f"redis: {exc}")
     return web.Response(text=route_json(answer), content_type="application/json")
 
 

@@ -1,6 +1,9 @@
-"""Prometheus metrics of the binding service."""
+"""Prometheus metrics of the binding service.
 
-from functools import cache
+Route lookups are labelled with the enum names Kamailio sees in the JSON
+(``caller_kind="CALLER_KIND_DEVICE_BOUND"``); results and reasons with the
+lowercase names of ``names.py`` (``result="logged_in"``, ``reason="takeover"``).
+"""
 
 from hotdesk.v1 import binding_pb2 as pb
 from prometheus_client import Counter, Gauge, Histogram
@@ -12,6 +15,13 @@ ROUTE_LOOKUPS = Counter(
     "Kamailio route lookups by what they found",
     ["caller_kind", "callee_kind"],
 )
+# Every labelled child made once: the lookup path does a dict lookup, not a
+# labels() call (which takes a lock and builds the label tuple).
+ROUTE_LOOKUPS_BY_KIND = {
+    (caller, callee): ROUTE_LOOKUPS.labels(caller_name, callee_name)
+    for caller_name, caller in pb.CallerKind.items()
+    for callee_name, callee in pb.CalleeKind.items()
+}
 ROUTE_LOOKUP_SECONDS = Histogram(
     "hotdesk_binding_route_lookup_seconds",
     "Time to answer one route lookup, Redis round trip included",
@@ -19,18 +29,13 @@ ROUTE_LOOKUP_SECONDS = Histogram(
 )
 LOGINS = Counter("hotdesk_binding_logins_total", "Login attempts by result", ["result"])
 SESSIONS_ENDED = Counter(
-    "hotdesk_binding_sessions_ended_total", "Sessions ended, by reason", ["reason"]
+    "hotdesk_binding_sessions_ended_total",
+    "Sessions ended, by reason (logout, takeover, moved, expired, operator, directory)",
+    ["reason"],
 )
-ACTIVE_SESSIONS = Gauge("hotdesk_binding_active_sessions", "Devices with a user logged in")
+ACTIVE_SESSIONS = Gauge(
+    "hotdesk_binding_active_sessions", "Devices with a user logged in (refreshed by the sweeper)"
+)
 RPC_SECONDS = Histogram(
     "hotdesk_binding_rpc_seconds", "gRPC handling time by method", ["method"], buckets=_FAST_BUCKETS
 )
-
-
-@cache
-def route_lookups(caller_kind: int, callee_kind: int) -> Counter:
-    """The labelled counter for one outcome, looked up once (hot path)."""
-    return ROUTE_LOOKUPS.labels(
-        pb.CallerKind.Name(caller_kind),  # type: ignore[arg-type]
-        pb.CalleeKind.Name(callee_kind),  # type: ignore[arg-type]
-    )

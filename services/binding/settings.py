@@ -1,3 +1,5 @@
+"""Settings of the binding service (environment prefix ``HOTDESK_BINDING_``)."""
+
 from pydantic_settings import SettingsConfigDict
 
 from services.kernel.settings import ServiceSettings
@@ -13,5 +15,5 @@ class BindingSettings(ServiceSettings):
     http_port: int = 7180
     # How often expired sessions are ended (reads ignore them at once anyway).
     expiry_interval_seconds: float = 1.0
-    # Approximate cap on each group's event stream.
+    # Approximate cap (XADD MAXLEN ~) on each group's event stream.
     stream_maxlen: int = 1_000_000

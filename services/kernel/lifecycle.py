@@ -17,3 +17,16 @@ def run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
         await main(stop)
 
     asyncio.run(runner())
+
+
+async def cancel_and_wait(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel background loops and wait until they have ended.
+
+    A task still running is cancelled again: on Python 3.11, asyncio.wait_for
+    (which redis-py uses) can swallow a cancellation that races with the
+    awaited result, and a loop would then carry on, and stop() hang, forever.
+    """
+    while pending := [task for task in tasks if not task.done()]:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=0.5)

@@ -7,7 +7,6 @@ drains gRPC, closes the parts (``closers``, in order), then Redis.
 """
 
 import asyncio
-import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
@@ -17,7 +16,7 @@ import grpc
 from aiohttp import web
 
 from services.kernel.grpc_server import GrpcServer, start_grpc_server
-from services.kernel.lifecycle import run_until_signal
+from services.kernel.lifecycle import cancel_and_wait, run_until_signal
 from services.kernel.logs import configure_logging, fields
 from services.kernel.ops_http import Readiness, ops_app, start_site
 from services.kernel.redis_conn import connect
@@ -94,10 +93,7 @@ class ServiceShell(ABC):
             await self._grpc.stop(self.settings.shutdown_grace_seconds)
         for close in self.closers:
             await close()
-        for task in self.tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self.tasks)
         if self._ops is not None:
             await self._ops.cleanup()
         await self.redis.aclose()

@@ -1,12 +1,34 @@
-from collections.abc import AsyncIterator
-
 import pytest
+from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
 
 from services.binding.core import BindingCore
+from services.kernel import keys
 from services.kernel.tenants import TenantCache, TenantConfig
 from tests.support import seed
 from tests.support.clock import FakeClock
+
+
+def ref(ext: str, tenant: str = "acme") -> pb.UserRef:
+    return pb.UserRef(tenant=tenant, extension=ext)
+
+
+async def login(
+    core: BindingCore, device: str, ext: str, takeover: bool = False, tenant: str = "acme"
+) -> pb.LoginResponse:
+    return await core.login(device, ref(ext, tenant), allow_takeover=takeover, actor="test")
+
+
+async def events(redis: Redis, group: str = "acme") -> list[dict[str, str]]:
+    return [entry for _, entry in await redis.xrange(keys.events(group))]
+
+
+async def fresh_core(redis: Redis, clock: FakeClock) -> BindingCore:
+    """A core over whatever the test has seeded (a fresh tenant cache, like a
+    freshly started service)."""
+    tenants = TenantCache(redis)
+    await tenants.refresh()
+    return BindingCore(redis, tenants, clock=clock)
 
 
 @pytest.fixture
@@ -22,12 +44,5 @@ async def acme(redis: Redis) -> TenantConfig:
 
 
 @pytest.fixture
-async def core(redis: Redis, acme: TenantConfig, clock: FakeClock) -> AsyncIterator[BindingCore]:
-    yield await fresh_core(redis, clock)
-
-
-async def fresh_core(redis: Redis, clock: FakeClock) -> BindingCore:
-    """A core over whatever the test has seeded."""
-    tenants = TenantCache(redis)
-    await tenants.refresh()
-    return BindingCore(redis, tenants, clock=clock)
+async def core(redis: Redis, acme: TenantConfig, clock: FakeClock) -> BindingCore:
+    return await fresh_core(redis, clock)

@@ -17,13 +17,13 @@ from tests.support.services import binding_settings
 
 
 async def _route(
-    http: aiohttp.ClientSession, port: int, device: str, callee: str
+    http: aiohttp.ClientSession, port: int, device: str, callee: str, callee_domain: str
 ) -> dict[str, str]:
     params = {
         "caller_user": device,
         "caller_domain": "acme.example",
         "callee_user": callee,
-        "callee_domain": "acme.example",
+        "callee_domain": callee_domain,
     }
     async with http.get(f"http://127.0.0.1:{port}/v1/route", params=params) as resp:
         assert resp.status == 200
@@ -33,10 +33,12 @@ async def _route(
 
 async def test_sessions_survive_graceful_and_hard_restarts(own_redis_server: RedisServer) -> None:
     admin = connect(own_redis_server.url)
-    t = await seed.tenant(admin, TenantConfig(id="acme", domain="acme.example"))
-    for i in range(1, 4):
-        await seed.user(admin, t, f"100{i}")
-        await seed.device(admin, t, f"hd300{i}")
+    acme = await seed.tenant(admin, TenantConfig(id="acme", domain="acme.example"))
+    beta = await seed.tenant(admin, TenantConfig(id="beta", domain="beta.example"))
+    for t in (acme, beta):
+        for i in range(1, 4):
+            await seed.user(admin, t, f"100{i}")
+            await seed.device(admin, t, f"{t.id}300{i}")
     await admin.aclose()
 
     service = await start_binding_service(binding_settings(own_redis_server.url))
@@ -46,33 +48,45 @@ async def test_sessions_survive_graceful_and_hard_restarts(own_redis_server: Red
             aiohttp.ClientSession() as http,
         ):
             stub = binding_pb2_grpc.BindingServiceStub(channel)
-            for i in range(1, 4):
-                r = await stub.Login(
-                    pb.LoginRequest(
-                        device_id=f"hd300{i}", user=pb.UserRef(tenant="acme", extension=f"100{i}")
+            for tid in ("acme", "beta"):
+                for i in range(1, 4):
+                    r = await stub.Login(
+                        pb.LoginRequest(
+                            device_id=f"{tid}300{i}",
+                            user=pb.UserRef(tenant=tid, extension=f"100{i}"),
+                        )
                     )
-                )
-                assert r.result == pb.LOGIN_RESULT_LOGGED_IN
+                    assert r.result == pb.LOGIN_RESULT_LOGGED_IN
 
             for hard in (False, True):
                 await asyncio.to_thread(own_redis_server.restart, hard)
-                # Same service objects, no restart of ours: it reconnects.
+                # Same service objects, no restart of ours: it reconnects. The
+                # first lookup spans two groups: the pipelined EVALSHA meets
+                # NOSCRIPT (a restarted Redis has no scripts) and recovers.
                 for i in range(1, 4):
-                    body = await _route(http, service.http_port, f"hd300{i}", f"100{i}")
+                    body = await _route(
+                        http, service.http_port, f"acme300{i}", f"100{i}", "beta.example"
+                    )
                     assert body["caller_kind"] == "CALLER_KIND_DEVICE_BOUND"
                     assert body["caller_extension"] == f"100{i}"
-                    assert body["callee_device"] == f"hd300{i}"
+                    assert body["callee_device"] == f"beta300{i}"
+                    body = await _route(
+                        http, service.http_port, f"acme300{i}", f"100{i}", "acme.example"
+                    )
+                    assert body["callee_device"] == f"acme300{i}"
 
             # Changes work again too (the Lua scripts are reloaded on NOSCRIPT).
             moved = await stub.Login(
                 pb.LoginRequest(
-                    device_id="hd3001",
+                    device_id="acme3001",
                     user=pb.UserRef(tenant="acme", extension="1002"),
                     allow_takeover=True,
                 )
             )
             assert moved.result == pb.LOGIN_RESULT_LOGGED_IN
-            assert {b.device_id for b in moved.ended} == {"hd3001", "hd3002"}
+            assert {b.device_id for b in moved.ended} == {"acme3001", "acme3002"}
+            listed = await stub.List(pb.ListRequest())
+            assert len(listed.devices) == 5
     finally:
         await service.stop()
 

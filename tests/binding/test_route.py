@@ -1,32 +1,71 @@
-"""Kamailio's lookup: every caller and callee kind."""
+"""Kamailio's lookup: every caller and callee kind, and its one round trip."""
+
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass
 
 import pytest
 from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 
 from services.binding.core import BindingCore
 from services.kernel.tenants import FeatureCodes, TenantConfig
-from tests.binding.conftest import fresh_core
+from tests.binding.conftest import fresh_core, login
 from tests.support import seed
 from tests.support.clock import FakeClock
 
 
-def route(caller: str, callee: str, domain: str = "acme.example") -> pb.RouteRequest:
+def route(
+    caller: str, callee: str, domain: str = "acme.example", callee_domain: str = ""
+) -> pb.RouteRequest:
     return pb.RouteRequest(
-        caller_user=caller, caller_domain=domain, callee_user=callee, callee_domain=domain
+        caller_user=caller,
+        caller_domain=domain,
+        callee_user=callee,
+        callee_domain=callee_domain or domain,
     )
+
+
+@dataclass(frozen=True)
+class Traffic:
+    round_trips: int  # writes to the socket: a pipeline is one
+    evalsha: int
+    other_commands: set[str]  # top-level commands but EVALSHA (and script-internal reads)
+
+
+async def traffic(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch, work: Awaitable[object]
+) -> Traffic:
+    """What ``work`` sent to Redis."""
+    writes = 0
+    send = Connection._send_packed_command
+
+    async def counting(self: Connection, command: Iterable[bytes]) -> None:
+        nonlocal writes
+        writes += 1
+        await send(self, command)
+
+    await redis.config_resetstat()
+    with monkeypatch.context() as patch:
+        patch.setattr(Connection, "_send_packed_command", counting)
+        await work
+    stats = await redis.info("commandstats")
+    calls = {name.removeprefix("cmdstat_"): int(s["calls"]) for name, s in stats.items()}
+    # HMGET/HGET run inside the scripts; everything else would be a client's.
+    other = set(calls) - {"evalsha", "hmget", "hget", "config|resetstat"}
+    return Traffic(writes, calls.get("evalsha", 0), other)
 
 
 async def test_bound_device_calls_bound_user(core: BindingCore) -> None:
-    await core.login(
-        "hd3001", pb.UserRef(tenant="acme", extension="1001"), allow_takeover=False, actor="t"
-    )
-    await core.login(
-        "hd3002", pb.UserRef(tenant="acme", extension="1002"), allow_takeover=False, actor="t"
-    )
+    await login(core, "hd3001", "1001")
+    await login(core, "hd3002", "1002")
     r = await core.route(route("hd3001", "1002"))
     assert r.caller_kind == pb.CALLER_KIND_DEVICE_BOUND
-    assert (r.caller_extension, r.caller_display_name) == ("1001", "Alice Example")
+    assert (r.caller_tenant, r.caller_extension, r.caller_display_name) == (
+        "acme",
+        "1001",
+        "Alice Example",
+    )
     assert r.caller_id == "+493012341001"
     assert r.emergency_caller_id == "+4930123450000"
     assert r.callee_kind == pb.CALLEE_KIND_USER_BOUND
@@ -37,8 +76,9 @@ async def test_idle_device_and_logged_out_user(core: BindingCore) -> None:
     r = await core.route(route("hd3001", "1002"))
     assert r.caller_kind == pb.CALLER_KIND_DEVICE_IDLE
     assert r.emergency_caller_id == "+4930123450000"
-    assert r.caller_extension == ""
+    assert (r.caller_tenant, r.caller_extension, r.caller_id) == ("", "", "")
     assert r.callee_kind == pb.CALLEE_KIND_USER_LOGGED_OUT
+    assert r.callee_device == ""
 
 
 @pytest.mark.parametrize(
@@ -49,10 +89,16 @@ async def test_idle_device_and_logged_out_user(core: BindingCore) -> None:
         ("*45", pb.CALLEE_KIND_FEATURE_CODE, "login"),
         ("*46", pb.CALLEE_KIND_FEATURE_CODE, "logout"),
         ("*77*1001*", pb.CALLEE_KIND_FEATURE_CODE, "login_ext"),
+        ("*77*9*", pb.CALLEE_KIND_FEATURE_CODE, "login_ext"),
         ("*77**", pb.CALLEE_KIND_OTHER, ""),
+        ("*77*10a1*", pb.CALLEE_KIND_OTHER, ""),
+        ("*77*1001", pb.CALLEE_KIND_OTHER, ""),
         ("*4", pb.CALLEE_KIND_OTHER, ""),
+        ("*450", pb.CALLEE_KIND_OTHER, ""),
+        ("1120", pb.CALLEE_KIND_OTHER, ""),
         ("2001", pb.CALLEE_KIND_OTHER, ""),  # not a hot-desk user: usrloc as usual
         ("5555", pb.CALLEE_KIND_OTHER, ""),  # unknown: usrloc as usual
+        ("", pb.CALLEE_KIND_OTHER, ""),
     ],
 )
 async def test_callee_kinds(core: BindingCore, number: str, kind: int, feature: str) -> None:
@@ -64,15 +110,17 @@ async def test_callee_kinds(core: BindingCore, number: str, kind: int, feature: 
 async def test_non_hotdesk_and_foreign_callers_are_other(core: BindingCore) -> None:
     assert (await core.route(route("ph2001", "1001"))).caller_kind == pb.CALLER_KIND_OTHER
     assert (await core.route(route("2001", "1001"))).caller_kind == pb.CALLER_KIND_OTHER
+    assert (await core.route(route("", "1001"))).caller_kind == pb.CALLER_KIND_OTHER
     foreign = await core.route(route("hd3001", "1001", domain="elsewhere.example"))
     assert (foreign.caller_kind, foreign.callee_kind) == (
         pb.CALLER_KIND_OTHER,
         pb.CALLEE_KIND_OTHER,
     )
+    assert foreign.emergency_caller_id == ""
 
 
-async def test_tenant_feature_codes_are_per_tenant(redis: Redis, clock: FakeClock) -> None:
-    custom = await seed.tenant(
+async def custom_tenant(redis: Redis) -> TenantConfig:
+    t = await seed.tenant(
         redis,
         TenantConfig(
             id="fusion",
@@ -83,18 +131,67 @@ async def test_tenant_feature_codes_are_per_tenant(redis: Redis, clock: FakeCloc
             ),
         ),
     )
-    await seed.device(redis, custom, "f1")
+    await seed.device(redis, t, "f1")
+    await seed.user(redis, t, "1120")
+    return t
+
+
+@pytest.mark.parametrize(
+    ("number", "kind", "feature"),
+    [
+        ("*072", pb.CALLEE_KIND_FEATURE_CODE, "login"),
+        ("*073", pb.CALLEE_KIND_FEATURE_CODE, "logout"),
+        ("*78*1120*", pb.CALLEE_KIND_FEATURE_CODE, "login_ext"),
+        ("*45", pb.CALLEE_KIND_OTHER, ""),
+        ("*77*1001*", pb.CALLEE_KIND_OTHER, ""),
+        ("999", pb.CALLEE_KIND_EMERGENCY, ""),
+        ("112", pb.CALLEE_KIND_OTHER, ""),
+        ("1120", pb.CALLEE_KIND_USER_LOGGED_OUT, ""),
+    ],
+)
+async def test_tenant_dialplans_are_per_tenant(
+    redis: Redis, clock: FakeClock, number: str, kind: int, feature: str
+) -> None:
+    await custom_tenant(redis)
     core = await fresh_core(redis, clock)
-    r = await core.route(route("f1", "*072", domain="f.example"))
-    assert (r.callee_kind, r.feature) == (pb.CALLEE_KIND_FEATURE_CODE, "login")
-    assert (await core.route(route("f1", "*45", domain="f.example"))).callee_kind == (
-        pb.CALLEE_KIND_OTHER
+    r = await core.route(route("f1", number, domain="f.example"))
+    assert (r.callee_kind, r.feature) == (kind, feature)
+
+
+@pytest.mark.parametrize(
+    ("number", "kind", "feature"),
+    [
+        # Emergency numbers are the caller tenant's ...
+        ("112", pb.CALLEE_KIND_EMERGENCY, ""),
+        ("999", pb.CALLEE_KIND_OTHER, ""),
+        # ... feature codes and users those of the tenant dialled into.
+        ("*072", pb.CALLEE_KIND_FEATURE_CODE, "login"),
+        ("*45", pb.CALLEE_KIND_OTHER, ""),
+        ("1120", pb.CALLEE_KIND_USER_LOGGED_OUT, ""),
+        ("1001", pb.CALLEE_KIND_OTHER, ""),
+    ],
+)
+async def test_callee_in_another_domain(
+    redis: Redis, acme: TenantConfig, clock: FakeClock, number: str, kind: int, feature: str
+) -> None:
+    await custom_tenant(redis)
+    core = await fresh_core(redis, clock)
+    r = await core.route(route("hd3001", number, callee_domain="f.example"))
+    assert (r.caller_kind, r.callee_kind, r.feature) == (pb.CALLER_KIND_DEVICE_IDLE, kind, feature)
+
+
+async def test_caller_must_be_a_device_of_the_caller_domain(redis: Redis, clock: FakeClock) -> None:
+    a = await seed.tenant(redis, TenantConfig(id="a", domain="a.example", cross_tenant_group="g"))
+    b = await seed.tenant(redis, TenantConfig(id="b", domain="b.example", cross_tenant_group="g"))
+    await seed.device(redis, a, "ad1")
+    await seed.device(redis, b, "bd1")
+    core = await fresh_core(redis, clock)
+    assert (await core.route(route("ad1", "1", domain="a.example"))).caller_kind == (
+        pb.CALLER_KIND_DEVICE_IDLE
     )
-    assert (await core.route(route("f1", "999", domain="f.example"))).callee_kind == (
-        pb.CALLEE_KIND_EMERGENCY
-    )
-    assert (await core.route(route("f1", "112", domain="f.example"))).callee_kind == (
-        pb.CALLEE_KIND_OTHER
+    # Same group, same key space, but bd1 is b's device.
+    assert (await core.route(route("bd1", "1", domain="a.example"))).caller_kind == (
+        pb.CALLER_KIND_OTHER
     )
 
 
@@ -103,9 +200,7 @@ async def test_expired_session_routes_as_logged_out(redis: Redis, clock: FakeClo
     await seed.user(redis, t, "1001")
     await seed.device(redis, t, "s1")
     core = await fresh_core(redis, clock)
-    await core.login(
-        "s1", pb.UserRef(tenant="s", extension="1001"), allow_takeover=False, actor="t"
-    )
+    await login(core, "s1", "1001", tenant="s")
     r = await core.route(route("s1", "1001", domain="s.example"))
     assert (r.caller_kind, r.callee_kind) == (
         pb.CALLER_KIND_DEVICE_BOUND,
@@ -117,3 +212,59 @@ async def test_expired_session_routes_as_logged_out(redis: Redis, clock: FakeClo
         pb.CALLER_KIND_DEVICE_IDLE,
         pb.CALLEE_KIND_USER_LOGGED_OUT,
     )
+
+
+async def two_groups(redis: Redis, acme: TenantConfig, clock: FakeClock) -> BindingCore:
+    beta = await seed.tenant(redis, TenantConfig(id="beta", domain="beta.example"))
+    await seed.user(redis, beta, "5001", "Erin Beta")
+    await seed.device(redis, beta, "bd1")
+    core = await fresh_core(redis, clock)
+    await login(core, "hd3001", "1001")
+    await login(core, "bd1", "5001", tenant="beta")
+    return core
+
+
+async def test_one_round_trip_per_lookup(
+    redis: Redis, acme: TenantConfig, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    core = await two_groups(redis, acme, clock)
+    same_group = await traffic(redis, monkeypatch, core.route(route("hd3001", "1002")))
+    assert same_group == Traffic(round_trips=1, evalsha=1, other_commands=set())
+    cross = pb.RouteRequest(
+        caller_user="hd3001",
+        caller_domain="acme.example",
+        callee_user="5001",
+        callee_domain="beta.example",
+    )
+    # Two groups (two slots): one pipeline of two EVALSHA, nothing asked first.
+    assert await traffic(redis, monkeypatch, core.route(cross)) == Traffic(1, 2, set())
+    r = await core.route(cross)
+    assert (r.caller_kind, r.caller_extension) == (pb.CALLER_KIND_DEVICE_BOUND, "1001")
+    assert (r.callee_kind, r.callee_device, r.callee_device_domain) == (
+        pb.CALLEE_KIND_USER_BOUND,
+        "bd1",
+        "beta.example",
+    )
+    special = core.route(route("hd3001", "112"))
+    assert await traffic(redis, monkeypatch, special) == Traffic(1, 1, set())
+    nobody = core.route(route("x", "y", domain="elsewhere.example"))
+    assert await traffic(redis, monkeypatch, nobody) == Traffic(0, 0, set())
+
+
+async def test_lookups_survive_a_script_cache_flush(
+    redis: Redis, acme: TenantConfig, clock: FakeClock
+) -> None:
+    """What a Redis restart does to the scripts: NOSCRIPT, load, retry."""
+    core = await two_groups(redis, acme, clock)
+    cross = pb.RouteRequest(
+        caller_user="hd3001",
+        caller_domain="acme.example",
+        callee_user="5001",
+        callee_domain="beta.example",
+    )
+    await redis.script_flush()
+    r = await core.route(cross)
+    assert (r.caller_extension, r.callee_device) == ("1001", "bd1")
+    await redis.script_flush()
+    r = await core.route(route("hd3001", "1001"))
+    assert (r.caller_extension, r.callee_device) == ("1001", "hd3001")
