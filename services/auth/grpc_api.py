@@ -1,4 +1,10 @@
-"""gRPC transport: AuthService over the core."""
+"""gRPC transport: AuthService over the core.
+
+PIN outcomes are results in the responses; gRPC errors are kept for a
+malformed request or a PIN against the policy (INVALID_ARGUMENT), an unknown
+user or device in SetPin/Unlock (NOT_FOUND), and Redis or the binding
+service not answering (UNAVAILABLE, worth a retry).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import grpc
 from hotdesk.v1 import auth_pb2 as apb
 from hotdesk.v1 import auth_pb2_grpc
+from redis.exceptions import RedisError
 
-from services.auth.core import AuthCore, InvalidRequest, NotFound, PinPolicyError
+from services.auth.core import AuthCore
+from services.auth.errors import InvalidRequest, NotFound, PinPolicyError, Unavailable
 
 if TYPE_CHECKING:
     Context = grpc.aio.ServicerContext[Any, Any]
@@ -25,6 +33,12 @@ async def _call(context: Context, work: Callable[[], Awaitable[T]]) -> T:
         raise  # abort raises; this only satisfies the type checker
     except NotFound as exc:
         await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        raise
+    except Unavailable as exc:
+        await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        raise
+    except (RedisError, OSError) as exc:
+        await context.abort(grpc.StatusCode.UNAVAILABLE, f"redis: {exc}")
         raise
 
 

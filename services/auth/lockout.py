@@ -1,10 +1,18 @@
 """Backoff and lockout for PIN guessing, kept in Redis.
 
-Two counters per attempt: user+device (so a stranger failing at one desk
+Two counters per attempt: user+device (so that a stranger failing at one desk
 cannot lock the user out at every other desk) and device (one phone guessing
-across many users). An attempt is gated on both *before* the PIN is tested.
+across many users). ``admit`` decides, before the PIN is tested, whether an
+attempt may be made at all, and counts it as a failure in the same atomic
+step; a right PIN then gets the attempt back (``succeeded``). Counting first
+is what stops a burst of concurrent attempts from all slipping through an
+open gate.
+
+All counters of an attempt live in the device's group (one Redis Cluster
+slot): users can only log in on devices of their own group anyway.
 """
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -15,20 +23,38 @@ from services.auth import metrics
 from services.auth.settings import AuthSettings
 from services.kernel import keys
 from services.kernel.clock import Clock, now_ms
+from services.kernel.logs import fields
+from services.kernel.lookup import UserName
 from services.kernel.lua import register
 
+log = logging.getLogger(__name__)
+
 GateState = Literal["open", "backoff", "locked"]
+Scope = Literal["user_device", "device"]
 
 
 @dataclass(frozen=True)
 class Gate:
     state: GateState
     retry_after_seconds: int = 0  # 0 with "locked": until an operator unlocks
-    fails: int = 0  # user+device failures so far
+
+
+@dataclass(frozen=True)
+class Admission:
+    """``admit``'s answer for one attempt."""
+
+    admitted: bool
+    # Refused: what refused it. Admitted: what the next attempt meets should
+    # this one turn out wrong (the attempt is already counted as a failure).
+    gate: Gate
+    fails: int  # user+device failures, this attempt included when admitted
+    starts: tuple[Scope, ...]  # lockouts this attempt starts should it be wrong
+    device_key: str
+    user_device_key: str | None
 
 
 def _seconds_until(until_ms: int, now: int) -> int:
-    return max(1, math.ceil((until_ms - now) / 1000))
+    return 0 if until_ms == 0 else max(1, math.ceil((until_ms - now) / 1000))
 
 
 class Lockout:
@@ -36,48 +62,27 @@ class Lockout:
         self._redis = redis
         self._s = settings
         self._clock = clock
-        self._user_device_failure = register(redis, __package__, "user_device_failure.lua")
-        self._device_failure = register(redis, __package__, "device_failure.lua")
+        self._admit = register(redis, __package__, "admit.lua")
+        self._refund = register(redis, __package__, "refund.lua")
 
-    async def gate(self, user_device_key: str | None, device_key: str) -> Gate:
-        """May an attempt be made now? (Does not count anything.)"""
-        now = self._clock()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hget(device_key, "until_ms")
-            pipe.hmget(user_device_key or device_key, "fails", "until_ms", "locked")
-            device_until, (fails, until, locked) = await pipe.execute()
-        if user_device_key is None:
-            fails, until, locked = 0, 0, 0
-        fails, until = int(fails or 0), int(until or 0)
-        if int(device_until or 0) > now:
-            return Gate("locked", _seconds_until(int(device_until), now), fails)
-        if locked and int(locked) and (until == 0 or until > now):
-            return Gate("locked", 0 if until == 0 else _seconds_until(until, now), fails)
-        if until > now:
-            return Gate("backoff", _seconds_until(until, now), fails)
-        return Gate("open", 0, fails)
-
-    async def failure(self, user_device_key: str | None, device_key: str) -> Gate:
-        """Count a failed attempt; returns the gate the *next* attempt meets."""
-        now = self._clock()
+    async def admit(self, group: str, device_id: str, user: UserName | None) -> Admission:
+        """May an attempt at ``device_id`` be made now? ``user`` None (unknown,
+        or without a PIN) counts against the device only."""
         s = self._s
-        _, device_until = await self._device_failure(
-            keys=[device_key],
+        now = self._clock()
+        device_key = keys.pin_failures_device(group, device_id)
+        user_device_key = (
+            None
+            if user is None
+            else keys.pin_failures_user_device(group, user.tenant.id, user.extension, device_id)
+        )
+        verdict, fails, state, until, user_locks, device_locks = await self._admit(
+            keys=[device_key] if user_device_key is None else [device_key, user_device_key],
             args=[
                 now,
                 s.device_max_failures,
                 s.device_window_seconds * 1000,
                 s.device_lock_seconds * 1000,
-            ],
-        )
-        if int(device_until) > now:
-            metrics.LOCKOUTS.labels("device").inc()
-        if user_device_key is None:
-            return await self.gate(None, device_key)
-        fails, _, locked = await self._user_device_failure(
-            keys=[user_device_key],
-            args=[
-                now,
                 s.free_attempts,
                 s.backoff_base_seconds * 1000,
                 s.backoff_max_seconds * 1000,
@@ -86,24 +91,56 @@ class Lockout:
                 s.failure_window_seconds * 1000,
             ],
         )
-        if int(locked) and int(fails) == s.lock_after:
-            metrics.LOCKOUTS.labels("user_device").inc()
-        return await self.gate(user_device_key, device_key)
+        starts: tuple[Scope, ...] = (
+            *(("user_device",) if int(user_locks) else ()),
+            *(("device",) if int(device_locks) else ()),
+        )
+        return Admission(
+            admitted=verdict == "open",
+            gate=Gate(state, _seconds_until(int(until), now)),
+            fails=int(fails),
+            starts=starts,
+            device_key=device_key,
+            user_device_key=user_device_key,
+        )
 
-    async def success(self, user_device_key: str) -> None:
-        await self._redis.delete(user_device_key)
+    async def succeeded(self, admission: Admission) -> None:
+        """The admitted attempt's PIN was right: reset the user+device counter
+        and take the attempt back from the device counter."""
+        assert admission.admitted and admission.user_device_key is not None
+        await self._refund(
+            keys=[admission.device_key, admission.user_device_key],
+            args=[int("device" in admission.starts)],
+        )
 
-    async def unlock(
-        self, group: str, tenant: str | None, extension: str | None, device_id: str | None
-    ) -> int:
-        """Clear counters: a user on one device, a user everywhere (no device),
-        or a device's device-wide lock (no user). Returns how many cleared."""
-        if tenant and extension:
-            if device_id:
-                names = [keys.pin_failures_user_device(group, tenant, extension, device_id)]
-            else:
-                pattern = keys.pin_failures_user_device(group, tenant, extension, "*")
-                names = [k async for k in self._redis.scan_iter(match=pattern, count=500)]
+    def failed(self, admission: Admission, **where: str) -> Gate:
+        """The admitted attempt was wrong (it is counted already): report the
+        lockouts it started; returns the gate the next attempt meets."""
+        for scope in admission.starts:
+            metrics.LOCKOUTS.labels(scope).inc()
+            log.warning(
+                "pin_lockout",
+                extra=fields(
+                    scope=scope,
+                    retry_after=admission.gate.retry_after_seconds,
+                    **where,
+                ),
+            )
+        return admission.gate
+
+    async def unlock(self, group: str, device_id: str | None, user: UserName | None) -> int:
+        """Clear counters: a user on one device, a user on every device (no
+        device), or a device's device-wide counter (no user). Returns how
+        many counters were cleared."""
+        if user is not None:
+            key = keys.pin_failures_user_device(
+                group, user.tenant.id, user.extension, device_id or "*"
+            )
+            names = (
+                [key]
+                if device_id
+                else [k async for k in self._redis.scan_iter(match=key, count=500)]
+            )
         elif device_id:
             names = [keys.pin_failures_device(group, device_id)]
         else:

@@ -1,3 +1,5 @@
+"""Settings of the auth service (environment prefix ``HOTDESK_AUTH_``)."""
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -10,14 +12,20 @@ class AuthSettings(ServiceSettings):
     ops_port: int = 7290
     grpc_port: int = 7200
     binding_address: str = "127.0.0.1:7100"
+    # Deadline of a Login call to the binding service (LoginWithPin).
+    binding_timeout_seconds: float = Field(default=3.0, gt=0)
     # argon2id cost (argon2-cffi's RFC 9106 low-memory profile by default).
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
+    # Hashes computed at once; each holds argon2_memory_cost_kib, so this
+    # bounds the service's memory under a burst of attempts.
+    argon2_max_concurrency: int = Field(default=4, ge=1)
     # Lockout, per user+device: this many failures are free, then each
     # failure costs a wait of backoff_base_seconds doubling per failure
     # (capped), and lock_after failures lock (lock_seconds; 0 = until an
-    # operator unlocks). Counters forget after failure_window_seconds.
+    # operator unlocks). Counters forget after failure_window_seconds
+    # without a failure.
     free_attempts: int = Field(default=3, ge=1)
     backoff_base_seconds: int = Field(default=30, ge=1)
     backoff_max_seconds: int = Field(default=900, ge=1)
@@ -25,7 +33,9 @@ class AuthSettings(ServiceSettings):
     lock_seconds: int = Field(default=3600, ge=0)
     failure_window_seconds: int = Field(default=3600, ge=1)
     # Per device, across all users: one phone guessing many users' PINs.
+    # This many failures within the window lock the device.
     device_max_failures: int = Field(default=20, ge=1)
     device_window_seconds: int = Field(default=900, ge=1)
     device_lock_seconds: int = Field(default=900, ge=1)
+    # Approximate cap (XADD MAXLEN ~) on each group's audit stream.
     audit_maxlen: int = Field(default=100_000, ge=1)

@@ -1,3 +1,7 @@
+"""A small directory for the auth tests: tenant acme (users 1001-1003 with
+PINs, 1004 without; desks hd3001-hd3005) and tenant globex in another group
+(user 2001, desk hd4001). Cheap argon2 unless a test asks otherwise."""
+
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -15,6 +19,7 @@ from tests.support.clock import FakeClock
 from tests.support.services import CHEAP_ARGON2
 
 PINS = {"1001": "4711", "1002": "8264", "1003": "5173"}
+CHEAP_HASHER = PinHasher(time_cost=1, memory_cost_kib=8, parallelism=1)
 
 
 def cheap_settings(**overrides: object) -> AuthSettings:
@@ -24,13 +29,16 @@ def cheap_settings(**overrides: object) -> AuthSettings:
 @pytest.fixture
 async def acme(redis: Redis) -> TenantConfig:
     t = await seed.tenant(redis, TenantConfig(id="acme", domain="acme.example"))
-    hasher = PinHasher(time_cost=1, memory_cost_kib=8, parallelism=1)
     for ext, pin in PINS.items():
-        await seed.user(redis, t, ext)
-        await redis.set(keys.pin(t.group, t.id, ext), hasher.hash(pin))
+        await seed.user(redis, t, ext, hotdesk_id="alice" if ext == "1001" else "")
+        await redis.set(keys.pin(t.group, t.id, ext), CHEAP_HASHER.hash(pin))
     await seed.user(redis, t, "1004")  # no PIN
     for i in range(1, 6):
         await seed.device(redis, t, f"hd300{i}")
+    globex = await seed.tenant(redis, TenantConfig(id="globex", domain="globex.example"))
+    await seed.user(redis, globex, "2001")
+    await redis.set(keys.pin(globex.group, globex.id, "2001"), CHEAP_HASHER.hash("6047"))
+    await seed.device(redis, globex, "hd4001")
     return t
 
 
@@ -39,6 +47,9 @@ MakeCore = Callable[..., Awaitable[AuthCore]]
 
 @pytest.fixture
 def make_core(redis: Redis, acme: TenantConfig, clock: FakeClock) -> MakeCore:
+    """``await make_core(**settings)``: an AuthCore on the controlled clock,
+    logging in through an in-process BindingCore."""
+
     async def make(**overrides: object) -> AuthCore:
         tenants = TenantCache(redis)
         await tenants.refresh()

@@ -1,6 +1,8 @@
+import hashlib
+
 import pytest
 
-from services.auth.credentials import sip_ha1
+from services.auth.credentials import credential_fields, sip_ha1
 from services.auth.pins import PinHasher, pin_policy_violation
 
 
@@ -43,3 +45,16 @@ def test_ha1_matches_rfc2617_example() -> None:
     assert sip_ha1("Mufasa", "testrealm@host.com", "Circle Of Life") == (
         "939e7578ed9e3c518a452acee763bce9"
     )
+
+
+def test_credential_fields_use_the_domain_as_realm() -> None:
+    fields = credential_fields("hd3001", "acme.example", "s3cret")
+
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+    assert fields == {
+        "ha1": md5("hd3001:acme.example:s3cret"),
+        "ha1b": md5("hd3001@acme.example:acme.example:s3cret"),
+        "secret": "s3cret",
+    }

@@ -1,0 +1,99 @@
+-- Admit a PIN attempt, or refuse it without counting anything, in one step.
+--
+-- KEYS[1] the device's failure counter; KEYS[2] (absent for an unknown user
+-- or a user without a PIN) the user+device counter. Both are hashes
+-- {fails, until_ms, locked, expires_ms}: until_ms ends a backoff or lock
+-- (0 with locked=1: until an operator unlocks), expires_ms is when the state
+-- is forgotten (0: never). Time is the service's clock (ARGV[1]); PEXPIRE
+-- only collects the garbage.
+--
+-- An admitted attempt is counted as a failure at once, so that concurrent
+-- attempts cannot all pass an open gate; refund.lua gives it back when the
+-- PIN was right.
+--
+-- ARGV: now_ms, device_max, device_window_ms, device_lock_ms, free_attempts,
+--       backoff_base_ms, backoff_max_ms, lock_after, lock_ms, window_ms
+-- Returns {verdict, fails, gate, gate_until_ms, user_locks, device_locks}:
+--   verdict "open" (admitted) or "backoff"/"locked" (refused);
+--   fails   user+device failures (this attempt included when admitted);
+--   gate    refused: what refused it; admitted: what the next attempt meets
+--           if this one fails ("open", "backoff", "locked"), until gate_until_ms;
+--   *_locks 1 if this attempt, should it fail, starts that lockout.
+local now = tonumber(ARGV[1])
+local device_max, device_window, device_lock = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local free, base, cap = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local lock_after, lock_ms, window = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+
+local function load(key)
+  local v = redis.call('HMGET', key, 'fails', 'until_ms', 'locked', 'expires_ms')
+  local s = {
+    fails = tonumber(v[1] or '0'), until_ms = tonumber(v[2] or '0'),
+    locked = tonumber(v[3] or '0'), expires_ms = tonumber(v[4] or '0'),
+  }
+  if s.fails == 0 or (s.expires_ms > 0 and s.expires_ms <= now) then
+    return {fails = 0, until_ms = 0, locked = 0, expires_ms = 0}
+  end
+  return s
+end
+
+local function save(key, s)
+  redis.call('HSET', key, 'fails', s.fails, 'until_ms', s.until_ms, 'locked', s.locked,
+    'expires_ms', s.expires_ms)
+  if s.expires_ms == 0 then
+    redis.call('PERSIST', key)
+  else
+    redis.call('PEXPIRE', key, s.expires_ms - now)
+  end
+end
+
+-- "locked", "backoff" or nil (open)
+local function blocked(s)
+  if s.locked == 1 and (s.until_ms == 0 or s.until_ms > now) then return 'locked' end
+  if s.until_ms > now then return 'backoff' end
+  return nil
+end
+
+local device = load(KEYS[1])
+local user = nil
+if KEYS[2] then user = load(KEYS[2]) end
+local fails = user and user.fails or 0
+
+for _, s in ipairs({device, user}) do
+  local state = blocked(s)
+  if state then return {state, fails, state, s.until_ms, 0, 0} end
+end
+
+if device.fails == 0 then device.expires_ms = now + device_window end
+device.fails = device.fails + 1
+local device_locks = 0
+if device.fails >= device_max then
+  device.locked, device.until_ms, device_locks = 1, now + device_lock, 1
+  device.expires_ms = math.max(device.expires_ms, device.until_ms)
+end
+save(KEYS[1], device)
+
+local user_locks = 0
+if user then
+  user.fails = user.fails + 1
+  fails = user.fails
+  if user.fails >= lock_after then
+    user.locked, user_locks = 1, 1
+    user.until_ms = lock_ms > 0 and now + lock_ms or 0
+  elseif user.fails >= free then
+    user.until_ms = now + math.floor(math.min(base * 2 ^ (user.fails - free), cap))
+  else
+    user.until_ms = 0
+  end
+  if user.locked == 1 and user.until_ms == 0 then
+    user.expires_ms = 0
+  else
+    user.expires_ms = math.max(now + window, user.until_ms)
+  end
+  save(KEYS[2], user)
+end
+
+for _, s in ipairs({device, user}) do
+  local state = blocked(s)
+  if state then return {'open', fails, state, s.until_ms, user_locks, device_locks} end
+end
+return {'open', fails, 'open', 0, user_locks, device_locks}
