@@ -1,1 +1,8 @@
-"""The directory file (tenants, users, devices): validation and import."""
+"""The directory file (tenants, users, devices) and its import into Redis.
+
+One job per module: ``model`` (an entry's rules), ``load`` (reading and
+validating a file), ``state`` (what Redis holds), ``plan`` (the difference,
+as steps), ``hashing`` (argon2 off the event loop), ``apply`` (ending
+sessions, queueing the writes) and ``importer`` (one transaction, retried
+on concurrent changes).
+"""

@@ -1,198 +1,319 @@
 """Reading and validating a directory file.
 
-Every problem is collected (not just the first), each naming the file, the
-entry (with its line) and the field, so an operator fixes a file in one go.
+Every problem is collected (not only the first), each naming the file and
+line, the entry and the field, so that an operator fixes a file in one go::
+
+    dir.yaml:14: users[3] (acme/1004): pin: PIN must not repeat one digit
+
+Nothing here touches Redis: a file either validates into a ``Directory`` or
+raises ``DirectoryError`` with the list of problems.
 """
 
-import itertools
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Generic, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
-from services.auth.pins import pin_policy_violation
-from services.directory.model import DeviceEntry, Directory, UserEntry
-from services.kernel.tenants import TenantConfig
+from services.directory.model import (
+    PATTERN_HINTS,
+    DeviceEntry,
+    Directory,
+    TenantEntry,
+    UserEntry,
+)
 
 M = TypeVar("M", bound=BaseModel)
-_LINE = "__line__"
+
+SECTIONS = ("tenants", "users", "devices")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a directory file."""
+
+    file: str
+    line: int | None
+    entry: str  # "users[3] (acme/1004)", a section name, or "" for the file
+    field: str  # "pin", "feature_codes.login", or "" for the entry itself
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return ": ".join(part for part in (where, self.entry, self.field, self.message) if part)
 
 
 class DirectoryError(Exception):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+    """The file is not a valid directory; ``problems`` lists why, in file order."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda p: p.line or 0)
+        super().__init__("\n".join(str(p) for p in self.problems))
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that remembers the line of every mapping."""
+class _Mapping(dict[Any, Any]):
+    """A YAML mapping that knows its line and the line of each key."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping = super().construct_mapping(node, deep=deep)
-        mapping[_LINE] = node.start_mark.line + 1
-        return mapping
+    def __init__(self, line: int) -> None:
+        super().__init__()
+        self.line = line
+        self.key_lines: dict[Any, int] = {}
+        # Keys written twice (plain YAML loading silently keeps the last).
+        self.duplicate_keys: list[tuple[int, str]] = []
 
-
-def _without_lines(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_lines(v) for k, v in value.items() if k != _LINE}
-    if isinstance(value, list):
-        return [_without_lines(v) for v in value]
-    return value
-
-
-def _label(section: str, index: int, raw: Any, name: Callable[[dict[str, Any]], str]) -> str:
-    if not isinstance(raw, dict):
-        return f"{section}[{index}]"
-    return f"{section}[{index}] ({name(raw)}, line {raw.get(_LINE, '?')})"
-
-
-def _entries(
-    file: str,
-    section: str,
-    items: Any,
-    model: type[M],
-    name: Callable[[dict[str, Any]], str],
-    problems: list[str],
-) -> list[tuple[str, M]]:
-    if items is None:
-        return []
-    if not isinstance(items, list):
-        problems.append(f"{file}: {section}: must be a list")
-        return []
-    valid: list[tuple[str, M]] = []
-    for index, raw in enumerate(items):
-        label = _label(section, index, raw, name)
-        if not isinstance(raw, dict):
-            problems.append(f"{file}: {label}: must be a mapping")
-            continue
-        try:
-            valid.append((label, model.model_validate(_without_lines(raw))))
-        except ValidationError as exc:
-            for err in exc.errors():
-                where = ".".join(str(p) for p in err["loc"]) or "(entry)"
-                problems.append(f"{file}: {label}: {where}: {err['msg']}")
-    return valid
+    def duplicates(self, path: str = "") -> Iterator[tuple[int, str]]:
+        """Duplicate keys here and in nested mappings: (line, dotted path)."""
+        for line, key in self.duplicate_keys:
+            yield line, f"{path}{key}"
+        for key, value in self.items():
+            values = value if isinstance(value, list) else [value]
+            for index, item in enumerate(values):
+                if isinstance(item, _Mapping):
+                    at = f"[{index}]" if isinstance(value, list) else ""
+                    yield from item.duplicates(f"{path}{key}{at}.")
 
 
-def _duplicates(values: Iterable[str]) -> set[str]:
-    return {v for v, n in Counter(values).items() if n > 1}
+class _Loader(yaml.SafeLoader):
+    """SafeLoader building ``_Mapping``s."""
+
+    def construct_located_mapping(self, node: yaml.MappingNode) -> Iterable[_Mapping]:
+        data = _Mapping(node.start_mark.line + 1)
+        yield data
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                if key_node.value in seen:
+                    data.duplicate_keys.append((key_node.start_mark.line + 1, key_node.value))
+                seen.add(key_node.value)
+        data.update(self.construct_mapping(node))
+        data.key_lines = {
+            self.construct_object(key_node): key_node.start_mark.line + 1
+            for key_node, _ in node.value
+        }
 
 
-def _check_tenants(file: str, tenants: list[tuple[str, TenantConfig]], problems: list[str]) -> None:
-    ids = {t.id for _, t in tenants}
-    for dup in sorted(_duplicates(t.id for _, t in tenants)):
-        problems.append(f"{file}: tenants: id: {dup!r} is declared more than once")
-    for dup in sorted(_duplicates(t.domain for _, t in tenants)):
-        problems.append(f"{file}: tenants: domain: {dup!r} is used by more than one tenant")
-    for label, t in tenants:
-        try:
-            ZoneInfo(t.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            problems.append(f"{file}: {label}: timezone: unknown time zone {t.timezone!r}")
-        if t.cross_tenant_group and t.cross_tenant_group in ids - {t.id}:
-            problems.append(
-                f"{file}: {label}: cross_tenant_group: {t.cross_tenant_group!r} is another "
-                "tenant's id; pick a name no tenant uses"
-            )
-        codes = t.feature_codes.model_dump()
-        for (a, code_a), (b, code_b) in itertools.permutations(codes.items(), 2):
-            if code_b.startswith(code_a):
-                problems.append(
-                    f"{file}: {label}: feature_codes: {a} {code_a!r} is a prefix of "
-                    f"{b} {code_b!r}; a phone would dial {code_a!r} before the caller "
-                    "finishes"
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_located_mapping)
+_TWICE = "written twice in one mapping (which one was meant?)"
+
+
+@dataclass(frozen=True)
+class _Valid(Generic[M]):
+    """An entry that passed its own model, with where it came from."""
+
+    label: str
+    raw: _Mapping
+    model: M
+
+    def line_of(self, name: str) -> int:
+        return self.raw.key_lines.get(name, self.raw.line)
+
+
+def _line_in(raw: _Mapping, loc: tuple[int | str, ...]) -> int:
+    """The line of the deepest part of ``loc`` the file has a line for."""
+    line, node = raw.line, raw
+    for part in loc:
+        if isinstance(node, _Mapping) and part in node:
+            line, node = node.key_lines.get(part, line), node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            line = node.line if isinstance(node, _Mapping) else line
+        else:
+            break
+    return line
+
+
+def _message(err: ErrorDetails, model: type[BaseModel]) -> str:
+    """pydantic's message, reworded where it would puzzle an operator."""
+    kind, value, ctx = err["type"], err["input"], err.get("ctx", {})
+    if kind == "string_pattern_mismatch":
+        return PATTERN_HINTS.get(ctx.get("pattern", ""), err["msg"])
+    if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
+        # Never echo the value: it may be a PIN. 0711 unquoted is even octal.
+        return "must be in quotes: unquoted, YAML reads it as a number"
+    if kind == "extra_forbidden":
+        if len(err["loc"]) == 1:
+            return "unknown field (expected one of: " + ", ".join(model.model_fields) + ")"
+        return "unknown field"
+    if kind == "missing":
+        return "is required"
+    if kind == "bool_parsing" or kind == "bool_type":
+        return "must be true or false"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    return err["msg"]
+
+
+@dataclass
+class _Checker:
+    """Collects the problems of one file."""
+
+    file: str
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, line: int | None, entry: str, name: str, message: str) -> None:
+        self.problems.append(Problem(self.file, line, entry, name, message))
+
+    def section(self, doc: _Mapping, name: str) -> list[Any]:
+        items = doc.get(name)
+        if items is None:
+            if name == "tenants":
+                self.add(doc.line, "", name, "required section missing")
+            return []
+        if not isinstance(items, list):
+            self.add(doc.key_lines.get(name), "", name, "must be a list of entries")
+            return []
+        return items
+
+    def entries(
+        self,
+        doc: _Mapping,
+        section: str,
+        model: type[M],
+        name: Callable[[_Mapping], str],
+    ) -> list[_Valid[M]]:
+        valid: list[_Valid[M]] = []
+        for index, raw in enumerate(self.section(doc, section)):
+            if not isinstance(raw, _Mapping):
+                line = doc.key_lines.get(section)
+                self.add(line, f"{section}[{index}]", "", "must be a mapping of fields")
+                continue
+            label = f"{section}[{index}] ({name(raw)})"
+            for line, key in raw.duplicates():
+                self.add(line, label, key, _TWICE)
+            try:
+                valid.append(_Valid(label, raw, model.model_validate(raw)))
+            except ValidationError as exc:
+                for err in exc.errors():
+                    where = ".".join(str(p) for p in err["loc"])
+                    self.add(_line_in(raw, err["loc"]), label, where, _message(err, model))
+        return valid
+
+    def unique(
+        self,
+        entries: list[_Valid[M]],
+        name: str,
+        key: Callable[[M], Hashable | None],
+        shown: Callable[[M], str],
+    ) -> None:
+        """Each entry's ``key`` (None: no key) differs from the others'."""
+        first: dict[Hashable, _Valid[M]] = {}
+        for e in entries:
+            k = key(e.model)
+            if k is None:
+                continue
+            if k in first:
+                owner = first[k]
+                self.add(
+                    e.line_of(name),
+                    e.label,
+                    name,
+                    f"{shown(e.model)} is already used by {owner.label}, line {owner.raw.line}",
                 )
-        for number in t.emergency_numbers:
-            for name, code in codes.items():
-                if number.startswith(code) or code.startswith(number):
-                    problems.append(
-                        f"{file}: {label}: emergency_numbers: {number!r} collides with "
-                        f"feature code {name} {code!r}"
-                    )
+            else:
+                first[k] = e
+
+    def refers(self, entries: Iterable[_Valid[Any]], declared: set[Any]) -> None:
+        for e in entries:
+            if e.model.tenant not in declared:
+                self.add(
+                    e.line_of("tenant"), e.label, "tenant", f"no tenant {e.model.tenant!r} declared"
+                )
 
 
-def _check_users(
-    file: str, users: list[tuple[str, UserEntry]], tenant_ids: set[str], problems: list[str]
+def _check_device_names(
+    c: _Checker, devices: list[_Valid[DeviceEntry]], extensions: set[tuple[str, str]]
 ) -> None:
-    for dup in sorted(_duplicates(u.ref for _, u in users)):
-        problems.append(f"{file}: users: {dup} is declared more than once")
-    for dup in sorted(_duplicates(u.hotdesk_id for _, u in users if u.hotdesk_id)):
-        problems.append(f"{file}: users: hotdesk_id: {dup!r} is used by more than one user")
-    for label, u in users:
-        if u.tenant not in tenant_ids:
-            problems.append(f"{file}: {label}: tenant: no tenant {u.tenant!r} in this file")
-        if u.pin is not None:
-            violation = pin_policy_violation(u.pin, u.extension)
-            if violation:
-                problems.append(f"{file}: {label}: pin: {violation}")
-
-
-def _check_devices(
-    file: str,
-    devices: list[tuple[str, DeviceEntry]],
-    tenant_ids: set[str],
-    extensions: set[tuple[str, str]],
-    problems: list[str],
-) -> None:
-    for dup in sorted(_duplicates(d.id for _, d in devices)):
-        problems.append(f"{file}: devices: id: {dup!r} is declared more than once")
-    for dup in sorted(_duplicates(d.mac for _, d in devices)):
-        problems.append(f"{file}: devices: mac: {dup} is used by more than one device")
-    for label, d in devices:
-        if d.tenant not in tenant_ids:
-            problems.append(f"{file}: {label}: tenant: no tenant {d.tenant!r} in this file")
+    """A device registers with its id as SIP user name, in its tenant's
+    domain, where the users' extensions are SIP user names too."""
+    for e in devices:
+        d = e.model
         if (d.tenant, d.id) in extensions:
-            problems.append(
-                f"{file}: {label}: id: {d.id!r} is also an extension of tenant {d.tenant!r}; "
-                "devices and users share the SIP user namespace"
+            c.add(
+                e.line_of("id"),
+                e.label,
+                "id",
+                f"{d.id!r} is also an extension of tenant {d.tenant!r}; devices and users "
+                "share the tenant's SIP user names",
             )
+
+
+def _check_groups(c: _Checker, tenants: list[_Valid[TenantEntry]], ids: set[Any]) -> None:
+    """A group named like another tenant would share that tenant's keys
+    (an ungrouped tenant's group is its id) without it having a say."""
+    for e in tenants:
+        group = e.model.cross_tenant_group
+        if group in ids - {e.model.id}:
+            c.add(
+                e.line_of("cross_tenant_group"),
+                e.label,
+                "cross_tenant_group",
+                f"{group!r} is another tenant's id; pick a name no tenant uses",
+            )
+
+
+def _document(c: _Checker, text: str) -> _Mapping:
+    """The YAML document, its sections checked; raises on what stops all
+    further checks (a syntax error, not a mapping)."""
+    loader = _Loader(text)
+    try:
+        doc = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        c.add(mark.line + 1 if mark else None, "", "", f"YAML syntax error: {problem}")
+        raise DirectoryError(c.problems) from exc
+    finally:
+        loader.dispose()
+    if not isinstance(doc, _Mapping):
+        c.add(None, "", "", "must be a mapping with the sections " + ", ".join(SECTIONS))
+        raise DirectoryError(c.problems)
+    for line, key in doc.duplicate_keys:
+        c.add(line, "", key, _TWICE)
+    for key in doc:
+        if key not in SECTIONS:
+            expected = ", ".join(SECTIONS)
+            c.add(doc.key_lines.get(key), "", str(key), f"unknown section (expected {expected})")
+    return doc
+
+
+def _declared_tenants(doc: _Mapping) -> set[Any]:
+    """Every tenant id the file declares, valid entry or not: references go
+    to these, so that one bad tenant field does not fail all its users too."""
+    raw = doc.get("tenants")
+    return {r.get("id") for r in raw if isinstance(r, _Mapping)} if isinstance(raw, list) else set()
 
 
 def parse_directory(text: str, file: str) -> Directory:
     """Validate a directory document; raises DirectoryError with every problem."""
-    try:
-        doc = yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{file}:{mark.line + 1}" if mark is not None else file
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise DirectoryError([f"{where}: YAML syntax error: {problem}"]) from exc
-    if not isinstance(doc, dict):
-        raise DirectoryError([f"{file}: must be a mapping with tenants, users and devices"])
-    problems = [
-        f"{file}: {key}: unknown section (expected tenants, users, devices)"
-        for key in doc
-        if key not in ("tenants", "users", "devices", _LINE)
-    ]
-    tenants = _entries(
-        file, "tenants", doc.get("tenants"), TenantConfig, lambda r: str(r.get("id", "?")), problems
+    c = _Checker(file)
+    doc = _document(c, text)
+    tenants = c.entries(doc, "tenants", TenantEntry, lambda r: str(r.get("id", "?")))
+    users = c.entries(
+        doc, "users", UserEntry, lambda r: f"{r.get('tenant', '?')}/{r.get('extension', '?')}"
     )
-    users = _entries(
-        file,
-        "users",
-        doc.get("users"),
-        UserEntry,
-        lambda r: f"{r.get('tenant', '?')}/{r.get('extension', '?')}",
-        problems,
-    )
-    devices = _entries(
-        file, "devices", doc.get("devices"), DeviceEntry, lambda r: str(r.get("id", "?")), problems
-    )
-    tenant_ids = {t.id for _, t in tenants}
-    _check_tenants(file, tenants, problems)
-    _check_users(file, users, tenant_ids, problems)
-    _check_devices(file, devices, tenant_ids, {(u.tenant, u.extension) for _, u in users}, problems)
-    if problems:
-        raise DirectoryError(problems)
+    devices = c.entries(doc, "devices", DeviceEntry, lambda r: str(r.get("id", "?")))
+    declared = _declared_tenants(doc)
+
+    c.unique(tenants, "id", lambda t: t.id, lambda t: repr(t.id))
+    c.unique(tenants, "domain", lambda t: t.domain, lambda t: repr(t.domain))
+    _check_groups(c, tenants, declared)
+    c.refers(users, declared)
+    c.unique(users, "extension", lambda u: (u.tenant, u.extension), lambda u: u.ref)
+    c.unique(users, "hotdesk_id", lambda u: u.hotdesk_id, lambda u: repr(u.hotdesk_id))
+    c.refers(devices, declared)
+    c.unique(devices, "id", lambda d: d.id, lambda d: repr(d.id))
+    c.unique(devices, "mac", lambda d: d.mac, lambda d: d.mac)
+    _check_device_names(c, devices, {(u.model.tenant, u.model.extension) for u in users})
+
+    if c.problems:
+        raise DirectoryError(c.problems)
     return Directory(
-        tenants=tuple(t for _, t in tenants),
-        users=tuple(u for _, u in users),
-        devices=tuple(d for _, d in devices),
+        tenants=tuple(e.model.config() for e in tenants),
+        users=tuple(e.model for e in users),
+        devices=tuple(e.model for e in devices),
     )
 
 
@@ -200,5 +321,9 @@ def load_directory(path: Path) -> Directory:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise DirectoryError([f"{path}: cannot read: {exc.strerror}"]) from exc
+        problem = Problem(str(path), None, "", "", f"cannot read: {exc.strerror}")
+        raise DirectoryError([problem]) from exc
+    except UnicodeDecodeError as exc:
+        problem = Problem(str(path), None, "", "", f"not UTF-8 text (byte {exc.start})")
+        raise DirectoryError([problem]) from exc
     return parse_directory(text, str(path))

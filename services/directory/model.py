@@ -1,31 +1,134 @@
-"""The directory file's entries: users and devices (tenants are
-``services.kernel.tenants.TenantConfig``, the same model the services read)."""
+"""The directory file's entries. A tenant entry is the kernel's
+``TenantConfig`` (what Redis stores and the services read) with the checks
+of a well-formed file added; users and devices are the directory's own.
 
+Only the rules of one entry live here; rules across entries (uniqueness,
+references) are in ``services.directory.load``.
+"""
+
+import itertools
 import re
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from services.kernel.tenants import TenantConfig
+from services.auth.pins import pin_policy_violation
+from services.kernel.tenants import FeatureCodes, TenantConfig
+
+EXTENSION = r"^[0-9]{1,15}$"
+CALLER_ID = r"^\+?[0-9]{2,20}$"
+# Goes out quoted in SIP display names: no quotes, backslashes or controls.
+DISPLAY_NAME = r'^[^"\\\x00-\x1f\x7f]+$'
+HOTDESK_ID = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+DEVICE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+TENANT_ID = TenantConfig.model_fields["id"].metadata[0].pattern
+
+# What a pattern means, for error messages an operator can act on (pydantic
+# would print the regular expression).
+PATTERN_HINTS = {
+    EXTENSION: "must be 1 to 15 digits",
+    CALLER_ID: "must be 2 to 20 digits, optionally after a +",
+    DISPLAY_NAME: "must not contain double quotes, backslashes or control characters",
+    HOTDESK_ID: "must be lowercase letters, digits, '.', '_' or '-' (at most 64, "
+    "starting with a letter or digit)",
+    DEVICE_ID: "must be letters, digits, '.', '_' or '-' (at most 64, starting with a "
+    "letter or digit)",
+    TENANT_ID: "must be lowercase letters, digits, '_' or '-' (at most 32, starting with a "
+    "letter or digit)",
+}
 
 _MAC_SEPARATORS = re.compile(r"[:.\-]")
-CALLER_ID = r"^\+?[0-9]{2,20}$"
+# A SIP domain is matched as written: lowercase host names (or IPv4 addresses).
+_DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+_DIALABLE = re.compile(r"^[0-9*#]+$")
+
+
+class TenantEntry(TenantConfig):
+    """A tenant as the file declares it: ``TenantConfig`` (what Redis
+    stores and the services read) plus the rules of a well-formed one."""
+
+    @field_validator("domain")
+    @classmethod
+    def _host_name(cls, value: str) -> str:
+        if not _DOMAIN.match(value):
+            raise ValueError("must be a lowercase host name or address")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("emergency_numbers")
+    @classmethod
+    def _digits(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [n for n in value if not n.isdigit()]
+        if bad:
+            raise ValueError("must be digits only: " + ", ".join(map(repr, bad)))
+        return value
+
+    @field_validator("feature_codes")
+    @classmethod
+    def _distinct_codes(cls, value: FeatureCodes, info: ValidationInfo) -> FeatureCodes:
+        """Codes are dialled digit by digit: a code that is a prefix of
+        another (or of an emergency number) matches before the caller has
+        finished dialling the longer one."""
+        codes = value.model_dump()
+        problems = [
+            f"{name} {code!r} must be digits, * and # only"
+            for name, code in codes.items()
+            if not _DIALABLE.match(code)
+        ]
+        for (a, code_a), (b, code_b) in itertools.combinations(codes.items(), 2):
+            if code_a == code_b:
+                problems.append(f"{a} and {b} are the same code {code_a!r}")
+            elif code_b.startswith(code_a) or code_a.startswith(code_b):
+                (short, s), (long, g) = sorted(((a, code_a), (b, code_b)), key=lambda x: len(x[1]))
+                problems.append(
+                    f"{short} {s!r} is a prefix of {long} {g!r}; the phone would dial {s!r} "
+                    "before the caller finishes"
+                )
+        problems += [
+            f"{name} {code!r} collides with emergency number {number!r}"
+            for number in info.data.get("emergency_numbers", ())
+            for name, code in codes.items()
+            if number.startswith(code) or code.startswith(number)
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    def config(self) -> TenantConfig:
+        """As Redis stores it (the plain kernel model)."""
+        return TenantConfig.model_validate(self.model_dump())
 
 
 class UserEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     tenant: str
-    extension: str = Field(pattern=r"^[0-9]{1,15}$")
-    # Goes out quoted in SIP display names: no quotes, backslashes or controls.
-    name: str = Field(min_length=1, max_length=64, pattern=r'^[^"\\\x00-\x1f]+$')
+    extension: str = Field(pattern=EXTENSION)
+    name: str = Field(min_length=1, max_length=64, pattern=DISPLAY_NAME)
     caller_id: str = Field(pattern=CALLER_ID)
     # Plaintext in the file; stored only as an argon2id hash. Absent: the
     # user keeps whatever PIN was set through the API (or has none).
-    pin: str | None = None
+    pin: str | None = Field(default=None, repr=False)
     hotdesk: bool = True
     # Globally unique, for logging in at another tenant's desk.
-    hotdesk_id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    hotdesk_id: str | None = Field(default=None, pattern=HOTDESK_ID)
+
+    @field_validator("pin")
+    @classmethod
+    def _pin_policy(cls, value: str | None, info: ValidationInfo) -> str | None:
+        violation = value and pin_policy_violation(value, info.data.get("extension", ""))
+        if violation:
+            raise ValueError(violation)
+        return value
 
     @property
     def ref(self) -> str:
@@ -44,12 +147,12 @@ class UserEntry(BaseModel):
 class DeviceEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    id: str = Field(pattern=DEVICE_ID)
     mac: str
     vendor: Literal["yealink", "polycom"]
     model: str = Field(min_length=1, max_length=32)
     tenant: str
-    sip_secret: str = Field(min_length=12, max_length=128)
+    sip_secret: str = Field(min_length=12, max_length=128, repr=False)
     emergency_caller_id: str = Field(pattern=CALLER_ID)
     hotdesk: bool = True
 
@@ -58,7 +161,7 @@ class DeviceEntry(BaseModel):
     def _normalise_mac(cls, value: str) -> str:
         mac = _MAC_SEPARATORS.sub("", value).lower()
         if not re.fullmatch(r"[0-9a-f]{12}", mac):
-            raise ValueError("must be 12 hex digits, optionally separated by : - or .")
+            raise ValueError("must be 12 hex digits, optionally separated by ':', '-' or '.'")
         return mac
 
     def static_fields(self) -> dict[str, str]:
@@ -74,7 +177,8 @@ class DeviceEntry(BaseModel):
 
 
 class Directory(BaseModel):
-    """A validated directory: every cross-entry rule holds."""
+    """A validated directory: every cross-entry rule holds (build it with
+    ``services.directory.load``)."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -1,4 +1,5 @@
-"""The ``hotdesk`` command against real services on real ports."""
+"""The ``hotdesk`` command: ``main([...])`` against a real Redis and real
+binding and auth services on real ports."""
 
 import asyncio
 import io
@@ -12,10 +13,12 @@ from redis.asyncio import Redis
 from services.auth.service import start_auth_service
 from services.binding.service import start_binding_service
 from services.cli.main import main
+from services.kernel import keys
+from tests.directory.support import EXAMPLE, GROUP, dump, edited
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.services import auth_settings, binding_settings
 
-EXAMPLE = str(Path(__file__).parents[2] / "examples" / "directory.yaml")
+FILE = str(EXAMPLE)
 
 
 @pytest.fixture
@@ -46,85 +49,199 @@ async def hotdesk(*argv: str) -> int:
     return await asyncio.to_thread(main, list(argv))
 
 
-async def test_import_validate_and_exit_codes(
-    redis: Redis, cli_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert await hotdesk("directory", "validate", EXAMPLE) == 0
-    assert "valid (2 tenants, 5 users, 4 devices)" in capsys.readouterr().out
-    assert await hotdesk("directory", "import", EXAMPLE) == 0
-    out = capsys.readouterr().out
-    assert "+ user acme/1001" in out and "11 added, 0 changed, 0 removed" in out
-    assert "4711" not in out and "demo-secret" not in out
-    assert await hotdesk("directory", "import", EXAMPLE) == 0
-    assert "0 added, 0 changed, 0 removed" in capsys.readouterr().out
+Capture = pytest.CaptureFixture[str]
+
+
+def line_of(text: str, part: str) -> int:
+    return text[: text.index(part)].count("\n") + 1
+
+
+async def test_validate(cli_env: None, tmp_path: Path, capsys: Capture) -> None:
+    assert await hotdesk("directory", "validate", FILE) == 0
+    assert capsys.readouterr().out == f"{FILE}: valid: 2 tenants, 5 users, 4 devices\n"
     bad = tmp_path / "bad.yaml"
-    bad.write_text("tenants: [{id: a, domain: a.example, nope: 1}]\n")
-    assert await hotdesk("directory", "import", str(bad)) == 2
-    err = capsys.readouterr().err
-    assert "bad.yaml: tenants[0] (a, line 1): nope: Extra inputs" in err
-    assert "nothing was written" in err
-
-
-async def test_login_status_logout_unlock(
-    services: None, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert await hotdesk("directory", "import", EXAMPLE) == 0
-    capsys.readouterr()
-    assert await hotdesk("login", "--device", "hd3001", "--tenant", "acme", "--ext", "1001") == 0
-    assert "logged_in: acme/1001 (Alice Example) on hd3001" in capsys.readouterr().out
-    assert await hotdesk("login", "--device", "hd3001", "--tenant", "acme", "--ext", "1002") == 1
-    assert "device_occupied: acme/1001 is on hd3001 (use --takeover)" in capsys.readouterr().err
-    assert await hotdesk("login", "--device", "gx4001", "--hotdesk-id", "alice") == 0
-    out = capsys.readouterr().out
-    assert "on gx4001" in out and "ended: acme/1001 on hd3001" in out
-    assert await hotdesk("status", "--json") == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert {r["device"]: r["user"] for r in rows} == {
-        "hd3001": "idle",
-        "hd3002": "idle",
-        "hd3003": "idle",
-        "gx4001": "acme/1001",
-    }
-    assert await hotdesk("status", "--tenant", "acme") == 0
-    table = capsys.readouterr().out
-    assert table.splitlines()[0].split() == [
-        "DEVICE",
-        "TENANT",
-        "MODEL",
-        "USER",
-        "NAME",
-        "SINCE",
-        "EXPIRES",
+    text = edited(('pin: "4711"', 'pin: "1111"'), ("vendor: polycom", "vendor: snom"))
+    bad.write_text(text)
+    assert await hotdesk("directory", "validate", str(bad)) == 2
+    pin_line, vendor_line = line_of(text, 'pin: "1111"'), line_of(text, "vendor: snom")
+    assert capsys.readouterr().err.splitlines() == [
+        f"{bad}:{pin_line}: users[0] (acme/1001): pin: PIN must not repeat one digit",
+        f"{bad}:{vendor_line}: devices[2] (hd3003): vendor: Input should be 'yealink' or 'polycom'",
+        f"hotdesk: 2 problem(s) in {bad}; nothing was written",
     ]
-    assert "3 devices, 0 in use, 3 idle" in table
-    assert await hotdesk("logout", "--tenant", "acme", "--ext", "1001") == 0
-    assert "logged out: acme/1001 from gx4001" in capsys.readouterr().out
-    assert await hotdesk("logout", "--device", "gx4001") == 1
-    assert await hotdesk("unlock", "--tenant", "acme", "--ext", "1001") == 0
-    assert "cleared 0 lockout counter(s)" in capsys.readouterr().out
 
 
-async def test_usage_errors_and_unreachable_service(
-    cli_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+async def test_import_reimport_and_dry_run(redis: Redis, cli_env: None, capsys: Capture) -> None:
+    assert await hotdesk("directory", "import", "--dry-run", FILE) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == "dry run, nothing written: 11 added, 0 changed, 0 removed"
+    assert await redis.keys("*") == []
+
+    assert await hotdesk("directory", "import", FILE) == 0
+    out = capsys.readouterr().out
+    assert "+ user acme/1001\n" in out and "+ device hd3001\n" in out
+    assert out.endswith("11 added, 0 changed, 0 removed (directory version 1)\n")
+    assert "4711" not in out and "demo-secret" not in out
+
+    assert await hotdesk("directory", "import", FILE) == 0
+    assert capsys.readouterr().out == "0 added, 0 changed, 0 removed (directory version 1)\n"
+
+
+async def test_an_invalid_or_refused_import_writes_nothing(
+    redis: Redis, cli_env: None, tmp_path: Path, capsys: Capture
 ) -> None:
-    with pytest.raises(SystemExit) as usage:
-        await hotdesk("login", "--device", "hd3001", "--tenant", "acme")
-    assert usage.value.code == 2
-    assert "--tenant and --ext go together" in capsys.readouterr().err
-    monkeypatch.setenv("HOTDESK_CLI_BINDING_ADDRESS", f"127.0.0.1:{free_port()}")
-    assert await hotdesk("status") == 3
-    assert "service unreachable at 127.0.0.1:" in capsys.readouterr().err
-
-
-async def test_login_with_pin_goes_through_the_auth_service(
-    services: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert await hotdesk("directory", "import", EXAMPLE) == 0
+    assert await hotdesk("directory", "import", FILE) == 0
+    before = await dump(redis)
     capsys.readouterr()
-    monkeypatch.setattr("sys.stdin", io.StringIO("0000\n"))
-    argv = ("login", "--with-pin", "--device", "hd3003", "--tenant", "acme", "--ext", "1003")
-    assert await hotdesk(*argv) == 1
-    assert "refused, wrong_pin" in capsys.readouterr().err
-    monkeypatch.setattr("sys.stdin", io.StringIO("5173\n"))
+
+    bad = tmp_path / "bad.yaml"
+    text = edited(
+        ("name: Bob Example", "name: Bob B"),
+        ('  - tenant: acme\n    extension: "1001"', '  - tenant: nope\n    extension: "1001"'),
+    )
+    bad.write_text(text)
+    assert await hotdesk("directory", "import", str(bad)) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{bad}:{line_of(text, 'tenant: nope')}: users[0] (nope/1001): tenant: no tenant 'nope' "
+        "declared",
+        f"hotdesk: 1 problem(s) in {bad}; nothing was written",
+    ]
+
+    regrouped = tmp_path / "regrouped.yaml"
+    regrouped.write_text(
+        edited(
+            ("London\n    cross_tenant_group: acme-group", "London\n    cross_tenant_group: other")
+        )
+    )
+    assert await hotdesk("directory", "import", str(regrouped)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hotdesk: {regrouped}: tenant globex: cross_tenant_group cannot change")
+    assert "remove the tenant first" in err and err.endswith("; nothing was written\n")
+
+    assert await dump(redis) == before
+
+
+async def test_redis_unreachable(monkeypatch: pytest.MonkeyPatch, capsys: Capture) -> None:
+    port = free_port()
+    monkeypatch.setenv("HOTDESK_CLI_REDIS_URL", f"redis://:s3cret@127.0.0.1:{port}/0")
+    assert await hotdesk("directory", "import", FILE) == 3
+    err = capsys.readouterr().err
+    assert err.startswith(f"hotdesk: cannot reach Redis at redis://***@127.0.0.1:{port}/0: ")
+    assert "s3cret" not in err
+
+
+async def test_login_logout_status(redis: Redis, services: None, capsys: Capture) -> None:
+    assert await hotdesk("directory", "import", FILE) == 0
+    capsys.readouterr()
+
+    assert await hotdesk("login", "--device", "hd3001", "--tenant", "acme", "--ext", "1001") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("logged in: Alice Example (acme/1001) on hd3001 until ")
+    assert await hotdesk("login", "--device", "hd3001", "--tenant", "acme", "--ext", "1002") == 1
+    assert capsys.readouterr().err == (
+        "refused: Alice Example (acme/1001) is on hd3001; add --takeover to take it over\n"
+    )
+    argv = ("login", "--device", "hd3001", "--tenant", "acme", "--ext", "1002", "--takeover")
     assert await hotdesk(*argv) == 0
-    assert "logged_in: acme/1003 (Carol Example) on hd3003" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("logged in: Bob Example (acme/1002) on hd3001")
+    assert lines[1] == "  logged out: Alice Example (acme/1001) on hd3001"
+    assert await hotdesk("login", "--device", "gx4001", "--hotdesk-id", "alice") == 0
+    assert capsys.readouterr().out == "logged in: Alice Example (acme/1001) on gx4001\n"
+    assert await hotdesk("login", "--device", "hd3002", "--tenant", "acme", "--ext", "2001") == 1
+    assert capsys.readouterr().err == "refused: acme/2001 is not a hot-desk user\n"
+    assert await hotdesk("login", "--device", "hd3002", "--tenant", "acme", "--ext", "9") == 2
+    assert capsys.readouterr().err == "no such user: acme/9\n"
+
+    assert await hotdesk("status", "--json") == 0
+    rows = {r["device"]: r for r in json.loads(capsys.readouterr().out)}
+    assert {d: r["user"] for d, r in rows.items()} == {
+        "gx4001": "acme/1001",
+        "hd3001": "acme/1002",
+        "hd3002": None,
+        "hd3003": None,
+    }
+    assert rows["gx4001"]["name"] == "Alice Example" and rows["gx4001"]["expires"] is None
+    assert rows["hd3001"]["since"].endswith("+00:00") and rows["hd3001"]["expires"]
+
+    assert await hotdesk("status", "--tenant", "acme") == 0
+    table = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert table[0] == ["DEVICE", "TENANT", "USER", "NAME", "SINCE", "EXPIRES"]
+    assert table[1][:5] == ["hd3001", "acme", "acme/1002", "Bob", "Example"]
+    assert table[2] == ["hd3002", "acme", "idle", "-", "-", "-"]
+    assert table[-1] == ["3", "device(s):", "1", "in", "use,", "2", "idle"]
+
+    assert await hotdesk("logout", "--tenant", "acme", "--ext", "1001") == 0
+    assert capsys.readouterr().out == "logged out: Alice Example (acme/1001) from gx4001\n"
+    assert await hotdesk("logout", "--device", "gx4001") == 0
+    assert capsys.readouterr().out == "nothing to do: gx4001 has no session\n"
+    assert await hotdesk("logout", "--device", "hd9999") == 2
+    assert capsys.readouterr().err == "no such device: hd9999\n"
+
+    actors = {e["actor"] for _, e in await redis.xrange(keys.events(GROUP))}
+    assert actors == {"operator:ann"}
+
+
+async def test_pins_and_unlock(
+    services: None, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    assert await hotdesk("directory", "import", FILE) == 0
+    capsys.readouterr()
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("2468\n"))
+    assert await hotdesk("set-pin", "--tenant", "acme", "--ext", "2001") == 0
+    assert capsys.readouterr().out == "PIN set for acme/2001\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO("1234\n"))
+    assert await hotdesk("set-pin", "--tenant", "acme", "--ext", "2001") == 2
+    assert capsys.readouterr().err == (
+        "hotdesk: auth service: PIN must not be a sequence of consecutive digits\n"
+    )
+
+    with_pin = ("login", "--with-pin", "--device", "hd3003", "--tenant", "acme", "--ext", "1003")
+    monkeypatch.setattr("sys.stdin", io.StringIO("0000\n"))
+    assert await hotdesk(*with_pin) == 1
+    assert capsys.readouterr().err == "refused: wrong PIN (2 attempt(s) left)\n"
+    assert await hotdesk("unlock", "--tenant", "acme", "--ext", "1003", "--device", "hd3003") == 0
+    assert capsys.readouterr().out == "cleared 1 lockout counter(s)\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO("5173\n"))
+    assert await hotdesk(*with_pin) == 0
+    assert capsys.readouterr().out.startswith("logged in: Carol Example (acme/1003) on hd3003 ")
+    assert await hotdesk("unlock", "--device", "hd3003") == 0
+    assert await hotdesk("unlock", "--tenant", "acme", "--ext", "9") == 2
+    assert capsys.readouterr().err.endswith("hotdesk: auth service: no user acme/9\n")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["login", "--device", "hd3001", "--tenant", "acme"], "--tenant and --ext go together"),
+        (["login", "--tenant", "acme", "--ext", "1001"], "the following arguments are required"),
+        (
+            ["logout", "--device", "hd3001", "--hotdesk-id", "alice"],
+            "logout takes --device or a user, not both",
+        ),
+        (["unlock"], "unlock needs --device or a user"),
+        (["set-pin", "--device", "hd3001"], "unrecognized arguments: --device"),
+        (["directory"], "the following arguments are required: ACTION"),
+    ],
+)
+async def test_usage_errors(argv: list[str], message: str, capsys: Capture) -> None:
+    assert await hotdesk(*argv) == 2
+    assert message in capsys.readouterr().err
+
+
+async def test_unreachable_services_are_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    binding, auth = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    monkeypatch.setenv("HOTDESK_CLI_BINDING_ADDRESS", binding)
+    monkeypatch.setenv("HOTDESK_CLI_AUTH_ADDRESS", auth)
+    assert await hotdesk("status") == 3
+    assert capsys.readouterr().err.startswith(
+        f"hotdesk: the binding service at {binding} is unavailable: "
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO("5173\n"))
+    assert await hotdesk("login", "--with-pin", "--device", "hd3003", "--hotdesk-id", "c") == 3
+    assert capsys.readouterr().err.startswith(
+        f"hotdesk: the auth service at {auth} is unavailable: "
+    )

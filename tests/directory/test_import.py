@@ -1,185 +1,417 @@
 """Importing directories into a real redis-server."""
 
 import asyncio
-from pathlib import Path
+from typing import Any
 
 import pytest
+import redis as sync_redis
 from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
 
-from services.auth.credentials import sip_ha1
+from services.auth.credentials import sip_ha1, sip_ha1b
 from services.auth.pins import PinHasher
 from services.binding.core import BindingCore
-from services.directory.importer import DirectoryImporter, ImportRefused
-from services.directory.load import DirectoryError, load_directory, parse_directory
+from services.directory.importer import DirectoryImporter, ImportConflict, ImportReport
+from services.directory.load import load_directory, parse_directory
+from services.directory.model import Directory
+from services.directory.plan import PlanRefused
 from services.kernel import keys
 from services.kernel.tenants import TenantCache
+from tests.directory.support import (
+    CHEAP,
+    EXAMPLE,
+    GROUP,
+    dump,
+    edited,
+    mentions,
+    without_entry,
+)
+from tests.support.redis_server import RedisServer
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "directory.yaml"
-HASHER = PinHasher(time_cost=1, memory_cost_kib=8, parallelism=1)
-
-
-async def dump(redis: Redis) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key in sorted(await redis.keys("*")):
-        kind = await redis.type(key)
-        if kind == "hash":
-            out[key] = await redis.hgetall(key)
-        elif kind == "set":
-            out[key] = await redis.smembers(key)
-        elif kind == "string":
-            out[key] = await redis.get(key)
-        elif kind == "stream":
-            out[key] = await redis.xrange(key)
-    return out
+SESSION_FIELDS = {
+    "device": ("user_tenant", "user_ext", "since_ms", "expires_ms", "gen"),
+    "user": ("device", "since_ms"),
+}
 
 
-async def core(redis: Redis) -> BindingCore:
-    tenants = TenantCache(redis)
-    await tenants.refresh()
-    return BindingCore(redis, tenants)
+def directory(text: str) -> Directory:
+    return parse_directory(text, "d.yaml")
 
 
-def edited(**replacements: str) -> str:
-    text = EXAMPLE.read_text()
-    for old, new in replacements.items():
-        assert old in text
-        text = text.replace(old, new)
-    return text
+async def core_of(redis: Redis) -> BindingCore:
+    return BindingCore(redis, TenantCache(redis))
 
 
-async def test_import_then_reimport_is_a_no_op(redis: Redis) -> None:
-    importer = DirectoryImporter(redis, HASHER)
-    first = await importer.apply(load_directory(EXAMPLE))
-    assert len(first.added) == 11 and not first.changed and not first.removed
-    assert first.version == 1
-    before = await dump(redis)
-    again = await importer.apply(load_directory(EXAMPLE))
-    assert again.unchanged and again.version == 1
-    assert await dump(redis) == before  # PIN hashes too: not re-salted
+async def login(core: BindingCore, device: str, ext: str, tenant: str = "acme") -> None:
+    r = await core.login(
+        device, pb.UserRef(tenant=tenant, extension=ext), allow_takeover=False, actor="test"
+    )
+    assert r.result == pb.LOGIN_RESULT_LOGGED_IN
 
 
-async def test_what_the_import_writes(redis: Redis) -> None:
-    await DirectoryImporter(redis, HASHER).apply(load_directory(EXAMPLE))
-    group = "acme-group"
-    assert await redis.hgetall(keys.user(group, "acme", "1001")) == {
+async def imported(redis: Redis, text: str | None = None, **kw: Any) -> ImportReport:
+    d = load_directory(EXAMPLE) if text is None else directory(text)
+    return await DirectoryImporter(redis, CHEAP, **kw).apply(d)
+
+
+async def test_import_of_the_example_writes_the_schema(redis: Redis) -> None:
+    report = await imported(redis)
+    assert [str(s) for s in report.added] == [
+        "+ tenant acme",
+        "+ tenant globex",
+        "+ user acme/1001",
+        "+ user acme/1002",
+        "+ user acme/1003",
+        "+ user acme/2001",
+        "+ user globex/3001",
+        "+ device gx4001",
+        "+ device hd3001",
+        "+ device hd3002",
+        "+ device hd3003",
+    ]
+    assert report.lines()[-1] == "11 added, 0 changed, 0 removed (directory version 1)"
+    assert await redis.get(keys.DIR_VERSION) == "1"
+
+    assert await redis.hgetall(keys.user(GROUP, "acme", "1001")) == {
         "name": "Alice Example",
         "caller_id": "+4930123451001",
         "hotdesk": "1",
         "hotdesk_id": "alice",
     }
-    pin_hash = await redis.get(keys.pin(group, "acme", "1001"))
-    assert pin_hash.startswith("$argon2id$") and HASHER.verify(pin_hash, "4711")
-    assert await redis.get(keys.pin(group, "acme", "2001")) is None
-    creds = await redis.hgetall(keys.sip_credentials("hotdesk.local", "hd3001"))
-    assert creds["ha1"] == sip_ha1("hd3001", "hotdesk.local", "demo-secret-hd3001")
-    assert await redis.hget(keys.DIR_HOTDESK_IDS, "gus") == "globex/3001"
-    assert await redis.hget(keys.DIR_DOMAINS, "globex.local") == "globex"
-    assert await redis.smembers(keys.tenant_devices(group, "acme")) == {
-        "hd3001",
-        "hd3002",
-        "hd3003",
+    assert await redis.hget(keys.user(GROUP, "acme", "2001"), "hotdesk") == "0"
+    assert await redis.hgetall(keys.device(GROUP, "hd3003")) == {
+        "tenant": "acme",
+        "mac": "0004f2aa3003",
+        "vendor": "polycom",
+        "model": "VVX450",
+        "emergency_cid": "+4930123450100",
+        "hotdesk": "1",
     }
+    pin_hash = await redis.get(keys.pin(GROUP, "acme", "1001"))
+    assert pin_hash.startswith("$argon2id$") and CHEAP.verify(pin_hash, "4711")
+    assert await redis.get(keys.pin(GROUP, "acme", "2001")) is None
+
+    creds = await redis.hgetall(keys.sip_credentials("hotdesk.local", "hd3001"))
+    assert creds == {
+        "ha1": sip_ha1("hd3001", "hotdesk.local", "demo-secret-hd3001"),
+        "ha1b": sip_ha1b("hd3001", "hotdesk.local", "hotdesk.local", "demo-secret-hd3001"),
+        "secret": "demo-secret-hd3001",
+    }
+    assert await redis.hget(keys.sip_credentials("globex.local", "gx4001"), "ha1") == sip_ha1(
+        "gx4001", "globex.local", "demo-secret-gx4001"
+    )
+
+    tenants = await redis.hgetall(keys.DIR_TENANTS)
+    assert tenants.keys() == {"acme", "globex"}
+    assert load_directory(EXAMPLE).tenants[0].model_dump_json() == tenants["acme"]
+    assert await redis.hgetall(keys.DIR_DOMAINS) == {
+        "hotdesk.local": "acme",
+        "globex.local": "globex",
+    }
+    assert await redis.hgetall(keys.DIR_HOTDESK_IDS) == {"alice": "acme/1001", "gus": "globex/3001"}
+    assert await redis.hgetall(keys.DIR_DEVICES) == {
+        "hd3001": "acme",
+        "hd3002": "acme",
+        "hd3003": "acme",
+        "gx4001": "globex",
+    }
+    assert await redis.smembers(keys.tenant_users(GROUP, "acme")) == {
+        "1001",
+        "1002",
+        "1003",
+        "2001",
+    }
+    assert await redis.smembers(keys.tenant_devices(GROUP, "globex")) == {"gx4001"}
 
 
-async def test_changes_keep_live_sessions(redis: Redis) -> None:
-    importer = DirectoryImporter(redis, HASHER)
-    await importer.apply(load_directory(EXAMPLE))
-    binding = await core(redis)
-    await binding.login(
-        "hd3001", pb.UserRef(tenant="acme", extension="1001"), allow_takeover=False, actor="t"
+async def test_reimport_changes_nothing(redis: Redis) -> None:
+    await imported(redis)
+    before = await dump(redis)
+    again = await imported(redis)
+    assert again.unchanged and again.version == 1
+    assert again.lines() == ["0 added, 0 changed, 0 removed (directory version 1)"]
+    assert await dump(redis) == before  # PIN hashes too: verified, not re-salted
+
+
+async def test_changes_are_reported_and_applied_and_sessions_kept(redis: Redis) -> None:
+    await imported(redis)
+    core = await core_of(redis)
+    await login(core, "hd3001", "1001")
+    device_key, user_key = keys.device(GROUP, "hd3001"), keys.user(GROUP, "acme", "1001")
+    session_before = (
+        await redis.hmget(device_key, *SESSION_FIELDS["device"]),
+        await redis.hmget(user_key, *SESSION_FIELDS["user"]),
     )
-    report = await importer.apply(
-        parse_directory(
-            edited(
-                **{
-                    "Alice Example": "Alice Renamed",
-                    "model: T54W\n    tenant: acme": "model: T57W\n    tenant: acme",
-                }
-            ),
-            "d.yaml",
-        )
+    old_pin_hash = await redis.get(keys.pin(GROUP, "acme", "1002"))
+
+    report = await imported(
+        redis,
+        edited(
+            ("name: Alice Example", "name: Alice Renamed"),
+            ("hotdesk_id: alice ", "hotdesk_id: alice2 "),
+            ("model: T54W\n    tenant: acme", "model: T57W\n    tenant: acme"),
+            ("sip_secret: demo-secret-hd3001", "sip_secret: new-secret-hd3001"),
+            ('pin: "8264"', 'pin: "9462"'),
+            ('daily_logout: "23:30"', 'daily_logout: "22:00"'),
+            ('login: "*45"', 'login: "*44"'),
+        ),
     )
-    assert sorted(report.changed) == [
-        "~ device hd3001: model 'T54W' -> 'T57W'",
-        "~ user acme/1001: name 'Alice Example' -> 'Alice Renamed'",
+    assert report.lines() == [
+        "~ tenant acme: feature_codes.login *45 -> *44; daily_logout 23:30 -> 22:00",
+        "~ user acme/1001: name Alice Example -> Alice Renamed; hotdesk_id alice -> alice2",
+        "~ user acme/1002: pin changed",
+        "~ device hd3001: model T54W -> T57W; sip_secret changed",
+        "0 added, 4 changed, 0 removed (directory version 2)",
     ]
-    state = await binding.get_by_device("hd3001")
+    session_after = (
+        await redis.hmget(device_key, *SESSION_FIELDS["device"]),
+        await redis.hmget(user_key, *SESSION_FIELDS["user"]),
+    )
+    assert session_after == session_before and session_before[0][1] == "1001"
+    state = await core.get_by_device("hd3001")
     assert state is not None and state.model == "T57W"
     assert state.binding.display_name == "Alice Renamed"
 
+    assert await redis.hgetall(keys.DIR_HOTDESK_IDS) == {
+        "alice2": "acme/1001",
+        "gus": "globex/3001",
+    }
+    creds = await redis.hgetall(keys.sip_credentials("hotdesk.local", "hd3001"))
+    assert creds["ha1"] == sip_ha1("hd3001", "hotdesk.local", "new-secret-hd3001")
+    new_pin_hash = await redis.get(keys.pin(GROUP, "acme", "1002"))
+    assert new_pin_hash != old_pin_hash and CHEAP.verify(new_pin_hash, "9462")
+    tenant = TenantCache(redis)
+    await tenant.refresh()
+    assert tenant.by_id["acme"].feature_codes.login == "*44"
 
-async def test_removals_end_sessions_and_remove_every_key(redis: Redis) -> None:
-    importer = DirectoryImporter(redis, HASHER)
-    await importer.apply(load_directory(EXAMPLE))
-    binding = await core(redis)
-    await binding.login(
-        "hd3002", pb.UserRef(tenant="acme", extension="1001"), allow_takeover=False, actor="t"
+
+async def test_removal_ends_sessions_and_removes_every_key(redis: Redis) -> None:
+    await imported(redis)
+    core = await core_of(redis)
+    await login(core, "hd3002", "1001")  # a user who leaves, on a device that stays
+    await login(core, "hd3001", "1003")  # a user who stays, on a device that leaves
+    await redis.hset(keys.pin_failures_user_device(GROUP, "acme", "1001", "hd3003"), "fails", 2)
+    await redis.hset(keys.pin_failures_user_device(GROUP, "acme", "1002", "hd3001"), "fails", 1)
+    await redis.hset(keys.pin_failures_device(GROUP, "hd3001"), "fails", 5)
+    kept_counter = keys.pin_failures_user_device(GROUP, "acme", "1002", "hd3003")
+    await redis.hset(kept_counter, "fails", 1)
+
+    text = without_entry(EXAMPLE.read_text(), '  - tenant: acme\n    extension: "1001"')
+    text = without_entry(text, "  - id: hd3001")
+    report = await imported(redis, text)
+
+    assert report.lines() == [
+        "- user acme/1001",
+        "- device hd3001",
+        "  logged out acme/1001 on hd3002",
+        "  logged out acme/1003 on hd3001",
+        "0 added, 0 changed, 2 removed (directory version 2)",
+    ]
+    state = await dump(redis)
+    assert mentions(state, "hd3001") == []
+    assert mentions(state, "1001") == []
+    assert "alice" not in state[keys.DIR_HOTDESK_IDS][1]
+    assert kept_counter in state
+    events = [e for _, e in await redis.xrange(keys.events(GROUP))][-2:]
+    assert [(e["device"], e["reason"], e["actor"]) for e in events] == [
+        ("hd3002", "directory", "directory-import"),
+        ("hd3001", "directory", "directory-import"),
+    ]
+    idle = await core.get_by_device("hd3002")
+    assert idle is not None and not idle.HasField("binding")
+    assert (await core.get_by_user(pb.UserRef(tenant="acme", extension="1003"))).known
+    # What stays is exactly what importing the smaller file anew gives.
+    assert (await imported(redis, text)).unchanged
+
+
+async def test_removing_a_tenant_removes_its_users_and_devices(redis: Redis) -> None:
+    await imported(redis)
+    await login(await core_of(redis), "gx4001", "1002")  # a cross-tenant session
+    text = without_entry(EXAMPLE.read_text(), "  - id: globex")
+    text = without_entry(text, '  - tenant: globex\n    extension: "3001"')
+    text = without_entry(text, "  - id: gx4001")
+    report = await imported(redis, text)
+    assert [str(s) for s in report.removed] == [
+        "- tenant globex",
+        "- user globex/3001",
+        "- device gx4001",
+    ]
+    assert [f"{b.tenant}/{b.extension}@{b.device_id}" for b in report.sessions_ended] == [
+        "acme/1002@gx4001"
+    ]
+    state = await dump(redis)
+    assert mentions(state, "globex") == []
+    assert mentions(state, "gx4001") == []
+    assert await redis.hgetall(keys.DIR_DOMAINS) == {"hotdesk.local": "acme"}
+
+
+async def test_a_device_moving_tenant_moves_its_keys(redis: Redis) -> None:
+    await imported(redis)
+    await login(await core_of(redis), "hd3003", "1003")
+    report = await imported(
+        redis,
+        edited(("model: VVX450\n    tenant: acme", "model: VVX450\n    tenant: globex")),
     )
-    await binding.login(
-        "hd3001", pb.UserRef(tenant="acme", extension="1003"), allow_takeover=False, actor="t"
+    assert report.lines() == [
+        "~ device hd3003: tenant acme -> globex; sip realm hotdesk.local -> globex.local",
+        "  logged out acme/1003 on hd3003",
+        "0 added, 1 changed, 0 removed (directory version 2)",
+    ]
+    assert not await redis.exists(keys.sip_credentials("hotdesk.local", "hd3003"))
+    assert await redis.hget(keys.sip_credentials("globex.local", "hd3003"), "ha1") == sip_ha1(
+        "hd3003", "globex.local", "demo-secret-hd3003"
     )
-    text = EXAMPLE.read_text()
-    start = text.index('  - tenant: acme\n    extension: "1001"')
-    end = text.index('  - tenant: acme\n    extension: "1002"')
-    text = text[:start] + text[end:]
-    start = text.index("  - id: hd3001")
-    end = text.index("  - id: hd3002")
-    text = text[:start] + text[end:]
-    report = await importer.apply(parse_directory(text, "d.yaml"))
-    assert sorted(report.removed) == ["- device hd3001", "- user acme/1001"]
-    assert sorted(report.sessions_ended) == ["acme/1001@hd3002", "acme/1003@hd3001"]
-    group = "acme-group"
-    for key in (
-        keys.user(group, "acme", "1001"),
-        keys.pin(group, "acme", "1001"),
-        keys.device(group, "hd3001"),
-        keys.sip_credentials("hotdesk.local", "hd3001"),
-    ):
-        assert not await redis.exists(key), key
-    assert await redis.hget(keys.DIR_HOTDESK_IDS, "alice") is None
-    assert await redis.hget(keys.DIR_DEVICES, "hd3001") is None
-    reasons = [e["reason"] for _, e in await redis.xrange(keys.events(group))]
-    assert reasons[-2:] == ["directory", "directory"]
-    state = await binding.get_by_device("hd3002")
-    assert state is not None and not state.HasField("binding")
+    assert await redis.hget(keys.DIR_DEVICES, "hd3003") == "globex"
+    assert not await redis.sismember(keys.tenant_devices(GROUP, "acme"), "hd3003")
+    assert await redis.sismember(keys.tenant_devices(GROUP, "globex"), "hd3003")
+    device = await redis.hgetall(keys.device(GROUP, "hd3003"))
+    assert device["tenant"] == "globex" and "user_ext" not in device
 
 
-async def test_nothing_is_written_for_an_invalid_file(redis: Redis) -> None:
-    await DirectoryImporter(redis, HASHER).apply(load_directory(EXAMPLE))
+async def test_a_tenant_changing_domain_moves_credentials_and_index(redis: Redis) -> None:
+    await imported(redis)
+    report = await imported(redis, edited(("domain: globex.local", "domain: globex.example")))
+    assert [str(s) for s in report.changed] == [
+        "~ tenant globex: domain globex.local -> globex.example",
+        "~ device gx4001: sip realm globex.local -> globex.example",
+    ]
+    assert await redis.hget(keys.DIR_DOMAINS, "globex.example") == "globex"
+    assert await redis.hget(keys.DIR_DOMAINS, "globex.local") is None
+    assert not await redis.exists(keys.sip_credentials("globex.local", "gx4001"))
+    creds = await redis.hgetall(keys.sip_credentials("globex.example", "gx4001"))
+    assert creds["ha1"] == sip_ha1("gx4001", "globex.example", "demo-secret-gx4001")
+
+
+async def test_a_pin_set_through_the_api_survives_a_file_without_one(redis: Redis) -> None:
+    await imported(redis)
+    await redis.set(keys.pin(GROUP, "acme", "2001"), CHEAP.hash("2468"))
+    text = edited(('    pin: "5173"\n', ""))  # 1003 no longer has a PIN in the file
+    report = await imported(redis, text)
+    assert report.unchanged
+    assert CHEAP.verify(await redis.get(keys.pin(GROUP, "acme", "2001")), "2468")
+    assert CHEAP.verify(await redis.get(keys.pin(GROUP, "acme", "1003")), "5173")
+
+
+async def test_a_group_change_is_refused_and_nothing_written(redis: Redis) -> None:
+    await imported(redis)
     before = await dump(redis)
-    with pytest.raises(DirectoryError):
-        parse_directory(edited(**{'pin: "8264"': 'pin: "1111"'}), "bad.yaml")
-    with pytest.raises(ImportRefused, match="remove the tenant first"):
-        await DirectoryImporter(redis, HASHER).apply(
-            parse_directory(
-                edited(**{"acme-group\n\nusers": "other\n\nusers"}),
-                "d.yaml",
-            )
-        )
+    text = edited(
+        ("London\n    cross_tenant_group: acme-group", "London\n    cross_tenant_group: other")
+    )
+    with pytest.raises(PlanRefused, match="remove the tenant first"):
+        await imported(redis, text)
     assert await dump(redis) == before
 
 
-async def test_dry_run_writes_nothing(redis: Redis) -> None:
-    report = await DirectoryImporter(redis, HASHER).apply(load_directory(EXAMPLE), dry_run=True)
-    assert len(report.added) == 11
-    assert await redis.keys("*") == []
+async def test_dry_run_reports_and_writes_nothing(redis: Redis) -> None:
+    await imported(redis)
+    await login(await core_of(redis), "hd3002", "1001")
+    before = await dump(redis)
+    text = without_entry(EXAMPLE.read_text(), '  - tenant: acme\n    extension: "1001"')
+    d = directory(text.replace("name: Bob Example", "name: Bob B"))
+    report = await DirectoryImporter(redis, CHEAP).apply(d, dry_run=True)
+    assert report.lines() == [
+        "- user acme/1001",
+        "~ user acme/1002: name Bob Example -> Bob B",
+        "  would log out acme/1001 on hd3002",
+        "dry run, nothing written: 0 added, 1 changed, 1 removed",
+    ]
+    assert await dump(redis) == before
 
 
-async def test_concurrent_imports_do_not_interleave(redis: Redis) -> None:
-    a = load_directory(EXAMPLE)
-    b = parse_directory(edited(**{"Bob Example": "Bob B"}), "b.yaml")
-    results = await asyncio.gather(
-        DirectoryImporter(redis, HASHER).apply(a),
-        DirectoryImporter(redis, HASHER).apply(b),
-        return_exceptions=True,
+class InterferingHasher(PinHasher):
+    """Cheap argon2 that, on the first ``times`` verifications (which run
+    inside an import's WATCH window), lets another writer change the
+    directory the way a concurrent import would."""
+
+    def __init__(self, url: str, times: int = 1) -> None:
+        super().__init__(time_cost=1, memory_cost_kib=8, parallelism=1)
+        self._url, self._times = url, times
+
+    def verify(self, pin_hash: str, pin: str) -> bool:
+        if self._times > 0:
+            self._times -= 1
+            with sync_redis.Redis.from_url(self._url, decode_responses=True) as other:
+                other.hset(keys.user(GROUP, "acme", "9999"), mapping={"name": "Stray"})
+                other.sadd(keys.tenant_users(GROUP, "acme"), "9999")
+                other.incr(keys.DIR_VERSION)
+        return super().verify(pin_hash, pin)
+
+
+async def test_a_concurrent_import_makes_the_import_start_over(
+    redis: Redis, redis_server: RedisServer
+) -> None:
+    await imported(redis)
+    hasher = InterferingHasher(redis_server.url)
+    d = directory(edited(("name: Bob Example", "name: Bob B")))
+    report = await DirectoryImporter(redis, hasher).apply(d)
+    # Planned again on what the other writer left: its user goes too.
+    assert [str(s) for s in report.plan.steps] == [
+        "~ user acme/1002: name Bob Example -> Bob B",
+        "- user acme/9999",
+    ]
+    assert report.version == 3  # 1, the other writer's 2, this import's 3
+    assert not await redis.sismember(keys.tenant_users(GROUP, "acme"), "9999")
+    assert await redis.hget(keys.user(GROUP, "acme", "1002"), "name") == "Bob B"
+
+
+async def test_two_imports_at_once_do_not_interleave(redis: Redis) -> None:
+    await imported(redis)
+    a = directory(edited(("name: Bob Example", "name: Bob A"), ('pin: "8264"', 'pin: "9462"')))
+    b = directory(edited(("name: Bob Example", "name: Bob B"), ('pin: "4711"', 'pin: "1357"')))
+    reports = await asyncio.gather(
+        DirectoryImporter(redis, CHEAP).apply(a), DirectoryImporter(redis, CHEAP).apply(b)
     )
-    applied = [r for r in results if not isinstance(r, BaseException)]
-    refused = [r for r in results if isinstance(r, ImportRefused)]
-    assert len(applied) + len(refused) == 2 and applied
-    assert int(await redis.get(keys.DIR_VERSION)) == len(applied)
-    name = await redis.hget(keys.user("acme-group", "acme", "1002"), "name")
-    assert name in ("Bob Example", "Bob B")
-    # Whatever won, the state is exactly one file's: importing it again is a no-op.
-    winner = a if name == "Bob Example" else b
-    assert (await DirectoryImporter(redis, HASHER).apply(winner)).unchanged
+    assert sorted(r.version for r in reports) == [2, 3]
+    last = a if max(reports, key=lambda r: r.version) is reports[0] else b
+    # Whichever came last, Redis holds exactly its file.
+    assert (await DirectoryImporter(redis, CHEAP).apply(last)).unchanged
+
+
+class RacingCore(BindingCore):
+    """A binding core under which the user being removed logs in again
+    (at another desk) right after the import logged them out, ``races``
+    times."""
+
+    def __init__(self, redis: Redis, races: int) -> None:
+        super().__init__(redis, TenantCache(redis))
+        self.races = races
+
+    async def logout_user(
+        self, user: pb.UserRef, *, reason: pb.ChangeReason.ValueType, actor: str
+    ) -> pb.LogoutResponse:
+        response = await super().logout_user(user, reason=reason, actor=actor)
+        if self.races > 0:
+            self.races -= 1
+            await login(self, "hd3003", user.extension)
+        return response
+
+
+async def test_a_login_racing_a_removal_is_ended_too(redis: Redis) -> None:
+    await imported(redis)
+    core = RacingCore(redis, races=1)
+    await login(core, "hd3002", "1001")
+    text = without_entry(EXAMPLE.read_text(), '  - tenant: acme\n    extension: "1001"')
+    report = await DirectoryImporter(redis, CHEAP, core).apply(directory(text))
+    assert core.races == 0
+    assert [f"{b.extension}@{b.device_id}" for b in report.sessions_ended] == [
+        "1001@hd3002",
+        "1001@hd3003",
+    ]
+    for device_id in ("hd3002", "hd3003"):
+        state = await core.get_by_device(device_id)
+        assert state is not None and not state.HasField("binding")
+    assert not await redis.exists(keys.user(GROUP, "acme", "1001"))
+
+
+async def test_an_import_that_keeps_meeting_changes_gives_up_cleanly(redis: Redis) -> None:
+    await imported(redis)
+    core = RacingCore(redis, races=100)
+    text = without_entry(EXAMPLE.read_text(), '  - tenant: acme\n    extension: "1001"')
+    d = directory(text.replace("name: Bob Example", "name: Bob B"))
+    with pytest.raises(ImportConflict, match="run it again"):
+        await DirectoryImporter(redis, CHEAP, core, attempts=3).apply(d)
+    assert core.races == 97
+    assert await redis.get(keys.DIR_VERSION) == "1"
+    assert await redis.hget(keys.user(GROUP, "acme", "1002"), "name") == "Bob Example"
+    assert await redis.exists(keys.user(GROUP, "acme", "1001"))

@@ -1,36 +1,46 @@
-"""Validation of directory files: every problem at once, each located."""
+"""Validation of directory files: every problem at once, each located by
+file and line, entry and field."""
 
 from pathlib import Path
 
 import pytest
 
 from services.directory.load import DirectoryError, load_directory, parse_directory
+from tests.directory.support import EXAMPLE, edited
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "directory.yaml"
+VALID_TENANT = "tenants:\n  - {id: a, domain: a.example}\n"
 
 
 def problems(text: str) -> list[str]:
     with pytest.raises(DirectoryError) as exc:
         parse_directory(text, "dir.yaml")
-    return exc.value.problems
+    return [str(p) for p in exc.value.problems]
 
 
-def test_example_is_valid() -> None:
+def test_the_example_is_valid() -> None:
     d = load_directory(EXAMPLE)
-    assert {t.id for t in d.tenants} == {"acme", "globex"}
-    assert len(d.users) == 5 and len(d.devices) == 4
+    assert [t.id for t in d.tenants] == ["acme", "globex"]
+    assert [u.ref for u in d.users] == [
+        "acme/1001",
+        "acme/1002",
+        "acme/1003",
+        "acme/2001",
+        "globex/3001",
+    ]
+    assert [d.id for d in d.devices] == ["hd3001", "hd3002", "hd3003", "gx4001"]
     assert d.devices[0].mac == "001565aa3001"
 
 
-def test_every_problem_is_reported_with_file_entry_and_field() -> None:
-    found = problems("""
+def test_every_problem_at_once_with_file_line_entry_and_field() -> None:
+    found = problems("""\
 tenants:
   - id: acme
     domain: acme.example
     timezone: Mars/Olympus
+    colour: red
 users:
   - tenant: acme
-    extension: "1001"
+    extension: 1001
     name: Alice
     caller_id: "+4930123"
     pin: "1234"
@@ -47,62 +57,177 @@ devices:
     sip_secret: short
     emergency_caller_id: "+4930"
 """)
-    assert (
-        "dir.yaml: tenants[0] (acme, line 3): timezone: unknown time zone 'Mars/Olympus'" in found
-    )
-    assert any(
-        p.startswith("dir.yaml: users[0] (acme/1001, line 7): pin: PIN must not be a sequence")
-        for p in found
-    )
-    assert "dir.yaml: users[1] (nope/1002, line 12): tenant: no tenant 'nope' in this file" in found
-    device = [p for p in found if p.startswith("dir.yaml: devices[0] (hd1, line 17)")]
-    assert {p.split(": ")[2] for p in device} == {"mac", "vendor", "sip_secret"}
-    assert len(found) == 6
-
-
-def test_duplicates_and_namespace_clashes() -> None:
-    found = problems("""
-tenants:
-  - {id: a, domain: a.example}
-  - {id: b, domain: a.example, cross_tenant_group: a}
-users:
-  - {tenant: a, extension: "100", name: X, caller_id: "+491", hotdesk_id: x}
-  - {tenant: a, extension: "100", name: Y, caller_id: "+492", hotdesk_id: x}
-devices:
-  - {id: "100", mac: "001565000001", vendor: yealink, model: T54W, tenant: a,
-     sip_secret: 0123456789ab, emergency_caller_id: "+4930"}
-  - {id: d2, mac: "00-15-65-00-00-01", vendor: polycom, model: VVX, tenant: b,
-     sip_secret: 0123456789ab, emergency_caller_id: "+4930"}
-""")
-    text = "\n".join(found)
-    assert "domain: 'a.example' is used by more than one tenant" in text
-    assert "cross_tenant_group: 'a' is another tenant's id" in text
-    assert "users: a/100 is declared more than once" in text
-    assert "hotdesk_id: 'x' is used by more than one user" in text
-    assert "mac: 001565000001 is used by more than one device" in text
-    assert "'100' is also an extension of tenant 'a'" in text
-
-
-def test_feature_codes_must_not_be_prefixes_of_each_other() -> None:
-    found = problems("""
-tenants:
-  - id: a
-    domain: a.example
-    feature_codes: {login: "*7", logout: "*46", login_with_extension_prefix: "*77*"}
-""")
     assert found == [
-        "dir.yaml: tenants[0] (a, line 3): feature_codes: login '*7' is a prefix of "
-        "login_with_extension_prefix '*77*'; a phone would dial '*7' before the caller finishes"
+        "dir.yaml:4: tenants[0] (acme): timezone: unknown time zone 'Mars/Olympus'",
+        "dir.yaml:5: tenants[0] (acme): colour: unknown field (expected one of: id, domain, "
+        "emergency_numbers, feature_codes, second_login, logout_asks_pin, max_login_seconds, "
+        "daily_logout, timezone, cross_tenant_group)",
+        "dir.yaml:8: users[0] (acme/1001): extension: must be in quotes: unquoted, YAML reads "
+        "it as a number",
+        "dir.yaml:11: users[0] (acme/1001): pin: PIN must not be a sequence of consecutive digits",
+        "dir.yaml:12: users[1] (nope/1002): tenant: no tenant 'nope' declared",
+        "dir.yaml:18: devices[0] (hd1): mac: must be 12 hex digits, optionally separated by "
+        "':', '-' or '.'",
+        "dir.yaml:19: devices[0] (hd1): vendor: Input should be 'yealink' or 'polycom'",
+        "dir.yaml:22: devices[0] (hd1): sip_secret: String should have at least 12 characters",
     ]
 
 
-def test_yaml_syntax_error_has_a_line() -> None:
+def test_pin_policy_is_checked_with_the_users_extension() -> None:
+    base = VALID_TENANT + "users:\n"
+    user = '  - {{tenant: a, extension: "{ext}", name: U, caller_id: "+491", pin: "{pin}"}}\n'
+    found = problems(
+        base
+        + user.format(ext="1001", pin="1234")
+        + user.format(ext="1002", pin="7777")
+        + user.format(ext="1003", pin="1003")
+        + user.format(ext="1004", pin="12a4")
+        + user.format(ext="1005", pin="4711")
+    )
+    assert found == [
+        "dir.yaml:4: users[0] (a/1001): pin: PIN must not be a sequence of consecutive digits",
+        "dir.yaml:5: users[1] (a/1002): pin: PIN must not repeat one digit",
+        "dir.yaml:6: users[2] (a/1003): pin: PIN must not be the user's own extension",
+        "dir.yaml:7: users[3] (a/1004): pin: PIN must contain digits only",
+    ]
+
+
+def test_an_unquoted_pin_is_refused_without_showing_it() -> None:
+    found = problems(
+        VALID_TENANT + 'users:\n  - {tenant: a, extension: "1", name: U, '
+        'caller_id: "+491", pin: 0711}\n'
+    )
+    assert found == [
+        "dir.yaml:4: users[0] (a/1): pin: must be in quotes: unquoted, YAML reads it as a number"
+    ]
+    assert not any("711" in p or "457" in p for p in found)
+
+
+def test_duplicates_name_both_entries() -> None:
+    found = problems("""\
+tenants:
+  - {id: a, domain: a.example}
+  - {id: b, domain: a.example}
+  - {id: a, domain: c.example}
+users:
+  - {tenant: a, extension: "100", name: X, caller_id: "+491", hotdesk_id: x}
+  - {tenant: a, extension: "100", name: Y, caller_id: "+492"}
+  - {tenant: b, extension: "100", name: Z, caller_id: "+493", hotdesk_id: x}
+devices:
+  - {id: d1, mac: "001565000001", vendor: yealink, model: T54W, tenant: a,
+     sip_secret: 0123456789ab, emergency_caller_id: "+4930"}
+  - {id: d1, mac: "00-15-65-00-00-01", vendor: polycom, model: VVX, tenant: b,
+     sip_secret: 0123456789ab, emergency_caller_id: "+4930"}
+""")
+    assert found == [
+        "dir.yaml:3: tenants[1] (b): domain: 'a.example' is already used by tenants[0] (a), line 2",
+        "dir.yaml:4: tenants[2] (a): id: 'a' is already used by tenants[0] (a), line 2",
+        "dir.yaml:7: users[1] (a/100): extension: a/100 is already used by users[0] (a/100), "
+        "line 6",
+        "dir.yaml:8: users[2] (b/100): hotdesk_id: 'x' is already used by users[0] (a/100), line 6",
+        "dir.yaml:12: devices[1] (d1): id: 'd1' is already used by devices[0] (d1), line 10",
+        "dir.yaml:12: devices[1] (d1): mac: 001565000001 is already used by devices[0] (d1), "
+        "line 10",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("codes", "expected"),
+    [
+        (
+            '{login: "*7", logout: "*46", login_with_extension_prefix: "*77*"}',
+            "login '*7' is a prefix of login_with_extension_prefix '*77*'; the phone would dial "
+            "'*7' before the caller finishes",
+        ),
+        ('{login: "*45", logout: "*45"}', "login and logout are the same code '*45'"),
+        ('{login: "45a"}', "login '45a' must be digits, * and # only"),
+        ('{login: "11"}', "login '11' collides with emergency number '112'"),
+    ],
+)
+def test_feature_codes_must_not_collide(codes: str, expected: str) -> None:
+    found = problems(f"tenants:\n  - id: a\n    domain: a.example\n    feature_codes: {codes}\n")
+    assert found == [f"dir.yaml:4: tenants[0] (a): feature_codes: {expected}"]
+
+
+def test_emergency_numbers_are_digits() -> None:
+    found = problems(
+        'tenants:\n  - id: a\n    domain: a.example\n    emergency_numbers: ["112", "*4"]\n'
+    )
+    assert found == ["dir.yaml:4: tenants[0] (a): emergency_numbers: must be digits only: '*4'"]
+
+
+def test_yaml_syntax_error_reports_file_and_line() -> None:
     assert problems("tenants:\n  - id: a\n   domain: x\n") == [
         "dir.yaml:3: YAML syntax error: expected <block end>, but found '<block mapping start>'"
     ]
 
 
-def test_unknown_keys_are_refused() -> None:
-    found = problems("tenants:\n  - {id: a, domain: a.example, colour: red}\nphones: []\n")
-    assert "dir.yaml: phones: unknown section (expected tenants, users, devices)" in found
-    assert "dir.yaml: tenants[0] (a, line 2): colour: Extra inputs are not permitted" in found
+def test_a_key_written_twice_is_an_error() -> None:
+    user = 'users:\n  - tenant: a\n    extension: "1"\n    name: U\n    caller_id: "+491"\n'
+    found = problems(VALID_TENANT + user + '    pin: "4711"\n    pin: "4712"\n')
+    assert found == [
+        "dir.yaml:9: users[0] (a/1): pin: written twice in one mapping (which one was meant?)"
+    ]
+    # A second section of the same name would silently replace the first.
+    assert problems(VALID_TENANT + "users: []\n" + VALID_TENANT) == [
+        "dir.yaml:4: tenants: written twice in one mapping (which one was meant?)"
+    ]
+
+
+def test_references_to_an_invalid_tenant_do_not_cascade() -> None:
+    found = problems(
+        "tenants:\n  - {id: a, domain: a.example, second_login: never}\n"
+        'users:\n  - {tenant: a, extension: "1", name: U, caller_id: "+491"}\n'
+    )
+    assert found == [
+        "dir.yaml:2: tenants[0] (a): second_login: Input should be 'auto_logout' or 'deny'"
+    ]
+
+
+def test_file_structure_problems() -> None:
+    assert problems("- a\n- b\n") == [
+        "dir.yaml: must be a mapping with the sections tenants, users, devices"
+    ]
+    assert problems("users: []\n") == ["dir.yaml:1: tenants: required section missing"]
+    assert problems(VALID_TENANT + "phones: []\nusers: {a: 1}\ndevices: [hd1]\n") == [
+        "dir.yaml:3: phones: unknown section (expected tenants, users, devices)",
+        "dir.yaml:4: users: must be a list of entries",
+        "dir.yaml:5: devices[0]: must be a mapping of fields",
+    ]
+
+
+def test_cross_entry_rules() -> None:
+    found = problems("""\
+tenants:
+  - {id: a, domain: A.Example}
+  - {id: b, domain: b.example, cross_tenant_group: a}
+users:
+  - {tenant: a, extension: "100", name: X, caller_id: "+491"}
+devices:
+  - {id: "100", mac: "0015.65aa.bb01", vendor: yealink, model: T54W, tenant: a,
+     sip_secret: 0123456789ab, emergency_caller_id: "+4930"}
+""")
+    assert found == [
+        "dir.yaml:2: tenants[0] (a): domain: must be a lowercase host name or address",
+        "dir.yaml:3: tenants[1] (b): cross_tenant_group: 'a' is another tenant's id; pick a "
+        "name no tenant uses",
+        "dir.yaml:7: devices[0] (100): id: '100' is also an extension of tenant 'a'; devices "
+        "and users share the tenant's SIP user names",
+    ]
+
+
+@pytest.mark.parametrize("mac", ["00:15:65:AA:BB:01", "00-15-65-aa-bb-01", "0015.65aa.bb01"])
+def test_mac_addresses_are_normalised(mac: str) -> None:
+    text = edited(('mac: "00:15:65:aa:30:01"', f'mac: "{mac}"'))
+    assert parse_directory(text, "d.yaml").devices[0].mac == "001565aabb01"
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(DirectoryError) as missing:
+        load_directory(tmp_path / "nope.yaml")
+    assert str(missing.value) == f"{tmp_path / 'nope.yaml'}: cannot read: No such file or directory"
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("tenants: []\n# M\xfcller\n".encode("latin-1"))
+    with pytest.raises(DirectoryError) as binary:
+        load_directory(latin1)
+    assert str(binary.value) == f"{latin1}: not UTF-8 text (byte 15)"

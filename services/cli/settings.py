@@ -1,0 +1,30 @@
+"""Settings of the ``hotdesk`` command (environment prefix ``HOTDESK_CLI_``)."""
+
+import os
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _login_name() -> str:
+    return os.environ.get("USER") or "operator"
+
+
+class CliSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTDESK_CLI_", extra="ignore")
+
+    # Directory imports talk to Redis directly (one transaction).
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Defaults: the services' own default gRPC ports.
+    binding_address: str = "127.0.0.1:7100"
+    auth_address: str = "127.0.0.1:7200"
+    # Recorded as "operator:<name>" with every change the CLI makes.
+    operator: str = Field(default_factory=_login_name, min_length=1)
+    # Deadline of each gRPC call.
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    # argon2id cost of the PIN hashes an import writes (keep it the auth
+    # service's: the auth service rehashes a PIN of another cost on its next
+    # successful use).
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)

@@ -1,0 +1,199 @@
+"""Applying a plan to Redis.
+
+Users and devices that leave lose their session first, through the binding
+core (so the event stream records the logout with reason ``directory``);
+then every write goes out in one MULTI/EXEC, queued on a pipeline the caller
+has WATCHing the directory version (see ``services.directory.importer``).
+
+Which keys an entry owns is its *footprint*; what an import deletes is the
+old footprint minus the new one, so a user who changes a field keeps the
+keys it has (and its session fields and PIN), and a device moving to a
+tenant of another group or domain loses exactly the keys under the old one.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from hotdesk.v1 import binding_pb2 as pb
+from redis.asyncio import Redis
+
+from services.auth.credentials import credential_fields
+from services.binding.core import BindingCore
+from services.directory.plan import Plan
+from services.kernel import keys
+from services.kernel.tenants import TenantConfig
+
+ACTOR = "directory-import"
+
+
+@dataclass(frozen=True)
+class _Footprint:
+    keys: frozenset[str] = frozenset()  # owned outright
+    members: frozenset[tuple[str, str]] = frozenset()  # (set, member)
+    fields: frozenset[tuple[str, str]] = frozenset()  # (hash, field) in an index
+
+    def __or__(self, other: "_Footprint") -> "_Footprint":
+        return _Footprint(
+            self.keys | other.keys, self.members | other.members, self.fields | other.fields
+        )
+
+    def __sub__(self, other: "_Footprint") -> "_Footprint":
+        return _Footprint(
+            self.keys - other.keys, self.members - other.members, self.fields - other.fields
+        )
+
+
+def _tenant_footprint(t: TenantConfig) -> _Footprint:
+    return _Footprint(fields=frozenset({(keys.DIR_TENANTS, t.id), (keys.DIR_DOMAINS, t.domain)}))
+
+
+def _user_footprint(t: TenantConfig, extension: str, hotdesk_id: str) -> _Footprint:
+    g = t.group
+    return _Footprint(
+        keys=frozenset({keys.user(g, t.id, extension), keys.pin(g, t.id, extension)}),
+        members=frozenset({(keys.tenant_users(g, t.id), extension)}),
+        fields=frozenset({(keys.DIR_HOTDESK_IDS, hotdesk_id)} if hotdesk_id else ()),
+    )
+
+
+def _device_footprint(t: TenantConfig, device_id: str) -> _Footprint:
+    g = t.group
+    return _Footprint(
+        keys=frozenset(
+            {
+                keys.device(g, device_id),
+                keys.sip_credentials(t.domain, device_id),
+                keys.pin_failures_device(g, device_id),
+            }
+        ),
+        members=frozenset({(keys.tenant_devices(g, t.id), device_id)}),
+        fields=frozenset({(keys.DIR_DEVICES, device_id)}),
+    )
+
+
+def _stale(plan: Plan) -> _Footprint:
+    """What the stored entries own that their new versions (if any) do not."""
+    stale = _Footprint()
+    for ts in plan.tenants:
+        if ts.old is not None:
+            new = _tenant_footprint(ts.new) if ts.new else _Footprint()
+            stale |= _tenant_footprint(ts.old) - new
+    for us in plan.users:
+        if us.old is not None:
+            old = _user_footprint(us.old.tenant, us.old.extension, us.old.fields["hotdesk_id"])
+            u = us.new
+            new = (
+                _user_footprint(plan.file_tenants[u.tenant], u.extension, u.hotdesk_id or "")
+                if u
+                else _Footprint()
+            )
+            stale |= old - new
+    for ds in plan.devices:
+        if ds.old is not None:
+            d = ds.new
+            new = _device_footprint(plan.file_tenants[d.tenant], d.id) if d else _Footprint()
+            stale |= _device_footprint(ds.old.tenant, ds.old.id) - new
+    return stale
+
+
+async def end_sessions(core: BindingCore, plan: Plan) -> list[pb.Binding]:
+    """Log out every leaving user and device (whether or not the snapshot
+    showed a session: one may have started since)."""
+    ended: list[pb.Binding] = []
+    reason = pb.CHANGE_REASON_DIRECTORY
+    for u in plan.leaving_users():
+        ref = pb.UserRef(tenant=u.tenant.id, extension=u.extension)
+        r = await core.logout_user(ref, reason=reason, actor=ACTOR)
+        if r.result == pb.LOGOUT_RESULT_LOGGED_OUT:
+            ended.append(r.ended)
+    for d in plan.leaving_devices():
+        r = await core.logout_device(d.id, reason=reason, actor=ACTOR)
+        if r.result == pb.LOGOUT_RESULT_LOGGED_OUT:
+            ended.append(r.ended)
+    return ended
+
+
+async def watch_leaving(tx: Redis, redis: Redis, plan: Plan) -> bool:
+    """WATCH the hashes of leaving users and devices on ``tx``; whether none
+    of them has a session now. A login after ``end_sessions`` either shows
+    here (False: end the sessions again) or fails the transaction."""
+    names = [keys.user(u.tenant.group, u.tenant.id, u.extension) for u in plan.leaving_users()]
+    device_names = [keys.device(d.tenant.group, d.id) for d in plan.leaving_devices()]
+    if not names and not device_names:
+        return True
+    await tx.watch(*names, *device_names)
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.hget(name, "device")
+        for name in device_names:
+            pipe.hget(name, "user_ext")
+        return not any(await pipe.execute())
+
+
+async def stale_lockout_counters(redis: Redis, plan: Plan) -> list[str]:
+    """The auth service's PIN failure counters of users who leave (on any
+    device) and of anyone on devices that leave their group, so that an
+    entry added back later does not inherit a lockout. Found by one SCAN per
+    group concerned (the device-wide counter is in the device footprint)."""
+    patterns: dict[str, list[str]] = defaultdict(list)
+    for u in plan.leaving_users():
+        g = u.tenant.group
+        patterns[g].append(keys.pin_failures_user_device(g, u.tenant.id, u.extension, "*"))
+    for ds in plan.devices:
+        if ds.old is None:
+            continue
+        g = ds.old.tenant.group
+        if ds.new is None or plan.file_tenants[ds.new.tenant].group != g:
+            patterns[g].append(keys.pin_failures_user_device(g, "*", "*", ds.old.id))
+    found = []
+    for g, wanted in patterns.items():
+        every = keys.pin_failures_user_device(g, "*", "*", "*")
+        async for name in redis.scan_iter(match=every, count=1000):
+            if any(fnmatchcase(name, pattern) for pattern in wanted):
+                found.append(name)
+    return found
+
+
+def queue_writes(
+    tx: Redis, plan: Plan, pin_hashes: dict[str, str], extra_deletes: list[str]
+) -> None:
+    """Queue the plan on ``tx`` (in MULTI): first what goes, then what the
+    file says, so that an index entry moving from one entry to another
+    (a hot-desk id, a domain) ends up with the new owner."""
+    stale = _stale(plan)
+    if stale.keys or extra_deletes:
+        tx.delete(*sorted(stale.keys), *extra_deletes)
+    members: dict[str, list[str]] = defaultdict(list)
+    for name, member in sorted(stale.members):
+        members[name].append(member)
+    for name, gone in members.items():
+        tx.srem(name, *gone)
+    fields: dict[str, list[str]] = defaultdict(list)
+    for name, field in sorted(stale.fields):
+        fields[name].append(field)
+    for name, gone in fields.items():
+        tx.hdel(name, *gone)
+
+    for ts in plan.tenants:
+        if ts.new is not None:
+            tx.hset(keys.DIR_TENANTS, ts.new.id, ts.new.model_dump_json())
+            tx.hset(keys.DIR_DOMAINS, ts.new.domain, ts.new.id)
+    for us in plan.users:
+        if us.new is not None:
+            u, t = us.new, plan.file_tenants[us.new.tenant]
+            tx.hset(keys.user(t.group, t.id, u.extension), mapping=u.static_fields())
+            tx.sadd(keys.tenant_users(t.group, t.id), u.extension)
+            if u.hotdesk_id:
+                tx.hset(keys.DIR_HOTDESK_IDS, u.hotdesk_id, u.ref)
+    for u, _ in plan.new_pins:
+        t = plan.file_tenants[u.tenant]
+        tx.set(keys.pin(t.group, t.id, u.extension), pin_hashes[u.ref])
+    for ds in plan.devices:
+        if ds.new is not None:
+            d, t = ds.new, plan.file_tenants[ds.new.tenant]
+            tx.hset(keys.device(t.group, d.id), mapping=d.static_fields())
+            tx.sadd(keys.tenant_devices(t.group, t.id), d.id)
+            tx.hset(keys.DIR_DEVICES, d.id, t.id)
+            creds = credential_fields(d.id, t.domain, d.sip_secret)
+            tx.hset(keys.sip_credentials(t.domain, d.id), mapping=creds)

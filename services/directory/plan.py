@@ -1,0 +1,215 @@
+"""The difference between a validated directory and what Redis holds: the
+steps an import applies, each also a line an operator reads
+(``+ user acme/1001``, ``~ device hd3001: model T54W -> T57W``,
+``- device hd3009``). Secrets never appear, only that they changed.
+
+Planning writes nothing. Its one expensive part is checking the file's PINs
+against the stored argon2id hashes (a salted hash cannot be compared as
+text): an unchanged PIN keeps its hash, so re-importing a file changes
+nothing.
+"""
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from services.directory.hashing import PinWork
+from services.directory.model import DeviceEntry, Directory, UserEntry
+from services.directory.state import Stored, StoredDevice, StoredUser
+from services.kernel.tenants import TenantConfig
+
+Action = Literal["add", "change", "remove"]
+Old = TypeVar("Old")
+New = TypeVar("New")
+
+_SIGNS: dict[Action, str] = {"add": "+", "change": "~", "remove": "-"}
+# Redis field names shown as the file names them.
+_FILE_NAMES = {"emergency_cid": "emergency_caller_id"}
+_FLAGS = {"1": "true", "0": "false"}
+
+
+class PlanRefused(Exception):
+    """The file cannot be applied to what Redis holds (nothing was written)."""
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    name: str
+    old: str = ""
+    new: str = ""
+    secret: bool = False
+
+    def __str__(self) -> str:
+        if self.secret:
+            return f"{self.name} changed"
+        return f"{self.name} {self.old or '(none)'} -> {self.new or '(none)'}"
+
+
+@dataclass(frozen=True)
+class Step(Generic[Old, New]):
+    """One entry added (no ``old``), removed (no ``new``) or changed."""
+
+    kind: Literal["tenant", "user", "device"]
+    name: str
+    old: Old | None
+    new: New | None
+    changes: tuple[FieldChange, ...] = ()
+
+    @property
+    def action(self) -> Action:
+        return "add" if self.old is None else "remove" if self.new is None else "change"
+
+    def __str__(self) -> str:
+        line = f"{_SIGNS[self.action]} {self.kind} {self.name}"
+        return line + (": " + "; ".join(map(str, self.changes)) if self.changes else "")
+
+
+TenantStep = Step[TenantConfig, TenantConfig]
+UserStep = Step[StoredUser, UserEntry]
+DeviceStep = Step[StoredDevice, DeviceEntry]
+
+
+@dataclass(frozen=True)
+class Plan:
+    tenants: tuple[TenantStep, ...]
+    users: tuple[UserStep, ...]
+    devices: tuple[DeviceStep, ...]
+    # Users whose PIN hash is written (new ones with a PIN, changed PINs),
+    # with the PIN.
+    new_pins: tuple[tuple[UserEntry, str], ...]
+    # The file's tenants by id (where new and changed entries go).
+    file_tenants: dict[str, TenantConfig]
+
+    @property
+    def steps(self) -> tuple[Step[Any, Any], ...]:
+        return (*self.tenants, *self.users, *self.devices)
+
+    def leaving_users(self) -> list[StoredUser]:
+        """Users whose keys go: their sessions end first."""
+        return [s.old for s in self.users if s.old is not None and s.new is None]
+
+    def leaving_devices(self) -> list[StoredDevice]:
+        """Devices whose keys go (removed, or moving to another tenant):
+        their sessions end first."""
+        return [
+            s.old
+            for s in self.devices
+            if s.old is not None and (s.new is None or s.new.tenant != s.old.tenant.id)
+        ]
+
+    def sessions_ending(self) -> list[str]:
+        """The sessions this plan ends, as Redis held them when planned."""
+        ending = {f"{u.ref} on {u.device}" for u in self.leaving_users() if u.device}
+        ending |= {f"{d.user} on {d.id}" for d in self.leaving_devices() if d.user}
+        return sorted(ending)
+
+
+def _shown(name: str, value: str) -> str:
+    return _FLAGS.get(value, value) if name == "hotdesk" else value
+
+
+def _field_changes(old: dict[str, str], new: dict[str, str]) -> list[FieldChange]:
+    changes = []
+    for name, value in new.items():
+        before = old.get(name, "")
+        if before != value:
+            shown = _FILE_NAMES.get(name, name)
+            changes.append(FieldChange(shown, _shown(name, before), _shown(name, value)))
+    return changes
+
+
+def _flat(doc: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """A tenant's JSON as ``feature_codes.login``-style names and text values."""
+    out: dict[str, str] = {}
+    for name, value in doc.items():
+        if isinstance(value, dict):
+            out |= _flat(value, f"{prefix}{name}.")
+        elif isinstance(value, list):
+            out[prefix + name] = ",".join(map(str, value))
+        elif isinstance(value, bool):
+            out[prefix + name] = str(value).lower()
+        else:
+            out[prefix + name] = "" if value is None else str(value)
+    return out
+
+
+def _tenant_steps(file_tenants: dict[str, TenantConfig], stored: Stored) -> list[TenantStep]:
+    steps = []
+    for tid in sorted(file_tenants.keys() | stored.tenants.keys()):
+        old, new = stored.tenants.get(tid), file_tenants.get(tid)
+        if old is not None and new is not None:
+            if old.group != new.group:
+                raise PlanRefused(
+                    f"tenant {tid}: cross_tenant_group cannot change from "
+                    f"{old.cross_tenant_group or '(none)'} to {new.cross_tenant_group or '(none)'} "
+                    "while the tenant exists (its users, devices and sessions live under the "
+                    "group's Redis keys): remove the tenant first (import the file without it), "
+                    "then import it with the new group"
+                )
+            if old == new:
+                continue
+            before, after = _flat(old.model_dump(mode="json")), _flat(new.model_dump(mode="json"))
+            changes = tuple(_field_changes(before, after))
+        else:
+            changes = ()
+        steps.append(TenantStep("tenant", tid, old, new, changes))
+    return steps
+
+
+def _user_steps(directory: Directory, stored: Stored, pin_changed: set[str]) -> list[UserStep]:
+    steps = []
+    file_users = {(u.tenant, u.extension): u for u in directory.users}
+    for key in sorted(file_users.keys() | stored.users.keys()):
+        old, new = stored.users.get(key), file_users.get(key)
+        changes: list[FieldChange] = []
+        if old is not None and new is not None:
+            changes = _field_changes(old.fields, new.static_fields())
+            if new.ref in pin_changed:
+                changes.append(FieldChange("pin", secret=True))
+            if not changes:
+                continue
+        steps.append(UserStep("user", "/".join(key), old, new, tuple(changes)))
+    return steps
+
+
+def _device_steps(
+    directory: Directory, stored: Stored, file_tenants: dict[str, TenantConfig]
+) -> list[DeviceStep]:
+    steps = []
+    file_devices = {d.id: d for d in directory.devices}
+    for device_id in sorted(file_devices.keys() | stored.devices.keys()):
+        old, new = stored.devices.get(device_id), file_devices.get(device_id)
+        changes: list[FieldChange] = []
+        if old is not None and new is not None:
+            changes = _field_changes(old.fields, new.static_fields())
+            if old.secret != new.sip_secret:
+                changes.append(FieldChange("sip_secret", secret=True))
+            domain = file_tenants[new.tenant].domain
+            if old.tenant.domain != domain:
+                changes.append(FieldChange("sip realm", old.tenant.domain, domain))
+            if not changes:
+                continue
+        steps.append(DeviceStep("device", device_id, old, new, tuple(changes)))
+    return steps
+
+
+async def make_plan(directory: Directory, stored: Stored, pins: PinWork) -> Plan:
+    """The steps that make Redis hold exactly ``directory``; raises
+    PlanRefused if it cannot get there by an import."""
+    file_tenants = {t.id: t for t in directory.tenants}
+    tenants = _tenant_steps(file_tenants, stored)
+
+    def stored_hash(u: UserEntry) -> str | None:
+        old = stored.users.get((u.tenant, u.extension))
+        return None if old is None else old.pin_hash
+
+    with_pin = [(u, u.pin) for u in directory.users if u.pin is not None]
+    unchanged = await asyncio.gather(*(pins.matches(stored_hash(u), pin) for u, pin in with_pin))
+    new_pins = tuple(p for p, same in zip(with_pin, unchanged, strict=True) if not same)
+    return Plan(
+        tenants=tuple(tenants),
+        users=tuple(_user_steps(directory, stored, {u.ref for u, _ in new_pins})),
+        devices=tuple(_device_steps(directory, stored, file_tenants)),
+        new_pins=new_pins,
+        file_tenants=file_tenants,
+    )

@@ -1,0 +1,84 @@
+"""What Redis holds of the directory, read in two round trips: the tenants
+and their member sets, then every user's and device's hash."""
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from services.kernel import keys
+from services.kernel.tenants import TenantConfig
+
+USER_FIELDS = ("name", "caller_id", "hotdesk", "hotdesk_id")
+DEVICE_FIELDS = ("tenant", "mac", "vendor", "model", "emergency_cid", "hotdesk")
+
+
+@dataclass(frozen=True)
+class StoredUser:
+    tenant: TenantConfig
+    extension: str
+    fields: dict[str, str]  # the static fields (USER_FIELDS), "" where unset
+    pin_hash: str | None
+    device: str  # where the user is logged in, "" if nowhere
+
+    @property
+    def ref(self) -> str:
+        return f"{self.tenant.id}/{self.extension}"
+
+
+@dataclass(frozen=True)
+class StoredDevice:
+    id: str
+    tenant: TenantConfig
+    fields: dict[str, str]  # the static fields (DEVICE_FIELDS), "" where unset
+    secret: str  # from the SIP credentials, "" if there are none
+    user: str  # "tenant/extension" of who is logged in, "" if idle
+
+
+@dataclass(frozen=True)
+class Stored:
+    tenants: dict[str, TenantConfig]
+    users: dict[tuple[str, str], StoredUser]  # by (tenant, extension)
+    devices: dict[str, StoredDevice]
+
+
+async def read_stored(redis: Redis) -> Stored:
+    tenants = {
+        tid: TenantConfig.model_validate_json(doc)
+        for tid, doc in (await redis.hgetall(keys.DIR_TENANTS)).items()
+    }
+    order = sorted(tenants.values(), key=lambda t: t.id)
+    async with redis.pipeline(transaction=False) as pipe:
+        for t in order:
+            pipe.smembers(keys.tenant_users(t.group, t.id))
+            pipe.smembers(keys.tenant_devices(t.group, t.id))
+        members = await pipe.execute()
+    user_names = [(t, ext) for i, t in enumerate(order) for ext in sorted(members[2 * i])]
+    device_names = [(t, d) for i, t in enumerate(order) for d in sorted(members[2 * i + 1])]
+
+    async with redis.pipeline(transaction=False) as pipe:
+        for t, ext in user_names:
+            pipe.hmget(keys.user(t.group, t.id, ext), *USER_FIELDS, "device")
+            pipe.get(keys.pin(t.group, t.id, ext))
+        for t, device_id in device_names:
+            pipe.hmget(keys.device(t.group, device_id), *DEVICE_FIELDS, "user_tenant", "user_ext")
+            pipe.hget(keys.sip_credentials(t.domain, device_id), "secret")
+        replies = await pipe.execute()
+
+    offset = 2 * len(user_names)
+    user_replies, device_replies = replies[:offset], replies[offset:]
+    users = {}
+    for (t, ext), values, pin_hash in zip(
+        user_names, user_replies[0::2], user_replies[1::2], strict=True
+    ):
+        *static, device = values
+        fields = dict(zip(USER_FIELDS, (v or "" for v in static), strict=True))
+        users[(t.id, ext)] = StoredUser(t, ext, fields, pin_hash, device or "")
+    devices = {}
+    for (t, device_id), values, secret in zip(
+        device_names, device_replies[0::2], device_replies[1::2], strict=True
+    ):
+        *static, user_tenant, user_ext = values
+        fields = dict(zip(DEVICE_FIELDS, (v or "" for v in static), strict=True))
+        user = f"{user_tenant}/{user_ext}" if user_ext else ""
+        devices[device_id] = StoredDevice(device_id, t, fields, secret or "", user)
+    return Stored(tenants, users, devices)
