@@ -26,7 +26,7 @@ from hotdesk.v1 import binding_pb2 as pb
 from hotdesk.v1 import binding_pb2_grpc
 
 from tests.support.binding_process import BindingProcess
-from tests.support.demo import DOMAIN, caller_argv, import_demo_directory, secret
+from tests.support.demo import caller_argv, import_demo_directory, registration
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.redis_server import RedisServer
 from tests.support.sipp import SCENARIOS, parse_message_log
@@ -129,38 +129,13 @@ def answering_phone(port: int, *extra: str) -> "subprocess.Popen[bytes]":
 
 
 def register(kamailio: KamailioServer, device: str, contact_port: int) -> None:
-    subprocess.run(
-        [
-            "sipp",
-            f"127.0.0.1:{kamailio.sip_port}",
-            "-sf",
-            str(SCENARIOS / "register.xml"),
-            "-i",
-            "127.0.0.1",
-            "-m",
-            "1",
-            "-nostdin",
-            "-key",
-            "user",
-            device,
-            "-key",
-            "domain",
-            DOMAIN,
-            "-key",
-            "contact_port",
-            str(contact_port),
-            "-au",
-            device,
-            "-ap",
-            secret(device),
-            "-timeout",
-            "10s",
-        ],
-        check=False,
-        timeout=20,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    registration(
+        kamailio.sip_port,
+        device,
+        contact_port=contact_port,
+        log_dir=kamailio.run_dir,
+        name=f"register-{device}",
+    ).run()
 
 
 def _call_load(

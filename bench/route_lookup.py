@@ -10,14 +10,11 @@ on a shared, noisy machine.
 """
 
 import asyncio
-import os
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 from redis.asyncio import Redis
 
 from bench.measure import WrkResult, cpu_seconds, run_wrk
@@ -26,7 +23,8 @@ from services.kernel import keys
 from services.kernel.redis_conn import connect
 from services.kernel.tenants import TenantConfig
 from tests.support import seed
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.binding_process import BindingProcess
+from tests.support.redis_server import RedisServer
 
 DOMAIN = "bench.example"
 FIRST_EXT = 100_000
@@ -109,21 +107,6 @@ async def _populate(redis: Redis, n: int) -> tuple[float, float, float]:
     )
 
 
-async def _wait_ready(url: str, proc: asyncio.subprocess.Process) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(200):
-            if proc.returncode is not None:
-                raise RuntimeError("the binding service exited during start-up")
-            try:
-                async with http.get(url) as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the binding service did not become ready")
-
-
 def _lookup_run(n: int, http_port: int, pid: int, seconds: int, connections: int) -> LookupRun:
     before = cpu_seconds(pid)
     result = run_wrk(
@@ -146,30 +129,17 @@ async def measure(n: int, seconds: int) -> SizeResult:
     with tempfile.TemporaryDirectory(prefix="hotdesk-bench-") as tmp:
         server = RedisServer(Path(tmp), fsync="everysec")
         server.start()
-        proc: asyncio.subprocess.Process | None = None
+        binding = BindingProcess(server.url, Path(tmp) / "binding.log")
         try:
             redis = connect(server.url, socket_timeout=60)
             session_bytes, directory_bytes, stream_bytes = await _populate(redis, n)
             await redis.aclose()
-            http_port, ops_port = free_port(), free_port()
-            env = os.environ | {
-                "HOTDESK_BINDING_REDIS_URL": server.url,
-                "HOTDESK_BINDING_HTTP_PORT": str(http_port),
-                "HOTDESK_BINDING_OPS_PORT": str(ops_port),
-                "HOTDESK_BINDING_GRPC_PORT": str(free_port()),
-                "HOTDESK_BINDING_LOG_LEVEL": "WARNING",
-            }
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "services.binding", env=env
-            )
-            await _wait_ready(f"http://127.0.0.1:{ops_port}/readyz", proc)
-            pid = proc.pid
-            await asyncio.to_thread(_lookup_run, n, http_port, pid, 2, 8)  # warm-up
-            saturated = await asyncio.to_thread(_lookup_run, n, http_port, pid, seconds, 16)
-            light = await asyncio.to_thread(_lookup_run, n, http_port, pid, seconds, 1)
+            await asyncio.to_thread(binding.start)
+            port, pid = binding.http_port, binding.pid
+            await asyncio.to_thread(_lookup_run, n, port, pid, 2, 8)  # warm-up
+            saturated = await asyncio.to_thread(_lookup_run, n, port, pid, seconds, 16)
+            light = await asyncio.to_thread(_lookup_run, n, port, pid, seconds, 1)
             return SizeResult(n, saturated, light, session_bytes, directory_bytes, stream_bytes)
         finally:
-            if proc is not None:
-                proc.terminate()
-                await asyncio.wait_for(proc.wait(), 15)
+            await asyncio.to_thread(binding.stop)
             server.kill()

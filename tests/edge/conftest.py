@@ -11,7 +11,7 @@ from hotdesk.v1 import binding_pb2 as pb
 from hotdesk.v1 import binding_pb2_grpc
 
 from tests.support.binding_process import BindingProcess
-from tests.support.demo import DOMAIN, import_demo_directory, secret
+from tests.support.demo import DOMAIN, import_demo_directory, registration, secret
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.redis_server import RedisServer
 from tests.support.sipp import Sipp
@@ -52,14 +52,13 @@ class Edge:
     def register(
         self, name: str, device: str, *, contact_port: int, password: str | None = None
     ) -> Sipp:
-        return Sipp(
-            "register",
-            self.target,
-            self.logs,
+        return registration(
+            self.kamailio.sip_port,
+            device,
+            contact_port=contact_port,
+            log_dir=self.logs,
             name=name,
-            local_port=free_udp_port(),
-            keys={"user": device, "domain": DOMAIN, "contact_port": str(contact_port)},
-            auth=(device, password or secret(device)),
+            password=password,
         )
 
     def phone(self, name: str, device: str) -> Sipp:

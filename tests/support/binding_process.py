@@ -4,10 +4,9 @@ it under a running Kamailio."""
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
+from tests.support.processes import wait_until_serving
 from tests.support.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,20 +43,18 @@ class BindingProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 20
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"binding service exited:\n{self.log_file.read_text()}")
-            try:
-                url = f"http://127.0.0.1:{self.ops_port}/readyz"
-                with urllib.request.urlopen(url, timeout=1) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("binding service not ready")
-            time.sleep(0.1)
+        wait_until_serving(
+            self.proc,
+            f"http://127.0.0.1:{self.ops_port}/readyz",
+            within=20,
+            what="binding service",
+            log=self.log_file.read_text,
+        )
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "not started"
+        return self.proc.pid
 
     def stop(self) -> None:
         if self.proc is None:

@@ -8,6 +8,8 @@ from services.auth.pins import PinHasher
 from services.directory.importer import DirectoryImporter
 from services.directory.load import load_directory
 from services.kernel.redis_conn import connect
+from tests.support.kamailio import free_udp_port
+from tests.support.sipp import Sipp
 
 DIRECTORY = Path(__file__).resolve().parents[2] / "examples" / "directory.yaml"
 DOMAIN = "hotdesk.local"
@@ -54,3 +56,25 @@ def caller_argv(
         "-nostdin",
         *extra,
     ]
+
+
+def registration(
+    proxy_port: int,
+    device: str,
+    *,
+    contact_port: int,
+    log_dir: Path,
+    name: str,
+    password: str | None = None,
+) -> Sipp:
+    """sipp registering desk phone ``device`` with its Contact at
+    ``contact_port`` (where the phone's answering half listens)."""
+    return Sipp(
+        "register",
+        f"127.0.0.1:{proxy_port}",
+        log_dir,
+        name=name,
+        local_port=free_udp_port(),
+        keys={"user": device, "domain": DOMAIN, "contact_port": str(contact_port)},
+        auth=(device, password or secret(device)),
+    )

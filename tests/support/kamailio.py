@@ -3,11 +3,11 @@
 import shutil
 import socket
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 from services.devstack.kamailio import EdgeAddresses, kamailio_argv, local_config
+from tests.support.processes import wait_until_serving
 
 
 def free_udp_port() -> int:
@@ -72,17 +72,13 @@ class KamailioServer:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 15
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"kamailio exited:\n{self.log[-3000:]}")
-            try:
-                self.metrics()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"kamailio did not start:\n{self.log[-3000:]}") from None
-                time.sleep(0.1)
+        wait_until_serving(
+            self.proc,
+            f"http://127.0.0.1:{self.http_port}/metrics",
+            within=15,
+            what="kamailio",
+            log=lambda: self.log,
+        )
 
     def stop(self) -> None:
         if self.proc is None:
