@@ -1,0 +1,88 @@
+"""A phone vendor: how its phones name their files, how they say who they are
+(User-Agent), what its files look like, its XML-browser pages and its resync
+event. One module plus a template folder per vendor; adding one touches no
+other (register it in ``services.provision.vendors``)."""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from services.provision.phone import PhoneView
+
+FileKind = Literal["common", "device"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str  # as the directory names it
+    line_keys: int  # programmable line/feature keys
+    browser: bool  # has an XML browser (else Login/Logout are speed dials)
+
+
+@dataclass(frozen=True)
+class FileRequest:
+    """A requested path this vendor recognises.
+
+    ``common``: no device in particular and nothing secret in it (served
+    without credentials). ``device``: one device's file, found by ``mac``;
+    it carries the SIP secret, so it needs the device's credentials.
+    """
+
+    kind: FileKind
+    filename: str
+    mac: str | None  # 12 lowercase hex digits for device files
+
+
+@dataclass(frozen=True)
+class UserAgent:
+    """What a User-Agent header says: the model (normalised to the
+    directory's spelling, e.g. "T54W", "VVX450") and the MAC when the vendor
+    puts it there."""
+
+    model: str
+    mac: str | None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    body: bytes
+    content_type: str
+
+
+class Vendor(ABC):
+    name: ClassVar[str]  # "yealink"; the directory's device `vendor`
+    # The Event header of the unsolicited NOTIFY that makes the phone
+    # re-fetch its files without rebooting.
+    check_sync_event: ClassVar[str]
+
+    @abstractmethod
+    def model(self, name: str) -> ModelSpec:
+        """The spec of a model (a conservative default for unknown ones)."""
+
+    @abstractmethod
+    def parse_path(self, filename: str) -> FileRequest | None:
+        """A requested file name (no directories) if it is one of ours."""
+
+    @abstractmethod
+    def parse_user_agent(self, user_agent: str) -> UserAgent | None:
+        """None when the header is not this vendor's phone."""
+
+    @abstractmethod
+    def render(self, request: FileRequest, view: PhoneView | None) -> Rendered:
+        """The file; ``view`` is None for common files."""
+
+    # XML-browser pages (Yealink XML objects, Polycom microbrowser XHTML).
+
+    @abstractmethod
+    def login_page(self, submit_url: str, extension: str, error: str | None) -> Rendered:
+        """Asks for extension (prefilled with ``extension``, may be "") and
+        PIN; submits them to ``submit_url`` as query parameters ``ext`` and
+        ``pin`` (GET). ``error`` (e.g. "Wrong PIN") is shown above the form."""
+
+    @abstractmethod
+    def logout_page(self, confirm_url: str, who: str) -> Rendered:
+        """Asks "Log out <who>?"; confirming requests ``confirm_url`` (GET)."""
+
+    @abstractmethod
+    def message_page(self, title: str, text: str) -> Rendered:
+        """A result screen (logged in, logged out, locked, ...)."""
