@@ -67,6 +67,13 @@ class Vendor(ABC):
     def parse_user_agent(self, user_agent: str) -> UserAgent | None:
         """None when the header is not this vendor's phone."""
 
+    def is_upload(self, filename: str) -> bool:
+        """Whether ``filename`` is one a phone of this vendor uploads (settings
+        overrides, contacts, call lists, logs). The server refuses them all:
+        nothing of a user may be stored where the next user's phone reads it.
+        """
+        return False
+
     @abstractmethod
     def render(self, request: FileRequest, view: PhoneView | None) -> Rendered:
         """The file; ``view`` is None for common files."""
