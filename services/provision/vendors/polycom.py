@@ -39,10 +39,11 @@ class _Model:
     browser: bool
 
 
-# Line keys of the phone itself (no expansion modules), from Poly's VVX data
-# sheets. The VVX 150 is treated as having no microbrowser (not confirmed in
-# Poly's documents: a wrong "no" costs only the browser, its Login/Logout
-# being feature-code speed dials; a wrong "yes" would leave a dead Login key).
+# Line keys of the phone itself (no expansion modules), the counts Poly gives
+# for the VVX models and that public provisioning tools use. The VVX 150 is
+# treated as having no microbrowser (not confirmed in Poly's documents: a
+# wrong "no" costs only the browser, its Login/Logout being feature-code
+# speed dials; a wrong "yes" would leave a dead Login key).
 _MODELS = {
     "VVX150": _Model(2, browser=False),
     "VVX250": _Model(4, browser=True),

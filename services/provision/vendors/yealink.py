@@ -17,8 +17,9 @@ from services.provision.phone import Key, KeyKind, PhoneView
 from services.provision.vendors import templating
 from services.provision.vendors.base import FileRequest, ModelSpec, Rendered, UserAgent, Vendor
 
-# Programmable line keys (DSS keys over all pages), from Yealink's data
-# sheets and administrator guides for T4xS/T4xU and T5x.
+# Programmable line keys (DSS keys over all pages), the counts Yealink gives
+# for T4xS/T4xU and T5x and that public provisioning tools use; to check
+# against the data sheet when a model is added.
 _LINE_KEYS = {
     "T41S": 15,
     "T41U": 15,
