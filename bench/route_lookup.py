@@ -135,7 +135,7 @@ async def measure(n: int, seconds: int) -> SizeResult:
             session_bytes, directory_bytes, stream_bytes = await _populate(redis, n)
             await redis.aclose()
             await asyncio.to_thread(binding.start)
-            port, pid = binding.http_port, binding.pid
+            port, pid = binding.ports["http"], binding.pid
             await asyncio.to_thread(_lookup_run, n, port, pid, 2, 8)  # warm-up
             saturated = await asyncio.to_thread(_lookup_run, n, port, pid, seconds, 16)
             light = await asyncio.to_thread(_lookup_run, n, port, pid, seconds, 1)

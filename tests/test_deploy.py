@@ -11,25 +11,31 @@ from pydantic_settings import BaseSettings
 from services.auth.settings import AuthSettings
 from services.binding.settings import BindingSettings
 from services.devstack.kamailio import EdgeAddresses, local_config
+from services.provision.settings import ProvisionSettings
 
 K8S = Path(__file__).parents[1] / "deploy" / "k8s"
 
 
 def deployment(name: str) -> dict[str, object]:
+    """The Deployment (or StatefulSet) of a manifest."""
     docs = list(yaml.safe_load_all((K8S / f"{name}.yaml").read_text()))
-    (found,) = [d for d in docs if d["kind"] == "Deployment"]
+    (found,) = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
     return found  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize(
     ("name", "settings", "prefix"),
-    [("binding", BindingSettings, "HOTDESK_BINDING_"), ("auth", AuthSettings, "HOTDESK_AUTH_")],
+    [
+        ("binding", BindingSettings, "HOTDESK_BINDING_"),
+        ("auth", AuthSettings, "HOTDESK_AUTH_"),
+        ("provision", ProvisionSettings, "HOTDESK_PROVISION_"),
+    ],
 )
 def test_manifest_env_and_ports_match_settings(
     name: str, settings: type[BaseSettings], prefix: str
 ) -> None:
     (container,) = deployment(name)["spec"]["template"]["spec"]["containers"]  # type: ignore[index]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value", "from the pod") for e in container["env"]}
     for var in env:
         assert var.startswith(prefix), var
         assert var.removeprefix(prefix).lower() in settings.model_fields, var

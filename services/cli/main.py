@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from services.cli import directory, pins, sessions
+from services.cli import directory, pins, provisioning, sessions
 from services.cli.exits import Exit, Failure
 from services.cli.settings import CliSettings
 
@@ -80,7 +80,53 @@ def _parser() -> argparse.ArgumentParser:
     set_pin = sub.add_parser("set-pin", help="set a user's PIN (read from the terminal or stdin)")
     _user_options(set_pin, device=None)
     set_pin.set_defaults(run=pins.set_pin)
+
+    _profile_commands(sub)
+    _provision_commands(sub)
     return parser
+
+
+def _model_options(p: argparse.ArgumentParser, *, required: bool) -> None:
+    p.add_argument("--vendor", required=required, default="", help="yealink or polycom")
+    p.add_argument("--model", required=required, default="", help="e.g. T54W, VVX450")
+
+
+def _profile_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    profile = sub.add_parser("profile", help="a user's phone keys and settings per phone model")
+    psub = profile.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = psub.add_parser("show", help="the user's profiles (or the one of --vendor/--model)")
+    _user_options(show, device=None)
+    _model_options(show, required=False)
+    show.set_defaults(run=provisioning.profile_show)
+    put = psub.add_parser("set", help="replace the user's profile for a model (phone resyncs)")
+    _user_options(put, device=None)
+    _model_options(put, required=True)
+    put.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="KIND:VALUE:LABEL",
+        help="a key after Logout, in order: blf:1002:Bob or speed_dial:+4930123:Reception",
+    )
+    put.add_argument("--ringer", type=int, default=1, help="ring tone 1..8 (default 1)")
+    put.set_defaults(run=provisioning.profile_set)
+    delete = psub.add_parser("delete", help="forget the user's profile for a model")
+    _user_options(delete, device=None)
+    _model_options(delete, required=True)
+    delete.set_defaults(run=provisioning.profile_delete)
+
+
+def _provision_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    prov = sub.add_parser("provision", help="what desk phones were told and have fetched")
+    psub = prov.add_subparsers(dest="action", required=True, metavar="ACTION")
+    status = psub.add_parser("status", help="provisioned or pending, per device")
+    status.add_argument("--tenant", help="only this tenant's devices")
+    status.add_argument("--device", help="only this device")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(run=provisioning.provision_status)
+    resync = psub.add_parser("resync", help="tell a phone to fetch its files now (check-sync)")
+    resync.add_argument("--device", required=True, help="device id, e.g. hd3001")
+    resync.set_defaults(run=provisioning.provision_resync)
 
 
 def _check_user(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:

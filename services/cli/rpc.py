@@ -28,6 +28,10 @@ def auth(settings: CliSettings) -> Service:
     return Service("auth service", settings.auth_address, settings.timeout_seconds)
 
 
+def provision(settings: CliSettings) -> Service:
+    return Service("provision service", settings.provision_address, settings.timeout_seconds)
+
+
 def failure(service: Service, exc: grpc.aio.AioRpcError) -> Failure:
     code, details = exc.code(), exc.details() or ""
     if code == grpc.StatusCode.UNAVAILABLE:

@@ -18,6 +18,7 @@ class CliSettings(BaseSettings):
     # Defaults: the services' own default gRPC ports.
     binding_address: str = "127.0.0.1:7100"
     auth_address: str = "127.0.0.1:7200"
+    provision_address: str = "127.0.0.1:7300"
     # Recorded as "operator:<name>" with every change the CLI makes.
     operator: str = Field(default_factory=_login_name, min_length=1)
     # Deadline of each gRPC call.

@@ -36,6 +36,9 @@ class DevStackSettings(BaseSettings):
     binding_ops_port: int = 7190
     auth_grpc_port: int = 7200
     auth_ops_port: int = 7290
+    provision_grpc_port: int = 7300
+    provision_http_port: int = 7380
+    provision_ops_port: int = 7390
     sip_port: int = 5060
     kamailio_metrics_port: int = 5080
     # Where calls to emergency and other outside numbers go (a gateway of
@@ -76,6 +79,20 @@ def plan(s: DevStackSettings) -> list[Child]:
     }
     auth_env = _service_env("HOTDESK_AUTH_", s, s.auth_grpc_port, s.auth_ops_port)
     auth_env["HOTDESK_AUTH_BINDING_ADDRESS"] = f"{s.host}:{s.binding_grpc_port}"
+    provision_env = _service_env(
+        "HOTDESK_PROVISION_", s, s.provision_grpc_port, s.provision_ops_port
+    ) | {
+        "HOTDESK_PROVISION_HTTP_HOST": s.host,
+        "HOTDESK_PROVISION_HTTP_PORT": str(s.provision_http_port),
+        "HOTDESK_PROVISION_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
+        "HOTDESK_PROVISION_AUTH_ADDRESS": f"{s.host}:{s.auth_grpc_port}",
+        "HOTDESK_PROVISION_SIP_PROXY_HOST": s.host,
+        "HOTDESK_PROVISION_SIP_PROXY_PORT": str(s.sip_port),
+        "HOTDESK_PROVISION_PUSH_EDGE_HOST": s.host,
+        "HOTDESK_PROVISION_PUSH_EDGE_PORT": str(s.sip_port),
+        "HOTDESK_PROVISION_PUSH_BIND_HOST": s.host,
+        "HOTDESK_PROVISION_CONSUMER_NAME": "devstack",
+    }
     kamailio_dir = s.data_dir / "kamailio"
     kamailio_dir.mkdir(parents=True, exist_ok=True)
     (kamailio_dir / "kamailio-local.cfg").write_text(
@@ -129,6 +146,12 @@ def plan(s: DevStackSettings) -> list[Child]:
             {},
             f"http://{s.host}:{s.kamailio_metrics_port}/metrics",
             cwd=kamailio_dir,
+        ),
+        Child(
+            "provision",
+            [py, "-m", "services.provision"],
+            provision_env,
+            f"http://{s.host}:{s.provision_ops_port}/readyz",
         ),
     ]
 
@@ -202,6 +225,9 @@ hotdesk-edge is running (Ctrl-C stops everything)
   binding metrics / health              http://{h}:{s.binding_ops_port}/metrics  /readyz
   auth gRPC                             {h}:{s.auth_grpc_port}
   auth metrics / health                 http://{h}:{s.auth_ops_port}/metrics  /readyz
+  provision gRPC                        {h}:{s.provision_grpc_port}
+  phone files (point phones here)       http://{h}:{s.provision_http_port}/
+  provision metrics / health            http://{h}:{s.provision_ops_port}/metrics  /readyz
   SIP edge (Kamailio)                   udp:{h}:{s.sip_port}   domain hotdesk.local
   Kamailio metrics                      http://{h}:{s.kamailio_metrics_port}/metrics
   emergency / PSTN gateways             {s.emergency_gw}  {s.pstn_gw}
@@ -215,6 +241,11 @@ First login (in another terminal, demo directory {s.directory_file.name}):
   curl '{f"http://{h}:{s.binding_http_port}"}/v1/route?caller_user=hd3001&caller_domain=hotdesk.local&callee_user=1002&callee_domain=hotdesk.local'
   .venv/bin/hotdesk logout --device hd3001
   .venv/bin/hotdesk login --with-pin --device hd3003 --tenant acme --ext 1003   (PIN 5173)
+  .venv/bin/hotdesk provision status
+
+A phone's file, as hd3001 (a Yealink T54W) fetches it after a login or logout:
+  curl --digest -u hd3001:demo-secret-hd3001 -A 'Yealink SIP-T54W 96.86.0.100 00:15:65:aa:30:01' \\
+       http://{h}:{s.provision_http_port}/001565aa3001.cfg
 """
 
 

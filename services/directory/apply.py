@@ -51,13 +51,19 @@ def _tenant_footprint(t: TenantConfig) -> _Footprint:
 def _user_footprint(t: TenantConfig, extension: str, hotdesk_id: str) -> _Footprint:
     g = t.group
     return _Footprint(
-        keys=frozenset({keys.user(g, t.id, extension), keys.pin(g, t.id, extension)}),
+        keys=frozenset(
+            {
+                keys.user(g, t.id, extension),
+                keys.pin(g, t.id, extension),
+                keys.profiles(g, t.id, extension),
+            }
+        ),
         members=frozenset({(keys.tenant_users(g, t.id), extension)}),
         fields=frozenset({(keys.DIR_HOTDESK_IDS, hotdesk_id)} if hotdesk_id else ()),
     )
 
 
-def _device_footprint(t: TenantConfig, device_id: str) -> _Footprint:
+def _device_footprint(t: TenantConfig, device_id: str, mac: str) -> _Footprint:
     g = t.group
     return _Footprint(
         keys=frozenset(
@@ -65,10 +71,11 @@ def _device_footprint(t: TenantConfig, device_id: str) -> _Footprint:
                 keys.device(g, device_id),
                 keys.sip_credentials(t.domain, device_id),
                 keys.pin_failures_device(g, device_id),
+                keys.provision_status(g, device_id),
             }
         ),
         members=frozenset({(keys.tenant_devices(g, t.id), device_id)}),
-        fields=frozenset({(keys.DIR_DEVICES, device_id)}),
+        fields=frozenset({(keys.DIR_DEVICES, device_id), (keys.DIR_MACS, mac)}),
     )
 
 
@@ -92,8 +99,8 @@ def _stale(plan: Plan) -> _Footprint:
     for ds in plan.devices:
         if ds.old is not None:
             d = ds.new
-            new = _device_footprint(plan.file_tenants[d.tenant], d.id) if d else _Footprint()
-            stale |= _device_footprint(ds.old.tenant, ds.old.id) - new
+            new = _device_footprint(plan.file_tenants[d.tenant], d.id, d.mac) if d else _Footprint()
+            stale |= _device_footprint(ds.old.tenant, ds.old.id, ds.old.fields["mac"]) - new
     return stale
 
 
@@ -195,5 +202,6 @@ def queue_writes(
             tx.hset(keys.device(t.group, d.id), mapping=d.static_fields())
             tx.sadd(keys.tenant_devices(t.group, t.id), d.id)
             tx.hset(keys.DIR_DEVICES, d.id, t.id)
+            tx.hset(keys.DIR_MACS, d.mac, d.id)
             creds = credential_fields(d.id, t.domain, d.sip_secret)
             tx.hset(keys.sip_credentials(t.domain, d.id), mapping=creds)

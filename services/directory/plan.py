@@ -10,6 +10,7 @@ nothing.
 """
 
 import asyncio
+import json
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -125,7 +126,9 @@ def _flat(doc: dict[str, Any], prefix: str = "") -> dict[str, str]:
         if isinstance(value, dict):
             out |= _flat(value, f"{prefix}{name}.")
         elif isinstance(value, list):
-            out[prefix + name] = ",".join(map(str, value))
+            out[prefix + name] = ",".join(
+                v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for v in value
+            )
         elif isinstance(value, bool):
             out[prefix + name] = str(value).lower()
         else:
@@ -187,6 +190,8 @@ def _device_steps(
             domain = file_tenants[new.tenant].domain
             if old.tenant.domain != domain:
                 changes.append(FieldChange("sip realm", old.tenant.domain, domain))
+            if not old.mac_indexed:  # written by an import before the index existed
+                changes.append(FieldChange("mac index", "", "written"))
             if not changes:
                 continue
         steps.append(DeviceStep("device", device_id, old, new, tuple(changes)))

@@ -32,6 +32,7 @@ class StoredDevice:
     fields: dict[str, str]  # the static fields (DEVICE_FIELDS), "" where unset
     secret: str  # from the SIP credentials, "" if there are none
     user: str  # "tenant/extension" of who is logged in, "" if idle
+    mac_indexed: bool  # the MAC index names this device for its MAC
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ async def read_stored(redis: Redis) -> Stored:
         for t, device_id in device_names:
             pipe.hmget(keys.device(t.group, device_id), *DEVICE_FIELDS, "user_tenant", "user_ext")
             pipe.hget(keys.sip_credentials(t.domain, device_id), "secret")
-        replies = await pipe.execute()
+        pipe.hgetall(keys.DIR_MACS)
+        *replies, macs = await pipe.execute()
 
     offset = 2 * len(user_names)
     user_replies, device_replies = replies[:offset], replies[offset:]
@@ -80,5 +82,6 @@ async def read_stored(redis: Redis) -> Stored:
         *static, user_tenant, user_ext = values
         fields = dict(zip(DEVICE_FIELDS, (v or "" for v in static), strict=True))
         user = f"{user_tenant}/{user_ext}" if user_ext else ""
-        devices[device_id] = StoredDevice(device_id, t, fields, secret or "", user)
+        indexed = macs.get(fields["mac"]) == device_id
+        devices[device_id] = StoredDevice(device_id, t, fields, secret or "", user, indexed)
     return Stored(tenants, users, devices)

@@ -20,12 +20,17 @@ Hash fields
                    session (scripts): device, since_ms
 ``sip_credentials(domain, id)``  ha1, ha1b, secret (auth-owned; Kamailio
                    reads ha1 through ndb_redis)
+``profiles(g, t, e)``  one field per phone model, "<vendor>/<model>" -> JSON
+                   profile (provision-owned; goes with the user)
+``provision_status(g, id)``  pushed_gen, pushed_ms, push_result, fetched_gen,
+                   fetched_ms (provision-owned; goes with the device)
 """
 
 DIR_TENANTS = "hd:{dir}:tenants"  # hash tenant id -> JSON TenantConfig
 DIR_DOMAINS = "hd:{dir}:domains"  # hash SIP domain -> tenant id
 DIR_DEVICES = "hd:{dir}:devices"  # hash device id -> tenant id
 DIR_HOTDESK_IDS = "hd:{dir}:hotdesk_ids"  # hash hot-desk id -> "tenant/extension"
+DIR_MACS = "hd:{dir}:macs"  # hash MAC (12 lowercase hex digits) -> device id
 DIR_VERSION = "hd:{dir}:version"  # integer, incremented by every import that changes anything
 
 
@@ -91,3 +96,18 @@ def audit(group: str) -> str:
 
 def sip_credentials(domain: str, device_id: str) -> str:
     return f"hd:sip:{tag(domain)}:{device_id}"
+
+
+def profiles(group: str, tenant: str, extension: str) -> str:
+    """Hash of a user's phone profiles, one field per vendor/model."""
+    return f"{prefix(group)}profiles:{tenant}:{extension}"
+
+
+def provision_status(group: str, device_id: str) -> str:
+    """Hash: what was pushed to a device and what it last fetched."""
+    return f"{prefix(group)}prov:{device_id}"
+
+
+# Secret the provision service signs digest nonces and phone-screen URLs
+# with; created once by the first instance, shared by all.
+PROVISION_KEY = "hd:{dir}:provision:key"

@@ -28,6 +28,18 @@ class FeatureCodes(BaseModel):
     login_with_extension_prefix: str = "*77*"
 
 
+class ProfileKey(BaseModel):
+    """One key of a user's phone profile: busy lamp field on an extension,
+    or a speed dial."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["blf", "speed_dial"]
+    value: str = Field(pattern=r"^\+?[0-9*#]{1,32}$")
+    # Shown on the phone's key: no quotes, backslashes or control characters.
+    label: str = Field(min_length=1, max_length=32, pattern=r'^[^"\\\x00-\x1f\x7f]+$')
+
+
 class TenantConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,6 +56,9 @@ class TenantConfig(BaseModel):
     timezone: str = "UTC"
     # Tenants naming the same group allow cross-tenant logins among them.
     cross_tenant_group: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    # A user's first login on a phone model starts their profile for that
+    # model with these keys (after the Logout key on key 1).
+    default_profile_keys: tuple[ProfileKey, ...] = Field(default=(), max_length=100)
 
     @field_validator("daily_logout")
     @classmethod

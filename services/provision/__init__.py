@@ -1,1 +1,3 @@
-"""Provision service: phone configuration files and resync (not built yet)."""
+"""Provision service: desk phones' configuration files per vendor, users'
+phone profiles, phone-screen login, and check-sync pushes on every binding
+change."""

@@ -115,6 +115,12 @@ async def test_import_of_the_example_writes_the_schema(redis: Redis) -> None:
         "hd3003": "acme",
         "gx4001": "globex",
     }
+    assert await redis.hgetall(keys.DIR_MACS) == {
+        "001565aa3001": "hd3001",
+        "001565aa3002": "hd3002",
+        "0004f2aa3003": "hd3003",
+        "001565bb4001": "gx4001",
+    }
     assert await redis.smembers(keys.tenant_users(GROUP, "acme")) == {
         "1001",
         "1002",
@@ -195,6 +201,9 @@ async def test_removal_ends_sessions_and_removes_every_key(redis: Redis) -> None
     await redis.hset(keys.pin_failures_device(GROUP, "hd3001"), "fails", 5)
     kept_counter = keys.pin_failures_user_device(GROUP, "acme", "1002", "hd3003")
     await redis.hset(kept_counter, "fails", 1)
+    # What the provision service keeps goes with the user and the device.
+    await redis.hset(keys.profiles(GROUP, "acme", "1001"), "yealink/T54W", "{}")
+    await redis.hset(keys.provision_status(GROUP, "hd3001"), "fetched_gen", 3)
 
     text = without_entry(EXAMPLE.read_text(), '  - tenant: acme\n    extension: "1001"')
     text = without_entry(text, "  - id: hd3001")
@@ -301,6 +310,16 @@ async def test_a_group_change_is_refused_and_nothing_written(redis: Redis) -> No
     with pytest.raises(PlanRefused, match="remove the tenant first"):
         await imported(redis, text)
     assert await dump(redis) == before
+
+
+async def test_a_missing_mac_index_is_written_by_the_next_import(redis: Redis) -> None:
+    """Devices imported before the MAC index existed get it on re-import."""
+    await imported(redis)
+    await redis.hdel(keys.DIR_MACS, "001565aa3002")
+    report = await imported(redis)
+    assert [str(s) for s in report.changed] == ["~ device hd3002: mac index (none) -> written"]
+    assert await redis.hget(keys.DIR_MACS, "001565aa3002") == "hd3002"
+    assert (await imported(redis)).unchanged
 
 
 async def test_dry_run_reports_and_writes_nothing(redis: Redis) -> None:

@@ -61,7 +61,8 @@ devices:
         "dir.yaml:4: tenants[0] (acme): timezone: unknown time zone 'Mars/Olympus'",
         "dir.yaml:5: tenants[0] (acme): colour: unknown field (expected one of: id, domain, "
         "emergency_numbers, feature_codes, second_login, logout_asks_pin, max_login_seconds, "
-        "daily_logout, timezone, cross_tenant_group)",
+        "daily_logout, timezone, cross_tenant_group, "
+        "default_profile_keys)",
         "dir.yaml:8: users[0] (acme/1001): extension: must be in quotes: unquoted, YAML reads "
         "it as a number",
         "dir.yaml:11: users[0] (acme/1001): pin: PIN must not be a sequence of consecutive digits",

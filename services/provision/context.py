@@ -1,0 +1,33 @@
+"""What the phone-facing handlers share, held on the aiohttp app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from hotdesk.v1 import auth_pb2_grpc, binding_pb2_grpc
+
+from services.kernel.clock import Clock
+from services.provision.devices import DeviceDirectory
+from services.provision.digest import DigestAuth
+from services.provision.links import ScreenLinks
+from services.provision.profiles import ProfileStore
+from services.provision.status import StatusBook
+from services.provision.view import PhoneSite
+
+
+@dataclass(frozen=True)
+class ProvisionContext:
+    devices: DeviceDirectory
+    profiles: ProfileStore
+    status: StatusBook
+    digest: DigestAuth
+    links: ScreenLinks
+    site: PhoneSite
+    clock: Clock
+    auth: auth_pb2_grpc.AuthServiceAsyncStub
+    binding: binding_pb2_grpc.BindingServiceAsyncStub
+    rpc_timeout: float
+
+
+CONTEXT = web.AppKey("provision_context", ProvisionContext)

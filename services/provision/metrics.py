@@ -1,0 +1,44 @@
+"""Prometheus metrics of the provision service."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_RENDER_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
+_LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+
+FETCHES = Counter(
+    "hotdesk_provision_fetches_total",
+    "Phone file requests by vendor, file kind and outcome (served, unauthorized, stale_nonce, "
+    "denied, unknown_file, foreign_agent, unknown_mac, vendor_mismatch, model_mismatch, "
+    "mac_mismatch, no_secret, upload_refused)",
+    ["vendor", "kind", "outcome"],
+)
+RENDER_SECONDS = Histogram(
+    "hotdesk_provision_render_seconds",
+    "Time to build and render one device file, Redis reads included",
+    ["vendor"],
+    buckets=_RENDER_BUCKETS,
+)
+PUSHES = Counter(
+    "hotdesk_provision_pushes_total",
+    "check-sync NOTIFYs by outcome (delivered, not_registered, rejected, timeout), and changes "
+    "that needed none (skipped: already pushed or fetched; gone: device left the directory)",
+    ["result"],
+)
+PUSH_DELAY_SECONDS = Histogram(
+    "hotdesk_provision_push_delay_seconds",
+    "From a binding change to its check-sync NOTIFY leaving (pacing included)",
+    buckets=_LAG_BUCKETS,
+)
+PUSHES_WAITING = Gauge(
+    "hotdesk_provision_pushes_waiting", "Pushes read from the event streams, not yet sent"
+)
+LAG_SECONDS = Histogram(
+    "hotdesk_provision_lag_seconds",
+    "From a binding change to the device fetching the file that matches it",
+    buckets=_LAG_BUCKETS,
+)
+SCREEN_ACTIONS = Counter(
+    "hotdesk_provision_screen_actions_total",
+    "Phone-screen logins and logouts by outcome",
+    ["action", "outcome"],
+)

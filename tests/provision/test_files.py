@@ -1,0 +1,168 @@
+"""Phone files over HTTP: which phone gets which file, and only with its own
+credentials. Real Redis with the demo directory, the services in-process,
+aiohttp's digest client as the phone."""
+
+import ssl
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from hotdesk.v1 import provision_pb2 as pb
+from redis.asyncio import Redis
+
+from services.kernel import keys
+from tests.support.demo import secret
+from tests.support.provision import (
+    POLYCOM_VVX450_UA,
+    YEALINK_T46U_UA,
+    YEALINK_T54W_UA,
+    Stack,
+    phone_session,
+    provision_stack,
+)
+from tests.support.redis_server import RedisServer
+
+HD3001 = "001565aa3001.cfg"
+
+
+@pytest.fixture
+async def stack(redis: Redis, redis_server: RedisServer) -> AsyncIterator[Stack]:
+    async with provision_stack(redis_server.url) as s:
+        yield s
+
+
+async def fetch(
+    stack: Stack, path: str, user_agent: str, device: str | None = None, password: str | None = None
+) -> tuple[int, str, dict[str, str]]:
+    async with (
+        phone_session(user_agent, device, password) as session,
+        session.get(f"{stack.url}/{path}") as r,
+    ):
+        return r.status, await r.text(), dict(r.headers)
+
+
+async def test_device_file_needs_credentials(stack: Stack) -> None:
+    status, body, headers = await fetch(stack, HD3001, YEALINK_T54W_UA)
+    assert status == 401
+    assert "demo-secret" not in body
+    assert headers["WWW-Authenticate"].startswith('Digest realm="hotdesk-provisioning"')
+
+
+async def test_device_file_with_own_credentials(stack: Stack) -> None:
+    status, body, headers = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    assert status == 200, body
+    assert secret("hd3001") in body
+    assert "HD hd3001" in body
+    assert headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("device", "password"),
+    [("hd3002", None), ("hd3001", "demo-secret-wrong"), ("nobody", "demo-secret-hd3001")],
+)
+async def test_other_credentials_never_get_the_file(
+    stack: Stack, device: str, password: str | None
+) -> None:
+    status, body, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, device, password)
+    assert status == 401
+    assert secret("hd3001") not in body
+
+
+@pytest.mark.parametrize(
+    ("path", "user_agent", "reason"),
+    [
+        ("001565ffffff.cfg", YEALINK_T54W_UA, "unknown_mac"),
+        # <mac>.cfg is a Yealink's file and a Polycom's master file.
+        (HD3001, POLYCOM_VVX450_UA, "vendor_mismatch"),
+        (HD3001, "curl/8.0", "unknown_file"),
+        ("0004f2aa3003-hotdesk.cfg", YEALINK_T54W_UA, "foreign_agent"),
+        (
+            HD3001,
+            YEALINK_T46U_UA.replace("00:15:65:aa:30:02", "00:15:65:aa:30:01"),
+            "model_mismatch",
+        ),
+        (HD3001, YEALINK_T54W_UA.replace("30:01", "30:09"), "mac_mismatch"),
+        ("0004f2aa3003-hotdesk.cfg", POLYCOM_VVX450_UA.replace("aa3003", "aa3001"), "mac_mismatch"),
+        ("secrets.txt", YEALINK_T54W_UA, "unknown_file"),
+    ],
+)
+async def test_unknown_or_mismatched_phones_get_404(
+    stack: Stack, path: str, user_agent: str, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    status, body, _ = await fetch(stack, path, user_agent, "hd3001")
+    assert status == 404
+    assert "demo-secret" not in body
+    refused = [r for r in caplog.records if r.getMessage() == "fetch_refused"]
+    assert [r.fields["reason"] for r in refused] == [reason]  # type: ignore[attr-defined]
+
+
+async def test_uploads_are_refused(stack: Stack) -> None:
+    async with (
+        phone_session(POLYCOM_VVX450_UA) as session,
+        session.put(f"{stack.url}/0004f2aa3003-phone.cfg", data=b"<x/>") as r,
+    ):
+        assert r.status == 403
+
+
+async def test_fetch_marks_the_device_provisioned(stack: Stack, redis: Redis) -> None:
+    rpc = stack.provision_stub()
+
+    async def state() -> pb.DeviceProvisioning:
+        r = await rpc.GetDeviceProvisioning(pb.DeviceProvisioningRequest(device_id="hd3001"))
+        return r.devices[0]
+
+    assert not (await state()).provisioned  # never fetched
+    await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    first = await state()
+    assert first.provisioned and first.fetched_generation == first.generation == 0
+    await stack.login("hd3001", "1001")
+    pending = await state()
+    assert not pending.provisioned and pending.generation == 1 and pending.user == "acme/1001"
+    status, body, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    assert status == 200 and "Alice Example" in body
+    done = await state()
+    assert done.provisioned and done.fetched_generation == 1
+    assert await redis.hget(keys.provision_status("acme-group", "hd3001"), "fetched_gen") == "1"
+    await stack.logout("hd3001")
+    _, idle, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    assert "Alice" not in idle and "HD hd3001" in idle
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+async def test_https_when_a_certificate_is_configured(
+    redis: Redis, redis_server: RedisServer, certificate: tuple[Path, Path]
+) -> None:
+    cert, key = certificate
+    trust = ssl.create_default_context(cafile=str(cert))
+    async with provision_stack(
+        redis_server.url, tls_cert_file=str(cert), tls_key_file=str(key)
+    ) as stack:
+        assert stack.url.startswith("https://127.0.0.1:")
+        async with (
+            phone_session(YEALINK_T54W_UA, "hd3001") as session,
+            session.get(f"{stack.url}/{HD3001}", ssl=trust) as r,
+        ):
+            assert r.status == 200
+            assert secret("hd3001") in await r.text()
+        plain = stack.url.replace("https://", "http://")
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(aiohttp.ClientError):
+                async with session.get(f"{plain}/{HD3001}") as r:
+                    await r.read()
