@@ -21,6 +21,7 @@ class EdgeAddresses:
     binding_timeout_ms: int = 800
     hotdesk: bool = True
     antiflood: bool = False  # pike + an expiring ban list (on in Kubernetes)
+    push_from: str = "127.0.0.0/8"  # sources trusted to push check-sync NOTIFYs
 
 
 def local_config(a: EdgeAddresses) -> str:
@@ -33,6 +34,7 @@ def local_config(a: EdgeAddresses) -> str:
         "HD_MODULES": str(MODULES),
         "HD_EMERGENCY_GW": a.emergency_gw,
         "HD_PSTN_GW": a.pstn_gw,
+        "HD_PUSH_FROM": a.push_from,
     }
     lines = ["#!define WITH_HOTDESK"] if a.hotdesk else []
     lines += ["#!define WITH_ANTIFLOOD"] if a.antiflood else []

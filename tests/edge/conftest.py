@@ -16,6 +16,11 @@ from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.redis_server import RedisServer
 from tests.support.sipp import Sipp
 
+# Only this loopback address may push check-sync NOTIFYs (127.0.0.1, where
+# everything else runs, may not).
+PUSH_HOST = "127.0.0.2"
+PUSH_FROM = f"{PUSH_HOST}/32"
+
 
 @dataclass
 class Edge:
@@ -113,6 +118,7 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
         binding_url=binding.route_url,
         emergency_gw=f"sip:127.0.0.1:{emergency}",
         pstn_gw=f"sip:127.0.0.1:{pstn}",
+        push_from=PUSH_FROM,
     )
     kamailio.start()
     try:

@@ -29,6 +29,7 @@ class KamailioServer:
         hotdesk: bool = True,
         timeout_ms: int = 800,
         antiflood: bool = False,
+        push_from: str = "127.0.0.0/8",
     ) -> None:
         binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
         if not Path(binary).exists():
@@ -50,6 +51,7 @@ class KamailioServer:
             binding_timeout_ms=timeout_ms,
             hotdesk=hotdesk,
             antiflood=antiflood,
+            push_from=push_from,
         )
         self.proc: subprocess.Popen[bytes] | None = None
 

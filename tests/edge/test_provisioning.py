@@ -1,0 +1,148 @@
+"""Provisioning end to end: a login makes the phone's registered contact
+receive a check-sync NOTIFY through the real Kamailio; the phone then
+fetches a file that shows the user; a logout brings the idle file back."""
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from hotdesk.v1 import provision_pb2 as pb
+from hotdesk.v1 import provision_pb2_grpc
+
+from services.provision.notify import CheckSyncNotifier
+from tests.edge.conftest import PUSH_HOST, Edge
+from tests.support.kamailio import free_udp_port
+from tests.support.phone_files import yealink_values
+from tests.support.provision import YEALINK_T54W_UA, phone_session
+from tests.support.service_process import ServiceProcess
+from tests.support.sipp import Sipp
+
+
+@pytest.fixture(scope="module")
+def provision(edge: Edge) -> Iterator[ServiceProcess]:
+    service = ServiceProcess(
+        "provision",
+        edge.redis.url,
+        edge.logs.parent / "provision.log",
+        ("grpc", "http"),
+        {
+            "HOTDESK_PROVISION_BINDING_ADDRESS": edge.binding.grpc_address,
+            "HOTDESK_PROVISION_SIP_PROXY_PORT": str(edge.kamailio.sip_port),
+            "HOTDESK_PROVISION_PUSH_EDGE_PORT": str(edge.kamailio.sip_port),
+            "HOTDESK_PROVISION_PUSH_BIND_HOST": PUSH_HOST,
+            "HOTDESK_PROVISION_PUSH_TIMEOUT_SECONDS": "2",
+            "HOTDESK_PROVISION_CONSUMER_NAME": "edge-test",
+        },
+    )
+    service.start()
+    yield service
+    service.stop()
+
+
+def fetch(service: ServiceProcess, device: str, path: str, user_agent: str) -> dict[str, str]:
+    async def get() -> str:
+        url = f"http://127.0.0.1:{service.ports['http']}/{path}"
+        async with phone_session(user_agent, device) as session, session.get(url) as r:
+            assert r.status == 200, await r.text()
+            return await r.text()
+
+    return yealink_values(asyncio.run(get()))
+
+
+def notified_phone(edge: Edge, name: str, device: str) -> Sipp:
+    """A phone whose registered contact takes one NOTIFY."""
+    port = free_udp_port()
+    phone = Sipp("notify_uas", None, edge.logs, name=name, local_port=port).start()
+    registration = edge.register(f"{name}-register", device, contact_port=port)
+    assert registration.run() == 0 and registration.final_status() == 200
+    return phone
+
+
+def provisioning(service: ServiceProcess, device: str) -> pb.DeviceProvisioning:
+    stub = provision_pb2_grpc.ProvisionServiceStub(grpc.insecure_channel(service.grpc_address))
+    r = stub.GetDeviceProvisioning(pb.DeviceProvisioningRequest(device_id=device))
+    return r.devices[0]
+
+
+def wait_for(check: "object", what: str, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"no {what} within {within} s"
+        time.sleep(0.05)
+
+
+def test_login_pushes_check_sync_and_the_phone_fetches_the_user(
+    fresh_edge: Edge, provision: ServiceProcess
+) -> None:
+    phone = notified_phone(fresh_edge, "hd3001-notify-login", "hd3001")
+    fresh_edge.login("hd3001", "1001")
+    assert phone.wait(timeout=15) == 0, phone.messages
+    (notify,) = phone.received("NOTIFY")
+    assert notify.header("Event") == "check-sync;reboot=false"
+    assert notify.header("To") == "<sip:hd3001@hotdesk.local>"
+    assert provisioning(provision, "hd3001").pushed_generation >= 1
+    wait_for(
+        lambda: provisioning(provision, "hd3001").push_result == pb.PUSH_RESULT_DELIVERED,
+        "delivered push",
+    )
+    assert not provisioning(provision, "hd3001").provisioned  # pending until it fetches
+
+    cfg = fetch(provision, "hd3001", "001565aa3001.cfg", YEALINK_T54W_UA)
+    assert cfg["account.1.label"] == "1001 Alice Example"
+    assert cfg["account.1.display_name"] == "Alice Example"
+    assert (cfg["linekey.1.type"], cfg["linekey.1.label"]) == ("27", "Logout")
+    assert "/screen/hd3001/" in cfg["linekey.1.value"]
+    assert (cfg["linekey.2.type"], cfg["linekey.2.value"]) == ("16", "1001")
+    assert provisioning(provision, "hd3001").provisioned
+
+    phone = notified_phone(fresh_edge, "hd3001-notify-logout", "hd3001")
+    fresh_edge.logout_all()
+    assert phone.wait(timeout=15) == 0, phone.messages
+    idle = fetch(provision, "hd3001", "001565aa3001.cfg", YEALINK_T54W_UA)
+    assert idle["account.1.label"] == "HD hd3001"
+    assert (idle["linekey.1.type"], idle["linekey.1.label"]) == ("27", "Login")
+    assert idle["linekey.2.type"] == "0"
+    assert "Alice" not in " ".join(idle.values())
+
+
+def test_unregistered_device_push_is_answered_not_registered(
+    fresh_edge: Edge, provision: ServiceProcess
+) -> None:
+    fresh_edge.login("hd3003", "1003")  # nobody registered as hd3003 here
+    wait_for(
+        lambda: provisioning(provision, "hd3003").push_result == pb.PUSH_RESULT_NOT_REGISTERED,
+        "not-registered answer",
+    )
+
+
+@pytest.mark.parametrize(("source", "trusted"), [(PUSH_HOST, True), ("127.0.0.1", False)])
+def test_only_the_push_network_may_make_a_phone_resync(
+    fresh_edge: Edge, source: str, trusted: bool
+) -> None:
+    phone = notified_phone(fresh_edge, f"hd3002-notify-from-{source}", "hd3002")
+
+    async def push() -> str:
+        notifier = CheckSyncNotifier(
+            edge=("127.0.0.1", fresh_edge.kamailio.sip_port),
+            bind_host=source,
+            timeout=2.0,
+            max_in_flight=1,
+        )
+        await notifier.start()
+        try:
+            sent = await notifier.send("hd3002", "hotdesk.local", "check-sync;reboot=false")
+            return await sent.outcome()
+        finally:
+            await notifier.close()
+
+    outcome = asyncio.run(push())
+    if trusted:
+        assert outcome == "delivered"
+        assert phone.wait(timeout=5) == 0
+    else:
+        assert outcome == "rejected"  # challenged like any request; never relayed
+        time.sleep(0.5)
+        phone.stop()
+        assert phone.received("NOTIFY") == []
