@@ -148,31 +148,32 @@ class ResyncConsumer:
         return sorted(groups)
 
     async def _read_loop(self) -> None:
-        own_pending_done: set[str] = set()
+        # Per stream: "0"-based ids while paging through this instance's own
+        # pending entries (what a previous run read and did not finish),
+        # then ">" for new ones.
+        cursors: dict[str, str] = {}
         while True:
             try:
                 groups = await self._ensure_groups()
                 if not groups:
                     await asyncio.sleep(self._options.block_ms / 1000)
                     continue
-                # Own pending entries first (what a previous run of this
-                # instance read and did not finish), then new ones.
-                streams = {
-                    keys.events(g): ("0" if g not in own_pending_done else ">") for g in groups
-                }
+                streams = {keys.events(g): cursors.setdefault(keys.events(g), "0") for g in groups}
+                catching_up = any(c != ">" for c in streams.values())
                 replies = await self._redis.xreadgroup(
                     CONSUMER_GROUP,
                     self._options.consumer,
                     streams,
                     count=self._options.batch,
-                    block=None if "0" in streams.values() else self._options.block_ms,
+                    block=None if catching_up else self._options.block_ms,
                 )
                 got = _by_stream(replies)
                 for g in groups:
-                    if streams[keys.events(g)] == "0" and not got.get(keys.events(g)):
-                        own_pending_done.add(g)
-                for g in groups:
-                    await self._enqueue(g, got.get(keys.events(g), []))
+                    stream = keys.events(g)
+                    entries = got.get(stream, [])
+                    if streams[stream] != ">":
+                        cursors[stream] = entries[-1][0] if entries else ">"
+                    await self._enqueue(g, entries)
                 await self._claim_idle(groups)
             except (RedisError, OSError) as exc:
                 log.warning("consumer_read_failed", extra=fields(error=str(exc)))
