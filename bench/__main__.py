@@ -6,9 +6,11 @@
 import argparse
 import asyncio
 
-from bench.edge_calls import EdgeRun, LoginToRoute, measure_login_to_route, percentile
+from bench.edge_calls import EdgeRun, LoginToRoute, measure_login_to_route
 from bench.edge_calls import measure as measure_edge
-from bench.measure import table
+from bench.measure import percentile, table
+from bench.provision import PUSH_BURST, PUSH_RATE, ProvisionResult
+from bench.provision import measure as measure_provision
 from bench.route_lookup import SizeResult, measure
 
 TARGET_PER_CORE = 5_000
@@ -113,15 +115,77 @@ def _login_table(r: LoginToRoute) -> str:
     )
 
 
+def _provision_tables(r: ProvisionResult) -> str:
+    base = r.files[0]
+    files = table(
+        [
+            "phone files (HTTP, 8 clients)",
+            "files",
+            "files/s",
+            "per CPU-s",
+            "p50 ms",
+            "p99 ms",
+            "vs baseline",
+        ],
+        [
+            [
+                f.label,
+                f"{f.files:,}",
+                f"{f.rate:,.0f}",
+                f"{f.per_cpu:,.0f}",
+                f"{percentile(f.latencies_ms, 0.5):.2f}",
+                f"{percentile(f.latencies_ms, 0.99):.2f}",
+                f"{f.per_cpu / base.per_cpu:.2f}",
+            ]
+            for f in r.files
+        ],
+    )
+    login = table(
+        ["login -> check-sync NOTIFY at the phone (via Kamailio)", "n", "p50 ms", "p99 ms"],
+        [
+            [
+                "binding Login RPC called -> NOTIFY received",
+                f"{len(r.login_to_notify_ms)}",
+                f"{percentile(r.login_to_notify_ms, 0.5):.1f}",
+                f"{percentile(r.login_to_notify_ms, 0.99):.1f}",
+            ]
+        ],
+    )
+    rate = r.wave_pushes / r.wave_seconds if r.wave_seconds else 0.0
+    wave = table(
+        ["mass logout, pacing on", "value"],
+        [
+            ["devices logged out at once", f"{r.wave_devices:,}"],
+            ["NOTIFYs delivered", f"{r.wave_pushes:,}"],
+            ["first to last NOTIFY, s", f"{r.wave_seconds:.1f}"],
+            [f"pushes/s (configured {PUSH_RATE}/s, burst {PUSH_BURST})", f"{rate:,.0f}"],
+            ["ratio to the configured rate", f"{rate / PUSH_RATE:.2f}"],
+            ["most NOTIFYs in any one second", f"{r.wave_max_per_second:,}"],
+        ],
+    )
+    return f"{files}\n\n{login}\n\n{wave}"
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
-    parser.add_argument("--only", choices=["lookups", "edge", "all"], default="all")
+    parser.add_argument("--only", choices=["lookups", "edge", "provision", "all"], default="all")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 1_000_000])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--edge-calls", type=int, default=3_000)
     parser.add_argument("--edge-in-flight", type=int, default=20)
     parser.add_argument("--login-iterations", type=int, default=60)
+    parser.add_argument("--fleet", type=int, default=2_000, help="phones in the provision run")
     args = parser.parse_args()
+    if args.only in ("provision", "all"):
+        print(f"provision: {args.fleet:,} registered phones ...", flush=True)
+        result = await asyncio.to_thread(
+            measure_provision, args.fleet, args.seconds, args.login_iterations
+        )
+        print()
+        print(_provision_tables(result))
+        print()
+    if args.only == "provision":
+        return
     if args.only in ("edge", "all"):
         print("edge: calls with and without the hot-desk lookup ...", flush=True)
         runs = await asyncio.to_thread(measure_edge, args.edge_calls, args.edge_in_flight)

@@ -25,6 +25,7 @@ import grpc
 from hotdesk.v1 import binding_pb2 as pb
 from hotdesk.v1 import binding_pb2_grpc
 
+from bench.measure import percentile
 from tests.support.binding_process import BindingProcess
 from tests.support.demo import caller_argv, import_demo_directory, registration
 from tests.support.kamailio import KamailioServer, free_udp_port
@@ -33,11 +34,6 @@ from tests.support.sipp import SCENARIOS, parse_message_log
 
 LOAD_SCENARIO = Path(__file__).with_name("sip") / "call.xml"
 SETUP_SAMPLES = 300
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 @dataclass(frozen=True)

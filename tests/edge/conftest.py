@@ -12,14 +12,10 @@ from hotdesk.v1 import binding_pb2_grpc
 
 from tests.support.binding_process import BindingProcess
 from tests.support.demo import DOMAIN, import_demo_directory, registration, secret
+from tests.support.fleet import PUSH_FROM
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.redis_server import RedisServer
 from tests.support.sipp import Sipp
-
-# Only this loopback address may push check-sync NOTIFYs (127.0.0.1, where
-# everything else runs, may not).
-PUSH_HOST = "127.0.0.2"
-PUSH_FROM = f"{PUSH_HOST}/32"
 
 
 @dataclass

@@ -12,7 +12,8 @@ from hotdesk.v1 import provision_pb2 as pb
 from hotdesk.v1 import provision_pb2_grpc
 
 from services.provision.notify import CheckSyncNotifier
-from tests.edge.conftest import PUSH_HOST, Edge
+from tests.edge.conftest import Edge
+from tests.support.fleet import PUSH_HOST
 from tests.support.kamailio import free_udp_port
 from tests.support.phone_files import yealink_values
 from tests.support.provision import YEALINK_T54W_UA, phone_session

@@ -1,16 +1,38 @@
-"""Many hot-desk devices and users for load and restart tests: a directory
-file for them, their registration (one sipp run), and one UDP phone that
-answers the NOTIFYs of all of them and records who got one when."""
+"""Many hot-desk devices and users for load and restart tests and the
+benchmark: a directory file for them, their registration (one sipp run), one
+UDP phone that answers the NOTIFYs of all of them and records who got one
+when, and the whole stack around them (Redis, binding and provision services
+as processes, Kamailio)."""
 
+import asyncio
 import socket
 import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
+from hotdesk.v1 import binding_pb2 as bpb
+from hotdesk.v1 import binding_pb2_grpc
+
+from services.auth.pins import PinHasher
+from services.directory.importer import DirectoryImporter
+from services.directory.load import parse_directory
+from services.kernel.redis_conn import connect
+from tests.support.binding_process import BindingProcess
 from tests.support.demo import DOMAIN
+from tests.support.kamailio import KamailioServer, free_udp_port
+from tests.support.redis_server import RedisServer
+from tests.support.service_process import ServiceProcess
 from tests.support.sipp import SCENARIOS
+
+# Only this loopback address may push check-sync NOTIFYs to the edge.
+PUSH_HOST = "127.0.0.2"
+PUSH_FROM = f"{PUSH_HOST}/32"
 
 FIRST = 5000
 
@@ -105,3 +127,82 @@ class NotifiedPhones:
 
 
 _ECHOED = ("via", "from", "to", "call-id", "cseq")
+
+
+def import_fleet(redis_url: str, n: int) -> None:
+    async def run() -> None:
+        redis = connect(redis_url)
+        directory = parse_directory(fleet_directory(n), "fleet.yaml")
+        await DirectoryImporter(redis, PinHasher(1, 8, 1)).apply(directory)
+        await redis.aclose()
+
+    asyncio.run(run())
+
+
+@dataclass
+class Fleet:
+    size: int
+    redis: RedisServer
+    binding: BindingProcess
+    kamailio: KamailioServer
+    provision: ServiceProcess
+    phones: NotifiedPhones
+
+    def binding_stub(self) -> binding_pb2_grpc.BindingServiceStub:
+        return binding_pb2_grpc.BindingServiceStub(grpc.insecure_channel(self.binding.grpc_address))
+
+    def login(self, device: str, ext: str) -> None:
+        r = self.binding_stub().Login(
+            bpb.LoginRequest(
+                device_id=device, user=bpb.UserRef(tenant="acme", extension=ext), actor="fleet"
+            )
+        )
+        assert r.result == bpb.LOGIN_RESULT_LOGGED_IN, r
+
+    def logout(self, device: str) -> None:
+        self.binding_stub().Logout(bpb.LogoutRequest(device_id=device, actor="fleet"))
+
+
+@contextmanager
+def fleet_stack(root: Path, size: int, provision_env: dict[str, str]) -> Iterator[Fleet]:
+    """``size`` registered fleet phones behind the real edge, the binding and
+    provision services as processes (``provision_env`` adds settings)."""
+    redis = RedisServer(root / "redis")
+    redis.start()
+    try:
+        import_fleet(redis.url, size)
+        binding = BindingProcess(redis.url, root / "binding.log")
+        binding.start()
+        kamailio = KamailioServer(
+            root / "kamailio",
+            redis_port=redis.port,
+            binding_url=binding.route_url,
+            emergency_gw=f"sip:127.0.0.1:{free_udp_port()}",
+            pstn_gw=f"sip:127.0.0.1:{free_udp_port()}",
+            push_from=PUSH_FROM,
+        )
+        kamailio.start()
+        provision = ServiceProcess(
+            "provision",
+            redis.url,
+            root / "provision.log",
+            ("grpc", "http"),
+            {
+                "HOTDESK_PROVISION_BINDING_ADDRESS": binding.grpc_address,
+                "HOTDESK_PROVISION_PUSH_EDGE_PORT": str(kamailio.sip_port),
+                "HOTDESK_PROVISION_PUSH_BIND_HOST": PUSH_HOST,
+                "HOTDESK_PROVISION_CONSUMER_NAME": "provision-0",
+                **provision_env,
+            },
+        )
+        with NotifiedPhones() as phones:
+            register_fleet(kamailio.sip_port, size, phones.port, root)
+            provision.start()
+            try:
+                yield Fleet(size, redis, binding, kamailio, provision, phones)
+            finally:
+                provision.stop()
+                kamailio.stop()
+                binding.stop()
+    finally:
+        redis.kill()
