@@ -4,6 +4,7 @@ aiohttp's digest client as the phone."""
 
 import ssl
 import subprocess
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from redis.asyncio import Redis
 
 from services.kernel import keys
 from tests.support.demo import secret
+from tests.support.phone_files import polycom_values
 from tests.support.provision import (
     POLYCOM_VVX450_UA,
     YEALINK_T46U_UA,
@@ -96,6 +98,24 @@ async def test_unknown_or_mismatched_phones_get_404(
     assert "demo-secret" not in body
     refused = [r for r in caplog.records if r.getMessage() == "fetch_refused"]
     assert [r.fields["reason"] for r in refused] == [reason]  # type: ignore[attr-defined]
+
+
+async def test_polycom_master_is_open_and_its_device_file_is_not(stack: Stack) -> None:
+    status, master, _ = await fetch(stack, "0004f2aa3003.cfg", POLYCOM_VVX450_UA)
+    assert status == 200
+    application = ET.fromstring(master)
+    assert application.attrib["CONFIG_FILES"] == "0004f2aa3003-hotdesk.cfg"
+    assert secret("hd3003") not in master
+    status, _, _ = await fetch(stack, "0004f2aa3003-hotdesk.cfg", POLYCOM_VVX450_UA)
+    assert status == 401
+    await stack.login("hd3003", "1003")
+    status, body, _ = await fetch(stack, "0004f2aa3003-hotdesk.cfg", POLYCOM_VVX450_UA, "hd3003")
+    assert status == 200, body
+    values = polycom_values(body)
+    assert values["reg.1.auth.userId"] == "hd3003"
+    assert values["reg.1.auth.password"] == secret("hd3003")
+    assert values["reg.1.label"] == "1003 Carol Example"
+    assert values["feature.callList.enabled"] == "0"
 
 
 async def test_uploads_are_refused(stack: Stack) -> None:

@@ -8,6 +8,7 @@ import pytest
 from services.provision.phone import Key, LoggedInUser, PhoneView, SipAccount
 from services.provision.vendors import VENDORS, identify_path, vendor
 from services.provision.vendors.base import FileRequest, ModelSpec, Vendor
+from tests.support.phone_files import polycom_values, yealink_values
 
 YEALINK = VENDORS["yealink"]
 POLYCOM = VENDORS["polycom"]
@@ -71,28 +72,11 @@ def make_view(
 
 
 def yealink_settings(body: bytes) -> dict[str, str]:
-    """A Yealink ``key = value`` file as a dict; no key may appear twice."""
-    lines = body.decode().splitlines()
-    assert lines[0] == "#!version:1.0.0.1"
-    settings: dict[str, str] = {}
-    for line in lines[1:]:
-        if not line.strip() or line.startswith("#"):
-            continue
-        key, sep, value = line.partition(" = ")
-        assert sep, f"not a setting: {line!r}"
-        assert key not in settings, f"{key} twice"
-        settings[key] = value
-    return settings
+    return yealink_values(body.decode())
 
 
 def polycom_settings(body: bytes) -> dict[str, str]:
-    """Every attribute of a Polycom XML file as a dict; none may appear twice."""
-    settings: dict[str, str] = {}
-    for element in ET.fromstring(body).iter():
-        for key, value in element.attrib.items():
-            assert key not in settings, f"{key} twice"
-            settings[key] = value
-    return settings
+    return polycom_values(body.decode())
 
 
 def render_yealink(view: PhoneView) -> dict[str, str]:

@@ -4,9 +4,12 @@ import xml.etree.ElementTree as ET
 
 
 def yealink_values(text: str) -> dict[str, str]:
-    """A Yealink .cfg (``#!version`` line, ``key = value`` lines, # comments)."""
+    """A Yealink .cfg (``#!version`` line, ``key = value`` lines, # comments);
+    no key may appear twice."""
+    lines = text.splitlines()
+    assert lines[0] == "#!version:1.0.0.1", lines[0]
     values: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in lines[1:]:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -18,7 +21,8 @@ def yealink_values(text: str) -> dict[str, str]:
 
 
 def polycom_values(text: str) -> dict[str, str]:
-    """Every parameter of a Polycom XML config (attributes of any element)."""
+    """Every parameter of a Polycom XML config (attributes of any element);
+    none may appear twice."""
     values: dict[str, str] = {}
     for element in ET.fromstring(text).iter():
         for name, value in element.attrib.items():

@@ -5,9 +5,12 @@ other (register it in ``services.provision.vendors``)."""
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from services.provision.phone import PhoneView
+
+if TYPE_CHECKING:
+    from services.provision.vendors.templating import BrowserPages
 
 FileKind = Literal["common", "device"]
 
@@ -78,18 +81,20 @@ class Vendor(ABC):
     def render(self, request: FileRequest, view: PhoneView | None) -> Rendered:
         """The file; ``view`` is None for common files."""
 
-    # XML-browser pages (Yealink XML objects, Polycom microbrowser XHTML).
+    # XML-browser pages (Yealink XML objects, Polycom microbrowser XHTML),
+    # from the vendor's login/logout/message templates.
+    pages: "BrowserPages"
 
-    @abstractmethod
     def login_page(self, submit_url: str, extension: str, error: str | None) -> Rendered:
         """Asks for extension (prefilled with ``extension``, may be "") and
         PIN; submits them to ``submit_url`` as query parameters ``ext`` and
         ``pin`` (GET). ``error`` (e.g. "Wrong PIN") is shown above the form."""
+        return self.pages.login(submit_url, extension, error)
 
-    @abstractmethod
     def logout_page(self, confirm_url: str, who: str) -> Rendered:
         """Asks "Log out <who>?"; confirming requests ``confirm_url`` (GET)."""
+        return self.pages.logout(confirm_url, who)
 
-    @abstractmethod
     def message_page(self, title: str, text: str) -> Rendered:
         """A result screen (logged in, logged out, locked, ...)."""
+        return self.pages.message(title, text)

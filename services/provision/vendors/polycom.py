@@ -148,9 +148,7 @@ class Polycom(Vendor):
         env = templating.environment(self.name)
         self._master = env.get_template("master.xml.j2")
         self._device = env.get_template("device.xml.j2")
-        self._login = env.get_template("login.xhtml.j2")
-        self._logout = env.get_template("logout.xhtml.j2")
-        self._message = env.get_template("message.xhtml.j2")
+        self.pages = templating.BrowserPages(env, "xhtml", _XHTML)
 
     def model(self, name: str) -> ModelSpec:
         model = _MODELS.get(name, _DEFAULT)
@@ -195,15 +193,3 @@ class Polycom(Vendor):
             # ringer1 is the silent ring; the n-th ring tone is ringer<n+1>.
             ringer=f"ringer{view.ringer + 1}",
         )
-
-    def login_page(self, submit_url: str, extension: str, error: str | None) -> Rendered:
-        url, hidden = templating.split_query(submit_url)
-        return templating.render(
-            self._login, _XHTML, url=url, hidden=hidden, extension=extension, error=error
-        )
-
-    def logout_page(self, confirm_url: str, who: str) -> Rendered:
-        return templating.render(self._logout, _XHTML, confirm_url=confirm_url, who=who)
-
-    def message_page(self, title: str, text: str) -> Rendered:
-        return templating.render(self._message, _XHTML, title=title, text=text)

@@ -60,3 +60,26 @@ def split_query(url: str) -> tuple[str, list[tuple[str, str]]]:
     parts = urlsplit(url)
     base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
     return base, parse_qsl(parts.query, keep_blank_values=True)
+
+
+class BrowserPages:
+    """A vendor's XML-browser pages: ``login``, ``logout`` and ``message``
+    templates with the same extension (``xml``, ``xhtml``) and content type."""
+
+    def __init__(self, env: Environment, extension: str, content_type: str) -> None:
+        self._login = env.get_template(f"login.{extension}.j2")
+        self._logout = env.get_template(f"logout.{extension}.j2")
+        self._message = env.get_template(f"message.{extension}.j2")
+        self._type = content_type
+
+    def login(self, submit_url: str, extension: str, error: str | None) -> Rendered:
+        url, hidden = split_query(submit_url)
+        return render(
+            self._login, self._type, url=url, hidden=hidden, extension=extension, error=error
+        )
+
+    def logout(self, confirm_url: str, who: str) -> Rendered:
+        return render(self._logout, self._type, confirm_url=confirm_url, who=who)
+
+    def message(self, title: str, text: str) -> Rendered:
+        return render(self._message, self._type, title=title, text=text)

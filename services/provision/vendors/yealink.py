@@ -113,9 +113,7 @@ class Yealink(Vendor):
         env = templating.environment(self.name, filters={"cfg": _cfg})
         self._common = env.get_template("common.cfg.j2")
         self._device = env.get_template("device.cfg.j2")
-        self._login = env.get_template("login.xml.j2")
-        self._logout = env.get_template("logout.xml.j2")
-        self._message = env.get_template("message.xml.j2")
+        self.pages = templating.BrowserPages(env, "xml", _XML)
 
     def model(self, name: str) -> ModelSpec:
         line_keys = _LINE_KEYS.get(name)
@@ -155,15 +153,3 @@ class Yealink(Vendor):
             transport=_TRANSPORTS[view.account.transport],
             resync_minutes=max(1, ceil(view.resync_seconds / 60)),
         )
-
-    def login_page(self, submit_url: str, extension: str, error: str | None) -> Rendered:
-        url, hidden = templating.split_query(submit_url)
-        return templating.render(
-            self._login, _XML, url=url, hidden=hidden, extension=extension, error=error
-        )
-
-    def logout_page(self, confirm_url: str, who: str) -> Rendered:
-        return templating.render(self._logout, _XML, confirm_url=confirm_url, who=who)
-
-    def message_page(self, title: str, text: str) -> Rendered:
-        return templating.render(self._message, _XML, title=title, text=text)
