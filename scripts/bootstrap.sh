@@ -10,6 +10,8 @@ DEBIAN_PACKAGES=(
     redis-server python3 python3-venv wrk
     # The SIP edge, its modules, and SIP test peers
     kamailio kamailio-redis-modules kamailio-extra-modules sip-tester
+    # Voice-menu prompts (speech synthesis and G.711 conversion)
+    espeak-ng sox
     # Building http_async_client from Debian's kamailio source
     dpkg-dev build-essential bison flex pkg-config libcurl4-openssl-dev libevent-dev
 )
@@ -29,6 +31,14 @@ fi
 # The Debian redis-server and kamailio units are not used: the stack and the
 # tests start their own processes with their own data and configuration.
 scripts/build_http_async_client.sh
+
+# Voice-menu prompts: made from their texts, again when a text changes.
+if [[ ! -f .cache/prompts/.stamp ]] || [[ -n $(find services/auth/prompts scripts/make_prompts.sh -newer .cache/prompts/.stamp) ]]; then
+    echo "bootstrap: making voice-menu prompts in .cache/prompts"
+    rm -rf .cache/prompts
+    scripts/make_prompts.sh .cache/prompts
+    touch .cache/prompts/.stamp
+fi
 
 # Prefer python3.11 (bookworm's python3); any python3 >= 3.11 works.
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}

@@ -2,11 +2,12 @@
 binding service, in the shared service shell."""
 
 import grpc
-from hotdesk.v1 import auth_pb2, auth_pb2_grpc
+from hotdesk.v1 import auth_pb2, auth_pb2_grpc, binding_pb2_grpc
 
 from services.auth.binding_client import grpc_binding_login
 from services.auth.core import AuthCore
 from services.auth.grpc_api import AuthServicer
+from services.auth.menu.server import VoiceMenu
 from services.auth.settings import AuthSettings
 from services.kernel.clock import Clock, now_ms
 from services.kernel.service import ServiceShell
@@ -21,15 +22,29 @@ class AuthService(ServiceShell):
         self._binding_channel = grpc.aio.insecure_channel(settings.binding_address)
         binding_login = grpc_binding_login(self._binding_channel, settings.binding_timeout_seconds)
         self.core = AuthCore(self.redis, self.tenants, settings, binding_login, clock=clock)
+        self.menu: VoiceMenu | None = None
 
     def register_grpc(self, server: grpc.aio.Server) -> None:
         auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(self.core), server)
 
     async def start_parts(self) -> None:
+        if self.settings.menu_enabled:
+            self.menu = VoiceMenu(
+                self.settings,
+                self.core,
+                binding_pb2_grpc.BindingServiceStub(self._binding_channel),
+                self.tenants,
+                self.redis,
+            )
+            await self.menu.start()
+            self.closers.append(self.menu.stop)
         self.closers.append(lambda: self._binding_channel.close(grace=None))
 
     def addresses(self) -> dict[str, str]:
-        return super().addresses() | {"binding": self.settings.binding_address}
+        menu = (
+            {"voice_menu": f"udp:{self.settings.menu_host}:{self.menu.port}"} if self.menu else {}
+        )
+        return super().addresses() | {"binding": self.settings.binding_address} | menu
 
 
 async def start_auth_service(settings: AuthSettings, *, clock: Clock = now_ms) -> AuthService:

@@ -1,5 +1,7 @@
 """Settings of the auth service (environment prefix ``HOTDESK_AUTH_``)."""
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -39,3 +41,20 @@ class AuthSettings(ServiceSettings):
     device_lock_seconds: int = Field(default=900, ge=1)
     # Approximate cap (XADD MAXLEN ~) on each group's audit stream.
     audit_maxlen: int = Field(default=100_000, ge=1)
+    # The voice menu: SIP (UDP) on menu_host:menu_port, RTP on free ports of
+    # menu_host. Only requests from menu_trusted_edges (the Kamailio edge,
+    # comma-separated addresses) are served: they carry the authenticated
+    # device in X-Hotdesk-Device (menu_port 0: a free port).
+    menu_enabled: bool = True
+    menu_host: str = "127.0.0.1"
+    menu_port: int = 7260
+    menu_trusted_edges: str = "127.0.0.1"
+    prompts_dir: Path = Path(__file__).resolve().parents[2] / ".cache" / "prompts"
+    # Ring this long before answering (0: answer at once).
+    menu_answer_after_seconds: float = Field(default=0.0, ge=0)
+    # Waiting for the first digit of an answer, and between digits.
+    menu_first_digit_seconds: float = Field(default=10.0, gt=0)
+    menu_inter_digit_seconds: float = Field(default=5.0, gt=0)
+    menu_tries: int = Field(default=3, ge=1)
+    # Every call ends by itself after this long.
+    menu_max_call_seconds: float = Field(default=120.0, gt=0)

@@ -22,6 +22,7 @@ class EdgeAddresses:
     hotdesk: bool = True
     antiflood: bool = False  # pike + an expiring ban list (on in Kubernetes)
     push_from: str = "127.0.0.0/8"  # sources trusted to push check-sync NOTIFYs
+    voice_menu: str | None = None  # sip:host:port of the voice menu (None: 501)
 
 
 def local_config(a: EdgeAddresses) -> str:
@@ -36,6 +37,8 @@ def local_config(a: EdgeAddresses) -> str:
         "HD_PSTN_GW": a.pstn_gw,
         "HD_PUSH_FROM": a.push_from,
     }
+    if a.voice_menu:
+        defines["HD_VOICE_MENU"] = a.voice_menu
     lines = ["#!define WITH_HOTDESK"] if a.hotdesk else []
     lines += ["#!define WITH_ANTIFLOOD"] if a.antiflood else []
     lines += [f'#!substdef "!{name}!{value}!g"' for name, value in defines.items()]

@@ -59,6 +59,8 @@ class TenantConfig(BaseModel):
     # A user's first login on a phone model starts their profile for that
     # model with these keys (after the Logout key on key 1).
     default_profile_keys: tuple[ProfileKey, ...] = Field(default=(), max_length=100)
+    # The voice menu's prompt folder (a tenant's own folder overrides it).
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[a-z]{2,3})?$")
 
     @field_validator("daily_logout")
     @classmethod

@@ -15,6 +15,8 @@ from tests.support.demo import DOMAIN, import_demo_directory, registration, secr
 from tests.support.fleet import PUSH_FROM
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.redis_server import RedisServer
+from tests.support.service_process import ServiceProcess
+from tests.support.services import CHEAP_ARGON2
 from tests.support.sipp import Sipp
 
 
@@ -22,6 +24,8 @@ from tests.support.sipp import Sipp
 class Edge:
     redis: RedisServer
     binding: BindingProcess
+    auth: ServiceProcess  # with the voice menu on menu_port
+    menu_port: int
     kamailio: KamailioServer
     emergency_port: int
     pstn_port: int
@@ -107,6 +111,22 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
     import_demo_directory(redis.url)
     binding = BindingProcess(redis.url, root / "binding.log")
     binding.start()
+    menu_port = free_udp_port()
+    auth = ServiceProcess(
+        "auth",
+        redis.url,
+        root / "auth.log",
+        ("grpc",),
+        {
+            "HOTDESK_AUTH_BINDING_ADDRESS": binding.grpc_address,
+            "HOTDESK_AUTH_MENU_PORT": str(menu_port),
+            "HOTDESK_AUTH_MENU_ANSWER_AFTER_SECONDS": "0.5",
+            "HOTDESK_AUTH_MENU_FIRST_DIGIT_SECONDS": "4",
+            "HOTDESK_AUTH_MENU_INTER_DIGIT_SECONDS": "2",
+            **{f"HOTDESK_AUTH_{k.upper()}": str(v) for k, v in CHEAP_ARGON2.items()},
+        },
+    )
+    auth.start()
     emergency, pstn = free_udp_port(), free_udp_port()
     kamailio = KamailioServer(
         root / "kamailio",
@@ -115,12 +135,14 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
         emergency_gw=f"sip:127.0.0.1:{emergency}",
         pstn_gw=f"sip:127.0.0.1:{pstn}",
         push_from=PUSH_FROM,
+        voice_menu=f"sip:127.0.0.1:{menu_port}",
     )
     kamailio.start()
     try:
-        yield Edge(redis, binding, kamailio, emergency, pstn, root / "sipp")
+        yield Edge(redis, binding, auth, menu_port, kamailio, emergency, pstn, root / "sipp")
     finally:
         kamailio.stop()
+        auth.stop()
         binding.stop()
         redis.kill()
 

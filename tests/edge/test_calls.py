@@ -157,12 +157,6 @@ def test_takeover_and_move_follow_the_user_at_once(fresh_edge: Edge) -> None:
     assert from_old_desk.final_status() == 403
 
 
-def test_feature_codes_get_501_until_the_voice_menu_exists(fresh_edge: Edge) -> None:
-    caller = fresh_edge.call("login-code", "hd3001", "*45")
-    assert caller.run() == 0
-    assert caller.final_status() == 501
-
-
 def test_cancel_during_the_lookup_is_honoured(fresh_edge: Edge) -> None:
     """CANCEL while the INVITE waits for the binding service: 200 for the
     CANCEL, 487 for the INVITE, and nothing after (no late 503)."""

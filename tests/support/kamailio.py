@@ -30,6 +30,7 @@ class KamailioServer:
         timeout_ms: int = 800,
         antiflood: bool = False,
         push_from: str = "127.0.0.0/8",
+        voice_menu: str | None = None,
     ) -> None:
         binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
         if not Path(binary).exists():
@@ -52,6 +53,7 @@ class KamailioServer:
             hotdesk=hotdesk,
             antiflood=antiflood,
             push_from=push_from,
+            voice_menu=voice_menu,
         )
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -27,6 +27,7 @@ def auth_settings(redis_url: str, binding_port: int = 0, **overrides: object) ->
             "ops_port": 0,
             "binding_address": f"127.0.0.1:{binding_port}",
             "shutdown_grace_seconds": 1,
+            "menu_port": 0,
             **overrides,
         }
     )

@@ -79,7 +79,7 @@ class Sipp:
 
     def __init__(
         self,
-        scenario: str,
+        scenario: str | Path,
         target: str | None,
         log_dir: Path,
         *,
@@ -89,6 +89,7 @@ class Sipp:
         keys: dict[str, str] | None = None,
         auth: tuple[str, str] | None = None,
         timeout_s: int = 20,
+        media_port: int | None = None,
     ) -> None:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.message_file = log_dir / f"{name}.messages.log"
@@ -116,11 +117,14 @@ class Sipp:
             "-error_file",
             str(log_dir / f"{name}.errors.log"),
         ]
-        argv += (
-            ["-sn", scenario]
-            if scenario in ("uas", "uac")
-            else ["-sf", str(SCENARIOS / f"{scenario}.xml")]
-        )
+        if isinstance(scenario, Path):
+            argv += ["-sf", str(scenario)]
+        elif scenario in ("uas", "uac"):
+            argv += ["-sn", scenario]
+        else:
+            argv += ["-sf", str(SCENARIOS / f"{scenario}.xml")]
+        if media_port is not None:
+            argv += ["-mp", str(media_port)]
         for key, value in (keys or {}).items():
             argv += ["-key", key, value]
         if auth:

@@ -1,0 +1,57 @@
+"""``Actions`` of a menu call at one device: PIN checks in this service's
+core (lockout and audit, channel "voice-menu"), sessions over the binding
+service's gRPC API."""
+
+from __future__ import annotations
+
+from hotdesk.v1 import auth_pb2 as apb
+from hotdesk.v1 import binding_pb2 as pb
+from hotdesk.v1 import binding_pb2_grpc
+
+from services.auth.core import AuthCore
+
+CHANNEL = "voice-menu"
+
+
+class DeviceActions:
+    def __init__(
+        self,
+        core: AuthCore,
+        binding: binding_pb2_grpc.BindingServiceAsyncStub,
+        tenant: str,
+        device: str,
+        timeout: float,
+    ) -> None:
+        self._core = core
+        self._binding = binding
+        self._tenant = tenant
+        self._device = device
+        self._timeout = timeout
+
+    def _user(self, extension: str) -> pb.UserRef:
+        return pb.UserRef(tenant=self._tenant, extension=extension)
+
+    async def verify_pin(self, extension: str, pin: str) -> apb.VerifyPinResponse:
+        return await self._core.verify_pin(self._user(extension), self._device, pin, CHANNEL)
+
+    async def device(self) -> pb.DeviceState:
+        return await self._binding.GetByDevice(
+            pb.GetByDeviceRequest(device_id=self._device), timeout=self._timeout
+        )
+
+    async def login(self, extension: str, takeover: bool) -> pb.LoginResponse:
+        return await self._binding.Login(
+            pb.LoginRequest(
+                device_id=self._device,
+                user=self._user(extension),
+                allow_takeover=takeover,
+                actor=f"user:{CHANNEL}",
+            ),
+            timeout=self._timeout,
+        )
+
+    async def logout(self) -> pb.LogoutResponse:
+        return await self._binding.Logout(
+            pb.LogoutRequest(device_id=self._device, actor=f"user:{CHANNEL}"),
+            timeout=self._timeout,
+        )

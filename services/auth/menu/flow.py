@@ -1,0 +1,168 @@
+"""What a menu call says and does: the login, 3CX-style login and logout
+flows, as a conversation over a ``Voice`` (prompts out, digits in)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from hotdesk.v1 import auth_pb2 as apb
+from hotdesk.v1 import binding_pb2 as pb
+
+from services.kernel.tenants import TenantConfig
+
+Kind = Literal["login", "logout"]
+
+
+@dataclass(frozen=True)
+class Dialled:
+    """Which feature code was dialled: login (with the extension when the
+    code carried it, ``*77*1001*``) or logout."""
+
+    kind: Kind
+    extension: str = ""
+
+
+def dialled(tenant: TenantConfig, number: str) -> Dialled | None:
+    codes = tenant.feature_codes
+    if number == codes.login:
+        return Dialled("login")
+    if number == codes.logout:
+        return Dialled("logout")
+    prefix = codes.login_with_extension_prefix
+    middle = number[len(prefix) : -1]
+    if number.startswith(prefix) and number.endswith("*") and middle.isdigit():
+        return Dialled("login", middle)
+    return None
+
+
+class Voice(Protocol):
+    async def say(self, *prompts: str) -> None:
+        """Play prompts one after another (a digit cuts them short)."""
+
+    async def ask(self, *prompts: str) -> str | None:
+        """Play prompts, then read digits up to ``#``; None on a timeout."""
+
+    async def key(self, *prompts: str) -> str | None:
+        """Play prompts, then read one digit; None on a timeout."""
+
+
+class Actions(Protocol):
+    async def verify_pin(self, extension: str, pin: str) -> apb.VerifyPinResponse: ...
+    async def device(self) -> pb.DeviceState: ...
+    async def login(self, extension: str, takeover: bool) -> pb.LoginResponse: ...
+    async def logout(self) -> pb.LogoutResponse: ...
+
+
+def spoken(number: str) -> list[str]:
+    return [f"digit-{d}" for d in number if d.isdigit()]
+
+
+_WRONG = (apb.PIN_RESULT_WRONG_PIN, apb.PIN_RESULT_UNKNOWN_USER, apb.PIN_RESULT_NO_PIN)
+
+
+class Conversation:
+    """Runs one flow; ``outcome`` says how it ended (a metric label)."""
+
+    def __init__(self, voice: Voice, actions: Actions, tenant: TenantConfig, tries: int) -> None:
+        self._voice = voice
+        self._actions = actions
+        self._tenant = tenant
+        self._tries = tries
+        self.outcome = "abandoned"
+        self.extension = ""
+
+    async def run(self, what: Dialled) -> None:
+        if what.kind == "login":
+            await self._login(what.extension)
+        else:
+            await self._logout()
+
+    async def _checked_pin(self, extension: str, ask_extension: bool) -> str | None:
+        """Up to ``tries`` rounds of (extension,) PIN; the extension whose
+        PIN was right, or None (the outcome and what was said are set)."""
+        for _ in range(self._tries):
+            if ask_extension:
+                extension = await self._voice.ask("enter_extension") or ""
+                if not extension:
+                    self.outcome = "timeout"
+                    return None
+            pin = await self._voice.ask("enter_pin")
+            if not pin:
+                self.outcome = "timeout"
+                return None
+            self.extension = extension
+            checked = await self._actions.verify_pin(extension, pin)
+            if checked.result == apb.PIN_RESULT_OK:
+                return extension
+            if checked.result == apb.PIN_RESULT_LOCKED:
+                self.outcome = "locked"
+                await self._voice.say("locked", "goodbye")
+                return None
+            if checked.result == apb.PIN_RESULT_BACKOFF or (
+                checked.result in _WRONG and checked.retry_after_seconds > 0
+            ):
+                self.outcome = "locked"
+                minutes = str(max(1, math.ceil(checked.retry_after_seconds / 60)))
+                await self._voice.say(
+                    "too_many_attempts", "try_again_in", *spoken(minutes), "minutes", "goodbye"
+                )
+                return None
+            self.outcome = "wrong_pin"
+            await self._voice.say("wrong_pin")
+        await self._voice.say("too_many_attempts", "goodbye")
+        return None
+
+    async def _login(self, extension: str) -> None:
+        extension = await self._checked_pin(extension, ask_extension=not extension) or ""
+        if not extension:
+            if self.outcome == "timeout":
+                await self._voice.say("no_input", "goodbye")
+            return
+        result = await self._actions.login(extension, takeover=False)
+        if result.result == pb.LOGIN_RESULT_DEVICE_OCCUPIED:
+            occupant = result.occupant.extension
+            choice = await self._voice.key("in_use", *spoken(occupant), "take_over")
+            if choice != "2":
+                self.outcome = "timeout" if choice is None else "abandoned"
+                await self._voice.say("goodbye")
+                return
+            result = await self._actions.login(extension, takeover=True)
+        if result.result in (pb.LOGIN_RESULT_LOGGED_IN, pb.LOGIN_RESULT_ALREADY_LOGGED_IN):
+            self.outcome = "logged_in"
+            await self._voice.say("extension", *spoken(extension), "now_logged_in", "goodbye")
+            return
+        self.outcome = "refused"
+        if result.result == pb.LOGIN_RESULT_ACTIVE_ELSEWHERE:
+            await self._voice.say("elsewhere", "goodbye")
+        else:
+            await self._voice.say("not_allowed", "goodbye")
+
+    async def _logout(self) -> None:
+        state = await self._actions.device()
+        if not state.HasField("binding"):
+            self.outcome = "refused"
+            await self._voice.say("nobody_logged_in", "goodbye")
+            return
+        extension = state.binding.extension
+        self.extension = extension
+        if self._tenant.logout_asks_pin and not await self._checked_pin(
+            extension, ask_extension=False
+        ):
+            if self.outcome == "timeout":
+                await self._voice.say("no_input", "goodbye")
+            return
+        await self._actions.logout()
+        self.outcome = "logged_out"
+        await self._voice.say("extension", *spoken(extension), "now_logged_out", "goodbye")
+
+
+async def converse(conversation: Conversation, what: Dialled, limit: float) -> None:
+    """The flow within the call's time limit (outcome "timeout" past it)."""
+    try:
+        async with asyncio.timeout(limit):
+            await conversation.run(what)
+    except TimeoutError:
+        conversation.outcome = "timeout"

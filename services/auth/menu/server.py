@@ -1,0 +1,445 @@
+"""The voice menu's SIP side: a UDP user agent server for the calls Kamailio
+relays to it.
+
+Served only to the edge (``menu_trusted_edges``), which authenticated the
+phone and names it in ``X-Hotdesk-Device``. Per call: INVITE with an SDP
+offer → 100 (180 while ringing) → 200 with the answer, retransmitted until
+the ACK → the conversation → BYE along the record-routed path. Also BYE and
+CANCEL from the phone, OPTIONS, INFO (DTMF), re-INVITE (hold/unhold), and
+retransmitted requests (answered again, never handled twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+
+import grpc
+from hotdesk.v1 import binding_pb2_grpc
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from services.auth import metrics
+from services.auth.audit import Audit
+from services.auth.core import AuthCore
+from services.auth.menu.actions import DeviceActions
+from services.auth.menu.dtmf import info_digit
+from services.auth.menu.flow import Conversation, Dialled, converse, dialled
+from services.auth.menu.prompts import PromptLibrary
+from services.auth.menu.rtp import MediaSession
+from services.auth.menu.sdp import NoCommonCodec, Offer, answer, parse_offer
+from services.auth.menu.voice import CallVoice
+from services.auth.settings import AuthSettings
+from services.kernel import keys
+from services.kernel.lifecycle import cancel_and_wait
+from services.kernel.logs import fields
+from services.kernel.tenants import TenantCache, TenantConfig
+from services.sip.message import (
+    SipMessage,
+    SipParseError,
+    new_branch,
+    new_tag,
+    param,
+    parse,
+    response_to,
+    uri_of,
+)
+
+log = logging.getLogger(__name__)
+
+T1, T2, TIMER_B = 0.5, 4.0, 32.0
+ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
+DEVICE_HEADER = "x-hotdesk-device"
+
+Address = tuple[str, int]
+
+
+def _host_port(uri: str) -> Address:
+    """Where a SIP URI points (``sip:user@host:port;params``)."""
+    rest = uri.split(":", 1)[1] if ":" in uri else uri
+    hostport = rest.split("@", 1)[-1].split(";", 1)[0].split(">", 1)[0]
+    host, _, port = hostport.partition(":")
+    return host, int(port or 5060)
+
+
+@dataclass
+class Call:
+    invite: SipMessage
+    peer: Address
+    tenant: TenantConfig
+    device: str
+    what: Dialled
+    media: MediaSession
+    voice: CallVoice
+    local_tag: str = field(default_factory=new_tag)
+    local_cseq: int = field(default_factory=lambda: random.randrange(1, 10_000))
+    sdp_session: int = field(default_factory=lambda: random.randrange(1, 1 << 31))
+    sdp_version: int = 1
+    final: bytes | None = None  # the INVITE's final response, for retransmissions
+    acked: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: bool = False
+    conversation: Conversation | None = None
+    dtmf_methods: set[str] = field(default_factory=set)
+    reinvites: dict[int, bytes] = field(default_factory=dict)  # CSeq -> our answer
+    task: asyncio.Task[None] | None = None  # the call's own task (flow included)
+
+    @property
+    def call_id(self) -> str:
+        return self.invite.call_id
+
+    @property
+    def remote_from(self) -> str:
+        return self.invite["from"]
+
+    @property
+    def local_to(self) -> str:
+        return f"{self.invite['to']};tag={self.local_tag}"
+
+
+class VoiceMenu(asyncio.DatagramProtocol):
+    def __init__(
+        self,
+        settings: AuthSettings,
+        core: AuthCore,
+        binding: binding_pb2_grpc.BindingServiceAsyncStub,
+        tenants: TenantCache,
+        redis: Redis,
+    ) -> None:
+        self._s = settings
+        self._core = core
+        self._binding = binding
+        self._tenants = tenants
+        self._redis = redis
+        self._prompts = PromptLibrary(settings.prompts_dir)
+        self._audit = Audit(redis, settings.audit_maxlen)
+        self._trusted = {a.strip() for a in settings.menu_trusted_edges.split(",") if a.strip()}
+        self._calls: dict[str, Call] = {}
+        self._waiting: dict[str, asyncio.Future[SipMessage]] = {}  # our requests, by branch
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._transport: asyncio.DatagramTransport | None = None
+        self.port = 0
+
+    # Lifecycle
+
+    async def start(self) -> None:
+        self._prompts.check()
+        loop = asyncio.get_running_loop()
+        self._transport, _ = await loop.create_datagram_endpoint(
+            lambda: self, local_addr=(self._s.menu_host, self._s.menu_port)
+        )
+        self.port = int(self._transport.get_extra_info("sockname")[1])
+        log.info("voice_menu_listening", extra=fields(address=f"{self._s.menu_host}:{self.port}"))
+
+    async def stop(self) -> None:
+        """Hang up every answered call (BYE, bounded), end the rest, close."""
+        answered = [c for c in self._calls.values() if c.acked.is_set() and not c.ended]
+        if answered:
+            async with asyncio.timeout(2.0):
+                await asyncio.gather(*(self._bye(c) for c in answered), return_exceptions=True)
+        await cancel_and_wait(list(self._tasks))
+        if self._transport is not None:
+            self._transport.close()
+
+    def _spawn(self, work: Coroutine[None, None, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # Datagrams
+
+    def datagram_received(self, data: bytes, addr: Address) -> None:
+        if data.strip() == b"":
+            return  # keep-alive
+        try:
+            message = parse(data)
+        except SipParseError as exc:
+            log.info("menu_bad_sip", extra=fields(peer=f"{addr[0]}:{addr[1]}", error=str(exc)))
+            return
+        if not message.is_request:
+            waiting = self._waiting.get(message.branch)
+            if waiting is not None and not waiting.done() and message.status >= 200:
+                waiting.set_result(message)
+            return
+        if addr[0] not in self._trusted:
+            metrics.MENU_OUTCOMES.labels("rejected").inc()
+            log.warning("menu_untrusted", extra=fields(peer=addr[0], method=message.method))
+            self._reply(message, addr, 403, "Only the edge may call the menu")
+            return
+        self._request(message, addr)
+
+    def _send(self, data: bytes, addr: Address) -> None:
+        if self._transport is not None:
+            self._transport.sendto(data, addr)
+
+    def _reply(
+        self,
+        request: SipMessage,
+        addr: Address,
+        status: int,
+        reason: str,
+        tag: str = "",
+        extra: list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+    ) -> bytes:
+        response = response_to(request, status, reason, tag or new_tag())
+        response.headers += extra or []
+        response.body = body
+        data = response.to_bytes()
+        self._send(data, addr)
+        return data
+
+    def _request(self, msg: SipMessage, addr: Address) -> None:
+        method = msg.method
+        call = self._calls.get(msg.call_id)
+        in_dialog = bool(param(msg["to"], "tag"))
+        if method == "INVITE" and not in_dialog:
+            if call is not None:  # a retransmission: answer again
+                if call.final is not None:
+                    self._send(call.final, addr)
+                return
+            self._spawn(self._new_call(msg, addr))
+        elif method == "ACK":
+            if call is not None and msg.cseq[0] == call.invite.cseq[0]:
+                call.acked.set()
+        elif method == "CANCEL":
+            self._cancel(msg, addr, call)
+        elif method == "OPTIONS":
+            self._reply(
+                msg, addr, 200, "OK", extra=[("allow", ALLOW), ("accept", "application/sdp")]
+            )
+        elif call is None or not in_dialog:
+            self._reply(msg, addr, 481, "Call/Transaction Does Not Exist")
+        elif method == "BYE":
+            self._reply(msg, addr, 200, "OK", call.local_tag)
+            self._end(call, hung_up=True)
+        elif method == "INFO":
+            self._info(msg, addr, call)
+        elif method == "INVITE":
+            self._reinvite(msg, addr, call)
+        else:
+            self._reply(msg, addr, 405, "Method Not Allowed", call.local_tag, [("allow", ALLOW)])
+
+    # Calls
+
+    async def _new_call(self, invite: SipMessage, addr: Address) -> None:
+        device = invite.get(DEVICE_HEADER) or ""
+        try:
+            tenant = await self._tenant_of(device) if device else None
+        except (RedisError, OSError):
+            self._reply(invite, addr, 503, "Service Unavailable", extra=[("retry-after", "5")])
+            return
+        if tenant is None:
+            metrics.MENU_OUTCOMES.labels("rejected").inc()
+            self._reply(invite, addr, 403, "No known device")
+            return
+        number = uri_of(invite.request_uri).split(":", 1)[-1].split("@", 1)[0]
+        what = dialled(tenant, number)
+        if what is None:
+            self._reply(invite, addr, 404, "No such feature code")
+            return
+        try:
+            offer = parse_offer(invite.body.decode(errors="replace"))
+        except (NoCommonCodec, ValueError) as exc:
+            metrics.MENU_OUTCOMES.labels("rejected").inc()
+            self._reply(
+                invite, addr, 488, "Not Acceptable Here", extra=[("warning", f'399 menu "{exc}"')]
+            )
+            return
+        media = MediaSession()
+        voice = CallVoice(
+            media,
+            self._prompts,
+            tenant.id,
+            tenant.language,
+            self._s.menu_first_digit_seconds,
+            self._s.menu_inter_digit_seconds,
+        )
+        media.offer = offer
+        call = Call(invite, addr, tenant, device, what, media, voice)
+        call.task = asyncio.current_task()
+        media.on_digit = lambda digit: self._digit(call, "rfc4733", digit)
+        self._calls[call.call_id] = call
+        metrics.MENU_CALLS.inc()
+        metrics.MENU_ACTIVE.inc()
+        local_port = await media.open(self._s.menu_host)
+        self._reply(invite, addr, 100, "Trying", call.local_tag)
+        try:
+            if self._s.menu_answer_after_seconds:
+                self._reply(invite, addr, 180, "Ringing", call.local_tag)
+                await asyncio.sleep(self._s.menu_answer_after_seconds)
+            if call.ended:
+                return
+            sdp = answer(offer, self._s.menu_host, local_port, call.sdp_session, call.sdp_version)
+            call.final = self._reply(
+                invite, addr, 200, "OK", call.local_tag, self._contact(), sdp.encode()
+            )
+            await self._until_acked(call)
+            if not call.ended:
+                await self._talk(call)
+        finally:
+            self._end(call, hung_up=False)
+
+    def _contact(self) -> list[tuple[str, str]]:
+        return [
+            ("contact", f"<sip:menu@{self._s.menu_host}:{self.port}>"),
+            ("allow", ALLOW),
+            ("content-type", "application/sdp"),
+        ]
+
+    async def _until_acked(self, call: Call) -> None:
+        """Send the 200 again (T1 doubling to T2) until the ACK; after 32 s
+        without one, the call ends."""
+        interval, waited = T1, 0.0
+        while not call.acked.is_set() and not call.ended:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await call.acked.wait()
+                    return
+            waited += interval
+            if waited >= TIMER_B:
+                call.ended = True
+                return
+            if call.final is not None:
+                self._send(call.final, call.peer)
+            interval = min(interval * 2, T2)
+
+    async def _talk(self, call: Call) -> None:
+        actions = DeviceActions(
+            self._core, self._binding, call.tenant.id, call.device, self._s.binding_timeout_seconds
+        )
+        conversation = Conversation(call.voice, actions, call.tenant, self._s.menu_tries)
+        call.conversation = conversation
+        try:
+            await converse(conversation, call.what, self._s.menu_max_call_seconds)
+        except (grpc.aio.AioRpcError, RedisError, OSError) as exc:
+            conversation.outcome = "unavailable"
+            log.warning("menu_unavailable", extra=fields(device=call.device, error=str(exc)))
+            with contextlib.suppress(Exception):
+                await call.voice.say("unavailable", "goodbye")
+        if not call.ended:
+            await self._bye(call)
+
+    def _digit(self, call: Call, method: str, digit: str) -> None:
+        call.dtmf_methods.add(method)
+        call.voice.digit(digit)
+
+    def _info(self, msg: SipMessage, addr: Address, call: Call) -> None:
+        digit = info_digit(msg.get("content-type") or "", msg.body)
+        self._reply(msg, addr, 200, "OK", call.local_tag)
+        if digit is not None:
+            metrics.MENU_DTMF.labels("info").inc()
+            self._digit(call, "info", digit)
+
+    def _reinvite(self, msg: SipMessage, addr: Address, call: Call) -> None:
+        number = msg.cseq[0]
+        if number in call.reinvites:  # retransmission
+            self._send(call.reinvites[number], addr)
+            return
+        try:
+            offer = parse_offer(msg.body.decode(errors="replace")) if msg.body else call.media.offer
+        except (NoCommonCodec, ValueError):
+            self._reply(msg, addr, 488, "Not Acceptable Here", call.local_tag)
+            return
+        assert offer is not None
+        call.media.offer = Offer(
+            offer.address,
+            offer.port,
+            call.media.offer.codec if call.media.offer else offer.codec,
+            offer.event_pt,
+            offer.direction,
+        )
+        call.sdp_version += 1
+        local_port = call.media.local_port
+        sdp = answer(
+            call.media.offer, self._s.menu_host, local_port, call.sdp_session, call.sdp_version
+        )
+        call.reinvites[number] = self._reply(
+            msg, addr, 200, "OK", call.local_tag, self._contact(), sdp.encode()
+        )
+        log.info("menu_reinvite", extra=fields(device=call.device, hold=call.media.offer.on_hold))
+
+    def _cancel(self, msg: SipMessage, addr: Address, call: Call | None) -> None:
+        if call is None:
+            self._reply(msg, addr, 481, "Call/Transaction Does Not Exist")
+            return
+        self._reply(msg, addr, 200, "OK", call.local_tag)
+        if call.final is None:  # still ringing: the INVITE ends with 487
+            call.final = self._reply(call.invite, addr, 487, "Request Terminated", call.local_tag)
+            self._end(call, hung_up=True)
+
+    async def _bye(self, call: Call) -> None:
+        """Hang up along the record-routed path; wait (bounded) for the 200."""
+        call.local_cseq += 1
+        routes = call.invite.get_all("record-route")
+        target = uri_of(call.invite.get("contact") or call.invite["from"])
+        headers = [
+            ("via", f"SIP/2.0/UDP {self._s.menu_host}:{self.port};branch={new_branch()};rport"),
+            ("max-forwards", "70"),
+            *[("route", r) for r in routes],
+            ("from", call.local_to),
+            ("to", call.remote_from),
+            ("call-id", call.call_id),
+            ("cseq", f"{call.local_cseq} BYE"),
+        ]
+        bye = SipMessage(f"BYE {target} SIP/2.0", headers)
+        destination = _host_port(uri_of(routes[0])) if routes else _host_port(target)
+        call.ended = True
+        await self._transact(bye, destination)
+
+    async def _transact(self, request: SipMessage, destination: Address) -> SipMessage | None:
+        """A non-INVITE client transaction: retransmit until a final
+        response, at most 8 s here."""
+        answered: asyncio.Future[SipMessage] = asyncio.get_running_loop().create_future()
+        self._waiting[request.branch] = answered
+        data, interval = request.to_bytes(), T1
+        try:
+            async with asyncio.timeout(8.0):
+                while True:
+                    self._send(data, destination)
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(interval):
+                            return await asyncio.shield(answered)
+                    interval = min(interval * 2, T2)
+        except TimeoutError:
+            return None
+        finally:
+            del self._waiting[request.branch]
+
+    def _end(self, call: Call, *, hung_up: bool) -> None:
+        """Once per call: stop its media and flow, count and audit the outcome."""
+        if self._calls.get(call.call_id) is not call:
+            return
+        del self._calls[call.call_id]
+        call.ended = True
+        if call.task is not None and call.task is not asyncio.current_task():
+            call.task.cancel()  # the phone hung up: stop talking
+        call.media.close()
+        metrics.MENU_ACTIVE.dec()
+        conversation = call.conversation
+        outcome = conversation.outcome if conversation else "abandoned"
+        if hung_up and conversation is not None and outcome not in ("logged_in", "logged_out"):
+            outcome = "abandoned"
+        metrics.MENU_OUTCOMES.labels(outcome).inc()
+        self._spawn(self._audit_outcome(call, outcome))
+
+    async def _audit_outcome(self, call: Call, outcome: str) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self._audit.record(
+                call.tenant.group,
+                "voice_menu",
+                device=call.device,
+                code=call.what.kind,
+                extension=(call.conversation.extension if call.conversation else "")
+                or call.what.extension,
+                outcome=outcome,
+                dtmf=",".join(sorted(call.dtmf_methods)),
+                rtp_packets=call.media.packets_sent,
+            )
+
+    async def _tenant_of(self, device: str) -> TenantConfig | None:
+        tenant_id = await self._redis.hget(keys.DIR_DEVICES, device)
+        return self._tenants.by_id.get(tenant_id or "")

@@ -1,0 +1,173 @@
+"""The voice menu through the real edge: sipp desk phones dial the tenant's
+feature codes, send DTMF as RFC 4733 packets (the sip-tester package's
+captures) or SIP INFO, and the binding shows what happened."""
+
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from hotdesk.v1 import auth_pb2 as apb
+from hotdesk.v1 import auth_pb2_grpc
+from hotdesk.v1 import binding_pb2 as pb
+
+from bench.measure import percentile
+from services.kernel import keys
+from services.kernel.redis_conn import connect
+from tests.edge.conftest import Edge
+from tests.support.demo import DOMAIN, secret
+from tests.support.kamailio import free_udp_port
+from tests.support.menu_calls import RtpReceiver, scenario
+from tests.support.sipp import Sipp
+
+GROUP = "acme-group"
+
+
+@pytest.fixture
+def menu(fresh_edge: Edge) -> Iterator[Edge]:
+    yield fresh_edge
+    stub = auth_pb2_grpc.AuthServiceStub(grpc.insecure_channel(fresh_edge.auth.grpc_address))
+    for ext in ("1001", "1002", "1003"):
+        stub.Unlock(apb.UnlockRequest(user=pb.UserRef(tenant="acme", extension=ext), actor="t"))
+
+
+def dial(edge: Edge, device: str, number: str, path: Path, name: str) -> Sipp:
+    return Sipp(
+        path,
+        edge.target,
+        edge.logs,
+        name=name,
+        local_port=free_udp_port(),
+        service=number,
+        keys={"user": device, "domain": DOMAIN},
+        auth=(device, secret(device)),
+        timeout_s=40,
+        media_port=free_udp_port(),
+    )
+
+
+def scrape(edge: Edge) -> dict[str, float]:
+    url = f"http://127.0.0.1:{edge.auth.ports['ops']}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as r:
+        lines = r.read().decode().splitlines()
+    samples = (line.rsplit(" ", 1) for line in lines if line and not line.startswith("#"))
+    return {name: float(value) for name, value in samples}
+
+
+def on(edge: Edge, device: str) -> str:
+    state = edge.stub().GetByDevice(pb.GetByDeviceRequest(device_id=device))
+    return state.binding.extension if state.HasField("binding") else ""
+
+
+async def last_outcome(edge: Edge) -> dict[str, str]:
+    redis = connect(edge.redis.url)
+    entries = await redis.xrevrange(keys.audit(GROUP), count=20)
+    await redis.aclose()
+    return next(e for _, e in entries if e["event"] == "voice_menu")
+
+
+def outcome(edge: Edge) -> dict[str, str]:
+    import asyncio
+
+    return asyncio.run(last_outcome(edge))
+
+
+def test_login_with_rfc4733_digits(menu: Edge, tmp_path: Path) -> None:
+    call = dial(menu, "hd3001", "*45", scenario(["dtmf:1001#", "dtmf:4711#"], tmp_path), "login")
+    assert call.run() == 0, call.messages
+    assert on(menu, "hd3001") == "1001"
+    audit = outcome(menu)
+    assert (audit["outcome"], audit["dtmf"], audit["device"]) == ("logged_in", "rfc4733", "hd3001")
+    assert int(audit["rtp_packets"]) > 50  # prompts were played
+
+
+def test_wrong_pin_three_times_speaks_the_lockout_and_logs_nobody_in(
+    menu: Edge, tmp_path: Path
+) -> None:
+    steps = ["dtmf:1003#", "dtmf:1234#"] * 3
+    call = dial(menu, "hd3002", "*45", scenario(steps, tmp_path), "wrong-pin")
+    assert call.run() == 0, call.messages
+    assert on(menu, "hd3002") == ""
+    assert outcome(menu)["outcome"] == "locked"
+
+
+def test_takeover_needs_the_2(menu: Edge, tmp_path: Path) -> None:
+    menu.login("hd3001", "1002")
+    refuse = dial(
+        menu, "hd3001", "*45", scenario(["dtmf:1001#", "dtmf:4711#", "dtmf:9"], tmp_path), "no"
+    )
+    assert refuse.run() == 0, refuse.messages
+    assert on(menu, "hd3001") == "1002"
+    take = dial(
+        menu, "hd3001", "*45", scenario(["dtmf:1001#", "dtmf:4711#", "dtmf:2"], tmp_path), "yes"
+    )
+    assert take.run() == 0, take.messages
+    assert on(menu, "hd3001") == "1001"
+    assert outcome(menu)["outcome"] == "logged_in"
+
+
+def test_3cx_style_code_skips_the_extension(menu: Edge, tmp_path: Path) -> None:
+    call = dial(menu, "hd3003", "*77*1003*", scenario(["dtmf:5173#"], tmp_path), "77")
+    assert call.run() == 0, call.messages
+    assert on(menu, "hd3003") == "1003"
+
+
+def test_logout_asks_the_pin(menu: Edge, tmp_path: Path) -> None:
+    menu.login("hd3001", "1001")
+    call = dial(menu, "hd3001", "*46", scenario(["dtmf:4711#"], tmp_path), "logout")
+    assert call.run() == 0, call.messages
+    assert on(menu, "hd3001") == ""
+    assert outcome(menu)["outcome"] == "logged_out"
+
+
+def test_sip_info_digits(menu: Edge, tmp_path: Path) -> None:
+    call = dial(menu, "hd3002", "*45", scenario(["info:1002#", "info:8264#"], tmp_path), "info")
+    assert call.run() == 0, call.messages
+    assert on(menu, "hd3002") == "1002"
+    assert outcome(menu)["dtmf"] == "info"
+
+
+def test_cancel_while_ringing_and_hangup_mid_menu_leave_nothing(menu: Edge, tmp_path: Path) -> None:
+    cancel = dial(menu, "hd3001", "*45", scenario([], tmp_path, end="cancel"), "cancel")
+    assert cancel.run() == 0, cancel.messages
+    assert cancel.received(487)
+    hangup = dial(
+        menu, "hd3001", "*45", scenario(["dtmf:1001#", "dtmf:47"], tmp_path, end="hangup"), "bye"
+    )
+    assert hangup.run() == 0, hangup.messages
+    assert on(menu, "hd3001") == ""
+    assert outcome(menu)["outcome"] == "abandoned"
+
+
+def test_hold_and_resume_then_log_in(menu: Edge, tmp_path: Path) -> None:
+    steps = ["reinvite:hold", "pause:500", "reinvite:resume", "dtmf:1002#", "dtmf:8264#"]
+    call = dial(menu, "hd3002", "*45", scenario(steps, tmp_path, codec=8), "hold")
+    assert call.run() == 0, call.messages
+    assert on(menu, "hd3002") == "1002"
+
+
+def test_fifty_calls_at_once_keep_the_20ms_pace(menu: Edge, tmp_path: Path) -> None:
+    """Every call hears the first prompt for 3 s, then hangs up; the prompt
+    RTP of all 50 arrives at one receiver that times each packet."""
+    before = scrape(menu)["hotdesk_menu_rtp_packets_sent_total"]
+    with RtpReceiver() as rtp:
+        path = scenario(["pause:3000"], tmp_path, end="hangup", rtp_port=str(rtp.port))
+        argv = [
+            *("sipp", menu.target, "-sf", str(path), "-m", "50", "-l", "50", "-r", "50"),
+            *("-i", "127.0.0.1", "-p", str(free_udp_port()), "-mp", str(free_udp_port())),
+            *("-s", "*45", "-key", "user", "hd3001", "-key", "domain", DOMAIN),
+            *("-au", "hd3001", "-ap", secret("hd3001"), "-nostdin", "-timeout", "40s"),
+            *("-timeout_error", "-trace_err", "-error_file", str(tmp_path / "fifty.errors.log")),
+        ]
+        done = subprocess.run(argv, capture_output=True, timeout=60)
+        assert done.returncode == 0, (tmp_path / "fifty.errors.log").read_text()[-2000:]
+        time.sleep(0.3)
+    assert len(rtp.arrivals) == 50  # one stream per call
+    received = sum(len(t) for t in rtp.arrivals.values())
+    sent = scrape(menu)["hotdesk_menu_rtp_packets_sent_total"] - before
+    assert received == sent and received > 50 * 100  # ~3 s of prompt each
+    errors = rtp.spacing_errors_ms()
+    assert percentile(errors, 0.99) <= 5.0, (percentile(errors, 0.5), percentile(errors, 0.99))

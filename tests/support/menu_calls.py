@@ -1,0 +1,303 @@
+"""Desk phones calling the voice menu through the edge: sipp scenarios built
+per test from steps (DTMF as RFC 4733 packets replayed from the sip-tester
+package's captures, or as SIP INFO; pauses; how the call ends)."""
+
+import itertools
+import socket
+import struct
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+CAPTURES = Path("/usr/share/sip-tester")
+_EVENT = {"*": 10, "#": 11}
+
+_HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="menu call">
+"""
+
+_INVITE = """  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[domain] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      Max-Forwards: 70
+      From: "Desk Phone" <sip:[user]@[domain]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[domain]>
+      Call-ID: [call_id]
+      CSeq: {cseq} INVITE
+      Contact: <sip:[user]@[local_ip]:[local_port]>
+      {auth}
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=phone 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP4 [local_ip]
+      t=0 0
+      m=audio {rtp_port} RTP/AVP {codec} 101
+      a=rtpmap:{codec} {codec_name}/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+
+    ]]>
+  </send>
+"""
+
+_ACK_AFTER_407 = """  <recv response="100" optional="true"/>
+  <recv response="407" auth="true"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[domain] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      Max-Forwards: 70
+      From: "Desk Phone" <sip:[user]@[domain]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[domain]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+
+_IN_DIALOG = """  <send retrans="500">
+    <![CDATA[
+      {method} [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      Max-Forwards: 70
+      From: "Desk Phone" <sip:[user]@[domain]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[domain]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: {cseq} {method}
+      {headers}
+      Content-Length: [len]
+{body}
+    ]]>
+  </send>
+"""
+
+_ACK_200 = """  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      Max-Forwards: 70
+      From: "Desk Phone" <sip:[user]@[domain]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[domain]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 ACK
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+
+_AWAIT_BYE = """  <recv request="BYE" timeout="{timeout}"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+
+# A CANCEL and the ACK of the 487 carry the INVITE's branch: [branch-N]
+# names the branch of the message N scenario steps before. The edge answers
+# the CANCEL itself, so its 200 and the menu's 487 may come in either order.
+_CANCEL = """  <send>
+    <![CDATA[
+      CANCEL sip:[service]@[domain] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-4]
+      Max-Forwards: 70
+      From: "Desk Phone" <sip:[user]@[domain]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[domain]>
+      Call-ID: [call_id]
+      CSeq: 2 CANCEL
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" optional="true"/>
+  <recv response="487"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[domain] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-7]
+      Max-Forwards: 70
+      From: "Desk Phone" <sip:[user]@[domain]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[domain]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 ACK
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+
+
+def capture(digit: str, folder: Path) -> Path:
+    """The RFC 4733 capture of a digit: the package's for 0-9; * and # are
+    made from the 0 capture with the event code changed (UDP checksum
+    cleared, which IPv4 allows)."""
+    if digit.isdigit():
+        return CAPTURES / f"dtmf_2833_{digit}.pcap"
+    made = folder / f"dtmf_2833_{'star' if digit == '*' else 'pound'}.pcap"
+    if not made.exists():
+        data = bytearray((CAPTURES / "dtmf_2833_0.pcap").read_bytes())
+        offset = 24
+        while offset < len(data):
+            included = struct.unpack_from("<I", data, offset + 8)[0]
+            packet = offset + 16
+            data[packet + 40 : packet + 42] = b"\x00\x00"  # UDP checksum
+            data[packet + 42 + 12] = _EVENT[digit]  # the event code
+            offset = packet + included
+        made.write_bytes(bytes(data))
+    return made
+
+
+def scenario(
+    steps: list[str],
+    folder: Path,
+    *,
+    end: str = "bye",
+    rtp_port: str = "[media_port]",
+    codec: int = 0,
+) -> Path:
+    """Write a scenario and return its path. Steps: ``dtmf:<digits>``
+    (RFC 4733), ``info:<digits>`` (SIP INFO), ``pause:<ms>``, ``reinvite:hold``
+    / ``reinvite:resume``. ``end``: "bye" (wait for the menu to hang up),
+    "hangup" (the phone hangs up), "cancel" (give up while it rings)."""
+    name = "PCMU" if codec == 0 else "PCMA"
+    parts = [
+        _HEAD,
+        _INVITE.format(cseq=1, auth="", rtp_port=rtp_port, codec=codec, codec_name=name),
+        _ACK_AFTER_407,
+        _INVITE.format(
+            cseq=2, auth="[authentication]", rtp_port=rtp_port, codec=codec, codec_name=name
+        ),
+        '  <recv response="100" optional="true"/>\n',
+    ]
+    if end == "cancel":
+        parts += ['  <recv response="180"/>\n', '  <pause milliseconds="200"/>\n', _CANCEL]
+        return _write(folder, parts)
+    parts += [
+        '  <recv response="180" optional="true"/>\n',
+        '  <recv response="200" rrs="true"/>\n',
+        _ACK_200,
+        '  <pause milliseconds="300"/>\n',
+    ]
+    cseq = 3
+    for step in steps:
+        kind, _, value = step.partition(":")
+        if kind == "pause":
+            parts.append(f'  <pause milliseconds="{int(value)}"/>\n')
+        elif kind == "dtmf":
+            for digit in value:
+                path = capture(digit, folder)
+                parts.append(
+                    f'  <nop><action><exec play_pcap_audio="{path}"/></action></nop>\n'
+                    '  <pause milliseconds="250"/>\n'
+                )
+        elif kind == "info":
+            for digit in value:
+                body = f"\n      Signal={digit}\n      Duration=160\n"
+                parts.append(
+                    _IN_DIALOG.format(
+                        method="INFO",
+                        cseq=cseq,
+                        headers="Content-Type: application/dtmf-relay",
+                        body=body,
+                    )
+                )
+                parts.append('  <recv response="200"/>\n')
+                cseq += 1
+        elif kind == "reinvite":
+            direction = "sendonly" if value == "hold" else "sendrecv"
+            body = (
+                "\n      v=0\n      o=phone 1 2 IN IP4 [local_ip]\n      s=-\n"
+                "      c=IN IP4 [local_ip]\n      t=0 0\n"
+                f"      m=audio {rtp_port} RTP/AVP {codec} 101\n"
+                f"      a=rtpmap:{codec} {name}/8000\n"
+                "      a=rtpmap:101 telephone-event/8000\n"
+                f"      a={direction}\n"
+            )
+            parts.append(
+                _IN_DIALOG.format(
+                    method="INVITE", cseq=cseq, headers="Content-Type: application/sdp", body=body
+                )
+            )
+            parts.append('  <recv response="100" optional="true"/>\n')
+            parts.append('  <recv response="200"/>\n')
+            parts.append(_ACK_200.replace("CSeq: 2 ACK", f"CSeq: {cseq} ACK"))
+            cseq += 1
+        else:
+            raise ValueError(f"unknown step {step!r}")
+    if end == "bye":
+        parts.append(_AWAIT_BYE.format(timeout=40000))
+    else:
+        parts.append(
+            _IN_DIALOG.format(method="BYE", cseq=cseq, headers="", body="")
+            + '  <recv response="200"/>\n'
+        )
+    return _write(folder, parts)
+
+
+def _write(folder: Path, parts: list[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"menu-{len(list(folder.glob('menu-*.xml')))}.xml"
+    path.write_text("".join(parts) + "</scenario>\n")
+    return path
+
+
+class RtpReceiver:
+    """One UDP socket taking the prompt RTP of many calls, recording each
+    packet's arrival by SSRC (a thread, so the timestamps are not held up
+    by anything else the test does)."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.settimeout(0.1)
+        self.port: int = self._sock.getsockname()[1]
+        self.arrivals: dict[int, list[float]] = defaultdict(list)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "RtpReceiver":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._sock.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self._sock.recv(2048)
+            except TimeoutError:
+                continue
+            if len(data) >= 12:
+                self.arrivals[struct.unpack_from("!I", data, 8)[0]].append(time.monotonic())
+
+    def spacing_errors_ms(self, gap: float = 0.1) -> list[float]:
+        """|spacing - 20 ms| between consecutive packets of each stream
+        (spacings over ``gap`` are pauses between prompts, not pacing)."""
+        errors = []
+        for times in self.arrivals.values():
+            for a, b in itertools.pairwise(times):
+                if b - a < gap:
+                    errors.append(abs((b - a) - 0.020) * 1000)
+        return errors
