@@ -6,6 +6,11 @@ WORKDIR /app
 COPY pyproject.toml ./
 COPY services ./services
 COPY proto ./proto
+COPY scripts/make_prompts.sh ./scripts/
+# Voice-menu prompts: speech from services/auth/prompts/*.txt.
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends espeak-ng sox >/dev/null \
+ && scripts/make_prompts.sh /app/prompts
 RUN pip install --no-cache-dir '.[dev]' \
  && mkdir -p gen \
  && python -m grpc_tools.protoc -Iproto --python_out=gen --grpc_python_out=gen \
@@ -17,7 +22,9 @@ COPY pyproject.toml ./
 COPY services ./services
 RUN pip install --no-cache-dir . && useradd --uid 10001 hotdesk
 COPY --from=build /app/gen ./gen
+COPY --from=build /app/prompts ./prompts
 ENV PYTHONPATH=/app:/app/gen \
+    HOTDESK_AUTH_PROMPTS_DIR=/app/prompts \
     PYTHONUNBUFFERED=1
 USER 10001
 ENTRYPOINT ["python", "-m"]

@@ -42,12 +42,15 @@ class AuthSettings(ServiceSettings):
     # Approximate cap (XADD MAXLEN ~) on each group's audit stream.
     audit_maxlen: int = Field(default=100_000, ge=1)
     # The voice menu: SIP (UDP) on menu_host:menu_port, RTP on free ports of
-    # menu_host. Only requests from menu_trusted_edges (the Kamailio edge,
-    # comma-separated addresses) are served: they carry the authenticated
-    # device in X-Hotdesk-Device (menu_port 0: a free port).
+    # menu_host; menu_advertise is the address put in Contact and SDP (the
+    # pod's IP when menu_host is 0.0.0.0). Only requests from
+    # menu_trusted_edges (the Kamailio edge: comma-separated addresses or
+    # networks) are served: they carry the authenticated device in
+    # X-Hotdesk-Device. menu_port 0: a free port.
     menu_enabled: bool = True
     menu_host: str = "127.0.0.1"
     menu_port: int = 7260
+    menu_advertise: str = ""
     menu_trusted_edges: str = "127.0.0.1"
     prompts_dir: Path = Path(__file__).resolve().parents[2] / ".cache" / "prompts"
     # Ring this long before answering (0: answer at once).

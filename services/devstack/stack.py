@@ -36,6 +36,7 @@ class DevStackSettings(BaseSettings):
     binding_ops_port: int = 7190
     auth_grpc_port: int = 7200
     auth_ops_port: int = 7290
+    menu_port: int = 7260
     provision_grpc_port: int = 7300
     provision_http_port: int = 7380
     provision_ops_port: int = 7390
@@ -78,7 +79,12 @@ def plan(s: DevStackSettings) -> list[Child]:
         "HOTDESK_BINDING_HTTP_PORT": str(s.binding_http_port),
     }
     auth_env = _service_env("HOTDESK_AUTH_", s, s.auth_grpc_port, s.auth_ops_port)
-    auth_env["HOTDESK_AUTH_BINDING_ADDRESS"] = f"{s.host}:{s.binding_grpc_port}"
+    auth_env |= {
+        "HOTDESK_AUTH_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
+        "HOTDESK_AUTH_MENU_HOST": s.host,
+        "HOTDESK_AUTH_MENU_PORT": str(s.menu_port),
+        "HOTDESK_AUTH_MENU_TRUSTED_EDGES": s.host,
+    }
     provision_env = _service_env(
         "HOTDESK_PROVISION_", s, s.provision_grpc_port, s.provision_ops_port
     ) | {
@@ -105,6 +111,7 @@ def plan(s: DevStackSettings) -> list[Child]:
                 binding_url=f"http://{s.host}:{s.binding_http_port}/v1/route",
                 emergency_gw=s.emergency_gw,
                 pstn_gw=s.pstn_gw,
+                voice_menu=f"sip:{s.host}:{s.menu_port}",
             )
         )
     )
@@ -224,6 +231,7 @@ hotdesk-edge is running (Ctrl-C stops everything)
   binding Kamailio endpoint             http://{h}:{s.binding_http_port}/v1/route
   binding metrics / health              http://{h}:{s.binding_ops_port}/metrics  /readyz
   auth gRPC                             {h}:{s.auth_grpc_port}
+  voice menu (feature codes)            udp:{h}:{s.menu_port}   *45 login, *46 logout, *77*<ext>*
   auth metrics / health                 http://{h}:{s.auth_ops_port}/metrics  /readyz
   provision gRPC                        {h}:{s.provision_grpc_port}
   phone files (point phones here)       http://{h}:{s.provision_http_port}/
@@ -233,7 +241,8 @@ hotdesk-edge is running (Ctrl-C stops everything)
   emergency / PSTN gateways             {s.emergency_gw}  {s.pstn_gw}
 
 Desk phones register as hd3001..hd3003 @ hotdesk.local (proxy udp:{h}:{s.sip_port}),
-password demo-secret-<device>; see README "Try a call".
+password demo-secret-<device>; see README "Try a call". From a softphone registered
+as hd3001, dial *45, then 1001 # and 4711 # to log in as Alice by voice.
 
 First login (in another terminal, demo directory {s.directory_file.name}):
   .venv/bin/hotdesk status

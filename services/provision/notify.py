@@ -14,6 +14,7 @@ import socket
 from dataclasses import dataclass, field
 
 from services.kernel.logs import fields
+from services.sip.message import SipMessage, SipParseError, new_branch, new_tag, parse
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +42,19 @@ class _Socket(asyncio.DatagramProtocol):
         self._pending = pending
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        head = data.split(b"\r\n\r\n", 1)[0].decode(errors="replace").split("\r\n")
-        if not head or not head[0].startswith("SIP/2.0 "):
-            return
         try:
-            status = int(head[0].split(" ", 2)[1])
-        except (IndexError, ValueError):
+            response = parse(data)
+        except SipParseError:
             return
-        via = next((h for h in head[1:] if h.lower().startswith(("via:", "v:"))), "")
-        branch = via.partition("branch=")[2].split(";")[0].split(",")[0].strip()
-        push = self._pending.get(branch)
+        if response.is_request:
+            return
+        push = self._pending.get(response.branch)
         if push is None or push.answer.done():
             return
-        if status < 200:
+        if response.status < 200:
             push.provisional = True
         else:
-            push.answer.set_result(status)
+            push.answer.set_result(response.status)
 
 
 class SentNotify:
@@ -107,28 +105,28 @@ class CheckSyncNotifier:
 
     def _request(self, device: str, domain: str, event: str, branch: str) -> bytes:
         host, port = self._local
-        tag, call_id = secrets.token_hex(6), f"{secrets.token_hex(12)}@{host}"
-        lines = [
+        notify = SipMessage(
             f"NOTIFY sip:{device}@{domain} SIP/2.0",
-            f"Via: SIP/2.0/UDP {host}:{port};branch={branch};rport",
-            "Max-Forwards: 70",
-            f"From: <sip:{self._from_user}@{domain}>;tag={tag}",
-            f"To: <sip:{device}@{domain}>",
-            f"Call-ID: {call_id}",
-            "CSeq: 1 NOTIFY",
-            f"Contact: <sip:{self._from_user}@{host}:{port}>",
-            f"Event: {event}",
-            # Unsolicited: no subscription exists, and none is created.
-            "Subscription-State: terminated",
-            "Content-Length: 0",
-        ]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+            [
+                ("via", f"SIP/2.0/UDP {host}:{port};branch={branch};rport"),
+                ("max-forwards", "70"),
+                ("from", f"<sip:{self._from_user}@{domain}>;tag={new_tag()}"),
+                ("to", f"<sip:{device}@{domain}>"),
+                ("call-id", f"{secrets.token_hex(12)}@{host}"),
+                ("cseq", "1 NOTIFY"),
+                ("contact", f"<sip:{self._from_user}@{host}:{port}>"),
+                ("event", event),
+                # Unsolicited: no subscription exists, and none is created.
+                ("subscription-state", "terminated"),
+            ],
+        )
+        return notify.to_bytes()
 
     async def send(self, device: str, domain: str, event: str) -> SentNotify:
         """Send now (after a free in-flight slot); the answer comes later."""
         assert self._transport is not None, "not started"
         await self._slots.acquire()
-        branch = "z9hG4bK" + secrets.token_hex(10)
+        branch = new_branch()
         push = _Push(branch, self._request(device, domain, event, branch))
         self._pending[branch] = push
         self._transport.sendto(push.data, self._edge)

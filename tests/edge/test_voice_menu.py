@@ -2,6 +2,7 @@
 feature codes, send DTMF as RFC 4733 packets (the sip-tester package's
 captures) or SIP INFO, and the binding shows what happened."""
 
+import socket
 import subprocess
 import time
 import urllib.request
@@ -171,3 +172,31 @@ def test_fifty_calls_at_once_keep_the_20ms_pace(menu: Edge, tmp_path: Path) -> N
     assert received == sent and received > 50 * 100  # ~3 s of prompt each
     errors = rtp.spacing_errors_ms()
     assert percentile(errors, 0.99) <= 5.0, (percentile(errors, 0.5), percentile(errors, 0.99))
+
+
+def _invite(device_header: str) -> bytes:
+    return (
+        "INVITE sip:*45@hotdesk.local SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.3:5099;branch=z9hG4bKdirect\r\n"
+        "From: <sip:hd3001@hotdesk.local>;tag=x\r\nTo: <sip:*45@hotdesk.local>\r\n"
+        f"Call-ID: direct-{len(device_header)}\r\nCSeq: 1 INVITE\r\n{device_header}"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("source", "header", "status"),
+    [
+        ("127.0.0.3", "X-Hotdesk-Device: hd3001\r\n", b"403 Only the edge"),  # not the edge
+        ("127.0.0.1", "", b"403 No known device"),  # the edge always names the device
+    ],
+)
+def test_the_menu_serves_only_the_edge_naming_a_device(
+    menu: Edge, source: str, header: str, status: bytes
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((source, 0))
+        sock.settimeout(3)
+        sock.sendto(_invite(header), ("127.0.0.1", menu.menu_port))
+        answer = sock.recv(4096)
+    assert answer.startswith(b"SIP/2.0 " + status), answer

@@ -107,7 +107,11 @@ class Conversation:
                 self.outcome = "locked"
                 minutes = str(max(1, math.ceil(checked.retry_after_seconds / 60)))
                 await self._voice.say(
-                    "too_many_attempts", "try_again_in", *spoken(minutes), "minutes", "goodbye"
+                    "too_many_attempts",
+                    "try_again_in",
+                    *spoken(minutes),
+                    "minute" if minutes == "1" else "minutes",
+                    "goodbye",
                 )
                 return None
             self.outcome = "wrong_pin"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import random
 from collections.abc import Coroutine
@@ -116,7 +117,12 @@ class VoiceMenu(asyncio.DatagramProtocol):
         self._redis = redis
         self._prompts = PromptLibrary(settings.prompts_dir)
         self._audit = Audit(redis, settings.audit_maxlen)
-        self._trusted = {a.strip() for a in settings.menu_trusted_edges.split(",") if a.strip()}
+        self._trusted = [
+            ipaddress.ip_network(a.strip(), strict=False)
+            for a in settings.menu_trusted_edges.split(",")
+            if a.strip()
+        ]
+        self._advertise = settings.menu_advertise or settings.menu_host
         self._calls: dict[str, Call] = {}
         self._waiting: dict[str, asyncio.Future[SipMessage]] = {}  # our requests, by branch
         self._tasks: set[asyncio.Task[None]] = set()
@@ -164,7 +170,7 @@ class VoiceMenu(asyncio.DatagramProtocol):
             if waiting is not None and not waiting.done() and message.status >= 200:
                 waiting.set_result(message)
             return
-        if addr[0] not in self._trusted:
+        if not any(ipaddress.ip_address(addr[0]) in net for net in self._trusted):
             metrics.MENU_OUTCOMES.labels("rejected").inc()
             log.warning("menu_untrusted", extra=fields(peer=addr[0], method=message.method))
             self._reply(message, addr, 403, "Only the edge may call the menu")
@@ -273,7 +279,7 @@ class VoiceMenu(asyncio.DatagramProtocol):
                 await asyncio.sleep(self._s.menu_answer_after_seconds)
             if call.ended:
                 return
-            sdp = answer(offer, self._s.menu_host, local_port, call.sdp_session, call.sdp_version)
+            sdp = answer(offer, self._advertise, local_port, call.sdp_session, call.sdp_version)
             call.final = self._reply(
                 invite, addr, 200, "OK", call.local_tag, self._contact(), sdp.encode()
             )
@@ -285,7 +291,7 @@ class VoiceMenu(asyncio.DatagramProtocol):
 
     def _contact(self) -> list[tuple[str, str]]:
         return [
-            ("contact", f"<sip:menu@{self._s.menu_host}:{self.port}>"),
+            ("contact", f"<sip:menu@{self._advertise}:{self.port}>"),
             ("allow", ALLOW),
             ("content-type", "application/sdp"),
         ]
@@ -355,7 +361,7 @@ class VoiceMenu(asyncio.DatagramProtocol):
         call.sdp_version += 1
         local_port = call.media.local_port
         sdp = answer(
-            call.media.offer, self._s.menu_host, local_port, call.sdp_session, call.sdp_version
+            call.media.offer, self._advertise, local_port, call.sdp_session, call.sdp_version
         )
         call.reinvites[number] = self._reply(
             msg, addr, 200, "OK", call.local_tag, self._contact(), sdp.encode()
@@ -377,7 +383,7 @@ class VoiceMenu(asyncio.DatagramProtocol):
         routes = call.invite.get_all("record-route")
         target = uri_of(call.invite.get("contact") or call.invite["from"])
         headers = [
-            ("via", f"SIP/2.0/UDP {self._s.menu_host}:{self.port};branch={new_branch()};rport"),
+            ("via", f"SIP/2.0/UDP {self._advertise}:{self.port};branch={new_branch()};rport"),
             ("max-forwards", "70"),
             *[("route", r) for r in routes],
             ("from", call.local_to),
