@@ -200,3 +200,62 @@ def test_the_menu_serves_only_the_edge_naming_a_device(
         sock.sendto(_invite(header), ("127.0.0.1", menu.menu_port))
         answer = sock.recv(4096)
     assert answer.startswith(b"SIP/2.0 " + status), answer
+
+
+def _direct(call_id: str, body: str = "", method: str = "INVITE", to_tag: str = "") -> bytes:
+    """A request straight to the menu, as the edge would relay it."""
+    cseq = {"INVITE": 1, "ACK": 1, "BYE": 2, "OPTIONS": 1}[method]
+    to = "<sip:*45@hotdesk.local>" + (f";tag={to_tag}" if to_tag else "")
+    return (
+        f"{method} sip:*45@hotdesk.local SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK{call_id}{method}\r\n"
+        f"From: <sip:hd3003@hotdesk.local>;tag=p\r\nTo: {to}\r\n"
+        f"Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
+        "Contact: <sip:hd3003@127.0.0.1:5099>\r\nX-Hotdesk-Device: hd3003\r\n"
+        + ("Content-Type: application/sdp\r\n" if body else "")
+        + f"Content-Length: {len(body)}\r\n\r\n{body}"
+    ).encode()
+
+
+def _replies(sock: socket.socket, within: float) -> list[bytes]:
+    out, deadline = [], time.monotonic() + within
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            out.append(sock.recv(4096))
+        except TimeoutError:
+            break
+    return out
+
+
+def test_transactions_retransmissions_and_options(menu: Edge) -> None:
+    offer = (
+        "v=0\r\no=p 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        "m=audio 9 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+    )
+    target = ("127.0.0.1", menu.menu_port)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.sendto(_direct("opt", method="OPTIONS"), target)
+        (options,) = _replies(sock, 1.0)
+        assert options.startswith(b"SIP/2.0 200") and b"Allow: INVITE, ACK, BYE" in options
+        sock.sendto(_direct("rt", offer), target)
+        # 100, 180 (ringing 0.5 s), 200 — and the 200 again while no ACK comes.
+        got = _replies(sock, 2.2)
+        finals = [r for r in got if r.startswith(b"SIP/2.0 200")]
+        assert len(finals) >= 2 and len(set(finals)) == 1, got
+        assert b"m=audio" in finals[0] and b"RTP/AVP 8 101" in finals[0]  # PCMA chosen
+        sock.sendto(_direct("rt", offer), target)  # the INVITE retransmitted
+        assert _replies(sock, 0.3)[0] == finals[0]  # answered the same, not a 2nd call
+        tag = finals[0].split(b"To: ")[1].split(b"tag=")[1].split(b"\r\n")[0].decode()
+        sock.sendto(_direct("rt", method="ACK", to_tag=tag), target)
+        sock.sendto(_direct("rt", method="BYE", to_tag=tag), target)
+        bye = [r for r in _replies(sock, 1.0) if b"CSeq: 2 BYE" in r]
+        assert bye and bye[0].startswith(b"SIP/2.0 200")
+    assert outcome(menu)["outcome"] == "abandoned"
+
+
+def test_a_silent_caller_is_told_and_hung_up_on(menu: Edge, tmp_path: Path) -> None:
+    call = dial(menu, "hd3001", "*45", scenario([], tmp_path), "silent")
+    assert call.run() == 0, call.messages  # the menu sends the BYE
+    assert outcome(menu)["outcome"] == "timeout"
