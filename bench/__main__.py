@@ -9,6 +9,9 @@ import asyncio
 from bench.edge_calls import EdgeRun, LoginToRoute, measure_login_to_route
 from bench.edge_calls import measure as measure_edge
 from bench.measure import percentile, table
+from bench.menu import MenuRun
+from bench.menu import measure as measure_menu
+from bench.menu import p as menu_percentile
 from bench.provision import PUSH_BURST, PUSH_RATE, ProvisionResult
 from bench.provision import measure as measure_provision
 from bench.route_lookup import SizeResult, measure
@@ -166,16 +169,57 @@ def _provision_tables(r: ProvisionResult) -> str:
     return f"{files}\n\n{login}\n\n{wave}"
 
 
+def _menu_table(runs: list[MenuRun]) -> str:
+    base = menu_percentile(runs[0].spacing_errors_ms, 0.99)
+    rows = [
+        [
+            f"{r.calls}",
+            f"{r.streams}",
+            f"{r.packets:,}",
+            f"{menu_percentile(r.spacing_errors_ms, 0.5):.2f}",
+            f"{menu_percentile(r.spacing_errors_ms, 0.99):.2f}",
+            f"{max(r.spacing_errors_ms, default=0):.2f}",
+            f"{r.cpu_seconds / r.seconds * 100:.0f} %",
+            f"{menu_percentile(r.spacing_errors_ms, 0.99) / base:.2f}" if base else "-",
+        ]
+        for r in runs
+    ]
+    return table(
+        [
+            "calls at once",
+            "RTP streams",
+            "packets",
+            "error p50 ms",
+            "error p99 ms",
+            "max ms",
+            "menu CPU",
+            "p99 vs 1 call",
+        ],
+        rows,
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
-    parser.add_argument("--only", choices=["lookups", "edge", "provision", "all"], default="all")
+    parser.add_argument(
+        "--only", choices=["lookups", "edge", "provision", "menu", "all"], default="all"
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 1_000_000])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--edge-calls", type=int, default=3_000)
     parser.add_argument("--edge-in-flight", type=int, default=20)
     parser.add_argument("--login-iterations", type=int, default=60)
     parser.add_argument("--fleet", type=int, default=2_000, help="phones in the provision run")
+    parser.add_argument("--menu-calls", type=int, nargs="+", default=[10, 50, 100])
     args = parser.parse_args()
+    if args.only in ("menu", "all"):
+        print("voice menu: prompt pacing ...", flush=True)
+        menu = await asyncio.to_thread(measure_menu, args.menu_calls, 4.0)
+        print("\nPrompt RTP spacing error |spacing - 20 ms| at one receiver (target p99 <= 5 ms)")
+        print(_menu_table(menu))
+        print()
+    if args.only == "menu":
+        return
     if args.only in ("provision", "all"):
         print(f"provision: {args.fleet:,} registered phones ...", flush=True)
         result = await asyncio.to_thread(

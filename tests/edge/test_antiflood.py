@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.edge.conftest import Edge
+from tests.support.edge import Edge
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.sipp import Sipp
 

@@ -3,8 +3,8 @@
 import signal
 import time
 
-from tests.edge.conftest import Edge
 from tests.support.demo import DOMAIN
+from tests.support.edge import Edge
 from tests.support.sipp import SCENARIOS
 
 

@@ -13,7 +13,7 @@ from hotdesk.v1 import provision_pb2 as pb
 from hotdesk.v1 import provision_pb2_grpc
 
 from services.provision.notify import CheckSyncNotifier
-from tests.edge.conftest import Edge
+from tests.support.edge import Edge
 from tests.support.fleet import PUSH_HOST
 from tests.support.kamailio import free_udp_port
 from tests.support.phone_files import yealink_values

@@ -1,6 +1,6 @@
 """Device registration and request authentication at the real Kamailio."""
 
-from tests.edge.conftest import Edge
+from tests.support.edge import Edge
 
 
 def test_register_with_right_and_wrong_password(fresh_edge: Edge) -> None:

@@ -3,7 +3,6 @@ feature codes, send DTMF as RFC 4733 packets (the sip-tester package's
 captures) or SIP INFO, and the binding shows what happened."""
 
 import socket
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,10 +17,10 @@ from hotdesk.v1 import binding_pb2 as pb
 from bench.measure import percentile
 from services.kernel import keys
 from services.kernel.redis_conn import connect
-from tests.edge.conftest import Edge
 from tests.support.demo import DOMAIN, secret
+from tests.support.edge import Edge
 from tests.support.kamailio import free_udp_port
-from tests.support.menu_calls import RtpReceiver, scenario
+from tests.support.menu_calls import concurrent_calls, scenario
 from tests.support.sipp import Sipp
 
 GROUP = "acme-group"
@@ -154,18 +153,7 @@ def test_fifty_calls_at_once_keep_the_20ms_pace(menu: Edge, tmp_path: Path) -> N
     """Every call hears the first prompt for 3 s, then hangs up; the prompt
     RTP of all 50 arrives at one receiver that times each packet."""
     before = scrape(menu)["hotdesk_menu_rtp_packets_sent_total"]
-    with RtpReceiver() as rtp:
-        path = scenario(["pause:3000"], tmp_path, end="hangup", rtp_port=str(rtp.port))
-        argv = [
-            *("sipp", menu.target, "-sf", str(path), "-m", "50", "-l", "50", "-r", "50"),
-            *("-i", "127.0.0.1", "-p", str(free_udp_port()), "-mp", str(free_udp_port())),
-            *("-s", "*45", "-key", "user", "hd3001", "-key", "domain", DOMAIN),
-            *("-au", "hd3001", "-ap", secret("hd3001"), "-nostdin", "-timeout", "40s"),
-            *("-timeout_error", "-trace_err", "-error_file", str(tmp_path / "fifty.errors.log")),
-        ]
-        done = subprocess.run(argv, capture_output=True, timeout=60)
-        assert done.returncode == 0, (tmp_path / "fifty.errors.log").read_text()[-2000:]
-        time.sleep(0.3)
+    rtp, _ = concurrent_calls(menu.target, 50, tmp_path)
     assert len(rtp.arrivals) == 50  # one stream per call
     received = sum(len(t) for t in rtp.arrivals.values())
     sent = scrape(menu)["hotdesk_menu_rtp_packets_sent_total"] - before

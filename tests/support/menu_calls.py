@@ -5,10 +5,14 @@ package's captures, or as SIP INFO; pauses; how the call ends)."""
 import itertools
 import socket
 import struct
+import subprocess
 import threading
 import time
 from collections import defaultdict
 from pathlib import Path
+
+from tests.support.demo import DOMAIN, secret
+from tests.support.kamailio import free_udp_port
 
 CAPTURES = Path("/usr/share/sip-tester")
 _EVENT = {"*": 10, "#": 11}
@@ -301,3 +305,32 @@ class RtpReceiver:
                 if b - a < gap:
                     errors.append(abs((b - a) - 0.020) * 1000)
         return errors
+
+
+def concurrent_calls(
+    target: str, calls: int, folder: Path, *, seconds: float = 3.0
+) -> tuple[RtpReceiver, float]:
+    """``calls`` phones (all as hd3001) dial *45 within about a second and
+    listen to the first prompt for ``seconds``, then hang up; their prompt
+    RTP goes to one receiver. Returns it and how long the run took."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with RtpReceiver() as rtp:
+        path = scenario(
+            [f"pause:{int(seconds * 1000)}"], folder, end="hangup", rtp_port=str(rtp.port)
+        )
+        errors = folder / f"concurrent-{calls}.errors.log"
+        argv = [
+            *("sipp", target, "-sf", str(path), "-m", str(calls), "-l", str(calls)),
+            *("-r", str(max(calls, 1)), "-i", "127.0.0.1"),
+            *("-p", str(free_udp_port()), "-mp", str(free_udp_port())),
+            *("-s", "*45", "-key", "user", "hd3001", "-key", "domain", DOMAIN),
+            *("-au", "hd3001", "-ap", secret("hd3001"), "-nostdin", "-timeout", "60s"),
+            *("-timeout_error", "-trace_err", "-error_file", str(errors)),
+        ]
+        started = time.monotonic()
+        done = subprocess.run(argv, capture_output=True, timeout=90)
+        took = time.monotonic() - started
+        time.sleep(0.3)
+    if done.returncode != 0:
+        raise RuntimeError(errors.read_text()[-2000:] if errors.exists() else done.stderr)
+    return rtp, took

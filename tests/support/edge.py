@@ -1,0 +1,147 @@
+"""A whole SIP edge for tests and benchmarks: real Redis with the demo
+directory, the binding service and the auth service (with its voice menu)
+as processes, and Kamailio with the project's kamailio.cfg."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from hotdesk.v1 import binding_pb2 as pb
+from hotdesk.v1 import binding_pb2_grpc
+
+from tests.support.binding_process import BindingProcess
+from tests.support.demo import DOMAIN, import_demo_directory, registration, secret
+from tests.support.fleet import PUSH_FROM
+from tests.support.kamailio import KamailioServer, free_udp_port
+from tests.support.redis_server import RedisServer
+from tests.support.service_process import ServiceProcess
+from tests.support.services import CHEAP_ARGON2
+from tests.support.sipp import Sipp
+
+
+@dataclass
+class Edge:
+    redis: RedisServer
+    binding: BindingProcess
+    auth: ServiceProcess  # with the voice menu on menu_port
+    menu_port: int
+    kamailio: KamailioServer
+    emergency_port: int
+    pstn_port: int
+    logs: Path
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.kamailio.sip_port}"
+
+    def stub(self) -> binding_pb2_grpc.BindingServiceStub:
+        return binding_pb2_grpc.BindingServiceStub(grpc.insecure_channel(self.binding.grpc_address))
+
+    def login(self, device: str, ext: str, takeover: bool = False) -> pb.LoginResponse:
+        r: pb.LoginResponse = self.stub().Login(
+            pb.LoginRequest(
+                device_id=device,
+                user=pb.UserRef(tenant="acme", extension=ext),
+                allow_takeover=takeover,
+                actor="test",
+            )
+        )
+        return r
+
+    def logout_all(self) -> None:
+        stub = self.stub()
+        for d in stub.List(pb.ListRequest()).devices:
+            stub.Logout(pb.LogoutRequest(device_id=d.device_id, actor="test"))
+
+    def register(
+        self, name: str, device: str, *, contact_port: int, password: str | None = None
+    ) -> Sipp:
+        return registration(
+            self.kamailio.sip_port,
+            device,
+            contact_port=contact_port,
+            log_dir=self.logs,
+            name=name,
+            password=password,
+        )
+
+    def phone(self, name: str, device: str) -> Sipp:
+        """A desk phone: its ringing half listens, then it registers there.
+        Returns the ringing half (wait() for the call it answers)."""
+        port = free_udp_port()
+        ringing = self.gateway(f"{name}-ringing", port).start()
+        registration = self.register(f"{name}-register", device, contact_port=port)
+        if registration.run() != 0 or registration.final_status() != 200:
+            ringing.stop()
+            raise AssertionError(f"{device} did not register: {registration.messages}")
+        return ringing
+
+    def call(
+        self,
+        name: str,
+        device: str,
+        number: str,
+        *,
+        password: str | None = None,
+        auth_user: str | None = None,
+        extra_header: str = "X-Test: none",
+    ) -> Sipp:
+        user = auth_user or device
+        return Sipp(
+            "call",
+            self.target,
+            self.logs,
+            name=name,
+            local_port=free_udp_port(),
+            service=number,
+            keys={"user": device, "domain": DOMAIN, "extra_header": extra_header},
+            auth=(user, password or secret(user)),
+        )
+
+    def gateway(self, name: str, port: int) -> Sipp:
+        return Sipp("answer", None, self.logs, name=name, local_port=port)
+
+
+@contextmanager
+def edge_stack(root: Path) -> Iterator[Edge]:
+    redis = RedisServer(root / "redis")
+    redis.start()
+    import_demo_directory(redis.url)
+    binding = BindingProcess(redis.url, root / "binding.log")
+    binding.start()
+    menu_port = free_udp_port()
+    auth = ServiceProcess(
+        "auth",
+        redis.url,
+        root / "auth.log",
+        ("grpc",),
+        {
+            "HOTDESK_AUTH_BINDING_ADDRESS": binding.grpc_address,
+            "HOTDESK_AUTH_MENU_PORT": str(menu_port),
+            "HOTDESK_AUTH_MENU_ANSWER_AFTER_SECONDS": "0.5",
+            "HOTDESK_AUTH_MENU_FIRST_DIGIT_SECONDS": "4",
+            "HOTDESK_AUTH_MENU_INTER_DIGIT_SECONDS": "2",
+            **{f"HOTDESK_AUTH_{k.upper()}": str(v) for k, v in CHEAP_ARGON2.items()},
+        },
+    )
+    auth.start()
+    emergency, pstn = free_udp_port(), free_udp_port()
+    kamailio = KamailioServer(
+        root / "kamailio",
+        redis_port=redis.port,
+        binding_url=binding.route_url,
+        emergency_gw=f"sip:127.0.0.1:{emergency}",
+        pstn_gw=f"sip:127.0.0.1:{pstn}",
+        push_from=PUSH_FROM,
+        voice_menu=f"sip:127.0.0.1:{menu_port}",
+    )
+    kamailio.start()
+    try:
+        yield Edge(redis, binding, auth, menu_port, kamailio, emergency, pstn, root / "sipp")
+    finally:
+        kamailio.stop()
+        auth.stop()
+        binding.stop()
+        redis.kill()
