@@ -5,10 +5,7 @@ when, and the whole stack around them (Redis, binding and provision services
 as processes, Kamailio)."""
 
 import asyncio
-import socket
 import subprocess
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +26,7 @@ from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.redis_server import RedisServer
 from tests.support.service_process import ServiceProcess
 from tests.support.sipp import SCENARIOS
+from tests.support.udp_listener import UdpListener
 
 # Only this loopback address may push check-sync NOTIFYs to the edge.
 PUSH_HOST = "127.0.0.2"
@@ -79,51 +77,31 @@ def register_fleet(proxy_port: int, n: int, contact_port: int, work: Path) -> No
     assert done.returncode == 0, (work / "register_fleet.errors.log").read_text()[-2000:]
 
 
-class NotifiedPhones:
+class NotifiedPhones(UdpListener):
     """One UDP socket standing in for every fleet phone's contact: answers
     each NOTIFY 200 and records the device (To user) and arrival time."""
 
     def __init__(self) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.settimeout(0.1)
-        self.port: int = self._sock.getsockname()[1]
+        super().__init__()
         self.received: list[tuple[str, float]] = []  # (device, time.monotonic())
         self._seen: set[str] = set()  # Call-IDs: retransmissions count once
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self) -> "NotifiedPhones":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._sock.close()
 
     def counts(self) -> Counter[str]:
         return Counter(device for device, _ in list(self.received))
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data, addr = self._sock.recvfrom(65535)
-            except TimeoutError:
-                continue
-            at = time.monotonic()
-            lines = data.decode(errors="replace").split("\r\n")
-            if not lines[0].startswith("NOTIFY "):
-                continue
-            headers = [ln for ln in lines[1:] if ln]
-            keep = [h for h in headers if h.split(":")[0].lower() in _ECHOED]
-            call_id = next(h for h in headers if h.lower().startswith("call-id:"))
-            to = next(h for h in headers if h.lower().startswith("to:"))
-            if call_id not in self._seen:
-                self._seen.add(call_id)
-                self.received.append((to.split("sip:", 1)[1].split("@", 1)[0], at))
-            reply = ["SIP/2.0 200 OK", *keep, "Content-Length: 0", "", ""]
-            self._sock.sendto("\r\n".join(reply).encode(), addr)
+    def handle(self, data: bytes, addr: tuple[str, int], at: float) -> None:
+        lines = data.decode(errors="replace").split("\r\n")
+        if not lines[0].startswith("NOTIFY "):
+            return
+        headers = [ln for ln in lines[1:] if ln]
+        keep = [h for h in headers if h.split(":")[0].lower() in _ECHOED]
+        call_id = next(h for h in headers if h.lower().startswith("call-id:"))
+        to = next(h for h in headers if h.lower().startswith("to:"))
+        if call_id not in self._seen:
+            self._seen.add(call_id)
+            self.received.append((to.split("sip:", 1)[1].split("@", 1)[0], at))
+        reply = ["SIP/2.0 200 OK", *keep, "Content-Length: 0", "", ""]
+        self.send("\r\n".join(reply).encode(), addr)
 
 
 _ECHOED = ("via", "from", "to", "call-id", "cseq")

@@ -3,16 +3,15 @@ per test from steps (DTMF as RFC 4733 packets replayed from the sip-tester
 package's captures, or as SIP INFO; pauses; how the call ends)."""
 
 import itertools
-import socket
 import struct
 import subprocess
-import threading
 import time
 from collections import defaultdict
 from pathlib import Path
 
 from tests.support.demo import DOMAIN, secret
 from tests.support.kamailio import free_udp_port
+from tests.support.udp_listener import UdpListener
 
 CAPTURES = Path("/usr/share/sip-tester")
 _EVENT = {"*": 10, "#": 11}
@@ -263,38 +262,17 @@ def _write(folder: Path, parts: list[str]) -> Path:
     return path
 
 
-class RtpReceiver:
+class RtpReceiver(UdpListener):
     """One UDP socket taking the prompt RTP of many calls, recording each
-    packet's arrival by SSRC (a thread, so the timestamps are not held up
-    by anything else the test does)."""
+    packet's arrival by SSRC."""
 
     def __init__(self) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.settimeout(0.1)
-        self.port: int = self._sock.getsockname()[1]
+        super().__init__(receive_buffer=4 << 20)
         self.arrivals: dict[int, list[float]] = defaultdict(list)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "RtpReceiver":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._sock.close()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self._sock.recv(2048)
-            except TimeoutError:
-                continue
-            if len(data) >= 12:
-                self.arrivals[struct.unpack_from("!I", data, 8)[0]].append(time.monotonic())
+    def handle(self, data: bytes, addr: tuple[str, int], at: float) -> None:
+        if len(data) >= 12:
+            self.arrivals[struct.unpack_from("!I", data, 8)[0]].append(at)
 
     def spacing_errors_ms(self, gap: float = 0.1) -> list[float]:
         """|spacing - 20 ms| between consecutive packets of each stream
