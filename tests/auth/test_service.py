@@ -205,6 +205,7 @@ async def test_process_serves_until_sigterm(
         "HOTDESK_AUTH_GRPC_PORT": str(grpc_port),
         "HOTDESK_AUTH_OPS_PORT": str(ops_port),
         "HOTDESK_AUTH_LOG_FORMAT": "json",
+        "HOTDESK_AUTH_MENU_PORT": "0",
     }
     log = tmp_path / "auth.log"
     with log.open("wb") as out:

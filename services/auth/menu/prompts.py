@@ -28,7 +28,10 @@ class PromptLibrary:
             if path.is_file():
                 self._cache[path] = path.read_bytes()
                 return self._cache[path]
-        raise MissingPrompt(f"no prompt {filename} under {self._root} for tenant {tenant}")
+        raise MissingPrompt(
+            f"no prompt {filename} under {self._root} for tenant {tenant} (the prompts are made "
+            "by scripts/make_prompts.sh, which the bootstrap runs; or set PROMPTS_DIR)"
+        )
 
     def check(self) -> None:
         """Fail at start, not in a call, when the English prompts are missing."""

@@ -144,8 +144,9 @@ class VoiceMenu(asyncio.DatagramProtocol):
         """Hang up every answered call (BYE, bounded), end the rest, close."""
         answered = [c for c in self._calls.values() if c.acked.is_set() and not c.ended]
         if answered:
-            async with asyncio.timeout(2.0):
-                await asyncio.gather(*(self._bye(c) for c in answered), return_exceptions=True)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await asyncio.gather(*(self._bye(c) for c in answered), return_exceptions=True)
         await cancel_and_wait(list(self._tasks))
         if self._transport is not None:
             self._transport.close()
