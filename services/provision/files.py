@@ -14,6 +14,7 @@ from services.provision.context import CONTEXT, ProvisionContext
 from services.provision.devices import DeviceRecord
 from services.provision.digest import parse_authorization
 from services.provision.identify import Identified, Refused, identify
+from services.provision.vendors import VENDORS
 from services.provision.vendors.base import Rendered, Vendor
 from services.provision.view import build_view
 
@@ -121,9 +122,10 @@ def _served(
 
 
 async def refuse_upload(request: web.Request) -> web.Response:
-    metrics.FETCHES.labels("", "", "upload_refused").inc()
-    log.info(
-        "upload_refused",
-        extra=fields(file=request.match_info["filename"], peer=_peer(request)),
-    )
+    filename = request.match_info["filename"]
+    # Which vendor's phones upload a file of this name (override files,
+    # contact and call-log backups, logs), for the log and the metric.
+    vendor = next((v.name for v in VENDORS.values() if v.is_upload(filename)), "")
+    metrics.FETCHES.labels(vendor, "upload", "upload_refused").inc()
+    log.info("upload_refused", extra=fields(file=filename, vendor=vendor, peer=_peer(request)))
     return web.Response(status=403, text="uploads are not kept\n")

@@ -2,6 +2,7 @@
 credentials. Real Redis with the demo directory, the services in-process,
 aiohttp's digest client as the phone."""
 
+import logging
 import ssl
 import subprocess
 import xml.etree.ElementTree as ET
@@ -118,12 +119,15 @@ async def test_polycom_master_is_open_and_its_device_file_is_not(stack: Stack) -
     assert values["feature.callList.enabled"] == "0"
 
 
-async def test_uploads_are_refused(stack: Stack) -> None:
+async def test_uploads_are_refused(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="services.provision.files")
     async with (
         phone_session(POLYCOM_VVX450_UA) as session,
         session.put(f"{stack.url}/0004f2aa3003-phone.cfg", data=b"<x/>") as r,
     ):
         assert r.status == 403
+    (refused,) = [r for r in caplog.records if r.getMessage() == "upload_refused"]
+    assert refused.fields["vendor"] == "polycom"  # type: ignore[attr-defined]
 
 
 async def test_fetch_marks_the_device_provisioned(stack: Stack, redis: Redis) -> None:
