@@ -56,7 +56,8 @@ class AuthCore:
         self._settings = settings
         self._store = PinStore(redis, tenants, settings)
         self._lockout = Lockout(redis, settings, clock)
-        self._audit = Audit(redis, settings.audit_maxlen, clock)
+        # Shared with the voice menu, which audits its calls' outcomes here too.
+        self.audit = Audit(redis, settings.audit_maxlen, clock)
         self._binding_login = binding_login
 
     async def verify_pin(
@@ -75,7 +76,7 @@ class AuthCore:
             if user is not None and user.tenant.group != device_tenant.group:
                 user = None  # no login is possible across groups: unknown here
             response = await self._attempt(device_tenant.group, device_id, user, pin)
-        await self._audit.pin_attempt(
+        await self.audit.pin_attempt(
             device_tenant.group if device_tenant else None,
             tenant=user.tenant.id if user else ref.tenant,
             extension=user.extension if user else (ref.extension or ref.hotdesk_id),
@@ -132,7 +133,7 @@ class AuthCore:
     async def set_pin(self, ref: pb.UserRef, pin: str, actor: str) -> None:
         user = await self._store.existing_user(ref)
         await self._store.set_pin(user, pin)
-        await self._audit.record(
+        await self.audit.record(
             user.tenant.group,
             "pin_set",
             tenant=user.tenant.id,
@@ -155,7 +156,7 @@ class AuthCore:
         else:
             raise InvalidRequest("unlock needs a user or a device")
         cleared = await self._lockout.unlock(group, device_id or None, user)
-        await self._audit.record(
+        await self.audit.record(
             group,
             "unlock",
             tenant=user.tenant.id if user else "",

@@ -3,6 +3,7 @@
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 
 def run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -19,7 +20,7 @@ def run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     asyncio.run(runner())
 
 
-async def cancel_and_wait(tasks: list[asyncio.Task[None]]) -> None:
+async def cancel_and_wait(tasks: list[asyncio.Task[Any]]) -> None:
     """Cancel background loops and wait until they have ended.
 
     A task still running is cancelled again: on Python 3.11, asyncio.wait_for

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from services.kernel import keys
 from services.kernel.clock import Clock
 from services.kernel.logs import fields
+from services.kernel.lookup import DirectoryLookup
 from services.kernel.tenants import TenantCache, TenantConfig
 from services.provision import metrics
 from services.provision.pacing import TokenBucket
@@ -68,6 +69,7 @@ class ProvisionCore:
         self._send = send
         self._bucket = bucket
         self._clock = clock
+        self._lookup = DirectoryLookup(redis, tenants)
 
     async def _user(self, ref: bpb.UserRef) -> _User:
         tenant = self._tenants.by_id.get(ref.tenant)
@@ -181,9 +183,7 @@ class ProvisionCore:
     ) -> list[pb.DeviceProvisioning]:
         names: list[tuple[TenantConfig, str]] = []
         if device_id:
-            tenant = self._tenants.by_id.get(
-                await self._redis.hget(keys.DIR_DEVICES, device_id) or ""
-            )
+            tenant = await self._lookup.device_tenant(device_id)
             if tenant is None:
                 raise NotFound(f"no device {device_id!r}")
             names = [(tenant, device_id)]
@@ -226,7 +226,7 @@ class ProvisionCore:
 
     async def resync(self, device_id: str, actor: str) -> str:
         """Push a check-sync now; the outcome (delivered, not_registered, ...)."""
-        tenant = self._tenants.by_id.get(await self._redis.hget(keys.DIR_DEVICES, device_id) or "")
+        tenant = await self._lookup.device_tenant(device_id)
         if tenant is None:
             raise NotFound(f"no device {device_id!r}")
         vendor = VENDORS.get(

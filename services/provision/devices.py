@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from services.kernel import keys
+from services.kernel.lookup import DirectoryLookup
 from services.kernel.tenants import TenantCache, TenantConfig
 from services.provision.phone import LoggedInUser
 
@@ -40,14 +41,14 @@ class DeviceDirectory:
     def __init__(self, redis: Redis, tenants: TenantCache) -> None:
         self._redis = redis
         self._tenants = tenants
+        self._lookup = DirectoryLookup(redis, tenants)
 
     async def device_of_mac(self, mac: str) -> str | None:
         device_id: str | None = await self._redis.hget(keys.DIR_MACS, mac)
         return device_id
 
     async def read(self, device_id: str, now_ms: int) -> DeviceRecord | None:
-        tenant_id = await self._redis.hget(keys.DIR_DEVICES, device_id)
-        tenant = self._tenants.by_id.get(tenant_id or "")
+        tenant = await self._lookup.device_tenant(device_id)
         if tenant is None:
             return None
         async with self._redis.pipeline(transaction=False) as pipe:

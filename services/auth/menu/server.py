@@ -25,7 +25,6 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.auth import metrics
-from services.auth.audit import Audit
 from services.auth.core import AuthCore
 from services.auth.menu.actions import DeviceActions
 from services.auth.menu.dtmf import info_digit
@@ -35,9 +34,9 @@ from services.auth.menu.rtp import MediaSession
 from services.auth.menu.sdp import NoCommonCodec, Offer, answer, parse_offer
 from services.auth.menu.voice import CallVoice
 from services.auth.settings import AuthSettings
-from services.kernel import keys
 from services.kernel.lifecycle import cancel_and_wait
 from services.kernel.logs import fields
+from services.kernel.lookup import DirectoryLookup
 from services.kernel.tenants import TenantCache, TenantConfig
 from services.sip.message import (
     SipMessage,
@@ -49,10 +48,12 @@ from services.sip.message import (
     response_to,
     uri_of,
 )
+from services.sip.transaction import T1, T2, ClientTransactions
 
 log = logging.getLogger(__name__)
 
-T1, T2, TIMER_B = 0.5, 4.0, 32.0
+TIMER_B = 32.0  # how long a 200 waits for its ACK
+BYE_WITHIN = 8.0  # how long our BYE waits for its answer
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
 DEVICE_HEADER = "x-hotdesk-device"
 
@@ -113,10 +114,8 @@ class VoiceMenu(asyncio.DatagramProtocol):
         self._s = settings
         self._core = core
         self._binding = binding
-        self._tenants = tenants
-        self._redis = redis
+        self._lookup = DirectoryLookup(redis, tenants)
         self._prompts = PromptLibrary(settings.prompts_dir)
-        self._audit = Audit(redis, settings.audit_maxlen)
         self._trusted = [
             ipaddress.ip_network(a.strip(), strict=False)
             for a in settings.menu_trusted_edges.split(",")
@@ -124,7 +123,7 @@ class VoiceMenu(asyncio.DatagramProtocol):
         ]
         self._advertise = settings.menu_advertise or settings.menu_host
         self._calls: dict[str, Call] = {}
-        self._waiting: dict[str, asyncio.Future[SipMessage]] = {}  # our requests, by branch
+        self._transactions = ClientTransactions()  # our BYEs
         self._tasks: set[asyncio.Task[None]] = set()
         self._transport: asyncio.DatagramTransport | None = None
         self.port = 0
@@ -167,9 +166,7 @@ class VoiceMenu(asyncio.DatagramProtocol):
             log.info("menu_bad_sip", extra=fields(peer=f"{addr[0]}:{addr[1]}", error=str(exc)))
             return
         if not message.is_request:
-            waiting = self._waiting.get(message.branch)
-            if waiting is not None and not waiting.done() and message.status >= 200:
-                waiting.set_result(message)
+            self._transactions.response(message)
             return
         if not any(ipaddress.ip_address(addr[0]) in net for net in self._trusted):
             metrics.MENU_OUTCOMES.labels("rejected").inc()
@@ -235,7 +232,7 @@ class VoiceMenu(asyncio.DatagramProtocol):
     async def _new_call(self, invite: SipMessage, addr: Address) -> None:
         device = invite.get(DEVICE_HEADER) or ""
         try:
-            tenant = await self._tenant_of(device) if device else None
+            tenant = await self._lookup.device_tenant(device) if device else None
         except (RedisError, OSError):
             self._reply(invite, addr, 503, "Service Unavailable", extra=[("retry-after", "5")])
             return
@@ -395,26 +392,7 @@ class VoiceMenu(asyncio.DatagramProtocol):
         bye = SipMessage(f"BYE {target} SIP/2.0", headers)
         destination = _host_port(uri_of(routes[0])) if routes else _host_port(target)
         call.ended = True
-        await self._transact(bye, destination)
-
-    async def _transact(self, request: SipMessage, destination: Address) -> SipMessage | None:
-        """A non-INVITE client transaction: retransmit until a final
-        response, at most 8 s here."""
-        answered: asyncio.Future[SipMessage] = asyncio.get_running_loop().create_future()
-        self._waiting[request.branch] = answered
-        data, interval = request.to_bytes(), T1
-        try:
-            async with asyncio.timeout(8.0):
-                while True:
-                    self._send(data, destination)
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(interval):
-                            return await asyncio.shield(answered)
-                    interval = min(interval * 2, T2)
-        except TimeoutError:
-            return None
-        finally:
-            del self._waiting[request.branch]
+        await self._transactions.start(lambda data: self._send(data, destination), bye, BYE_WITHIN)
 
     def _end(self, call: Call, *, hung_up: bool) -> None:
         """Once per call: stop its media and flow, count and audit the outcome."""
@@ -435,7 +413,7 @@ class VoiceMenu(asyncio.DatagramProtocol):
 
     async def _audit_outcome(self, call: Call, outcome: str) -> None:
         with contextlib.suppress(RedisError, OSError):
-            await self._audit.record(
+            await self._core.audit.record(
                 call.tenant.group,
                 "voice_menu",
                 device=call.device,
@@ -446,7 +424,3 @@ class VoiceMenu(asyncio.DatagramProtocol):
                 dtmf=",".join(sorted(call.dtmf_methods)),
                 rtp_packets=call.media.packets_sent,
             )
-
-    async def _tenant_of(self, device: str) -> TenantConfig | None:
-        tenant_id = await self._redis.hget(keys.DIR_DEVICES, device)
-        return self._tenants.by_id.get(tenant_id or "")
