@@ -4,7 +4,6 @@ fetches a file that shows the user; a logout brings the idle file back."""
 
 import asyncio
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import grpc
@@ -62,14 +61,6 @@ def notified_phone(edge: Edge, name: str, device: str) -> Sipp:
     return phone
 
 
-def scrape(service: ServiceProcess) -> dict[str, float]:
-    url = f"http://127.0.0.1:{service.ports['ops']}/metrics"
-    with urllib.request.urlopen(url, timeout=5) as r:
-        text = r.read().decode()
-    samples = (line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
-    return {name: float(value) for name, value in samples}
-
-
 def provisioning(service: ServiceProcess, device: str) -> pb.DeviceProvisioning:
     stub = provision_pb2_grpc.ProvisionServiceStub(grpc.insecure_channel(service.grpc_address))
     r = stub.GetDeviceProvisioning(pb.DeviceProvisioningRequest(device_id=device))
@@ -106,7 +97,7 @@ def test_login_pushes_check_sync_and_the_phone_fetches_the_user(
     assert "/screen/hd3001/" in cfg["linekey.1.value"]
     assert (cfg["linekey.2.type"], cfg["linekey.2.value"]) == ("16", "1001")
     assert provisioning(provision, "hd3001").provisioned
-    metrics = scrape(provision)
+    metrics = provision.metrics()
     assert metrics['hotdesk_provision_pushes_total{result="delivered"}'] >= 1
     assert metrics["hotdesk_provision_lag_seconds_count"] >= 1  # change -> matching fetch
 

@@ -4,7 +4,6 @@ captures) or SIP INFO, and the binding shows what happened."""
 
 import socket
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,14 +46,6 @@ def dial(edge: Edge, device: str, number: str, path: Path, name: str) -> Sipp:
         timeout_s=40,
         media_port=free_udp_port(),
     )
-
-
-def scrape(edge: Edge) -> dict[str, float]:
-    url = f"http://127.0.0.1:{edge.auth.ports['ops']}/metrics"
-    with urllib.request.urlopen(url, timeout=5) as r:
-        lines = r.read().decode().splitlines()
-    samples = (line.rsplit(" ", 1) for line in lines if line and not line.startswith("#"))
-    return {name: float(value) for name, value in samples}
 
 
 def on(edge: Edge, device: str) -> str:
@@ -152,11 +143,11 @@ def test_hold_and_resume_then_log_in(menu: Edge, tmp_path: Path) -> None:
 def test_fifty_calls_at_once_keep_the_20ms_pace(menu: Edge, tmp_path: Path) -> None:
     """Every call hears the first prompt for 3 s, then hangs up; the prompt
     RTP of all 50 arrives at one receiver that times each packet."""
-    before = scrape(menu)["hotdesk_menu_rtp_packets_sent_total"]
+    before = menu.auth.metrics()["hotdesk_menu_rtp_packets_sent_total"]
     rtp, _ = concurrent_calls(menu.target, 50, tmp_path)
     assert len(rtp.arrivals) == 50  # one stream per call
     received = sum(len(t) for t in rtp.arrivals.values())
-    sent = scrape(menu)["hotdesk_menu_rtp_packets_sent_total"] - before
+    sent = menu.auth.metrics()["hotdesk_menu_rtp_packets_sent_total"] - before
     assert received == sent and received > 50 * 100  # ~3 s of prompt each
     errors = rtp.spacing_errors_ms()
     assert percentile(errors, 0.99) <= 5.0, (percentile(errors, 0.5), percentile(errors, 0.99))

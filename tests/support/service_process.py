@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 from tests.support.processes import wait_until_serving
@@ -59,6 +60,14 @@ class ServiceProcess:
             what=f"{self.name} service",
             log=self.log_file.read_text,
         )
+
+    def metrics(self) -> dict[str, float]:
+        """The service's /metrics now, sample name (with labels) -> value."""
+        url = f"http://127.0.0.1:{self.ports['ops']}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as r:
+            lines = r.read().decode().splitlines()
+        samples = (line.rsplit(" ", 1) for line in lines if line and not line.startswith("#"))
+        return {name: float(value) for name, value in samples}
 
     @property
     def pid(self) -> int:
