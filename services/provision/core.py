@@ -4,7 +4,6 @@ the provisioning state of devices, and a resync on demand."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from hotdesk.v1 import binding_pb2 as bpb
 from hotdesk.v1 import provision_pb2 as pb
@@ -14,7 +13,7 @@ from redis.asyncio import Redis
 from services.kernel import keys
 from services.kernel.clock import Clock
 from services.kernel.logs import fields
-from services.kernel.lookup import DirectoryLookup
+from services.kernel.lookup import DirectoryLookup, UserName
 from services.kernel.tenants import TenantCache, TenantConfig
 from services.provision import metrics
 from services.provision.pacing import TokenBucket
@@ -47,12 +46,6 @@ def push_result_enum(name: str) -> pb.PushResult.ValueType:
     return _RESULTS.get(name, pb.PUSH_RESULT_UNSPECIFIED)
 
 
-@dataclass(frozen=True)
-class _User:
-    tenant: TenantConfig
-    extension: str
-
-
 class ProvisionCore:
     def __init__(
         self,
@@ -71,13 +64,14 @@ class ProvisionCore:
         self._clock = clock
         self._lookup = DirectoryLookup(redis, tenants)
 
-    async def _user(self, ref: bpb.UserRef) -> _User:
-        tenant = self._tenants.by_id.get(ref.tenant)
+    async def _user(self, ref: bpb.UserRef) -> UserName:
+        tenant = await self._lookup.tenant(ref.tenant)
         if tenant is None:
             raise NotFound(f"no tenant {ref.tenant!r}")
-        if not await self._redis.exists(keys.user(tenant.group, tenant.id, ref.extension)):
-            raise NotFound(f"no user {ref.tenant}/{ref.extension}")
-        return _User(tenant, ref.extension)
+        user = UserName(tenant, ref.extension)
+        if not await self._redis.exists(user.key):
+            raise NotFound(f"no user {user}")
+        return user
 
     @staticmethod
     def _model(vendor: str, model: str) -> None:
@@ -87,7 +81,7 @@ class ProvisionCore:
             raise InvalidRequest("model is required")
 
     @staticmethod
-    def _message(u: _User, vendor: str, model: str, p: Profile) -> pb.Profile:
+    def _message(u: UserName, vendor: str, model: str, p: Profile) -> pb.Profile:
         return pb.Profile(
             user=bpb.UserRef(tenant=u.tenant.id, extension=u.extension),
             vendor=vendor,
@@ -146,7 +140,7 @@ class ProvisionCore:
         await self._resync_user_on_model(u, p.vendor, p.model, request.actor)
         return self._message(u, p.vendor, p.model, profile)
 
-    async def _resync_user_on_model(self, u: _User, vendor: str, model: str, actor: str) -> None:
+    async def _resync_user_on_model(self, u: UserName, vendor: str, model: str, actor: str) -> None:
         """A changed profile shows at once where the user is logged in on
         that model."""
         device = await self._redis.hget(
