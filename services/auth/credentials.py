@@ -28,3 +28,14 @@ def credential_fields(device_id: str, domain: str, secret: str) -> dict[str, str
         "ha1b": sip_ha1b(device_id, domain, domain, secret),
         "secret": secret,
     }
+
+
+def peer_credential_fields(peer: str, username: str, domain: str, password: str) -> dict[str, str]:
+    """The hash of a registering peer at ``keys.sip_credentials(domain,
+    username)``: what Kamailio checks its REGISTER against, and whose peer
+    it is. No password: nothing but the digest needs it."""
+    return {
+        "ha1": sip_ha1(username, domain, password),
+        "ha1b": sip_ha1b(username, domain, domain, password),
+        "peer": peer,
+    }

@@ -18,9 +18,9 @@ from fnmatch import fnmatchcase
 from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
 
-from services.auth.credentials import credential_fields
+from services.auth.credentials import credential_fields, peer_credential_fields
 from services.binding.core import BindingCore
-from services.directory.plan import Plan
+from services.directory.plan import Plan, peer_sources_digest
 from services.kernel import keys
 from services.kernel.tenants import TenantConfig
 
@@ -48,7 +48,9 @@ def _tenant_footprint(t: TenantConfig) -> _Footprint:
     return _Footprint(fields=frozenset({(keys.DIR_TENANTS, t.id), (keys.DIR_DOMAINS, t.domain)}))
 
 
-def _user_footprint(t: TenantConfig, extension: str, hotdesk_id: str) -> _Footprint:
+def _user_footprint(
+    t: TenantConfig, extension: str, hotdesk_id: str, dids: tuple[str, ...]
+) -> _Footprint:
     g = t.group
     return _Footprint(
         keys=frozenset(
@@ -59,7 +61,17 @@ def _user_footprint(t: TenantConfig, extension: str, hotdesk_id: str) -> _Footpr
             }
         ),
         members=frozenset({(keys.tenant_users(g, t.id), extension)}),
-        fields=frozenset({(keys.DIR_HOTDESK_IDS, hotdesk_id)} if hotdesk_id else ()),
+        fields=frozenset(
+            {(keys.DIR_NUMBERS, number) for number in dids}
+            | ({(keys.DIR_HOTDESK_IDS, hotdesk_id)} if hotdesk_id else set())
+        ),
+    )
+
+
+def _peer_footprint(name: str, credentials_domain: str, username: str | None) -> _Footprint:
+    return _Footprint(
+        keys=frozenset({keys.sip_credentials(credentials_domain, username)} if username else ()),
+        fields=frozenset({(keys.DIR_PEERS, name)}),
     )
 
 
@@ -88,14 +100,33 @@ def _stale(plan: Plan) -> _Footprint:
             stale |= _tenant_footprint(ts.old) - new
     for us in plan.users:
         if us.old is not None:
-            old = _user_footprint(us.old.tenant, us.old.extension, us.old.fields["hotdesk_id"])
+            f = us.old.fields
+            old_dids = tuple(filter(None, f["dids"].split(",")))
+            old = _user_footprint(us.old.tenant, us.old.extension, f["hotdesk_id"], old_dids)
             u = us.new
             new = (
-                _user_footprint(plan.file_tenants[u.tenant], u.extension, u.hotdesk_id or "")
+                _user_footprint(
+                    plan.file_tenants[u.tenant], u.extension, u.hotdesk_id or "", u.dids
+                )
                 if u
                 else _Footprint()
             )
             stale |= old - new
+    for ps in plan.peers:
+        if ps.old is not None:
+            p = ps.new
+            new = _Footprint()
+            if p is not None:
+                creds = p.credentials
+                domain = plan.file_tenants[p.tenants[0]].domain
+                new = _peer_footprint(p.name, domain, creds.username if creds else None)
+            old_peer = ps.old
+            stale |= (
+                _peer_footprint(
+                    old_peer.name, old_peer.credentials_domain, old_peer.config.username
+                )
+                - new
+            )
     for ds in plan.devices:
         if ds.old is not None:
             d = ds.new
@@ -205,3 +236,20 @@ def queue_writes(
             tx.hset(keys.DIR_MACS, d.mac, d.id)
             creds = credential_fields(d.id, t.domain, d.sip_secret)
             tx.hset(keys.sip_credentials(t.domain, d.id), mapping=creds)
+    for us in plan.users:
+        if us.new is not None:
+            for number in us.new.dids:
+                tx.hset(keys.DIR_NUMBERS, number, us.new.ref)
+    for ps in plan.peers:
+        if ps.new is not None:
+            p = ps.new
+            tx.hset(keys.DIR_PEERS, p.name, p.config().model_dump_json())
+            if p.credentials is not None:
+                domain = plan.file_tenants[p.tenants[0]].domain
+                creds = peer_credential_fields(
+                    p.name, p.credentials.username, domain, p.credentials.password
+                )
+                tx.hset(keys.sip_credentials(domain, p.credentials.username), mapping=creds)
+    if plan.peer_sources is not None:
+        digest = peer_sources_digest(plan.peer_sources)
+        tx.hset(keys.DIR_PEER_SOURCES, mapping={"file": plan.peer_sources, "digest": digest})

@@ -65,7 +65,7 @@ class ImportReport:
 
     @property
     def unchanged(self) -> bool:
-        return not self.plan.steps
+        return not self.plan.writes
 
     def summary(self) -> str:
         return f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed"
@@ -137,7 +137,7 @@ class DirectoryImporter:
             await tx.watch(keys.DIR_VERSION)
             version = int(await tx.get(keys.DIR_VERSION) or 0)
             plan = await make_plan(directory, await read_stored(self._redis), pins)
-            if dry_run or not plan.steps:
+            if dry_run or not plan.writes:
                 return ImportReport(plan, version, tuple(ended), dry_run)
             ended += await end_sessions(self._core, plan)
             if not await watch_leaving(tx, self._redis, plan):

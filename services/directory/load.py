@@ -22,13 +22,18 @@ from services.directory.model import (
     PATTERN_HINTS,
     DeviceEntry,
     Directory,
+    PeerEntry,
     TenantEntry,
     UserEntry,
 )
+from services.kernel.peers import PeerAddress
 
 M = TypeVar("M", bound=BaseModel)
 
-SECTIONS = ("tenants", "users", "devices")
+SECTIONS = ("tenants", "users", "devices", "peers")
+# Kamailio's permissions module keeps networks (not single addresses) in a
+# table of this size (its max_subnets parameter in kamailio.cfg).
+MAX_PEER_NETWORKS = 1024
 
 
 @dataclass(frozen=True)
@@ -254,6 +259,99 @@ def _check_groups(c: _Checker, tenants: list[_Valid[TenantEntry]], ids: set[Any]
             )
 
 
+def _check_peer_addresses(c: _Checker, peers: list[_Valid[PeerEntry]]) -> None:
+    """No source may match two peers: Kamailio would pick one by table order."""
+    seen: list[tuple[PeerAddress, _Valid[PeerEntry]]] = []
+    networks = 0
+    for e in peers:
+        for text in e.model.addresses:
+            a = PeerAddress.parse(text)
+            networks += a.network.prefixlen < a.network.max_prefixlen
+            for other, owner in seen:
+                if owner is not e and a.overlaps(other):
+                    c.add(
+                        e.line_of("addresses"),
+                        e.label,
+                        "addresses",
+                        f"{a} overlaps {other} of {owner.label}, line {owner.raw.line}; a "
+                        "request from there could not be told apart",
+                    )
+            seen.append((a, e))
+    if networks > MAX_PEER_NETWORKS:
+        c.add(
+            None,
+            "",
+            "peers",
+            f"{networks} networks (not single addresses); at most {MAX_PEER_NETWORKS}",
+        )
+
+
+def _check_peer_tenants(
+    c: _Checker,
+    peers: list[_Valid[PeerEntry]],
+    declared: set[Any],
+    names: set[tuple[str, str]],
+) -> None:
+    """Peers name declared tenants; a registering peer's user name is free
+    in the domain it registers in (its first tenant's): ``names`` holds
+    every (tenant, SIP user name) of users and devices."""
+    for e in peers:
+        p = e.model
+        unknown = [t for t in p.tenants if t not in declared]
+        if unknown:
+            shown = ", ".join(map(repr, unknown))
+            c.add(e.line_of("tenants"), e.label, "tenants", f"no tenant {shown} declared")
+        if p.credentials and (p.tenants[0], p.credentials.username) in names:
+            c.add(
+                e.line_of("credentials"),
+                e.label,
+                "credentials.username",
+                f"{p.credentials.username!r} is already a user or device name in tenant "
+                f"{p.tenants[0]!r}, where this peer registers",
+            )
+
+
+def _check_routes(
+    c: _Checker, tenants: list[_Valid[TenantEntry]], peers: list[_Valid[PeerEntry]]
+) -> None:
+    """A tenant's outbound and emergency routes name outbound peers that
+    serve it."""
+    by_name = {e.model.name: e.model for e in peers}
+    for e in tenants:
+        t = e.model
+        route = [("outbound_peer", t.outbound_peer)] if t.outbound_peer else []
+        route += [("emergency_route", name) for name in t.emergency_route]
+        for field_name, name in route:
+            peer = by_name.get(name)
+            if peer is None:
+                problem = f"no peer {name!r} declared"
+            elif not peer.outbound:
+                problem = f"peer {name!r} is {peer.direction} only: calls cannot go out to it"
+            elif t.id not in peer.tenants:
+                problem = f"peer {name!r} does not serve tenant {t.id!r} (its tenants)"
+            else:
+                continue
+            c.add(e.line_of(field_name), e.label, field_name, problem)
+
+
+def _check_numbers(c: _Checker, users: list[_Valid[UserEntry]]) -> None:
+    """A DID rings one user, whichever tenant she is in."""
+    owners: dict[str, _Valid[UserEntry]] = {}
+    for e in users:
+        dids = e.model.dids
+        for number in sorted({n for n in dids if dids.count(n) > 1}):
+            c.add(e.line_of("dids"), e.label, "dids", f"{number} is listed twice")
+        for number in dict.fromkeys(dids):
+            owner = owners.setdefault(number, e)
+            if owner is not e:
+                c.add(
+                    e.line_of("dids"),
+                    e.label,
+                    "dids",
+                    f"{number} is already a DID of {owner.label}, line {owner.raw.line}",
+                )
+
+
 def _document(c: _Checker, text: str) -> _Mapping:
     """The YAML document, its sections checked; raises on what stops all
     further checks (a syntax error, not a mapping)."""
@@ -295,6 +393,7 @@ def parse_directory(text: str, file: str) -> Directory:
         doc, "users", UserEntry, lambda r: f"{r.get('tenant', '?')}/{r.get('extension', '?')}"
     )
     devices = c.entries(doc, "devices", DeviceEntry, lambda r: str(r.get("id", "?")))
+    peers = c.entries(doc, "peers", PeerEntry, lambda r: str(r.get("name", "?")))
     declared = _declared_tenants(doc)
 
     c.unique(tenants, "id", lambda t: t.id, lambda t: repr(t.id))
@@ -307,6 +406,19 @@ def parse_directory(text: str, file: str) -> Directory:
     c.unique(devices, "id", lambda d: d.id, lambda d: repr(d.id))
     c.unique(devices, "mac", lambda d: d.mac, lambda d: d.mac)
     _check_device_names(c, devices, {(u.model.tenant, u.model.extension) for u in users})
+    _check_numbers(c, users)
+    c.unique(peers, "name", lambda p: p.name, lambda p: repr(p.name))
+    c.unique(
+        peers,
+        "credentials",
+        lambda p: p.credentials.username if p.credentials else None,
+        lambda p: f"user name {p.credentials.username!r}" if p.credentials else "",
+    )
+    sip_names = {(u.model.tenant, u.model.extension) for u in users}
+    sip_names |= {(d.model.tenant, d.model.id) for d in devices}
+    _check_peer_tenants(c, peers, declared, sip_names)
+    _check_peer_addresses(c, peers)
+    _check_routes(c, tenants, peers)
 
     if c.problems:
         raise DirectoryError(c.problems)
@@ -314,6 +426,7 @@ def parse_directory(text: str, file: str) -> Directory:
         tenants=tuple(e.model.config() for e in tenants),
         users=tuple(e.model for e in users),
         devices=tuple(e.model for e in devices),
+        peers=tuple(e.model for e in peers),
     )
 
 

@@ -8,13 +8,14 @@ references) are in ``services.directory.load``.
 
 import itertools
 import re
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from services.auth.pins import pin_policy_violation
-from services.kernel.tenants import FeatureCodes, TenantConfig
+from services.kernel.peers import NUMBER_PREFIX, PEER_NAME, PeerAddress, PeerConfig
+from services.kernel.tenants import E164, FORWARD_TARGET, FeatureCodes, TenantConfig, Unavailable
 
 EXTENSION = r"^[0-9]{1,15}$"
 CALLER_ID = r"^\+?[0-9]{2,20}$"
@@ -36,6 +37,11 @@ PATTERN_HINTS = {
     "letter or digit)",
     TENANT_ID: "must be lowercase letters, digits, '_' or '-' (at most 32, starting with a "
     "letter or digit)",
+    FORWARD_TARGET: "must be a SIP URI (sip:user@host) or an E.164 number (+ and digits)",
+    E164: "must be an E.164 number: + and 2 to 15 digits, not starting with 0",
+    NUMBER_PREFIX: "must be an E.164 prefix: + and 1 to 15 digits, not starting with 0",
+    PEER_NAME: "must be lowercase letters, digits, '.', '_' or '-' (at most 64, starting with "
+    "a letter or digit)",
 }
 
 _MAC_SEPARATORS = re.compile(r"[:.\-]")
@@ -121,6 +127,11 @@ class UserEntry(BaseModel):
     hotdesk: bool = True
     # Globally unique, for logging in at another tenant's desk.
     hotdesk_id: str | None = Field(default=None, pattern=HOTDESK_ID)
+    # The numbers that ring the user (unique across all tenants); list the
+    # caller ID here too if calls to it should reach her.
+    dids: tuple[Annotated[str, Field(pattern=E164)], ...] = Field(default=(), max_length=32)
+    # Replaces the tenant's rule for calls the user cannot take at a desk.
+    unavailable: Unavailable | None = None
 
     @field_validator("pin")
     @classmethod
@@ -141,6 +152,8 @@ class UserEntry(BaseModel):
             "caller_id": self.caller_id,
             "hotdesk": "1" if self.hotdesk else "0",
             "hotdesk_id": self.hotdesk_id or "",
+            "dids": ",".join(self.dids),
+            "unavailable": self.unavailable.model_dump_json() if self.unavailable else "",
         }
 
 
@@ -176,6 +189,78 @@ class DeviceEntry(BaseModel):
         }
 
 
+class PeerCredentials(BaseModel):
+    """Digest credentials of a peer that registers (a PBX without a fixed
+    address): it registers as ``username`` in its first tenant's domain."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: str = Field(pattern=DEVICE_ID)
+    password: str = Field(min_length=12, max_length=128, repr=False)
+
+
+class PeerEntry(PeerConfig):
+    """A peer as the file declares it: ``PeerConfig`` plus its credentials
+    (stored only as HA1) and the rules of a well-formed one."""
+
+    credentials: PeerCredentials | None = None
+
+    @field_validator("addresses")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Normalised (``10.0.0.0/24:5060``), so that the file's spelling
+        does not matter for comparing or matching."""
+        parsed, bad = [], []
+        for text in value:
+            try:
+                parsed.append(str(PeerAddress.parse(text)))
+            except ValueError as exc:
+                bad.append(str(exc))
+        if bad:
+            raise ValueError("; ".join(bad))
+        return tuple(parsed)
+
+    @field_validator("numbers")
+    @classmethod
+    def _prefixes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [n for n in value if not re.match(NUMBER_PREFIX, n)]
+        if bad:
+            raise ValueError(
+                "must be E.164 prefixes (+ and 1 to 15 digits): " + ", ".join(map(repr, bad))
+            )
+        return value
+
+    @field_validator("tenants")
+    @classmethod
+    def _distinct_tenants(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        twice = sorted({t for t in value if value.count(t) > 1})
+        if twice:
+            raise ValueError("named twice: " + ", ".join(twice))
+        return value
+
+    @model_validator(mode="after")
+    def _reachable(self) -> "PeerEntry":
+        if self.username is not None:
+            raise ValueError("username is set through credentials.username")
+        if self.inbound and not (self.addresses or self.credentials):
+            raise ValueError(
+                f"an {self.direction} peer needs addresses (or credentials to register with): "
+                "otherwise its calls cannot be told from anyone else's"
+            )
+        if self.outbound and not (self.destination or self.credentials):
+            raise ValueError(
+                f"an {self.direction} peer needs a destination (or credentials to register "
+                "with): otherwise calls to it have nowhere to go"
+            )
+        return self
+
+    def config(self) -> PeerConfig:
+        """As Redis stores it: the user name it registers with, no password."""
+        stored = self.model_dump(exclude={"credentials"})
+        stored["username"] = self.credentials.username if self.credentials else None
+        return PeerConfig.model_validate(stored)
+
+
 class Directory(BaseModel):
     """A validated directory: every cross-entry rule holds (build it with
     ``services.directory.load``)."""
@@ -185,3 +270,4 @@ class Directory(BaseModel):
     tenants: tuple[TenantConfig, ...]
     users: tuple[UserEntry, ...]
     devices: tuple[DeviceEntry, ...]
+    peers: tuple[PeerEntry, ...] = ()

@@ -10,13 +10,16 @@ nothing.
 """
 
 import asyncio
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
+from services.auth.credentials import sip_ha1
 from services.directory.hashing import PinWork
-from services.directory.model import DeviceEntry, Directory, UserEntry
-from services.directory.state import Stored, StoredDevice, StoredUser
+from services.directory.model import DeviceEntry, Directory, PeerEntry, UserEntry
+from services.directory.state import Stored, StoredDevice, StoredPeer, StoredUser
+from services.kernel.peers import address_list
 from services.kernel.tenants import TenantConfig
 
 Action = Literal["add", "change", "remove"]
@@ -50,7 +53,7 @@ class FieldChange:
 class Step(Generic[Old, New]):
     """One entry added (no ``old``), removed (no ``new``) or changed."""
 
-    kind: Literal["tenant", "user", "device"]
+    kind: Literal["tenant", "user", "device", "peer"]
     name: str
     old: Old | None
     new: New | None
@@ -68,6 +71,7 @@ class Step(Generic[Old, New]):
 TenantStep = Step[TenantConfig, TenantConfig]
 UserStep = Step[StoredUser, UserEntry]
 DeviceStep = Step[StoredDevice, DeviceEntry]
+PeerStep = Step[StoredPeer, PeerEntry]
 
 
 @dataclass(frozen=True)
@@ -75,15 +79,25 @@ class Plan:
     tenants: tuple[TenantStep, ...]
     users: tuple[UserStep, ...]
     devices: tuple[DeviceStep, ...]
+    peers: tuple[PeerStep, ...]
     # Users whose PIN hash is written (new ones with a PIN, changed PINs),
     # with the PIN.
     new_pins: tuple[tuple[UserEntry, str], ...]
     # The file's tenants by id (where new and changed entries go).
     file_tenants: dict[str, TenantConfig]
+    # The peers' source addresses for Kamailio (``address_list``) when they
+    # differ from what Redis holds, else None.
+    peer_sources: str | None = None
 
     @property
     def steps(self) -> tuple[Step[Any, Any], ...]:
-        return (*self.tenants, *self.users, *self.devices)
+        return (*self.tenants, *self.users, *self.devices, *self.peers)
+
+    @property
+    def writes(self) -> bool:
+        """Whether applying it writes anything (steps, or a peer address
+        list Redis lacks)."""
+        return bool(self.steps) or self.peer_sources is not None
 
     def leaving_users(self) -> list[StoredUser]:
         """Users whose keys go: their sessions end first."""
@@ -198,6 +212,32 @@ def _device_steps(
     return steps
 
 
+def _peer_steps(
+    directory: Directory, stored: Stored, file_tenants: dict[str, TenantConfig]
+) -> list[PeerStep]:
+    steps = []
+    file_peers = {p.name: p for p in directory.peers}
+    for name in sorted(file_peers.keys() | stored.peers.keys()):
+        old, new = stored.peers.get(name), file_peers.get(name)
+        changes: list[FieldChange] = []
+        if old is not None and new is not None:
+            before = _flat(old.config.model_dump(mode="json"))
+            changes = _field_changes(before, _flat(new.config().model_dump(mode="json")))
+            creds = new.credentials
+            domain = file_tenants[new.tenants[0]].domain if creds else ""
+            ha1 = sip_ha1(creds.username, domain, creds.password) if creds else ""
+            if (old.ha1, old.credentials_domain) != (ha1, domain):
+                changes.append(FieldChange("credentials", secret=True))
+            if not changes:
+                continue
+        steps.append(PeerStep("peer", name, old, new, tuple(changes)))
+    return steps
+
+
+def peer_sources_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 async def make_plan(directory: Directory, stored: Stored, pins: PinWork) -> Plan:
     """The steps that make Redis hold exactly ``directory``; raises
     PlanRefused if it cannot get there by an import."""
@@ -211,10 +251,15 @@ async def make_plan(directory: Directory, stored: Stored, pins: PinWork) -> Plan
     with_pin = [(u, u.pin) for u in directory.users if u.pin is not None]
     unchanged = await asyncio.gather(*(pins.matches(stored_hash(u), pin) for u, pin in with_pin))
     new_pins = tuple(p for p, same in zip(with_pin, unchanged, strict=True) if not same)
+    sources = address_list([p.config() for p in directory.peers])
     return Plan(
         tenants=tuple(tenants),
         users=tuple(_user_steps(directory, stored, {u.ref for u, _ in new_pins})),
         devices=tuple(_device_steps(directory, stored, file_tenants)),
+        peers=tuple(_peer_steps(directory, stored, file_tenants)),
         new_pins=new_pins,
         file_tenants=file_tenants,
+        peer_sources=None
+        if peer_sources_digest(sources) == stored.peer_sources_digest
+        else sources,
     )

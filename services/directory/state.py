@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from services.kernel import keys
+from services.kernel.peers import PeerConfig
 from services.kernel.tenants import TenantConfig
 
-USER_FIELDS = ("name", "caller_id", "hotdesk", "hotdesk_id")
+USER_FIELDS = ("name", "caller_id", "hotdesk", "hotdesk_id", "dids", "unavailable")
 DEVICE_FIELDS = ("tenant", "mac", "vendor", "model", "emergency_cid", "hotdesk")
 
 
@@ -36,10 +37,25 @@ class StoredDevice:
 
 
 @dataclass(frozen=True)
+class StoredPeer:
+    config: PeerConfig
+    # Where its credentials are (the domain of its first tenant when it
+    # was imported) and their HA1; "" for a peer without credentials.
+    credentials_domain: str
+    ha1: str
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+
+@dataclass(frozen=True)
 class Stored:
     tenants: dict[str, TenantConfig]
     users: dict[tuple[str, str], StoredUser]  # by (tenant, extension)
     devices: dict[str, StoredDevice]
+    peers: dict[str, StoredPeer]
+    peer_sources_digest: str  # of the address list Kamailio loads, "" if none
 
 
 async def read_stored(redis: Redis) -> Stored:
@@ -47,6 +63,10 @@ async def read_stored(redis: Redis) -> Stored:
         tid: TenantConfig.model_validate_json(doc)
         for tid, doc in (await redis.hgetall(keys.DIR_TENANTS)).items()
     }
+    peer_configs = [
+        PeerConfig.model_validate_json(doc)
+        for doc in (await redis.hgetall(keys.DIR_PEERS)).values()
+    ]
     order = sorted(tenants.values(), key=lambda t: t.id)
     async with redis.pipeline(transaction=False) as pipe:
         for t in order:
@@ -63,8 +83,18 @@ async def read_stored(redis: Redis) -> Stored:
         for t, device_id in device_names:
             pipe.hmget(keys.device(t.group, device_id), *DEVICE_FIELDS, "user_tenant", "user_ext")
             pipe.hget(keys.sip_credentials(t.domain, device_id), "secret")
+        peer_domains = [_credentials_domain(p, tenants) for p in peer_configs]
+        for p, domain in zip(peer_configs, peer_domains, strict=True):
+            pipe.hget(keys.sip_credentials(domain, p.username or ""), "ha1")
+        pipe.hget(keys.DIR_PEER_SOURCES, "digest")
         pipe.hgetall(keys.DIR_MACS)
-        *replies, macs = await pipe.execute()
+        *replies, sources_digest, macs = await pipe.execute()
+    split = len(replies) - len(peer_configs)
+    replies, peer_ha1s = replies[:split], replies[split:]
+    peers = {
+        p.name: StoredPeer(p, domain, (ha1 or "") if p.username else "")
+        for p, domain, ha1 in zip(peer_configs, peer_domains, peer_ha1s, strict=True)
+    }
 
     offset = 2 * len(user_names)
     user_replies, device_replies = replies[:offset], replies[offset:]
@@ -84,4 +114,11 @@ async def read_stored(redis: Redis) -> Stored:
         user = f"{user_tenant}/{user_ext}" if user_ext else ""
         indexed = macs.get(fields["mac"]) == device_id
         devices[device_id] = StoredDevice(device_id, t, fields, secret or "", user, indexed)
-    return Stored(tenants, users, devices)
+    return Stored(tenants, users, devices, peers, sources_digest or "")
+
+
+def _credentials_domain(peer: PeerConfig, tenants: dict[str, TenantConfig]) -> str:
+    """Where a registering peer's credentials are: its first tenant's domain
+    ("" for a peer without credentials, or whose tenant is gone)."""
+    tenant = tenants.get(peer.tenants[0])
+    return tenant.domain if tenant is not None and peer.username else ""

@@ -16,10 +16,13 @@ Hash fields
                    hotdesk ("1"/"0")
                    session (scripts): user_tenant, user_ext, since_ms,
                    expires_ms, gen (increases on every change; never reset)
-``user(g, t, e)``  static (import): name, caller_id, hotdesk ("1"/"0"), hotdesk_id
+``user(g, t, e)``  static (import): name, caller_id, hotdesk ("1"/"0"), hotdesk_id,
+                   dids (comma-separated), unavailable (JSON of the user's
+                   own rule, "" for the tenant's)
                    session (scripts): device, since_ms
 ``sip_credentials(domain, id)``  ha1, ha1b, secret (auth-owned; Kamailio
-                   reads ha1 through ndb_redis)
+                   reads ha1 through ndb_redis); a registering peer's hash
+                   has ha1, ha1b and peer (its name), never the password
 ``profiles(g, t, e)``  one field per phone model, "<vendor>/<model>" -> JSON
                    profile (provision-owned; goes with the user)
 ``provision_status(g, id)``  pushed_gen, pushed_ms, push_result, fetched_gen,
@@ -31,6 +34,11 @@ DIR_DOMAINS = "hd:{dir}:domains"  # hash SIP domain -> tenant id
 DIR_DEVICES = "hd:{dir}:devices"  # hash device id -> tenant id
 DIR_HOTDESK_IDS = "hd:{dir}:hotdesk_ids"  # hash hot-desk id -> "tenant/extension"
 DIR_MACS = "hd:{dir}:macs"  # hash MAC (12 lowercase hex digits) -> device id
+DIR_PEERS = "hd:{dir}:peers"  # hash peer name -> JSON PeerConfig (no secrets)
+DIR_NUMBERS = "hd:{dir}:numbers"  # hash DID (+E.164) -> "tenant/extension"
+# hash: "file" the peers' source addresses in Kamailio's permissions
+# address-file format, "digest" its SHA-256 (Kamailio reloads on a change)
+DIR_PEER_SOURCES = "hd:{dir}:peer_sources"
 DIR_VERSION = "hd:{dir}:version"  # integer, incremented by every import that changes anything
 
 

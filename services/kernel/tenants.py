@@ -5,9 +5,10 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -40,6 +41,34 @@ class ProfileKey(BaseModel):
     label: str = Field(min_length=1, max_length=32, pattern=r'^[^"\\\x00-\x1f\x7f]+$')
 
 
+# Where a forward may go: a SIP URI, or an E.164 number that leaves through
+# the tenant's outbound peer.
+SIP_URI = r'^sips?:[^\s<>"]{1,200}$'
+E164 = r"^\+[1-9][0-9]{1,14}$"
+FORWARD_TARGET = f"{SIP_URI}|{E164}"
+
+
+class Unavailable(BaseModel):
+    """What happens to a call for a user who cannot be reached at a desk
+    (logged out, the desk not registered, or no answer within
+    ``ring_seconds``): ``reject`` answers 480, ``forward`` sends the call to
+    ``target`` with History-Info and Diversion."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["reject", "forward"] = "reject"
+    target: str | None = Field(default=None, pattern=FORWARD_TARGET)
+    ring_seconds: int = Field(default=30, ge=5, le=600)
+
+    @model_validator(mode="after")
+    def _target_with_forward(self) -> "Unavailable":
+        if self.action == "forward" and not self.target:
+            raise ValueError("action forward needs a target (sip:... or +E.164)")
+        if self.action == "reject" and self.target:
+            raise ValueError("a target is only for action forward")
+        return self
+
+
 class TenantConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -61,6 +90,12 @@ class TenantConfig(BaseModel):
     default_profile_keys: tuple[ProfileKey, ...] = Field(default=(), max_length=100)
     # The voice menu's prompt folder (a tenant's own folder overrides it).
     language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[a-z]{2,3})?$")
+    # Peers (by name) that calls to outside numbers leave through, and that
+    # emergency calls try in order; unset: the edge's own gateways.
+    outbound_peer: str | None = None
+    emergency_route: tuple[str, ...] = Field(default=(), max_length=8)
+    # Calls to a user who is not at a desk (a user's own rule replaces it).
+    unavailable: Unavailable = Unavailable()
 
     @field_validator("daily_logout")
     @classmethod
@@ -79,7 +114,10 @@ class TenantCache:
     """The tenants and the domain index, held in memory.
 
     ``refresh()`` reloads only when the directory version changed, so it is
-    cheap to call often; ``run()`` does so every ``interval`` seconds.
+    cheap to call often; ``run()`` does so every ``interval`` seconds. Other
+    directory data a service keeps in memory reloads with the tenants
+    through ``on_reload`` (awaited in order; if one fails, the next refresh
+    tries the whole reload again).
     """
 
     def __init__(self, redis: Redis, interval: float = 1.0) -> None:
@@ -89,6 +127,7 @@ class TenantCache:
         self._loaded = False
         self.by_id: dict[str, TenantConfig] = {}
         self.by_domain: dict[str, TenantConfig] = {}
+        self.on_reload: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def loaded(self) -> bool:
@@ -103,6 +142,8 @@ class TenantCache:
         by_id = {tid: TenantConfig.model_validate_json(doc) for tid, doc in raw.items()}
         self.by_id = by_id
         self.by_domain = {t.domain: t for t in by_id.values()}
+        for reload in self.on_reload:
+            await reload()
         self._version = version
         self._loaded = True
         log.info("tenants_loaded", extra=fields(version=version, tenants=len(by_id)))

@@ -74,13 +74,13 @@ async def test_validate(cli_env: None, tmp_path: Path, capsys: Capture) -> None:
 async def test_import_reimport_and_dry_run(redis: Redis, cli_env: None, capsys: Capture) -> None:
     assert await hotdesk("directory", "import", "--dry-run", FILE) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[-1] == "dry run, nothing written: 11 added, 0 changed, 0 removed"
+    assert out.splitlines()[-1] == "dry run, nothing written: 13 added, 0 changed, 0 removed"
     assert await redis.keys("*") == []
 
     assert await hotdesk("directory", "import", FILE) == 0
     out = capsys.readouterr().out
     assert "+ user acme/1001\n" in out and "+ device hd3001\n" in out
-    assert out.endswith("11 added, 0 changed, 0 removed (directory version 1)\n")
+    assert out.endswith("13 added, 0 changed, 0 removed (directory version 1)\n")
     assert "4711" not in out and "demo-secret" not in out
 
     assert await hotdesk("directory", "import", FILE) == 0

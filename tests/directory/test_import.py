@@ -1,6 +1,8 @@
 """Importing directories into a real redis-server."""
 
 import asyncio
+import hashlib
+import json
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from services.directory.load import load_directory, parse_directory
 from services.directory.model import Directory
 from services.directory.plan import PlanRefused
 from services.kernel import keys
+from services.kernel.peers import PeerConfig
 from services.kernel.tenants import TenantCache
 from tests.directory.support import (
     CHEAP,
@@ -68,8 +71,10 @@ async def test_import_of_the_example_writes_the_schema(redis: Redis) -> None:
         "+ device hd3001",
         "+ device hd3002",
         "+ device hd3003",
+        "+ peer demo-emergency",
+        "+ peer demo-pstn",
     ]
-    assert report.lines()[-1] == "11 added, 0 changed, 0 removed (directory version 1)"
+    assert report.lines()[-1] == "13 added, 0 changed, 0 removed (directory version 1)"
     assert await redis.get(keys.DIR_VERSION) == "1"
 
     assert await redis.hgetall(keys.user(GROUP, "acme", "1001")) == {
@@ -77,6 +82,14 @@ async def test_import_of_the_example_writes_the_schema(redis: Redis) -> None:
         "caller_id": "+4930123451001",
         "hotdesk": "1",
         "hotdesk_id": "alice",
+        "dids": "+4930123451001",
+        "unavailable": "",
+    }
+    carol_rule = await redis.hget(keys.user(GROUP, "acme", "1003"), "unavailable")
+    assert json.loads(carol_rule) == {
+        "action": "forward",
+        "target": "+4917612345003",
+        "ring_seconds": 20,
     }
     assert await redis.hget(keys.user(GROUP, "acme", "2001"), "hotdesk") == "0"
     assert await redis.hgetall(keys.device(GROUP, "hd3003")) == {
@@ -128,6 +141,26 @@ async def test_import_of_the_example_writes_the_schema(redis: Redis) -> None:
         "2001",
     }
     assert await redis.smembers(keys.tenant_devices(GROUP, "globex")) == {"gx4001"}
+
+    assert await redis.hgetall(keys.DIR_NUMBERS) == {
+        "+4930123451001": "acme/1001",
+        "+4930123451002": "acme/1002",
+        "+4930123451003": "acme/1003",
+        "+4930123452001": "acme/2001",
+        "+442071234001": "globex/3001",
+    }
+    peers = await redis.hgetall(keys.DIR_PEERS)
+    assert PeerConfig.model_validate_json(peers["demo-pstn"]) == PeerConfig(
+        name="demo-pstn",
+        tenants=("acme", "globex"),
+        direction="both",
+        addresses=("127.0.0.1:5092",),
+        destination="sip:127.0.0.1:5092",
+        numbers=("+4930123451", "+4930123452", "+442071234"),
+    )
+    sources = await redis.hgetall(keys.DIR_PEER_SOURCES)
+    assert sources["file"].splitlines()[1:] == ["1 127.0.0.1 32 5092 demo-pstn"]
+    assert sources["digest"] == hashlib.sha256(sources["file"].encode()).hexdigest()
 
 
 async def test_reimport_changes_nothing(redis: Redis) -> None:
@@ -236,7 +269,8 @@ async def test_removal_ends_sessions_and_removes_every_key(redis: Redis) -> None
 async def test_removing_a_tenant_removes_its_users_and_devices(redis: Redis) -> None:
     await imported(redis)
     await login(await core_of(redis), "gx4001", "1002")  # a cross-tenant session
-    text = without_entry(EXAMPLE.read_text(), "  - id: globex")
+    text = EXAMPLE.read_text().replace("tenants: [acme, globex]", "tenants: [acme]")
+    text = without_entry(text, "  - id: globex")
     text = without_entry(text, '  - tenant: globex\n    extension: "3001"')
     text = without_entry(text, "  - id: gx4001")
     report = await imported(redis, text)

@@ -62,7 +62,7 @@ devices:
         "dir.yaml:5: tenants[0] (acme): colour: unknown field (expected one of: id, domain, "
         "emergency_numbers, feature_codes, second_login, logout_asks_pin, max_login_seconds, "
         "daily_logout, timezone, cross_tenant_group, "
-        "default_profile_keys, language)",
+        "default_profile_keys, language, outbound_peer, emergency_route, unavailable)",
         "dir.yaml:8: users[0] (acme/1001): extension: must be in quotes: unquoted, YAML reads "
         "it as a number",
         "dir.yaml:11: users[0] (acme/1001): pin: PIN must not be a sequence of consecutive digits",
@@ -187,11 +187,11 @@ def test_references_to_an_invalid_tenant_do_not_cascade() -> None:
 
 def test_file_structure_problems() -> None:
     assert problems("- a\n- b\n") == [
-        "dir.yaml: must be a mapping with the sections tenants, users, devices"
+        "dir.yaml: must be a mapping with the sections tenants, users, devices, peers"
     ]
     assert problems("users: []\n") == ["dir.yaml:1: tenants: required section missing"]
     assert problems(VALID_TENANT + "phones: []\nusers: {a: 1}\ndevices: [hd1]\n") == [
-        "dir.yaml:3: phones: unknown section (expected tenants, users, devices)",
+        "dir.yaml:3: phones: unknown section (expected tenants, users, devices, peers)",
         "dir.yaml:4: users: must be a list of entries",
         "dir.yaml:5: devices[0]: must be a mapping of fields",
     ]
