@@ -10,23 +10,16 @@ tenant decides when a session expires (it is about the desk).
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
 
 from services.binding import metrics
-from services.binding.dialplan import classify
 from services.binding.names import CHANGE_REASONS, LOGIN_RESULT_BY_NAME, LOGIN_RESULTS
 from services.binding.policy import session_expiry_ms
-from services.binding.scripts import (
-    BindingScripts,
-    Ended,
-    ScriptCall,
-    decode_binding,
-    decode_ended,
-    run_pipelined,
-)
+from services.binding.routing import RouteLookup, RoutingIndex
+from services.binding.scripts import BindingScripts, Ended, decode_binding, decode_ended
 from services.kernel import keys
 from services.kernel.clock import Clock, now_ms
 from services.kernel.logs import fields
@@ -36,7 +29,6 @@ from services.kernel.tenants import TenantCache, TenantConfig
 log = logging.getLogger(__name__)
 
 ChangeReason: TypeAlias = pb.ChangeReason.ValueType
-_Side: TypeAlias = tuple[str, str]  # (group, key) of one side of a route lookup
 _EXPIRE_BATCH = 500
 _REFUSED_WITH_OCCUPANT = (pb.LOGIN_RESULT_DEVICE_OCCUPIED, pb.LOGIN_RESULT_ACTIVE_ELSEWHERE)
 _WITH_SESSION = (pb.LOGIN_RESULT_LOGGED_IN, pb.LOGIN_RESULT_ALREADY_LOGGED_IN)
@@ -70,6 +62,9 @@ class BindingCore:
         self._scripts = BindingScripts.register(redis)
         self._clock = clock
         self._maxlen = stream_maxlen
+        index = RoutingIndex(redis)
+        tenants.on_reload.append(index.reload)
+        self._routes = RouteLookup(redis, tenants, index, self._scripts, clock)
 
     async def _user(self, ref: pb.UserRef) -> UserName | None:
         try:
@@ -316,93 +311,9 @@ class BindingCore:
     # -- Kamailio's lookup -----------------------------------------------------
 
     async def route(self, req: pb.RouteRequest) -> pb.RouteResponse:
-        """Who calls from this device and where the callee rings: one Redis
-        round trip at most, tenants from the in-memory cache (refreshed in
-        the background, so a brand-new domain routes as OTHER for a moment)."""
+        """Who calls and where the callee rings (see ``routing``)."""
         started = time.perf_counter()
-        response = await self._route(req)
+        response = await self._routes.route(req)
         metrics.ROUTE_LOOKUP_SECONDS.observe(time.perf_counter() - started)
         metrics.ROUTE_LOOKUPS_BY_KIND[response.caller_kind, response.callee_kind].inc()
         return response
-
-    async def _route(self, req: pb.RouteRequest) -> pb.RouteResponse:
-        by_domain = self._tenants.by_domain
-        caller_tenant = by_domain.get(req.caller_domain)
-        callee_tenant = by_domain.get(req.callee_domain)
-        response = pb.RouteResponse(
-            caller_kind=pb.CALLER_KIND_OTHER, callee_kind=pb.CALLEE_KIND_OTHER
-        )
-        kind, feature = classify(req.callee_user, caller_tenant, callee_tenant)
-        if kind:
-            response.callee_kind = kind
-            response.feature = feature
-            callee_tenant = None  # no user to look up
-        caller_side = (
-            (caller_tenant.group, keys.device(caller_tenant.group, req.caller_user))
-            if caller_tenant is not None and req.caller_user
-            else None
-        )
-        callee_side = (
-            (callee_tenant.group, keys.user(callee_tenant.group, callee_tenant.id, req.callee_user))
-            if callee_tenant is not None and req.callee_user
-            else None
-        )
-        caller, callee = await self._lookup_sides(caller_side, callee_side, self._clock())
-        if caller_tenant is not None and caller:
-            self._fill_caller(response, caller_tenant, caller)
-        if callee:
-            self._fill_callee(response, callee)
-        return response
-
-    async def _lookup_sides(
-        self, caller: _Side | None, callee: _Side | None, now: int
-    ) -> tuple[Sequence[Any], Sequence[Any]]:
-        """route.lua's caller and callee parts (empty when not asked for), in
-        one round trip: one script call, or a pipeline of two across groups."""
-        script = self._scripts.route
-
-        def call(mode: str, side: _Side) -> ScriptCall:
-            return [side[1]], [mode, keys.prefix(side[0]), now]
-
-        if caller is not None and callee is not None:
-            if caller[0] != callee[0]:
-                both = await run_pipelined(
-                    self._redis, script, [call("c", caller), call("u", callee)]
-                )
-                return both[0], both[1]
-            reply = await script([caller[1], callee[1]], ["cu", keys.prefix(caller[0]), now])
-            return reply[:7], reply[7:]
-        if caller is not None:
-            return await script(*call("c", caller)), ()
-        if callee is not None:
-            return (), await script(*call("u", callee))
-        return (), ()
-
-    @staticmethod
-    def _fill_caller(response: pb.RouteResponse, tenant: TenantConfig, c: Sequence[Any]) -> None:
-        device_tenant, hotdesk, emergency_cid, user_tenant, extension, name, caller_id = c
-        # A device of another tenant of the group, named with this domain, is
-        # not the device that authenticated: no rewrite.
-        if device_tenant != tenant.id or hotdesk != "1":
-            return
-        response.emergency_caller_id = emergency_cid
-        if not extension:
-            response.caller_kind = pb.CALLER_KIND_DEVICE_IDLE
-            return
-        response.caller_kind = pb.CALLER_KIND_DEVICE_BOUND
-        response.caller_tenant = user_tenant
-        response.caller_extension = extension
-        response.caller_display_name = name
-        response.caller_id = caller_id
-
-    def _fill_callee(self, response: pb.RouteResponse, c: Sequence[Any]) -> None:
-        hotdesk, device, device_tenant = c
-        if hotdesk != "1":
-            return
-        tenant = self._tenants.by_id.get(device_tenant)
-        if device and tenant is not None:
-            response.callee_kind = pb.CALLEE_KIND_USER_BOUND
-            response.callee_device = device
-            response.callee_device_domain = tenant.domain
-        else:
-            response.callee_kind = pb.CALLEE_KIND_USER_LOGGED_OUT

@@ -18,7 +18,7 @@ from services.binding.core import BindingCore
 
 CORE = web.AppKey("core", BindingCore)
 _PARAMS = ("caller_user", "caller_domain", "callee_user", "callee_domain")
-# RouteResponse is flat: strings and enums only. Walking its fields with the
+# RouteResponse is flat: strings, enums and integers only. Walking its fields with the
 # enum names looked up in advance gives protobuf's JSON mapping (field names
 # preserved, every field present) at a fraction of json_format's cost on the
 # hottest path; a test holds the two outputs equal.
@@ -27,9 +27,9 @@ _FIELDS = [
     for f in pb.RouteResponse.DESCRIPTOR.fields
 ]
 assert all(
-    f.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_ENUM)
+    f.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_ENUM, FieldDescriptor.TYPE_INT32)
     for f in pb.RouteResponse.DESCRIPTOR.fields
-), "RouteResponse must stay flat (strings and enums) for route_json"
+), "RouteResponse must stay flat (strings, enums, int32) for route_json"
 
 
 def route_json(answer: pb.RouteResponse) -> str:
@@ -53,6 +53,7 @@ async def route(request: web.Request) -> web.Response:
             caller_domain=query["caller_domain"],
             callee_user=query["callee_user"],
             callee_domain=query["callee_domain"],
+            caller_peer=query.get("caller_peer", ""),
         )
     except KeyError:
         missing = ", ".join(p for p in _PARAMS if p not in query)

@@ -27,8 +27,9 @@ async def fresh_core(redis: Redis, clock: FakeClock) -> BindingCore:
     """A core over whatever the test has seeded (a fresh tenant cache, like a
     freshly started service)."""
     tenants = TenantCache(redis)
+    core = BindingCore(redis, tenants, clock=clock)
     await tenants.refresh()
-    return BindingCore(redis, tenants, clock=clock)
+    return core
 
 
 @pytest.fixture

@@ -95,9 +95,10 @@ async def test_idle_device_and_logged_out_user(core: BindingCore) -> None:
         ("*77*1001", pb.CALLEE_KIND_OTHER, ""),
         ("*4", pb.CALLEE_KIND_OTHER, ""),
         ("*450", pb.CALLEE_KIND_OTHER, ""),
-        ("1120", pb.CALLEE_KIND_OTHER, ""),
-        ("2001", pb.CALLEE_KIND_OTHER, ""),  # not a hot-desk user: usrloc as usual
-        ("5555", pb.CALLEE_KIND_OTHER, ""),  # unknown: usrloc as usual
+        ("1120", pb.CALLEE_KIND_OUTSIDE, ""),  # a number nobody here answers
+        ("2001", pb.CALLEE_KIND_USER_FIXED, ""),  # not a hot-desk user: usrloc as usual
+        ("5555", pb.CALLEE_KIND_OUTSIDE, ""),
+        ("hd3002", pb.CALLEE_KIND_OTHER, ""),  # a device: usrloc as usual
         ("", pb.CALLEE_KIND_OTHER, ""),
     ],
 )
@@ -145,7 +146,7 @@ async def custom_tenant(redis: Redis) -> TenantConfig:
         ("*45", pb.CALLEE_KIND_OTHER, ""),
         ("*77*1001*", pb.CALLEE_KIND_OTHER, ""),
         ("999", pb.CALLEE_KIND_EMERGENCY, ""),
-        ("112", pb.CALLEE_KIND_OTHER, ""),
+        ("112", pb.CALLEE_KIND_OUTSIDE, ""),
         ("1120", pb.CALLEE_KIND_USER_LOGGED_OUT, ""),
     ],
 )
@@ -163,12 +164,12 @@ async def test_tenant_dialplans_are_per_tenant(
     [
         # Emergency numbers are the caller tenant's ...
         ("112", pb.CALLEE_KIND_EMERGENCY, ""),
-        ("999", pb.CALLEE_KIND_OTHER, ""),
+        ("999", pb.CALLEE_KIND_OUTSIDE, ""),
         # ... feature codes and users those of the tenant dialled into.
         ("*072", pb.CALLEE_KIND_FEATURE_CODE, "login"),
         ("*45", pb.CALLEE_KIND_OTHER, ""),
         ("1120", pb.CALLEE_KIND_USER_LOGGED_OUT, ""),
-        ("1001", pb.CALLEE_KIND_OTHER, ""),
+        ("1001", pb.CALLEE_KIND_OUTSIDE, ""),
     ],
 )
 async def test_callee_in_another_domain(

@@ -201,6 +201,13 @@ async def test_http_route_is_flat_json_with_every_field(
         "callee_device": "hd3002",
         "callee_device_domain": "acme.example",
         "feature": "",
+        "caller_domain": "",
+        "callee_extension": "1002",
+        "callee_domain": "acme.example",
+        "routes": "",
+        "unavailable_uri": "",
+        "unavailable_routes": "",
+        "ring_seconds": 30,
     }
 
 
@@ -377,6 +384,13 @@ async def test_python_m_runs_until_sigterm(
             emergency_caller_id="+49300",
             callee_kind=pb.CALLEE_KIND_FEATURE_CODE,
             feature="login_ext",
+        ),
+        pb.RouteResponse(
+            caller_kind=pb.CALLER_KIND_PEER,
+            callee_kind=pb.CALLEE_KIND_USER_LOGGED_OUT,
+            unavailable_uri="sip:+4917612345003@hotdesk.local",
+            unavailable_routes="sip:127.0.0.1:5092 aor:sip:pbx@hotdesk.local",
+            ring_seconds=20,
         ),
     ],
 )

@@ -7,7 +7,8 @@ import hashlib
 from redis.asyncio import Redis
 
 from services.kernel import keys
-from services.kernel.tenants import TenantConfig
+from services.kernel.peers import PeerConfig
+from services.kernel.tenants import TenantConfig, Unavailable
 
 
 async def tenant(redis: Redis, config: TenantConfig) -> TenantConfig:
@@ -26,6 +27,8 @@ async def user(
     caller_id: str = "",
     hotdesk: bool = True,
     hotdesk_id: str = "",
+    dids: tuple[str, ...] = (),
+    unavailable: Unavailable | None = None,
 ) -> None:
     await redis.hset(
         keys.user(t.group, t.id, extension),
@@ -34,11 +37,23 @@ async def user(
             "caller_id": caller_id or f"+49301234{extension}",
             "hotdesk": "1" if hotdesk else "0",
             "hotdesk_id": hotdesk_id,
+            "dids": ",".join(dids),
+            "unavailable": unavailable.model_dump_json() if unavailable else "",
         },
     )
     await redis.sadd(keys.tenant_users(t.group, t.id), extension)
     if hotdesk_id:
         await redis.hset(keys.DIR_HOTDESK_IDS, hotdesk_id, f"{t.id}/{extension}")
+    for number in dids:
+        await redis.hset(keys.DIR_NUMBERS, number, f"{t.id}/{extension}")
+    if dids:
+        await redis.incr(keys.DIR_VERSION)
+
+
+async def peer(redis: Redis, config: PeerConfig) -> PeerConfig:
+    await redis.hset(keys.DIR_PEERS, config.name, config.model_dump_json())
+    await redis.incr(keys.DIR_VERSION)
+    return config
 
 
 async def device(

@@ -2,12 +2,14 @@
 -- mode "c": KEYS[1] caller device; "u": KEYS[1] callee user;
 -- "cu": KEYS[1] caller device, KEYS[2] callee user (same group).
 -- ARGV: mode, prefix, now_ms
--- Caller part (7 items): device tenant ('' unknown), hotdesk, emergency_cid,
---   then for a live session user tenant, extension, name, caller_id ('' idle).
--- Callee part (3 items): hotdesk ('' unknown), then for a live session the
---   device and its tenant ('' logged out).
+-- Returns one part per side asked for (caller first), each a flat list of
+-- field names and values ('' where unknown or unset):
+--   caller: device_tenant, hotdesk, emergency_cid, and for a live session
+--           user_tenant, extension, name, caller_id ('' on an idle device)
+--   callee: hotdesk ('' for no such user), unavailable (her own rule, JSON),
+--           and for a live session device, device_tenant ('' logged out)
 local mode, prefix, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local out = {}
+local parts = {}
 local k = 1
 if mode ~= 'u' then
   local d = redis.call('HMGET', KEYS[k], 'tenant', 'hotdesk', 'emergency_cid',
@@ -19,19 +21,20 @@ if mode ~= 'u' then
     local u = redis.call('HMGET', usr_key(prefix, d[4], d[5]), 'name', 'caller_id')
     name, cid = u[1] or '', u[2] or ''
   end
-  out = {d[1] or '', d[2] or '', d[3] or '', user_tenant, ext, name, cid}
+  parts[#parts + 1] = {'device_tenant', d[1] or '', 'hotdesk', d[2] or '',
+                       'emergency_cid', d[3] or '', 'user_tenant', user_tenant,
+                       'extension', ext, 'name', name, 'caller_id', cid}
 end
 if mode ~= 'c' then
-  local u = redis.call('HMGET', KEYS[k], 'hotdesk', 'device')
+  local u = redis.call('HMGET', KEYS[k], 'hotdesk', 'unavailable', 'device')
   local device, device_tenant = '', ''
-  if u[2] then
-    local d = redis.call('HMGET', dev_key(prefix, u[2]), 'tenant', 'expires_ms')
+  if u[3] then
+    local d = redis.call('HMGET', dev_key(prefix, u[3]), 'tenant', 'expires_ms')
     if not is_past(tonumber(d[2]) or 0, now) then
-      device, device_tenant = u[2], d[1] or ''
+      device, device_tenant = u[3], d[1] or ''
     end
   end
-  out[#out + 1] = u[1] or ''
-  out[#out + 1] = device
-  out[#out + 1] = device_tenant
+  parts[#parts + 1] = {'hotdesk', u[1] or '', 'unavailable', u[2] or '',
+                       'device', device, 'device_tenant', device_tenant}
 end
-return out
+return parts
