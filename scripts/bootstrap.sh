@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(
     redis-server python3 python3-venv wrk
     # The SIP edge, its modules, and SIP test peers
-    kamailio kamailio-redis-modules kamailio-extra-modules sip-tester
+    kamailio kamailio-redis-modules kamailio-extra-modules kamailio-presence-modules
+    kamailio-json-modules sip-tester
     # Voice-menu prompts (speech synthesis and G.711 conversion)
     espeak-ng sox
     # Building http_async_client from Debian's kamailio source

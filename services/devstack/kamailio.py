@@ -1,7 +1,7 @@
 """kamailio-local.cfg: the addresses and switches kamailio/kamailio.cfg
 reads, for `make run` and the tests (Kubernetes ships one in a ConfigMap)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,11 +23,18 @@ class EdgeAddresses:
     antiflood: bool = False  # pike + an expiring ban list (on in Kubernetes)
     push_from: str = "127.0.0.0/8"  # sources trusted to push check-sync NOTIFYs
     voice_menu: str | None = None  # sip:host:port of the voice menu (None: 501)
+    # The peers' address list Kamailio writes and reloads (relative: in the
+    # run directory).
+    peers_file: str = "kamailio-peers.list"
+    # host:port phones reach this edge at (default: the SIP listen address).
+    advertise: str | None = None
 
 
 def local_config(a: EdgeAddresses) -> str:
     defines = {
         "HD_LISTEN": a.sip_listen,
+        "HD_ADVERTISE": a.advertise or a.sip_listen.split(":", 1)[1],
+        "HD_PEERS_FILE": a.peers_file,
         "HD_HTTP_LISTEN": a.http_listen,
         "HD_REDIS": f"name=hd;addr={a.redis_host};port={a.redis_port}",
         "HD_BINDING_URL": a.binding_url,
@@ -43,6 +50,16 @@ def local_config(a: EdgeAddresses) -> str:
     lines += ["#!define WITH_ANTIFLOOD"] if a.antiflood else []
     lines += [f'#!substdef "!{name}!{value}!g"' for name, value in defines.items()]
     return "\n".join(lines) + "\n"
+
+
+def prepare_run_dir(run_dir: Path, a: EdgeAddresses) -> None:
+    """kamailio-local.cfg, and the peers' address list, which must exist
+    when Kamailio starts (it fills it from Redis within a second)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    peers = (run_dir / a.peers_file).resolve()
+    (run_dir / "kamailio-local.cfg").write_text(local_config(replace(a, peers_file=str(peers))))
+    if not peers.exists():
+        peers.write_text("")
 
 
 def kamailio_argv(binary: str, run_dir: Path) -> list[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.devstack.kamailio import EdgeAddresses, kamailio_argv, local_config
+from services.devstack.kamailio import EdgeAddresses, kamailio_argv, prepare_run_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,20 +100,18 @@ def plan(s: DevStackSettings) -> list[Child]:
         "HOTDESK_PROVISION_CONSUMER_NAME": "devstack",
     }
     kamailio_dir = s.data_dir / "kamailio"
-    kamailio_dir.mkdir(parents=True, exist_ok=True)
-    (kamailio_dir / "kamailio-local.cfg").write_text(
-        local_config(
-            EdgeAddresses(
-                sip_listen=f"udp:{s.host}:{s.sip_port}",
-                http_listen=f"tcp:{s.host}:{s.kamailio_metrics_port}",
-                redis_host=s.host,
-                redis_port=s.redis_port,
-                binding_url=f"http://{s.host}:{s.binding_http_port}/v1/route",
-                emergency_gw=s.emergency_gw,
-                pstn_gw=s.pstn_gw,
-                voice_menu=f"sip:{s.host}:{s.menu_port}",
-            )
-        )
+    prepare_run_dir(
+        kamailio_dir,
+        EdgeAddresses(
+            sip_listen=f"udp:{s.host}:{s.sip_port}",
+            http_listen=f"tcp:{s.host}:{s.kamailio_metrics_port}",
+            redis_host=s.host,
+            redis_port=s.redis_port,
+            binding_url=f"http://{s.host}:{s.binding_http_port}/v1/route",
+            emergency_gw=s.emergency_gw,
+            pstn_gw=s.pstn_gw,
+            voice_menu=f"sip:{s.host}:{s.menu_port}",
+        ),
     )
     kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
     return [

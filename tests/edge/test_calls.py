@@ -47,7 +47,7 @@ def test_logged_in_user_calls_and_is_called_at_the_desk(fresh_edge: Edge) -> Non
 
 def test_logged_out_user_gets_480(fresh_edge: Edge) -> None:
     fresh_edge.login("hd3001", "1001")
-    caller = fresh_edge.call("to-logged-out", "hd3001", "1003")
+    caller = fresh_edge.call("to-logged-out", "hd3001", "1002")
     assert caller.run() == 0
     assert caller.final_status() == 480
 
@@ -175,8 +175,8 @@ def test_cancel_during_the_lookup_is_honoured(fresh_edge: Edge) -> None:
 
 def test_user_at_an_unregistered_phone_gets_480(fresh_edge: Edge) -> None:
     fresh_edge.login("hd3001", "1001")
-    fresh_edge.login("hd3003", "1003")  # hd3003 never registered in this module
-    caller = fresh_edge.call("to-unregistered", "hd3001", "1003")
+    fresh_edge.login("hd3003", "1002")  # hd3003 never registered in this module
+    caller = fresh_edge.call("to-unregistered", "hd3001", "1002")
     assert caller.run() == 0
     assert caller.final_status() == 480
     (answer,) = caller.received(480)

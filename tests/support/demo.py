@@ -2,11 +2,12 @@
 benchmarks use it, and the sipp command line of a desk phone calling."""
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 
 from services.auth.pins import PinHasher
 from services.directory.importer import DirectoryImporter
-from services.directory.load import load_directory
+from services.directory.load import parse_directory
 from services.kernel.redis_conn import connect
 from tests.support.kamailio import free_udp_port
 from tests.support.sipp import Sipp
@@ -20,13 +21,45 @@ def secret(device: str) -> str:
     return f"demo-secret-{device}"
 
 
-def import_demo_directory(redis_url: str) -> None:
+@dataclass(frozen=True)
+class Gateways:
+    """Where the demo directory's peers are in a test: the emergency
+    gateway and the PSTN gateway answer calls on their ports; the PSTN
+    gateway's calls into the edge come from ``pstn_source`` (the demo has
+    one port for both, a test needs a listening and a calling sipp)."""
+
+    emergency: int
+    pstn: int
+    pstn_source: int
+
+
+def demo_directory_text(gateways: Gateways | None = None) -> str:
+    """examples/directory.yaml, its peers moved to ``gateways``."""
+    text = DIRECTORY.read_text()
+    if gateways is None:
+        return text
+    for old, new in (
+        ('destination: "sip:127.0.0.1:5091"', f'destination: "sip:127.0.0.1:{gateways.emergency}"'),
+        ('destination: "sip:127.0.0.1:5092"', f'destination: "sip:127.0.0.1:{gateways.pstn}"'),
+        ('addresses: ["127.0.0.1:5092"]', f'addresses: ["127.0.0.1:{gateways.pstn_source}"]'),
+    ):
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
+
+
+def import_directory_text(redis_url: str, text: str) -> None:
     async def run() -> None:
         redis = connect(redis_url)
-        await DirectoryImporter(redis, PinHasher(1, 8, 1)).apply(load_directory(DIRECTORY))
+        directory = parse_directory(text, str(DIRECTORY))
+        await DirectoryImporter(redis, PinHasher(1, 8, 1)).apply(directory)
         await redis.aclose()
 
     asyncio.run(run())
+
+
+def import_demo_directory(redis_url: str, gateways: Gateways | None = None) -> None:
+    import_directory_text(redis_url, demo_directory_text(gateways))
 
 
 def caller_argv(

@@ -12,7 +12,7 @@ from hotdesk.v1 import binding_pb2 as pb
 from hotdesk.v1 import binding_pb2_grpc
 
 from tests.support.binding_process import BindingProcess
-from tests.support.demo import DOMAIN, import_demo_directory, registration, secret
+from tests.support.demo import DOMAIN, Gateways, import_demo_directory, registration, secret
 from tests.support.fleet import PUSH_FROM
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.redis_server import RedisServer
@@ -28,8 +28,9 @@ class Edge:
     auth: ServiceProcess  # with the voice menu on menu_port
     menu_port: int
     kamailio: KamailioServer
-    emergency_port: int
-    pstn_port: int
+    emergency_port: int  # the demo's emergency gateway answers here
+    pstn_port: int  # the demo's PSTN gateway answers here ...
+    peer_port: int  # ... and calls into the edge from here
     logs: Path
 
     @property
@@ -108,7 +109,8 @@ class Edge:
 def edge_stack(root: Path) -> Iterator[Edge]:
     redis = RedisServer(root / "redis")
     redis.start()
-    import_demo_directory(redis.url)
+    gateways = Gateways(free_udp_port(), free_udp_port(), free_udp_port())
+    import_demo_directory(redis.url, gateways)
     binding = BindingProcess(redis.url, root / "binding.log")
     binding.start()
     menu_port = free_udp_port()
@@ -127,19 +129,31 @@ def edge_stack(root: Path) -> Iterator[Edge]:
         },
     )
     auth.start()
-    emergency, pstn = free_udp_port(), free_udp_port()
+    # The edge's own gateways (for tenants without routes, and emergency
+    # calls when the lookup fails) are the demo's, as in `make run`.
     kamailio = KamailioServer(
         root / "kamailio",
         redis_port=redis.port,
         binding_url=binding.route_url,
-        emergency_gw=f"sip:127.0.0.1:{emergency}",
-        pstn_gw=f"sip:127.0.0.1:{pstn}",
+        emergency_gw=f"sip:127.0.0.1:{gateways.emergency}",
+        pstn_gw=f"sip:127.0.0.1:{gateways.pstn}",
         push_from=PUSH_FROM,
         voice_menu=f"sip:127.0.0.1:{menu_port}",
     )
     kamailio.start()
     try:
-        yield Edge(redis, binding, auth, menu_port, kamailio, emergency, pstn, root / "sipp")
+        kamailio.wait_for_peer_reload()
+        yield Edge(
+            redis,
+            binding,
+            auth,
+            menu_port,
+            kamailio,
+            gateways.emergency,
+            gateways.pstn,
+            gateways.pstn_source,
+            root / "sipp",
+        )
     finally:
         kamailio.stop()
         auth.stop()

@@ -3,10 +3,11 @@
 import shutil
 import socket
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
-from services.devstack.kamailio import EdgeAddresses, kamailio_argv, local_config
+from services.devstack.kamailio import EdgeAddresses, kamailio_argv, prepare_run_dir
 from tests.support.processes import wait_until_serving
 
 
@@ -66,9 +67,25 @@ class KamailioServer:
             text: str = r.read().decode()
             return text
 
+    def counter(self, name: str) -> float:
+        """One of kamailio.cfg's statistics (``hotdesk_..._total``)."""
+        for line in self.metrics().splitlines():
+            fields = line.split()
+            if len(fields) >= 2 and fields[0].endswith(name):
+                return float(fields[1])
+        raise AssertionError(f"{name} not in Kamailio's metrics")
+
+    def wait_for_peer_reload(self, after: float = 0, within: float = 10) -> None:
+        """Until Kamailio has reloaded the peers' address list more than
+        ``after`` times (it looks every second)."""
+        deadline = time.monotonic() + within
+        while self.counter("hotdesk_peer_reloads_total") <= after:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"Kamailio did not reload the peers:\n{self.log[-3000:]}")
+            time.sleep(0.1)
+
     def start(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "kamailio-local.cfg").write_text(local_config(self.addresses))
+        prepare_run_dir(self.run_dir, self.addresses)
         log = (self.run_dir / "kamailio.log").open("wb")
         self.proc = subprocess.Popen(
             kamailio_argv(self.binary, self.run_dir),
