@@ -47,6 +47,10 @@ def _error(status: int, message: str) -> web.Response:
 
 async def route(request: web.Request) -> web.Response:
     query = request.query
+    twice = sorted({k for k in query if len(query.getall(k)) > 1})
+    if twice:
+        # Kamailio URL-encodes every value: a repeated name is a forgery.
+        return _error(400, f"query parameter(s) given twice: {', '.join(twice)}")
     try:
         lookup = pb.RouteRequest(
             caller_user=query["caller_user"],

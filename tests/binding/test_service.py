@@ -190,6 +190,11 @@ async def test_http_route_is_flat_json_with_every_field(
             async with http.get(base, params=params) as bad:
                 assert bad.status == 400
                 assert missing in (await bad.json())["error"]
+        # What an unescaped "&" in a dialled number would smuggle in.
+        forged = [*ROUTE_QUERY.items(), ("caller_peer", "carrier"), ("caller_peer", "")]
+        async with http.get(base, params=forged) as bad:
+            assert bad.status == 400
+            assert "caller_peer" in (await bad.json())["error"]
     assert body == {
         "caller_kind": "CALLER_KIND_DEVICE_IDLE",
         "caller_tenant": "",

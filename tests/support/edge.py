@@ -68,11 +68,13 @@ class Edge:
             password=password,
         )
 
-    def phone(self, name: str, device: str) -> Sipp:
+    def phone(self, name: str, device: str, scenario: str = "answer") -> Sipp:
         """A desk phone: its ringing half listens, then it registers there.
-        Returns the ringing half (wait() for the call it answers)."""
+        Returns the ringing half (wait() for the call it answers); with
+        ``scenario`` "ring" it never answers, with "accept" it takes a
+        MESSAGE or NOTIFY."""
         port = free_udp_port()
-        ringing = self.gateway(f"{name}-ringing", port).start()
+        ringing = Sipp(scenario, None, self.logs, name=f"{name}-ringing", local_port=port).start()
         registration = self.register(f"{name}-register", device, contact_port=port)
         if registration.run() != 0 or registration.final_status() != 200:
             ringing.stop()
@@ -101,8 +103,58 @@ class Edge:
             auth=(user, password or secret(user)),
         )
 
-    def gateway(self, name: str, port: int) -> Sipp:
-        return Sipp("answer", None, self.logs, name=name, local_port=port)
+    def gateway(self, name: str, port: int, scenario: str = "answer") -> Sipp:
+        return Sipp(scenario, None, self.logs, name=name, local_port=port)
+
+    def from_peer(
+        self,
+        name: str,
+        number: str,
+        *,
+        scenario: str = "peer_call",
+        local_port: int | None = None,
+        caller: str = "+4915112345678",
+        extra_header: str = "X-Test: none",
+    ) -> Sipp:
+        """The demo PSTN gateway (from its own address unless
+        ``local_port``) sends ``scenario`` to ``number``: no credentials."""
+        return Sipp(
+            scenario,
+            self.target,
+            self.logs,
+            name=name,
+            local_port=local_port or self.peer_port,
+            service=number,
+            keys={
+                "domain": DOMAIN,
+                "caller": caller,
+                "extra_header": extra_header,
+            },
+        )
+
+    def from_phone(
+        self,
+        name: str,
+        device: str,
+        scenario: str,
+        service: str,
+        *,
+        domain: str = DOMAIN,
+        target_domain: str = DOMAIN,
+    ) -> Sipp:
+        """Desk phone ``device`` of ``domain`` plays ``scenario`` towards
+        ``service`` (in ``target_domain`` where the scenario says so),
+        answering the edge's challenge with its credentials."""
+        return Sipp(
+            scenario,
+            self.target,
+            self.logs,
+            name=name,
+            local_port=free_udp_port(),
+            service=service,
+            keys={"user": device, "domain": domain, "target_domain": target_domain},
+            auth=(device, secret(device)),
+        )
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """sipp as the phones and gateways of end-to-end tests, and what they saw.
 
 Every run writes sipp's message log; ``SipMessage`` parses it so a test can
-assert on exactly what arrived (start line and headers).
+assert on exactly what arrived (start line, headers and body).
 """
 
 import re
@@ -19,6 +19,7 @@ class SipMessage:
     start_line: str
     headers: dict[str, list[str]]
     at: datetime | None = None  # when sipp logged it (microseconds)
+    body: str = ""
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name.lower())
@@ -65,12 +66,16 @@ def parse_message_log(text: str) -> list[SipMessage]:
         if not body:
             continue
         headers: dict[str, list[str]] = {}
-        for line in body[1:]:
+        rest = body[1:]
+        for index, line in enumerate(rest):
             if not line.strip():
+                content = "\n".join(rest[index + 1 :]).strip()
                 break
             name, _, value = line.partition(":")
             headers.setdefault(name.strip().lower(), []).append(value.strip())
-        messages.append(SipMessage(direction, body[0].strip(), headers, _stamp(stamp)))
+        else:
+            content = ""
+        messages.append(SipMessage(direction, body[0].strip(), headers, _stamp(stamp), content))
     return messages
 
 
