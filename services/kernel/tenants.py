@@ -8,6 +8,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
+from prometheus_client import Gauge
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -16,6 +17,12 @@ from services.kernel import keys
 from services.kernel.logs import fields
 
 log = logging.getLogger(__name__)
+
+DIRECTORY_VERSION = Gauge(
+    "hotdesk_directory_version",
+    "The directory version this process has loaded (every import that changes anything "
+    "increments it)",
+)
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -145,6 +152,7 @@ class TenantCache:
         for reload in self.on_reload:
             await reload()
         self._version = version
+        DIRECTORY_VERSION.set(int(version or 0))
         self._loaded = True
         log.info("tenants_loaded", extra=fields(version=version, tenants=len(by_id)))
         return True

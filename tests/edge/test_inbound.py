@@ -5,7 +5,7 @@ rule; everyone else is challenged and costs no lookup."""
 
 import time
 
-from tests.support.demo import DOMAIN, Gateways, demo_directory_text, import_directory_text
+from tests.support.demo import DOMAIN, demo_directory_text
 from tests.support.edge import Edge
 from tests.support.kamailio import free_udp_port
 
@@ -88,8 +88,8 @@ def test_a_logged_out_users_forward_carries_history_info_and_diversion(fresh_edg
 
 
 def test_no_answer_within_the_ring_time_forwards(fresh_edge: Edge) -> None:
-    text = demo_directory_text(_gateways(fresh_edge))
-    import_directory_text(fresh_edge.redis.url, text.replace("ring_seconds: 20", "ring_seconds: 5"))
+    text = demo_directory_text(fresh_edge.gateways)
+    fresh_edge.import_directory(text.replace("ring_seconds: 20", "ring_seconds: 5"))
     fresh_edge.login("hd3003", "1003")
     desk = fresh_edge.phone("carol-desk-rings", "hd3003", scenario="ring")
     mobile = fresh_edge.gateway("carol-mobile-no-answer", fresh_edge.pstn_port).start()
@@ -104,7 +104,7 @@ def test_no_answer_within_the_ring_time_forwards(fresh_edge: Edge) -> None:
     finally:
         mobile.stop()
         desk.stop()
-        import_directory_text(fresh_edge.redis.url, demo_directory_text(_gateways(fresh_edge)))
+        fresh_edge.import_directory(demo_directory_text(fresh_edge.gateways))
     (invite,) = mobile.received("INVITE")
     assert invite.headers["history-info"][1] == (
         f"<sip:{CAROL_MOBILE}@{DOMAIN};cause=408>;index=1.1;mp=1"
@@ -164,7 +164,3 @@ def test_a_peer_cannot_transit_or_reach_other_tenants(fresh_edge: Edge) -> None:
         call = fresh_edge.from_peer(f"transit-{number}", number)
         assert call.run() == 0
         assert call.final_status() == status, number
-
-
-def _gateways(edge: Edge) -> Gateways:
-    return Gateways(edge.emergency_port, edge.pstn_port, edge.peer_port)

@@ -48,14 +48,17 @@ def demo_directory_text(gateways: Gateways | None = None) -> str:
     return text
 
 
-def import_directory_text(redis_url: str, text: str) -> None:
-    async def run() -> None:
+def import_directory_text(redis_url: str, text: str) -> int:
+    """Import ``text``; the directory version after it."""
+
+    async def run() -> int:
         redis = connect(redis_url)
         directory = parse_directory(text, str(DIRECTORY))
-        await DirectoryImporter(redis, PinHasher(1, 8, 1)).apply(directory)
+        report = await DirectoryImporter(redis, PinHasher(1, 8, 1)).apply(directory)
         await redis.aclose()
+        return report.version
 
-    asyncio.run(run())
+    return asyncio.run(run())
 
 
 def import_demo_directory(redis_url: str, gateways: Gateways | None = None) -> None:

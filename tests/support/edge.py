@@ -2,17 +2,27 @@
 directory, the binding service and the auth service (with its voice menu)
 as processes, and Kamailio with the project's kamailio.cfg."""
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import redis
 from hotdesk.v1 import binding_pb2 as pb
 from hotdesk.v1 import binding_pb2_grpc
 
+from services.kernel import keys
 from tests.support.binding_process import BindingProcess
-from tests.support.demo import DOMAIN, Gateways, import_demo_directory, registration, secret
+from tests.support.demo import (
+    DOMAIN,
+    Gateways,
+    import_demo_directory,
+    import_directory_text,
+    registration,
+    secret,
+)
 from tests.support.fleet import PUSH_FROM
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.redis_server import RedisServer
@@ -34,11 +44,34 @@ class Edge:
     logs: Path
 
     @property
+    def gateways(self) -> Gateways:
+        return Gateways(self.emergency_port, self.pstn_port, self.peer_port)
+
+    @property
     def target(self) -> str:
         return f"127.0.0.1:{self.kamailio.sip_port}"
 
     def stub(self) -> binding_pb2_grpc.BindingServiceStub:
         return binding_pb2_grpc.BindingServiceStub(grpc.insecure_channel(self.binding.grpc_address))
+
+    def import_directory(self, text: str, within: float = 10) -> None:
+        """Import ``text`` and wait until the binding service routes by it
+        (it reloads the directory within a second) and Kamailio has the
+        peers' address list it names."""
+        reloads = self.kamailio.counter("hotdesk_peer_reloads_total")
+        sources = self._peer_sources()
+        version = import_directory_text(self.redis.url, text)
+        deadline = time.monotonic() + within
+        while self.binding.metrics()["hotdesk_directory_version"] < version:
+            assert time.monotonic() < deadline, "the binding service did not reload"
+            time.sleep(0.1)
+        if self._peer_sources() != sources:
+            self.kamailio.wait_for_peer_reload(after=reloads)
+
+    def _peer_sources(self) -> str | None:
+        with redis.Redis.from_url(self.redis.url, decode_responses=True) as client:
+            digest: str | None = client.hget(keys.DIR_PEER_SOURCES, "digest")
+            return digest
 
     def login(self, device: str, ext: str, takeover: bool = False) -> pb.LoginResponse:
         r: pb.LoginResponse = self.stub().Login(
