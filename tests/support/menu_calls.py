@@ -3,6 +3,7 @@ per test from steps (DTMF as RFC 4733 packets replayed from the sip-tester
 package's captures, or as SIP INFO; pauses; how the call ends)."""
 
 import itertools
+import statistics
 import struct
 import subprocess
 import time
@@ -264,15 +265,28 @@ def _write(folder: Path, parts: list[str]) -> Path:
 
 class RtpReceiver(UdpListener):
     """One UDP socket taking the prompt RTP of many calls, recording each
-    packet's arrival by SSRC."""
+    packet's arrival and sequence number by SSRC."""
 
     def __init__(self) -> None:
         super().__init__(receive_buffer=4 << 20)
         self.arrivals: dict[int, list[float]] = defaultdict(list)
+        self.sequences: dict[int, list[int]] = defaultdict(list)
 
     def handle(self, data: bytes, addr: tuple[str, int], at: float) -> None:
         if len(data) >= 12:
-            self.arrivals[struct.unpack_from("!I", data, 8)[0]].append(at)
+            seq, ssrc = struct.unpack_from("!H4xI", data, 2)
+            self.arrivals[ssrc].append(at)
+            self.sequences[ssrc].append(seq)
+
+    def median_spacings_ms(self, gap: float = 0.1) -> list[float]:
+        """Each stream's median spacing between consecutive packets (pauses
+        between prompts, over ``gap``, left out): its pace, which jitter
+        does not move."""
+        paces = []
+        for times in self.arrivals.values():
+            spacings = [b - a for a, b in itertools.pairwise(times) if b - a < gap]
+            paces.append(statistics.median(spacings) * 1000)
+        return paces
 
     def spacing_errors_ms(self, gap: float = 0.1) -> list[float]:
         """|spacing - 20 ms| between consecutive packets of each stream
