@@ -6,7 +6,9 @@
 import argparse
 import asyncio
 
-from bench.edge_calls import EdgeRun, LoginToRoute, measure_login_to_route
+from bench.blf import BlfLatency
+from bench.blf import measure as measure_blf
+from bench.edge_calls import DESK_TO_DESK, INBOUND, EdgeRun, LoginToRoute, measure_login_to_route
 from bench.edge_calls import measure as measure_edge
 from bench.measure import percentile, table
 from bench.menu import MenuRun
@@ -82,17 +84,23 @@ def _edge_table(runs: list[EdgeRun]) -> str:
 
 
 def _edge_ratio_table(runs: list[EdgeRun]) -> str:
-    plain = [r for r in runs if not r.mode.startswith("hot-desk")]
-    hot = [r for r in runs if r.mode.startswith("hot-desk")]
-    plain_cps = sum(r.cps for r in plain) / len(plain)
-    hot_cps = sum(r.cps for r in hot) / len(hot)
-    plain_p99 = max(r.percentile(0.99) for r in plain)
-    hot_p99 = max(r.percentile(0.99) for r in hot)
+    def of(prefix: str) -> list[EdgeRun]:
+        return [r for r in runs if r.mode.startswith(prefix)]
+
+    def cps(group: list[EdgeRun]) -> float:
+        return sum(r.cps for r in group) / len(group)
+
+    def p99(group: list[EdgeRun]) -> float:
+        return max(r.percentile(0.99) for r in group)
+
+    plain, hot, inbound = of("plain"), of(DESK_TO_DESK), of(INBOUND)
     return table(
-        ["hot-desk vs plain (same run)", "value"],
+        ["same run", "value"],
         [
-            ["calls/s ratio (target >= 0.90)", f"{hot_cps / plain_cps:.2f}"],
-            ["added setup p99 ms (target <= 5)", f"{hot_p99 - plain_p99:.2f}"],
+            ["hot-desk / plain calls/s (target >= 0.90)", f"{cps(hot) / cps(plain):.2f}"],
+            ["hot-desk added setup p99 ms (target <= 5)", f"{p99(hot) - p99(plain):.2f}"],
+            ["inbound from a trunk / desk-to-desk calls/s", f"{cps(inbound) / cps(hot):.2f}"],
+            ["inbound vs desk-to-desk setup p50 ms", f"{inbound[0].p50:.2f} vs {hot[0].p50:.2f}"],
         ],
     )
 
@@ -115,6 +123,25 @@ def _login_table(r: LoginToRoute) -> str:
             ],
         )
         + f"\nfirst INVITEs after a login that went to the old device: {r.wrong_device}"
+    )
+
+
+def _blf_table(r: BlfLatency) -> str:
+    def row(label: str, values: list[float]) -> list[str]:
+        return [
+            label,
+            f"{len(values)} of {r.calls}",
+            f"{percentile(values, 0.5):.1f}",
+            f"{percentile(values, 0.99):.1f}",
+        ]
+
+    return table(
+        ["call state change -> BLF NOTIFY at the watcher", "n", "p50 ms", "p99 ms"],
+        [
+            row("callee's phone sends 180 -> early", r.early_ms),
+            row("callee's phone sends 200 -> confirmed", r.confirmed_ms),
+            row("caller sends BYE -> terminated", r.terminated_ms),
+        ],
     )
 
 
@@ -209,6 +236,7 @@ async def main() -> None:
     parser.add_argument("--edge-calls", type=int, default=3_000)
     parser.add_argument("--edge-in-flight", type=int, default=20)
     parser.add_argument("--login-iterations", type=int, default=60)
+    parser.add_argument("--blf-calls", type=int, default=100)
     parser.add_argument("--fleet", type=int, default=2_000, help="phones in the provision run")
     parser.add_argument("--menu-calls", type=int, nargs="+", default=[10, 50, 100])
     args = parser.parse_args()
@@ -244,6 +272,9 @@ async def main() -> None:
         print()
         print(_login_table(login))
         print("targets: login -> routed p99 <= 100 ms\n")
+        blf = await asyncio.to_thread(measure_blf, args.blf_calls)
+        print(_blf_table(blf))
+        print()
     if args.only == "edge":
         return
     results = []

@@ -1,6 +1,7 @@
 """Calls through Kamailio with the hot-desk lookup against the same
-kamailio.cfg with the lookup switched off, side by side in one run; and
-login accepted -> the next INVITE at the new desk.
+kamailio.cfg with the lookup switched off, side by side in one run (and,
+with the lookup, calls from a trunk to a user's DID beside desk-to-desk
+calls); and login accepted -> the next INVITE at the new desk.
 
 Both edges authenticate every INVITE (digest, HA1 from Redis) and route to
 the same registered desk phone (a sipp answering peer). The caller is sipp
@@ -27,13 +28,17 @@ from hotdesk.v1 import binding_pb2_grpc
 
 from bench.measure import percentile
 from tests.support.binding_process import BindingProcess
-from tests.support.demo import caller_argv, import_demo_directory, registration
+from tests.support.demo import Gateways, caller_argv, import_demo_directory, registration
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.redis_server import RedisServer
 from tests.support.sipp import SCENARIOS, parse_message_log
 
 LOAD_SCENARIO = Path(__file__).with_name("sip") / "call.xml"
+PEER_SCENARIO = Path(__file__).with_name("sip") / "peer_call.xml"
 SETUP_SAMPLES = 300
+DESK_TO_DESK = "hot-desk lookup"
+INBOUND = "inbound from a trunk"
+BOB_DID = "+4930123451002"
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class Stack:
     work: Path
     redis: RedisServer
     binding: BindingProcess
+    peer_port: int  # where the demo PSTN gateway's calls come from
 
     def edge(self, name: str, hotdesk: bool = True) -> KamailioServer:
         return KamailioServer(
@@ -97,10 +103,13 @@ def stack() -> Iterator[Stack]:
         redis = RedisServer(work / "redis", fsync="everysec")
         redis.start()
         binding = BindingProcess(redis.url, work / "binding.log")
+        peer_port = free_udp_port()
         try:
-            import_demo_directory(redis.url)
+            # Calls out go nowhere (the discard port); the trunk calls in
+            # from its own port.
+            import_demo_directory(redis.url, Gateways(9, 9, peer_port))
             binding.start()
-            yield Stack(work, redis, binding)
+            yield Stack(work, redis, binding, peer_port)
         finally:
             binding.stop()
             redis.kill()
@@ -134,23 +143,32 @@ def register(kamailio: KamailioServer, device: str, contact_port: int) -> None:
     ).run()
 
 
+def _caller(kamailio: KamailioServer, number: str, peer_port: int | None) -> list[str]:
+    """sipp as desk phone hd3001 (digest each call), or as the trunk from
+    ``peer_port`` (no digest: it is known by its address)."""
+    if peer_port is None:
+        return caller_argv(kamailio.sip_port, LOAD_SCENARIO, number)
+    return [
+        *("sipp", f"127.0.0.1:{kamailio.sip_port}", "-sf", str(PEER_SCENARIO)),
+        *("-i", "127.0.0.1", "-p", str(peer_port), "-s", number),
+        *("-key", "domain", "hotdesk.local", "-nostdin"),
+    ]
+
+
 def _call_load(
-    kamailio: KamailioServer, number: str, calls: int, in_flight: int, run_dir: Path, *extra: str
+    kamailio: KamailioServer,
+    number: str,
+    calls: int,
+    in_flight: int,
+    run_dir: Path,
+    *extra: str,
+    peer_port: int | None = None,
 ) -> None:
-    argv = caller_argv(
-        kamailio.sip_port,
-        LOAD_SCENARIO,
-        number,
-        "-m",
-        str(calls),
-        "-l",
-        str(in_flight),
-        "-r",
-        "5000",
-        "-timeout",
-        "120s",
+    argv = [
+        *_caller(kamailio, number, peer_port),
+        *("-m", str(calls), "-l", str(in_flight), "-r", "5000", "-timeout", "120s"),
         *extra,
-    )
+    ]
     subprocess.run(
         argv,
         check=False,
@@ -161,13 +179,14 @@ def _call_load(
     )
 
 
-def _setup_times_ms(message_log: Path) -> list[float]:
-    """Authenticated INVITE sent -> its 200 OK received, per call."""
+def _setup_times_ms(message_log: Path, invite_cseq: str) -> list[float]:
+    """INVITE sent (the authenticated one of a phone) -> its 200 OK
+    received, per call."""
     sent: dict[str, datetime] = {}
     setup = []
     for m in parse_message_log(message_log.read_text(errors="replace")):
         call_id, cseq = m.header("Call-ID"), m.header("CSeq")
-        if m.at is None or call_id is None or cseq != "2 INVITE":
+        if m.at is None or call_id is None or cseq != invite_cseq:
             continue
         if m.direction == "sent" and m.method == "INVITE":
             sent[call_id] = m.at
@@ -177,36 +196,34 @@ def _setup_times_ms(message_log: Path) -> list[float]:
 
 
 def _load(
-    kamailio: KamailioServer, number: str, calls: int, in_flight: int, work: Path, mode: str
+    kamailio: KamailioServer,
+    number: str,
+    calls: int,
+    in_flight: int,
+    work: Path,
+    mode: str,
+    peer_port: int | None = None,
 ) -> EdgeRun:
     """Throughput with ``in_flight`` calls at once, then setup times of calls
-    one at a time (logging every message would slow the load)."""
+    one at a time (logging every message would slow the load); from the
+    desk phone hd3001, or from the trunk at ``peer_port``."""
     run_dir = work / mode.replace(" ", "-")
     run_dir.mkdir()
     started = time.monotonic()
-    _call_load(
-        kamailio,
-        number,
-        calls,
-        in_flight,
-        run_dir,
-        "-trace_stat",
-        "-stf",
-        str(run_dir / "stat.csv"),
-        "-fd",
-        "1",
-    )
+    stats = ("-trace_stat", "-stf", str(run_dir / "stat.csv"), "-fd", "1")
+    _call_load(kamailio, number, calls, in_flight, run_dir, *stats, peer_port=peer_port)
     seconds = time.monotonic() - started
     with (run_dir / "stat.csv").open() as f:
         last = list(csv.DictReader(f, delimiter=";"))[-1]
     log = run_dir / "messages.log"
-    _call_load(kamailio, number, SETUP_SAMPLES, 1, run_dir, "-trace_msg", "-message_file", str(log))
+    trace = ("-trace_msg", "-message_file", str(log))
+    _call_load(kamailio, number, SETUP_SAMPLES, 1, run_dir, *trace, peer_port=peer_port)
     return EdgeRun(
         mode,
         int(last["SuccessfulCall(C)"]),
         int(last["FailedCall(C)"]),
         seconds,
-        _setup_times_ms(log),
+        _setup_times_ms(log, "2 INVITE" if peer_port is None else "1 INVITE"),
     )
 
 
@@ -218,19 +235,27 @@ def measure(calls: int, in_flight: int) -> list[EdgeRun]:
         try:
             st.login("hd3001", "1001")
             st.login("hd3002", "1002")
-            # Side by side, alternating: plain, hot-desk, plain, hot-desk.
+            # Side by side, alternating: plain, hot-desk (desk to desk, then
+            # a trunk calling Bob's DID), plain, hot-desk.
             for round_no in range(2):
                 for hotdesk in (False, True):
-                    mode = "hot-desk lookup" if hotdesk else "plain (lookup off)"
                     kamailio = st.edge(f"kamailio-{round_no}-{hotdesk}", hotdesk)
                     kamailio.start()
                     try:
                         register(kamailio, "hd3002", answer_port)
-                        # Hot-desk: Alice (hd3001) calls Bob's extension; plain:
-                        # the phone calls the device directly.
-                        number = "1002" if hotdesk else "hd3002"
+                        if not hotdesk:
+                            # The phone calls the device directly.
+                            mode = f"plain (lookup off)#{round_no}"
+                            runs.append(_load(kamailio, "hd3002", calls, in_flight, st.work, mode))
+                            continue
+                        kamailio.wait_for_peer_reload()
+                        # Alice (hd3001) calls Bob's extension ...
+                        mode = f"{DESK_TO_DESK}#{round_no}"
+                        runs.append(_load(kamailio, "1002", calls, in_flight, st.work, mode))
+                        # ... and the trunk calls Bob's number.
+                        mode = f"{INBOUND}#{round_no}"
                         runs.append(
-                            _load(kamailio, number, calls, in_flight, st.work, f"{mode}#{round_no}")
+                            _load(kamailio, BOB_DID, calls, in_flight, st.work, mode, st.peer_port)
                         )
                     finally:
                         kamailio.stop()

@@ -98,6 +98,23 @@ def test_a_call_from_outside_lights_the_users_lamp(fresh_edge: Edge) -> None:
     assert "+4915112345678" in confirmed.body
 
 
+def test_a_call_out_lights_the_callers_lamp(fresh_edge: Edge) -> None:
+    fresh_edge.login("hd3001", "1001")
+    lamp = watch(fresh_edge, "lamp-1001-out", "1001")
+    gateway = fresh_edge.gateway("pstn-answers", fresh_edge.pstn_port).start()
+    try:
+        call = fresh_edge.call("alice-calls-outside", "hd3001", "+493099999999")
+        assert call.run() == 0
+        assert call.final_status() == 200
+        assert gateway.wait() == 0
+        wait_for(ended(lamp, call_id(call)))
+    finally:
+        lamp.stop()
+        gateway.stop()
+    seen = call_states(lamp.received("NOTIFY"), f"sip:1001@{DOMAIN}", call_id(call))
+    assert seen == ["early", "confirmed", "terminated"]
+
+
 def test_only_a_tenants_own_phones_watch_its_users(fresh_edge: Edge) -> None:
     foreign = fresh_edge.from_phone(
         "globex-watches-acme", "gx4001", "subscribe", "1002", domain="globex.local"
