@@ -236,7 +236,7 @@ hotdesk-edge is running (Ctrl-C stops everything)
   provision metrics / health            http://{h}:{s.provision_ops_port}/metrics  /readyz
   SIP edge (Kamailio)                   udp:{h}:{s.sip_port}   domain hotdesk.local
   Kamailio metrics                      http://{h}:{s.kamailio_metrics_port}/metrics
-  emergency / PSTN gateways             {s.emergency_gw}  {s.pstn_gw}
+  emergency / PSTN gateways (peers)     {s.emergency_gw}  {s.pstn_gw}
 
 Desk phones register as hd3001..hd3003 @ hotdesk.local (proxy udp:{h}:{s.sip_port}),
 password demo-secret-<device>; see README "Try a call". From a softphone registered
@@ -249,6 +249,12 @@ First login (in another terminal, demo directory {s.directory_file.name}):
   .venv/bin/hotdesk logout --device hd3001
   .venv/bin/hotdesk login --with-pin --device hd3003 --tenant acme --ext 1003   (PIN 5173)
   .venv/bin/hotdesk provision status
+
+Calls from outside: the PSTN gateway (a peer, known by udp:{h}:5092) calls Alice's
+number without credentials; the same from any other port is challenged (README
+"Calls from outside"):
+  sipp {h}:{s.sip_port} -sf tests/sip/peer_call.xml -i {h} -p 5092 -m 1 -s +4930123451001 \\
+       -key domain hotdesk.local -key caller +4915112345678 -key extra_header "X-Demo: 1"
 
 A phone's file, as hd3001 (a Yealink T54W) fetches it after a login or logout:
   curl --digest -u hd3001:demo-secret-hd3001 -A 'Yealink SIP-T54W 96.86.0.100 00:15:65:aa:30:01' \\
