@@ -105,21 +105,27 @@ def _edge_ratio_table(runs: list[EdgeRun]) -> str:
     )
 
 
-def _login_table(r: LoginToRoute) -> str:
-    def row(label: str, values: list[float]) -> list[str]:
-        return [
-            label,
-            f"{len(values)}",
-            f"{percentile(values, 0.5):.1f}",
-            f"{percentile(values, 0.99):.1f}",
-        ]
+def _latency_row(label: str, values: list[float], count: str = "") -> list[str]:
+    """label, n, p50 ms, p99 ms."""
+    return [
+        label,
+        count or f"{len(values)}",
+        f"{percentile(values, 0.5):.1f}",
+        f"{percentile(values, 0.99):.1f}",
+    ]
 
+
+def _login_table(r: LoginToRoute) -> str:
     return (
         table(
             ["login accepted -> next INVITE at the new device", "n", "p50 ms", "p99 ms"],
             [
-                row("login accepted -> INVITE arrives (incl. caller start)", r.login_to_arrival_ms),
-                row("INVITE sent -> arrives at the new device (the edge)", r.invite_to_arrival_ms),
+                _latency_row(
+                    "login accepted -> INVITE arrives (incl. caller start)", r.login_to_arrival_ms
+                ),
+                _latency_row(
+                    "INVITE sent -> arrives at the new device (the edge)", r.invite_to_arrival_ms
+                ),
             ],
         )
         + f"\nfirst INVITEs after a login that went to the old device: {r.wrong_device}"
@@ -128,12 +134,7 @@ def _login_table(r: LoginToRoute) -> str:
 
 def _blf_table(r: BlfLatency) -> str:
     def row(label: str, values: list[float]) -> list[str]:
-        return [
-            label,
-            f"{len(values)} of {r.calls}",
-            f"{percentile(values, 0.5):.1f}",
-            f"{percentile(values, 0.99):.1f}",
-        ]
+        return _latency_row(label, values, f"{len(values)} of {r.calls}")
 
     return table(
         ["call state change -> BLF NOTIFY at the watcher", "n", "p50 ms", "p99 ms"],
@@ -172,14 +173,7 @@ def _provision_tables(r: ProvisionResult) -> str:
     )
     login = table(
         ["login -> check-sync NOTIFY at the phone (via Kamailio)", "n", "p50 ms", "p99 ms"],
-        [
-            [
-                "binding Login RPC called -> NOTIFY received",
-                f"{len(r.login_to_notify_ms)}",
-                f"{percentile(r.login_to_notify_ms, 0.5):.1f}",
-                f"{percentile(r.login_to_notify_ms, 0.99):.1f}",
-            ]
-        ],
+        [_latency_row("binding Login RPC called -> NOTIFY received", r.login_to_notify_ms)],
     )
     rate = r.wave_pushes / r.wave_seconds if r.wave_seconds else 0.0
     wave = table(

@@ -16,7 +16,6 @@ from hotdesk.v1 import binding_pb2 as pb
 
 from services.kernel import keys
 from services.kernel.redis_conn import connect
-from tests.support.demo import DOMAIN, secret
 from tests.support.edge import Edge
 from tests.support.kamailio import free_udp_port
 from tests.support.menu_calls import concurrent_calls, scenario
@@ -34,18 +33,7 @@ def menu(fresh_edge: Edge) -> Iterator[Edge]:
 
 
 def dial(edge: Edge, device: str, number: str, path: Path, name: str) -> Sipp:
-    return Sipp(
-        path,
-        edge.target,
-        edge.logs,
-        name=name,
-        local_port=free_udp_port(),
-        service=number,
-        keys={"user": device, "domain": DOMAIN},
-        auth=(device, secret(device)),
-        timeout_s=40,
-        media_port=free_udp_port(),
-    )
+    return edge.from_phone(name, device, path, number, timeout_s=40, media_port=free_udp_port())
 
 
 def on(edge: Edge, device: str) -> str:

@@ -124,16 +124,13 @@ class Edge:
         auth_user: str | None = None,
         extra_header: str = "X-Test: none",
     ) -> Sipp:
-        user = auth_user or device
-        return Sipp(
+        return self.from_phone(
+            name,
+            device,
             "call",
-            self.target,
-            self.logs,
-            name=name,
-            local_port=free_udp_port(),
-            service=number,
-            keys={"user": device, "domain": DOMAIN, "extra_header": extra_header},
-            auth=(user, password or secret(user)),
+            number,
+            keys={"extra_header": extra_header},
+            auth=(auth_user, password) if auth_user or password else None,
         )
 
     def gateway(self, name: str, port: int, scenario: str = "answer") -> Sipp:
@@ -169,15 +166,22 @@ class Edge:
         self,
         name: str,
         device: str,
-        scenario: str,
+        scenario: str | Path,
         service: str,
         *,
         domain: str = DOMAIN,
         target_domain: str = DOMAIN,
+        keys: dict[str, str] | None = None,
+        auth: tuple[str | None, str | None] | None = None,
+        timeout_s: int = 20,
+        media_port: int | None = None,
     ) -> Sipp:
         """Desk phone ``device`` of ``domain`` plays ``scenario`` towards
         ``service`` (in ``target_domain`` where the scenario says so),
-        answering the edge's challenge with its credentials."""
+        answering the edge's challenge with its credentials (or ``auth``:
+        another user name and/or password)."""
+        user, password = auth or (None, None)
+        user = user or device
         return Sipp(
             scenario,
             self.target,
@@ -185,8 +189,10 @@ class Edge:
             name=name,
             local_port=free_udp_port(),
             service=service,
-            keys={"user": device, "domain": domain, "target_domain": target_domain},
-            auth=(device, secret(device)),
+            keys={"user": device, "domain": domain, "target_domain": target_domain} | (keys or {}),
+            auth=(user, password or secret(user)),
+            timeout_s=timeout_s,
+            media_port=media_port,
         )
 
 
