@@ -42,6 +42,34 @@ def test_a_did_and_an_extension_ring_the_desk_the_user_is_at(fresh_edge: Edge) -
         assert invite.header("X-Hotdesk-Device") is None
 
 
+def test_every_contact_of_the_desk_rings(fresh_edge: Edge) -> None:
+    """A desk registered twice (a phone and a softphone on it): both ring,
+    the first to answer takes the call, the other is cancelled."""
+    fresh_edge.login("hd3002", "1001")
+    ringing = fresh_edge.phone("desk-softphone", "hd3002", scenario="ring")
+    answering = fresh_edge.phone("desk-phone", "hd3002")
+    try:
+        call = fresh_edge.from_peer("to-two-contacts", ALICE_DID)
+        assert call.run() == 0
+        assert call.final_status() == 200
+        assert answering.wait() == 0
+        assert ringing.wait() == 0  # it rang, then was cancelled
+    finally:
+        ringing.stop()
+    assert len(answering.received("INVITE")) == len(ringing.received("INVITE")) == 1
+    assert ringing.received("CANCEL")
+
+
+def test_a_did_of_a_user_who_does_not_hot_desk_rings_her_own_phone(fresh_edge: Edge) -> None:
+    """Dana (2001) has a phone of her own: her DID is looked up as her
+    extension in usrloc, where nothing is registered here."""
+    call = fresh_edge.from_peer("to-dana", "+4930123452001")
+    assert call.run() == 0
+    assert call.final_status() == 480
+    (answer,) = call.received(480)
+    assert "not registered" in answer.start_line
+
+
 def test_after_a_move_the_next_call_follows_the_user(fresh_edge: Edge) -> None:
     fresh_edge.login("hd3002", "1001")
     fresh_edge.login("hd3001", "1001")  # Alice moves: hd3002 is idle again
