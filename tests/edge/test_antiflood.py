@@ -24,6 +24,7 @@ def guarded_edge(edge: Edge, tmp_path: Path) -> Iterator[KamailioServer]:
         antiflood=True,
     )
     kamailio.start()
+    kamailio.wait_for_peer_reload()
     yield kamailio
     kamailio.stop()
 
@@ -41,14 +42,28 @@ def _options(proxy_port: int, local_port: int, n: int) -> bytes:
     ).encode()
 
 
-def test_a_flooding_source_is_banned(guarded_edge: KamailioServer, tmp_path: Path) -> None:
-    proxy = ("127.0.0.1", guarded_edge.sip_port)
-    # 300 well-formed OPTIONS back to back: far over 40 per 2 s.
+def _burst(kamailio: KamailioServer, local_port: int = 0, n: int = 300) -> int:
+    """``n`` well-formed OPTIONS back to back (far over 40 per 2 s) from
+    ``local_port``; how many were answered."""
+    proxy = ("127.0.0.1", kamailio.sip_port)
+    answered = 0
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sock.bind(("127.0.0.1", local_port))
         port = sock.getsockname()[1]
-        for n in range(300):
-            sock.sendto(_options(guarded_edge.sip_port, port, n), proxy)
+        for i in range(n):
+            sock.sendto(_options(kamailio.sip_port, port, i), proxy)
+        sock.settimeout(1)
+        try:
+            while sock.recv(4096):
+                answered += 1
+        except TimeoutError:
+            pass
+    return answered
+
+
+def test_a_flooding_source_is_banned(guarded_edge: KamailioServer, tmp_path: Path) -> None:
+    _burst(guarded_edge)
     deadline = time.monotonic() + 5  # the workers may still be reading the burst
     while "pike: banning 127.0.0.1" not in guarded_edge.log and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -67,3 +82,16 @@ def test_a_flooding_source_is_banned(guarded_edge: KamailioServer, tmp_path: Pat
     register.run()
     assert register.received(401) == []
     assert register.final_status() is None
+
+
+def test_a_trunk_is_never_banned(guarded_edge: KamailioServer, edge: Edge, tmp_path: Path) -> None:
+    """The demo PSTN peer's burst is answered in full and bans nobody; and
+    when a phone on the same address floods, the peer is still served."""
+    assert _burst(guarded_edge, edge.peer_port) == 300
+    assert "pike: banning" not in guarded_edge.log
+    _burst(guarded_edge)  # a phone, from another port of 127.0.0.1
+    deadline = time.monotonic() + 5
+    while "pike: banning 127.0.0.1" not in guarded_edge.log and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "pike: banning 127.0.0.1" in guarded_edge.log
+    assert _burst(guarded_edge, edge.peer_port, n=10) == 10
