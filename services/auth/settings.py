@@ -52,6 +52,10 @@ class AuthSettings(ServiceSettings):
     menu_port: int = 7260
     menu_advertise: str = ""
     menu_trusted_edges: str = "127.0.0.1"
+    # The key Kamailio signs X-Hotdesk-Device with (64 hex characters in a
+    # file); a call whose signature is wrong or older than this is refused.
+    menu_key_file: Path | None = None
+    menu_signature_max_age_seconds: float = Field(default=30.0, gt=0)
     prompts_dir: Path = Path(__file__).resolve().parents[2] / ".cache" / "prompts"
     # Ring this long before answering (0: answer at once).
     menu_answer_after_seconds: float = Field(default=0.0, ge=0)

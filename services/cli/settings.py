@@ -1,6 +1,7 @@
 """Settings of the ``hotdesk`` command (environment prefix ``HOTDESK_CLI_``)."""
 
 import os
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,8 +14,18 @@ def _login_name() -> str:
 class CliSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOTDESK_CLI_", extra="ignore")
 
-    # Directory imports talk to Redis directly (one transaction).
+    # Directory imports talk to Redis directly (one transaction), as the
+    # ACL user in the URL with the password in redis_password_file.
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_password_file: Path | None = None
+    redis_ca_file: Path | None = None
+    # The key of the SIP secrets' encrypted copies an import writes.
+    secrets_key_file: Path | None = None
+    # The operator's certificate, key and the CA (mutual TLS to every
+    # service; the certificate's CN "operator:<name>" is who acts).
+    grpc_tls_cert_file: Path | None = None
+    grpc_tls_key_file: Path | None = None
+    grpc_tls_ca_file: Path | None = None
     # Defaults: the services' own default gRPC ports.
     binding_address: str = "127.0.0.1:7100"
     auth_address: str = "127.0.0.1:7200"

@@ -1,6 +1,7 @@
 """Settings of the provision service (environment prefix ``HOTDESK_PROVISION_``)."""
 
 import socket
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -23,6 +24,8 @@ class ProvisionSettings(ServiceSettings):
     # vendor's redirect service points them to); written into the files for
     # resync and the phone-screen keys. Empty: http(s)://http_host:http_port.
     public_url: str = ""
+    # The key (a file) of the SIP secrets' encrypted copies in Redis.
+    secrets_key_file: Path | None = None
     # Digest realm of the per-device file credentials (user = device id,
     # password = the device's SIP secret).
     digest_realm: str = "hotdesk-provisioning"
