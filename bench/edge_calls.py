@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import grpc
 from hotdesk.v1 import binding_pb2 as pb
 from hotdesk.v1 import binding_pb2_grpc
 
 from bench.measure import percentile
+from tests.support import pki
 from tests.support.binding_process import BindingProcess
 from tests.support.demo import Gateways, caller_argv, import_demo_directory, registration
 from tests.support.kamailio import KamailioServer, free_udp_port
@@ -86,7 +86,7 @@ class Stack:
         )
 
     def login(self, device: str, ext: str) -> None:
-        stub = binding_pb2_grpc.BindingServiceStub(grpc.insecure_channel(self.binding.grpc_address))
+        stub = binding_pb2_grpc.BindingServiceStub(pki.channel(self.binding.grpc_address))
         stub.Login(
             pb.LoginRequest(
                 device_id=device, actor="bench", user=pb.UserRef(tenant="acme", extension=ext)

@@ -1,17 +1,12 @@
-"""What the auth core raises; the gRPC layer maps each to a status code."""
+"""What the auth core raises: the kernel's error types (the interceptor
+chain answers each with its gRPC status), and the PIN policy's own."""
+
+from services.kernel.errors import InvalidArgument, NotFound, Unavailable
+
+__all__ = ["InvalidArgument", "InvalidRequest", "NotFound", "PinPolicyError", "Unavailable"]
+
+InvalidRequest = InvalidArgument
 
 
-class InvalidRequest(ValueError):
-    """Malformed request (INVALID_ARGUMENT)."""
-
-
-class PinPolicyError(ValueError):
-    """The new PIN breaks the PIN policy (INVALID_ARGUMENT, with the reason)."""
-
-
-class NotFound(LookupError):
-    """No such user or device (NOT_FOUND)."""
-
-
-class Unavailable(RuntimeError):
-    """A service the auth service depends on did not answer (UNAVAILABLE)."""
+class PinPolicyError(InvalidArgument):
+    """The new PIN breaks the PIN policy (the message says which rule)."""

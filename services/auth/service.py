@@ -6,7 +6,7 @@ from hotdesk.v1 import auth_pb2, auth_pb2_grpc, binding_pb2_grpc
 
 from services.auth.binding_client import grpc_binding_login
 from services.auth.core import AuthCore
-from services.auth.grpc_api import AuthServicer
+from services.auth.grpc_api import POLICY, AuthServicer
 from services.auth.menu.server import VoiceMenu
 from services.auth.settings import AuthSettings
 from services.kernel.clock import Clock, now_ms
@@ -15,11 +15,12 @@ from services.kernel.service import ServiceShell
 
 class AuthService(ServiceShell):
     grpc_service_name = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
+    grpc_policy = POLICY
     settings: AuthSettings
 
     def __init__(self, settings: AuthSettings, *, clock: Clock = now_ms) -> None:
         super().__init__(settings)
-        self._binding_channel = grpc.aio.insecure_channel(settings.binding_address)
+        self._binding_channel = self.channel(settings.binding_address)
         binding_login = grpc_binding_login(self._binding_channel, settings.binding_timeout_seconds)
         self.core = AuthCore(self.redis, self.tenants, settings, binding_login, clock=clock)
         self.menu: VoiceMenu | None = None
@@ -37,8 +38,7 @@ class AuthService(ServiceShell):
                 self.redis,
             )
             await self.menu.start()
-            self.closers.append(self.menu.stop)
-        self.closers.append(lambda: self._binding_channel.close(grace=None))
+            self.parts.push_async_callback(self.menu.stop)
 
     def addresses(self) -> dict[str, str]:
         menu = (

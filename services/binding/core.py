@@ -22,6 +22,7 @@ from services.binding.routing import RouteLookup, RoutingIndex
 from services.binding.scripts import BindingScripts, Ended, decode_binding, decode_ended
 from services.kernel import keys
 from services.kernel.clock import Clock, now_ms
+from services.kernel.errors import InvalidArgument
 from services.kernel.logs import fields
 from services.kernel.lookup import DirectoryLookup, IncompleteUserRef, UserName
 from services.kernel.tenants import TenantCache, TenantConfig
@@ -32,10 +33,6 @@ ChangeReason: TypeAlias = pb.ChangeReason.ValueType
 _EXPIRE_BATCH = 500
 _REFUSED_WITH_OCCUPANT = (pb.LOGIN_RESULT_DEVICE_OCCUPIED, pb.LOGIN_RESULT_ACTIVE_ELSEWHERE)
 _WITH_SESSION = (pb.LOGIN_RESULT_LOGGED_IN, pb.LOGIN_RESULT_ALREADY_LOGGED_IN)
-
-
-class InvalidRequest(ValueError):
-    """The request itself is malformed (maps to INVALID_ARGUMENT)."""
 
 
 def _user_label(ref: pb.UserRef) -> str:
@@ -70,7 +67,7 @@ class BindingCore:
         try:
             return await self._lookup.user(ref.tenant, ref.extension, ref.hotdesk_id)
         except IncompleteUserRef as exc:
-            raise InvalidRequest(str(exc)) from exc
+            raise InvalidArgument(str(exc)) from exc
 
     @staticmethod
     def _record(ended: list[Ended], actor: str) -> list[pb.Binding]:
@@ -95,7 +92,7 @@ class BindingCore:
         self, device_id: str, user: pb.UserRef, *, allow_takeover: bool, actor: str
     ) -> pb.LoginResponse:
         if not device_id:
-            raise InvalidRequest("device_id is required")
+            raise InvalidArgument("device_id is required")
         response = await self._login(device_id, user, allow_takeover, actor or "unknown")
         result = LOGIN_RESULTS[response.result]
         metrics.LOGINS.labels(result).inc()
@@ -177,7 +174,7 @@ class BindingCore:
     ) -> pb.LogoutResponse:
         """End the session on a device (reason UNSPECIFIED counts as LOGOUT)."""
         if not device_id:
-            raise InvalidRequest("device_id is required")
+            raise InvalidArgument("device_id is required")
         tenant = await self._lookup.device_tenant(device_id)
         if tenant is None:
             return pb.LogoutResponse(result=pb.LOGOUT_RESULT_UNKNOWN)
@@ -262,7 +259,7 @@ class BindingCore:
     async def get_by_device(self, device_id: str) -> pb.DeviceState | None:
         """The device and its live session; None for a device nobody knows."""
         if not device_id:
-            raise InvalidRequest("device_id is required")
+            raise InvalidArgument("device_id is required")
         tenant = await self._lookup.device_tenant(device_id)
         if tenant is None:
             return None

@@ -36,6 +36,3 @@ SESSIONS_ENDED = Counter(
 ACTIVE_SESSIONS = Gauge(
     "hotdesk_binding_active_sessions", "Devices with a user logged in (refreshed by the sweeper)"
 )
-RPC_SECONDS = Histogram(
-    "hotdesk_binding_rpc_seconds", "gRPC handling time by method", ["method"], buckets=_FAST_BUCKETS
-)

@@ -1,15 +1,13 @@
 """The binding service: the core, its gRPC API, the Kamailio endpoint and
 the expiry sweeper, in the shared service shell."""
 
-import asyncio
-
 import grpc
 from aiohttp import web
 from hotdesk.v1 import binding_pb2, binding_pb2_grpc
 
 from services.binding.core import BindingCore
 from services.binding.expiry import run_sweeper
-from services.binding.grpc_api import BindingServicer
+from services.binding.grpc_api import POLICY, BindingServicer
 from services.binding.http_api import route_app
 from services.binding.settings import BindingSettings
 from services.kernel.clock import Clock, now_ms
@@ -19,6 +17,7 @@ from services.kernel.service import ServiceShell, port_of
 
 class BindingService(ServiceShell):
     grpc_service_name = binding_pb2.DESCRIPTOR.services_by_name["BindingService"].full_name
+    grpc_policy = POLICY
     settings: BindingSettings
 
     def __init__(self, settings: BindingSettings, *, clock: Clock = now_ms) -> None:
@@ -39,8 +38,8 @@ class BindingService(ServiceShell):
     async def start_parts(self) -> None:
         s = self.settings
         self._http = await start_site(route_app(self.core), s.http_host, s.http_port)
-        self.closers.append(self._http.cleanup)
-        self.tasks.append(asyncio.create_task(run_sweeper(self.core, s.expiry_interval_seconds)))
+        self.parts.push_async_callback(self._http.cleanup)
+        self.background(run_sweeper(self.core, s.expiry_interval_seconds))
 
     def addresses(self) -> dict[str, str]:
         return super().addresses() | {"http": f"{self.settings.http_host}:{self.http_port}"}

@@ -13,7 +13,7 @@ from services.cli.settings import CliSettings
 
 
 async def unlock(args: argparse.Namespace, settings: CliSettings) -> Exit:
-    request = apb.UnlockRequest(device_id=args.device or "", actor=f"operator:{settings.operator}")
+    request = apb.UnlockRequest(device_id=args.device or "")
     if args.ext or args.hotdesk_id:
         request.user.CopyFrom(user_ref(args))
     service = rpc.auth(settings)
@@ -27,7 +27,7 @@ async def unlock(args: argparse.Namespace, settings: CliSettings) -> Exit:
 
 async def set_pin(args: argparse.Namespace, settings: CliSettings) -> Exit:
     pin = read_pin(f"new PIN for {user_label(args)}: ", confirm=True)
-    request = apb.SetPinRequest(user=user_ref(args), pin=pin, actor=f"operator:{settings.operator}")
+    request = apb.SetPinRequest(user=user_ref(args), pin=pin)
     service = rpc.auth(settings)
     async with rpc.channel(service) as channel:
         await auth_pb2_grpc.AuthServiceStub(channel).SetPin(request, timeout=service.timeout)

@@ -74,7 +74,6 @@ async def profile_set(args: argparse.Namespace, settings: CliSettings) -> Exit:
                     keys=keys,
                     ringer=args.ringer,
                 ),
-                actor=f"operator:{settings.operator}",
             ),
             timeout=service.timeout,
         )
@@ -91,7 +90,6 @@ async def profile_delete(args: argparse.Namespace, settings: CliSettings) -> Exi
                 user=user_ref(args),
                 vendor=args.vendor,
                 model=args.model,
-                actor=f"operator:{settings.operator}",
             ),
             timeout=service.timeout,
         )
@@ -162,7 +160,7 @@ async def provision_resync(args: argparse.Namespace, settings: CliSettings) -> E
     service = rpc.provision(settings)
     async with rpc.channel(service) as ch:
         r = await provision_pb2_grpc.ProvisionServiceStub(ch).Resync(
-            pb.ResyncRequest(device_id=args.device, actor=f"operator:{settings.operator}"),
+            pb.ResyncRequest(device_id=args.device),
             timeout=service.timeout,
         )
     outcome = pb.PushResult.Name(r.result).removeprefix("PUSH_RESULT_").lower()

@@ -115,7 +115,6 @@ async def login(args: argparse.Namespace, settings: CliSettings) -> Exit:
                 device_id=args.device,
                 user=user_ref(args),
                 allow_takeover=args.takeover,
-                actor=f"operator:{settings.operator}",
             ),
             timeout=service.timeout,
         )
@@ -123,9 +122,7 @@ async def login(args: argparse.Namespace, settings: CliSettings) -> Exit:
 
 
 async def logout(args: argparse.Namespace, settings: CliSettings) -> Exit:
-    request = pb.LogoutRequest(
-        reason=pb.CHANGE_REASON_OPERATOR, actor=f"operator:{settings.operator}"
-    )
+    request = pb.LogoutRequest(reason=pb.CHANGE_REASON_OPERATOR)
     if args.device:
         request.device_id = args.device
         target = args.device

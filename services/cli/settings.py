@@ -1,14 +1,18 @@
 """Settings of the ``hotdesk`` command (environment prefix ``HOTDESK_CLI_``)."""
 
-import os
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Where `make run` keeps the files of a local run: the CLI finds the
+# operator's certificate and the directory's Redis password there by itself.
+LOCAL_RUN = Path(__file__).resolve().parents[2] / ".run"
 
-def _login_name() -> str:
-    return os.environ.get("USER") or "operator"
+
+def _local(path: str) -> Path | None:
+    found = LOCAL_RUN / path
+    return found if found.exists() else None
 
 
 class CliSettings(BaseSettings):
@@ -17,21 +21,22 @@ class CliSettings(BaseSettings):
     # Directory imports talk to Redis directly (one transaction), as the
     # ACL user in the URL with the password in redis_password_file.
     redis_url: str = "redis://127.0.0.1:6379/0"
-    redis_password_file: Path | None = None
+    redis_password_file: Path | None = Field(
+        default_factory=lambda: _local("secrets/redis-directory")
+    )
     redis_ca_file: Path | None = None
     # The key of the SIP secrets' encrypted copies an import writes.
-    secrets_key_file: Path | None = None
+    secrets_key_file: Path | None = Field(default_factory=lambda: _local("secrets/sip-secrets.key"))
     # The operator's certificate, key and the CA (mutual TLS to every
-    # service; the certificate's CN "operator:<name>" is who acts).
-    grpc_tls_cert_file: Path | None = None
-    grpc_tls_key_file: Path | None = None
-    grpc_tls_ca_file: Path | None = None
+    # service; the certificate's CN "operator:<name>" is who acts, and what
+    # the audit trail records). Default: those `make run` made.
+    grpc_tls_cert_file: Path | None = Field(default_factory=lambda: _local("pki/operator.crt"))
+    grpc_tls_key_file: Path | None = Field(default_factory=lambda: _local("pki/operator.key"))
+    grpc_tls_ca_file: Path | None = Field(default_factory=lambda: _local("pki/ca.crt"))
     # Defaults: the services' own default gRPC ports.
     binding_address: str = "127.0.0.1:7100"
     auth_address: str = "127.0.0.1:7200"
     provision_address: str = "127.0.0.1:7300"
-    # Recorded as "operator:<name>" with every change the CLI makes.
-    operator: str = Field(default_factory=_login_name, min_length=1)
     # Deadline of each gRPC call.
     timeout_seconds: float = Field(default=10.0, gt=0)
     # argon2id cost of the PIN hashes an import writes (keep it the auth

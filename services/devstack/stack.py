@@ -19,6 +19,7 @@ import aiohttp
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.devstack.kamailio import EdgeAddresses, kamailio_argv, prepare_run_dir
+from services.devstack.pki import LOCAL_HOSTS, LocalCa
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,13 +59,28 @@ class Child:
     proc: asyncio.subprocess.Process | None = None
 
 
-def _service_env(prefix: str, s: DevStackSettings, grpc_port: int, ops_port: int) -> dict[str, str]:
+def _identity(ca: LocalCa, name: str) -> dict[str, str]:
+    """The gRPC identity of service ``name``: a certificate of the local CA
+    (its CN ``service:<name>``), valid for this machine's addresses."""
+    c = ca.issue(name, f"service:{name}", LOCAL_HOSTS)
+    return {
+        "GRPC_TLS_CERT_FILE": str(c.cert),
+        "GRPC_TLS_KEY_FILE": str(c.key),
+        "GRPC_TLS_CA_FILE": str(c.ca),
+    }
+
+
+def _service_env(
+    prefix: str, s: DevStackSettings, ca: LocalCa, grpc_port: int, ops_port: int
+) -> dict[str, str]:
+    name = prefix.removeprefix("HOTDESK_").removesuffix("_").lower()
     return {
         f"{prefix}REDIS_URL": f"redis://{s.host}:{s.redis_port}/0",
         f"{prefix}GRPC_HOST": s.host,
         f"{prefix}GRPC_PORT": str(grpc_port),
         f"{prefix}OPS_HOST": s.host,
         f"{prefix}OPS_PORT": str(ops_port),
+        **{f"{prefix}{k}": v for k, v in _identity(ca, name).items()},
     }
 
 
@@ -73,12 +89,15 @@ def plan(s: DevStackSettings) -> list[Child]:
     redis_dir.mkdir(parents=True, exist_ok=True)
     redis_server = shutil.which("redis-server") or "redis-server"
     py = sys.executable
-    binding_env = _service_env("HOTDESK_BINDING_", s, s.binding_grpc_port, s.binding_ops_port)
+    ca = LocalCa(s.data_dir / "pki")
+    # The operator's certificate, where the CLI looks for it by default.
+    ca.issue("operator", f"operator:{os.environ.get('USER') or 'operator'}")
+    binding_env = _service_env("HOTDESK_BINDING_", s, ca, s.binding_grpc_port, s.binding_ops_port)
     binding_env |= {
         "HOTDESK_BINDING_HTTP_HOST": s.host,
         "HOTDESK_BINDING_HTTP_PORT": str(s.binding_http_port),
     }
-    auth_env = _service_env("HOTDESK_AUTH_", s, s.auth_grpc_port, s.auth_ops_port)
+    auth_env = _service_env("HOTDESK_AUTH_", s, ca, s.auth_grpc_port, s.auth_ops_port)
     auth_env |= {
         "HOTDESK_AUTH_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
         "HOTDESK_AUTH_MENU_HOST": s.host,
@@ -86,7 +105,7 @@ def plan(s: DevStackSettings) -> list[Child]:
         "HOTDESK_AUTH_MENU_TRUSTED_EDGES": s.host,
     }
     provision_env = _service_env(
-        "HOTDESK_PROVISION_", s, s.provision_grpc_port, s.provision_ops_port
+        "HOTDESK_PROVISION_", s, ca, s.provision_grpc_port, s.provision_ops_port
     ) | {
         "HOTDESK_PROVISION_HTTP_HOST": s.host,
         "HOTDESK_PROVISION_HTTP_PORT": str(s.provision_http_port),

@@ -1,25 +1,32 @@
 """The shell every service runs in: Redis, the tenant cache, the ops server
-(/metrics, /healthz, /readyz) and a gRPC server with health and reflection.
+(/metrics, /healthz, /readyz) and a gRPC server (mutual TLS, the service's
+policy of who may call what, health).
 
-A service subclasses it, adds its own parts in ``start_parts`` and its
-servicer in ``register_grpc``; ``stop`` turns not-ready and NOT_SERVING,
-drains gRPC, closes the parts (``closers``, in order), then Redis.
+A service subclasses it, names its gRPC service and policy, adds its own
+parts in ``start_parts`` and its servicer in ``register_grpc``. Each part
+registers its own teardown on ``parts`` (an AsyncExitStack) where it is
+created, so they close in reverse order of creation; ``stop`` turns
+not-ready and NOT_SERVING, drains gRPC, closes the parts, then Redis.
 """
 
 import asyncio
+import contextlib
 import logging
+import sys
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
-from typing import ClassVar
+from collections.abc import Callable, Coroutine
+from typing import Any, ClassVar
 
 import grpc
 from aiohttp import web
 
 from services.kernel.grpc_server import GrpcServer, start_grpc_server
+from services.kernel.identity import MissingIdentity, TlsMaterial, secure_channel
 from services.kernel.lifecycle import cancel_and_wait, run_until_signal
 from services.kernel.logs import configure_logging, fields
 from services.kernel.ops_http import Readiness, ops_app, start_site
 from services.kernel.redis_conn import connect
+from services.kernel.rpc import Policy
 from services.kernel.settings import ServiceSettings
 from services.kernel.tenants import TenantCache
 
@@ -33,23 +40,38 @@ def port_of(runner: web.AppRunner) -> int:
 
 class ServiceShell(ABC):
     grpc_service_name: ClassVar[str]
+    # Which roles (``service:<name>``, ``operator``) may call each method.
+    grpc_policy: ClassVar[Policy]
 
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
+        self.tls = TlsMaterial.of(settings, type(self).__name__)
         self.redis = connect(settings.redis_url)
         self.tenants = TenantCache(self.redis)
         self.readiness = Readiness()
-        self.closers: list[Callable[[], Awaitable[None]]] = []
-        self.tasks: list[asyncio.Task[None]] = []
+        self.parts = contextlib.AsyncExitStack()
         self._grpc: GrpcServer | None = None
         self._ops: web.AppRunner | None = None
 
     @abstractmethod
     async def start_parts(self) -> None:
-        """Create the service's core and extra servers (tenants are loaded)."""
+        """Create the service's core and extra servers (tenants are loaded);
+        register each one's teardown on ``parts``."""
 
     @abstractmethod
     def register_grpc(self, server: grpc.aio.Server) -> None: ...
+
+    def channel(self, address: str) -> grpc.aio.Channel:
+        """A channel to another service, with this service's identity;
+        closed with the parts."""
+        channel = secure_channel(address, self.settings, type(self).__name__)
+        self.parts.push_async_callback(channel.close, None)
+        return channel
+
+    def background(self, loop: Coroutine[Any, Any, None]) -> None:
+        """Run a loop until the service stops."""
+        task = asyncio.create_task(loop)
+        self.parts.push_async_callback(cancel_and_wait, [task])
 
     def addresses(self) -> dict[str, str]:
         s = self.settings
@@ -79,10 +101,14 @@ class ServiceShell(ABC):
         await self.tenants.start()
         self.readiness.checks.append(lambda: self.tenants.loaded)
         self._ops = await start_site(ops_app(self.readiness), s.ops_host, s.ops_port)
-        self.tasks.append(asyncio.create_task(self.tenants.run()))
+        self.background(self.tenants.run())
         await self.start_parts()
         self._grpc = await start_grpc_server(
-            s.grpc_host, s.grpc_port, self.register_grpc, [self.grpc_service_name]
+            (s.grpc_host, s.grpc_port),
+            self.tls,
+            self.register_grpc,
+            {self.grpc_service_name: self.grpc_policy},
+            reflection_on=s.grpc_reflection,
         )
         self.readiness.ready = True
         log.info("listening", extra=fields(**self.addresses()))
@@ -91,9 +117,7 @@ class ServiceShell(ABC):
         self.readiness.ready = False
         if self._grpc is not None:
             await self._grpc.stop(self.settings.shutdown_grace_seconds)
-        for close in self.closers:
-            await close()
-        await cancel_and_wait(self.tasks)
+        await self.parts.aclose()
         if self._ops is not None:
             await self._ops.cleanup()
         await self.redis.aclose()
@@ -101,7 +125,8 @@ class ServiceShell(ABC):
 
 
 def run_service(make: Callable[[], ServiceShell]) -> None:
-    """``python -m services.X``: run a service until SIGTERM or SIGINT."""
+    """``python -m services.X``: run a service until SIGTERM or SIGINT; exit
+    with 2 and one line on stderr if it has no identity to serve with."""
 
     async def main(stop: asyncio.Event) -> None:
         service = make()
@@ -110,4 +135,8 @@ def run_service(make: Callable[[], ServiceShell]) -> None:
         await stop.wait()
         await service.stop()
 
-    run_until_signal(main)
+    try:
+        run_until_signal(main)
+    except MissingIdentity as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from services.kernel import keys
 from services.kernel.clock import Clock
+from services.kernel.errors import InvalidArgument, NotFound
 from services.kernel.logs import fields
 from services.kernel.lookup import DirectoryLookup, UserName
 from services.kernel.tenants import TenantCache, TenantConfig
@@ -32,14 +33,6 @@ _RESULTS = {
     "timeout": pb.PUSH_RESULT_TIMEOUT,
     "sent": pb.PUSH_RESULT_SENT,
 }
-
-
-class InvalidRequest(Exception):
-    pass
-
-
-class NotFound(Exception):
-    pass
 
 
 def push_result_enum(name: str) -> pb.PushResult.ValueType:
@@ -76,9 +69,9 @@ class ProvisionCore:
     @staticmethod
     def _model(vendor: str, model: str) -> None:
         if vendor not in VENDORS:
-            raise InvalidRequest(f"vendor must be one of {', '.join(sorted(VENDORS))}")
+            raise InvalidArgument(f"vendor must be one of {', '.join(sorted(VENDORS))}")
         if not model:
-            raise InvalidRequest("model is required")
+            raise InvalidArgument("model is required")
 
     @staticmethod
     def _message(u: UserName, vendor: str, model: str, p: Profile) -> pb.Profile:
@@ -126,7 +119,7 @@ class ProvisionCore:
                 }
             )
         except ValidationError as exc:
-            raise InvalidRequest(_validation_text(exc)) from None
+            raise InvalidArgument(_validation_text(exc)) from None
         await self._profiles.put(u.tenant, u.extension, p.vendor, p.model, profile)
         log.info(
             "profile_saved",

@@ -16,7 +16,7 @@ from services.provision.context import ProvisionContext
 from services.provision.core import ProvisionCore
 from services.provision.devices import DeviceDirectory
 from services.provision.digest import DigestAuth
-from services.provision.grpc_api import ProvisionServicer
+from services.provision.grpc_api import POLICY, ProvisionServicer
 from services.provision.http_api import phone_app
 from services.provision.links import ScreenLinks
 from services.provision.notify import CheckSyncNotifier
@@ -30,6 +30,7 @@ from services.provision.view import PhoneSite
 
 class ProvisionService(ServiceShell):
     grpc_service_name = provision_pb2.DESCRIPTOR.services_by_name["ProvisionService"].full_name
+    grpc_policy = POLICY
     settings: ProvisionSettings
 
     def __init__(self, settings: ProvisionSettings, *, clock: Clock = now_ms) -> None:
@@ -86,10 +87,9 @@ class ProvisionService(ServiceShell):
         s = self.settings
         key = await self._service_key()
         await self.notifier.start()
-        self.closers.append(self.notifier.close)
-        auth = grpc.aio.insecure_channel(s.auth_address)
-        binding = grpc.aio.insecure_channel(s.binding_address)
-        self.closers += [lambda: auth.close(None), lambda: binding.close(None)]
+        self.parts.push_async_callback(self.notifier.close)
+        auth = self.channel(s.auth_address)
+        binding = self.channel(s.binding_address)
         # The files name this server's URL, so the port is bound before the
         # app is built (port 0 in tests: the one the socket got).
         listener = socket.create_server((s.http_host, s.http_port))
@@ -110,7 +110,7 @@ class ProvisionService(ServiceShell):
         self._http = web.AppRunner(phone_app(context), access_log=None)
         await self._http.setup()
         await web.SockSite(self._http, listener, ssl_context=self._tls()).start()
-        self.closers.insert(0, self._http.cleanup)
+        self.parts.push_async_callback(self._http.cleanup)
         self.consumer = ResyncConsumer(
             self.redis,
             self.tenants,
@@ -126,7 +126,7 @@ class ProvisionService(ServiceShell):
             self.clock,
         )
         self.consumer.start()
-        self.closers.insert(1, self.consumer.stop)
+        self.parts.push_async_callback(self.consumer.stop)
 
     def addresses(self) -> dict[str, str]:
         return super().addresses() | {"files": self.base_url}

@@ -6,8 +6,9 @@ import pytest
 from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
 
-from services.binding.core import BindingCore, InvalidRequest
+from services.binding.core import BindingCore
 from services.kernel import keys
+from services.kernel.errors import InvalidArgument
 from services.kernel.tenants import TenantConfig
 from tests.binding.conftest import events, fresh_core, login, ref
 from tests.support import seed
@@ -145,9 +146,9 @@ async def test_only_known_hotdesk_users_on_known_hotdesk_devices(core: BindingCo
         "hd3001", pb.UserRef(hotdesk_id="nobody"), allow_takeover=False, actor=""
     )
     assert by_id.result == pb.LOGIN_RESULT_UNKNOWN_USER
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(InvalidArgument):
         await core.login("hd3001", pb.UserRef(tenant="acme"), allow_takeover=False, actor="t")
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(InvalidArgument):
         await core.login("", ref("1001"), allow_takeover=False, actor="t")
 
 

@@ -4,14 +4,13 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
-import grpc
 from hotdesk.v1 import binding_pb2 as pb
 from hotdesk.v1 import binding_pb2_grpc
 
 from services.binding.service import start_binding_service
 from services.kernel.redis_conn import connect
 from services.kernel.tenants import TenantConfig
-from tests.support import seed
+from tests.support import pki, seed
 from tests.support.redis_server import RedisServer
 from tests.support.services import binding_settings
 
@@ -44,7 +43,7 @@ async def test_sessions_survive_graceful_and_hard_restarts(own_redis_server: Red
     service = await start_binding_service(binding_settings(own_redis_server.url))
     try:
         async with (
-            grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel,
+            pki.aio_channel(f"127.0.0.1:{service.grpc_port}") as channel,
             aiohttp.ClientSession() as http,
         ):
             stub = binding_pb2_grpc.BindingServiceStub(channel)

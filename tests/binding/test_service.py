@@ -27,13 +27,14 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from services.binding.core import BindingCore
-from services.binding.grpc_api import BindingServicer
+from services.binding.grpc_api import POLICY, BindingServicer
 from services.binding.http_api import route_app, route_json
 from services.binding.service import BindingService, start_binding_service
 from services.kernel.grpc_server import start_grpc_server
+from services.kernel.identity import TlsMaterial
 from services.kernel.tenants import TenantCache, TenantConfig
 from tests.binding.conftest import events
-from tests.support import seed
+from tests.support import pki, seed
 from tests.support.clock import FakeClock
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.services import binding_settings
@@ -62,7 +63,7 @@ async def service(
 
 @pytest.fixture
 async def stub(service: BindingService) -> AsyncIterator[Stub]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel:
+    async with pki.aio_channel(f"127.0.0.1:{service.grpc_port}") as channel:
         yield binding_pb2_grpc.BindingServiceStub(channel)
 
 
@@ -139,21 +140,36 @@ async def test_grpc_unknown_device_is_not_found(stub: Stub) -> None:
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_health_and_reflection(service: BindingService) -> None:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel:
+async def _reflected_services(channel: grpc.aio.Channel) -> set[str]:
+    refl = reflection_pb2_grpc.ServerReflectionStub(channel)
+    replies = [
+        r
+        async for r in refl.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        )
+    ]
+    return {s.name for s in replies[0].list_services_response.service}
+
+
+async def test_health_and_reflection_only_when_asked(
+    service: BindingService, redis_server: RedisServer
+) -> None:
+    async with pki.aio_channel(f"127.0.0.1:{service.grpc_port}") as channel:
         health = health_pb2_grpc.HealthStub(channel)
         for name in (SERVICE_NAME, ""):
             check = await health.Check(health_pb2.HealthCheckRequest(service=name))
             assert check.status == health_pb2.HealthCheckResponse.SERVING
-        refl = reflection_pb2_grpc.ServerReflectionStub(channel)
-        replies = [
-            r
-            async for r in refl.ServerReflectionInfo(
-                iter([reflection_pb2.ServerReflectionRequest(list_services="")])
-            )
-        ]
-        names = {s.name for s in replies[0].list_services_response.service}
+        with pytest.raises(grpc.aio.AioRpcError) as off:
+            await _reflected_services(channel)
+        assert off.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    debug = binding_settings(redis_server.url).model_copy(update={"grpc_reflection": True})
+    debugging = await start_binding_service(debug)
+    try:
+        async with pki.aio_channel(f"127.0.0.1:{debugging.grpc_port}") as channel:
+            names = await _reflected_services(channel)
         assert {"hotdesk.v1.BindingService", "grpc.health.v1.Health"} <= names
+    finally:
+        await debugging.stop()
 
 
 async def test_graceful_stop_reports_not_serving_first(
@@ -161,7 +177,7 @@ async def test_graceful_stop_reports_not_serving_first(
 ) -> None:
     quick = binding_settings(redis_server.url).model_copy(update={"shutdown_grace_seconds": 0.3})
     service = await start_binding_service(quick)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel:
+    async with pki.aio_channel(f"127.0.0.1:{service.grpc_port}") as channel:
         watch = health_pb2_grpc.HealthStub(channel).Watch(
             health_pb2.HealthCheckRequest(service=SERVICE_NAME)
         )
@@ -226,13 +242,13 @@ async def test_redis_unreachable_is_503_and_unavailable(redis: Redis, acme: Tena
         assert resp.status == 503
         assert "redis" in (await resp.json())["error"]
     server = await start_grpc_server(
-        "127.0.0.1",
-        0,
+        ("127.0.0.1", 0),
+        TlsMaterial.of(binding_settings(""), "test"),
         lambda s: binding_pb2_grpc.add_BindingServiceServicer_to_server(BindingServicer(core), s),
-        [SERVICE_NAME],
+        {SERVICE_NAME: POLICY},
     )
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        async with pki.aio_channel(f"127.0.0.1:{server.port}") as channel:
             with pytest.raises(grpc.aio.AioRpcError) as error:
                 await binding_pb2_grpc.BindingServiceStub(channel).Login(
                     login_request("hd3001", "1001")
@@ -297,7 +313,10 @@ async def test_metrics_and_readiness(service: BindingService, stub: Stub) -> Non
         'hotdesk_binding_sessions_ended_total{reason="takeover"}',
         'hotdesk_binding_route_lookups_total{callee_kind="CALLEE_KIND_EMERGENCY",caller_kind="CALLER_KIND_DEVICE_BOUND"}',
         "hotdesk_binding_route_lookup_seconds_bucket",
-        'hotdesk_binding_rpc_seconds_count{method="Login"}',
+        'hotdesk_grpc_server_handling_seconds_count{grpc_method="Login",'
+        'grpc_service="hotdesk.v1.BindingService"}',
+        'hotdesk_grpc_server_handled_total{grpc_code="OK",grpc_method="Login",'
+        'grpc_service="hotdesk.v1.BindingService"}',
         "hotdesk_binding_active_sessions 1.0",
     ):
         assert name in text
@@ -311,7 +330,7 @@ async def test_sessions_outlive_the_service_and_expire_after_restart(
     await seed.device(redis, t, "x1")
     clock = FakeClock()
     first = await start_binding_service(binding_settings(redis_server.url), clock=clock)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{first.grpc_port}") as channel:
+    async with pki.aio_channel(f"127.0.0.1:{first.grpc_port}") as channel:
         stub = binding_pb2_grpc.BindingServiceStub(channel)
         await stub.Login(login_request("hd3001", "1001"))
         await stub.Login(
@@ -344,6 +363,7 @@ async def test_python_m_runs_until_sigterm(
         "HOTDESK_BINDING_HTTP_PORT": "0",
         "HOTDESK_BINDING_OPS_PORT": "0",
         "HOTDESK_BINDING_LOG_FORMAT": "json",
+        **pki.tls_env("HOTDESK_BINDING_", "service:binding"),
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -15,6 +15,7 @@ from services.binding.service import start_binding_service
 from services.cli.main import main
 from services.kernel import keys
 from tests.directory.support import EXAMPLE, GROUP, dump, edited
+from tests.support import pki
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.services import auth_settings, binding_settings
 
@@ -24,7 +25,8 @@ FILE = str(EXAMPLE)
 @pytest.fixture
 def cli_env(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOTDESK_CLI_REDIS_URL", redis_server.url)
-    monkeypatch.setenv("HOTDESK_CLI_OPERATOR", "ann")
+    for name, value in pki.tls_env("HOTDESK_CLI_", "operator:ann").items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("HOTDESK_CLI_ARGON2_TIME_COST", "1")
     monkeypatch.setenv("HOTDESK_CLI_ARGON2_MEMORY_COST_KIB", "8")
     monkeypatch.setenv("HOTDESK_CLI_ARGON2_PARALLELISM", "1")
@@ -231,7 +233,7 @@ async def test_usage_errors(argv: list[str], message: str, capsys: Capture) -> N
 
 
 async def test_unreachable_services_are_named(
-    monkeypatch: pytest.MonkeyPatch, capsys: Capture
+    cli_env: None, monkeypatch: pytest.MonkeyPatch, capsys: Capture
 ) -> None:
     binding, auth = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     monkeypatch.setenv("HOTDESK_CLI_BINDING_ADDRESS", binding)
@@ -245,3 +247,12 @@ async def test_unreachable_services_are_named(
     assert capsys.readouterr().err.startswith(
         f"hotdesk: the auth service at {auth} is unavailable: "
     )
+
+
+async def test_without_an_operator_certificate_nothing_is_called(
+    monkeypatch: pytest.MonkeyPatch, capsys: Capture, tmp_path: Path
+) -> None:
+    for field in ("CERT", "KEY", "CA"):
+        monkeypatch.setenv(f"HOTDESK_CLI_GRPC_TLS_{field}_FILE", str(tmp_path / "missing"))
+    assert await hotdesk("status") == 2
+    assert "no operator certificate" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from services.cli.main import main
+from tests.support import pki
 from tests.support.provision import Stack, provision_stack
 from tests.support.redis_server import RedisServer
 
@@ -19,7 +20,8 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     async with provision_stack(redis_server.url) as s:
         monkeypatch.setenv("HOTDESK_CLI_PROVISION_ADDRESS", f"127.0.0.1:{s.provision.grpc_port}")
-        monkeypatch.setenv("HOTDESK_CLI_OPERATOR", "ann")
+        for name, value in pki.tls_env("HOTDESK_CLI_", "operator:ann").items():
+            monkeypatch.setenv(name, value)
         yield s
 
 

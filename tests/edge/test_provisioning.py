@@ -6,12 +6,12 @@ import asyncio
 import time
 from collections.abc import Iterator
 
-import grpc
 import pytest
 from hotdesk.v1 import provision_pb2 as pb
 from hotdesk.v1 import provision_pb2_grpc
 
 from services.provision.notify import CheckSyncNotifier
+from tests.support import pki
 from tests.support.edge import Edge
 from tests.support.fleet import PUSH_HOST
 from tests.support.kamailio import free_udp_port
@@ -62,7 +62,7 @@ def notified_phone(edge: Edge, name: str, device: str) -> Sipp:
 
 
 def provisioning(service: ServiceProcess, device: str) -> pb.DeviceProvisioning:
-    stub = provision_pb2_grpc.ProvisionServiceStub(grpc.insecure_channel(service.grpc_address))
+    stub = provision_pb2_grpc.ProvisionServiceStub(pki.channel(service.grpc_address))
     r = stub.GetDeviceProvisioning(pb.DeviceProvisioningRequest(device_id=device))
     return r.devices[0]
 

@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 from hotdesk.v1 import auth_pb2 as apb
 from hotdesk.v1 import auth_pb2_grpc
@@ -16,6 +15,7 @@ from hotdesk.v1 import binding_pb2 as pb
 
 from services.kernel import keys
 from services.kernel.redis_conn import connect
+from tests.support import pki
 from tests.support.edge import Edge
 from tests.support.kamailio import free_udp_port
 from tests.support.menu_calls import concurrent_calls, scenario
@@ -27,7 +27,7 @@ GROUP = "acme-group"
 @pytest.fixture
 def menu(fresh_edge: Edge) -> Iterator[Edge]:
     yield fresh_edge
-    stub = auth_pb2_grpc.AuthServiceStub(grpc.insecure_channel(fresh_edge.auth.grpc_address))
+    stub = auth_pb2_grpc.AuthServiceStub(pki.channel(fresh_edge.auth.grpc_address))
     for ext in ("1001", "1002", "1003"):
         stub.Unlock(apb.UnlockRequest(user=pb.UserRef(tenant="acme", extension=ext), actor="t"))
 

@@ -8,12 +8,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
 import redis
 from hotdesk.v1 import binding_pb2 as pb
 from hotdesk.v1 import binding_pb2_grpc
 
 from services.kernel import keys
+from tests.support import pki
 from tests.support.binding_process import BindingProcess
 from tests.support.demo import (
     DOMAIN,
@@ -52,7 +52,7 @@ class Edge:
         return f"127.0.0.1:{self.kamailio.sip_port}"
 
     def stub(self) -> binding_pb2_grpc.BindingServiceStub:
-        return binding_pb2_grpc.BindingServiceStub(grpc.insecure_channel(self.binding.grpc_address))
+        return binding_pb2_grpc.BindingServiceStub(pki.channel(self.binding.grpc_address))
 
     def import_directory(self, text: str, within: float = 10) -> None:
         """Import ``text`` and wait until the binding service routes by it

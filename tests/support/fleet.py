@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
 from hotdesk.v1 import binding_pb2 as bpb
 from hotdesk.v1 import binding_pb2_grpc
 
@@ -20,6 +19,7 @@ from services.auth.pins import PinHasher
 from services.directory.importer import DirectoryImporter
 from services.directory.load import parse_directory
 from services.kernel.redis_conn import connect
+from tests.support import pki
 from tests.support.binding_process import BindingProcess
 from tests.support.demo import DOMAIN
 from tests.support.kamailio import KamailioServer, free_udp_port
@@ -127,7 +127,7 @@ class Fleet:
     phones: NotifiedPhones
 
     def binding_stub(self) -> binding_pb2_grpc.BindingServiceStub:
-        return binding_pb2_grpc.BindingServiceStub(grpc.insecure_channel(self.binding.grpc_address))
+        return binding_pb2_grpc.BindingServiceStub(pki.channel(self.binding.grpc_address))
 
     def login(self, device: str, ext: str) -> None:
         r = self.binding_stub().Login(

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
-import grpc
 from hotdesk.v1 import binding_pb2 as bpb
 from hotdesk.v1 import binding_pb2_grpc, provision_pb2_grpc
 
@@ -21,6 +20,7 @@ from services.directory.load import load_directory
 from services.kernel.redis_conn import connect
 from services.provision.service import ProvisionService, start_provision_service
 from services.provision.settings import ProvisionSettings
+from tests.support import pki
 from tests.support.demo import DIRECTORY, secret
 from tests.support.kamailio import free_udp_port
 from tests.support.services import auth_settings, binding_settings
@@ -45,6 +45,7 @@ def provision_settings(
 ) -> ProvisionSettings:
     return ProvisionSettings.model_validate(
         {
+            **pki.tls_settings("service:provision"),
             "redis_url": redis_url,
             "grpc_port": 0,
             "ops_port": 0,
@@ -72,11 +73,11 @@ class Stack:
         return self.provision.base_url
 
     def binding_stub(self) -> binding_pb2_grpc.BindingServiceAsyncStub:
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{self.binding.grpc_port}")
+        channel = pki.aio_channel(f"127.0.0.1:{self.binding.grpc_port}")
         return binding_pb2_grpc.BindingServiceStub(channel)
 
     def provision_stub(self) -> provision_pb2_grpc.ProvisionServiceAsyncStub:
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{self.provision.grpc_port}")
+        channel = pki.aio_channel(f"127.0.0.1:{self.provision.grpc_port}")
         return provision_pb2_grpc.ProvisionServiceStub(channel)
 
     async def login(self, device: str, ext: str, tenant: str = "acme") -> bpb.LoginResponse:

@@ -8,6 +8,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from tests.support.pki import tls_env
 from tests.support.processes import wait_until_serving
 from tests.support.redis_server import free_port
 
@@ -42,6 +43,7 @@ class ServiceProcess:
         env = os.environ | {
             f"{self.prefix}REDIS_URL": self.redis_url,
             f"{self.prefix}SHUTDOWN_GRACE_SECONDS": "1",
+            **tls_env(self.prefix, f"service:{self.name}"),
             **{f"{self.prefix}{p.upper()}_PORT": str(n) for p, n in self.ports.items()},
             **self.env,
         }

@@ -3,18 +3,22 @@ drains, cheap argon2 (the production cost has its own test)."""
 
 from services.auth.settings import AuthSettings
 from services.binding.settings import BindingSettings
+from tests.support.pki import tls_settings
 
 CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 8, "argon2_parallelism": 1}
 
 
 def binding_settings(redis_url: str) -> BindingSettings:
-    return BindingSettings(
-        redis_url=redis_url,
-        grpc_port=0,
-        http_port=0,
-        ops_port=0,
-        shutdown_grace_seconds=1,
-        expiry_interval_seconds=0.1,
+    return BindingSettings.model_validate(
+        {
+            **tls_settings("service:binding"),
+            "redis_url": redis_url,
+            "grpc_port": 0,
+            "http_port": 0,
+            "ops_port": 0,
+            "shutdown_grace_seconds": 1,
+            "expiry_interval_seconds": 0.1,
+        }
     )
 
 
@@ -22,6 +26,7 @@ def auth_settings(redis_url: str, binding_port: int = 0, **overrides: object) ->
     return AuthSettings.model_validate(
         {
             **CHEAP_ARGON2,
+            **tls_settings("service:auth"),
             "redis_url": redis_url,
             "grpc_port": 0,
             "ops_port": 0,
