@@ -16,6 +16,7 @@
 #   EDGE_LOCAL_DIR            where kamailio-local.cfg is written (writable;
 #                             Kamailio's working directory)
 #   EDGE_RUN_DIR              Kamailio's runtime directory (writable)
+#   EDGE_CONFIG               kamailio.cfg
 #   EDGE_KAMAILIO             the binary
 # Arguments are passed on to Kamailio.
 set -eu
@@ -24,6 +25,7 @@ template=${EDGE_LOCAL_TEMPLATE:-/etc/kamailio/template/kamailio-local.cfg}
 password_file=${EDGE_REDIS_PASSWORD_FILE:-/etc/hotdesk/redis/password}
 local_dir=${EDGE_LOCAL_DIR:-/etc/kamailio/local}
 run_dir=${EDGE_RUN_DIR:-/run/kamailio}
+config=${EDGE_CONFIG:-/etc/kamailio/hotdesk/kamailio.cfg}
 kamailio=${EDGE_KAMAILIO:-kamailio}
 local_cfg=$local_dir/kamailio-local.cfg
 
@@ -70,4 +72,4 @@ mkdir -p "$run_dir"
 
 # kamailio.cfg imports kamailio-local.cfg from the working directory.
 cd "$local_dir"
-exec "$kamailio" -DD -E -f /etc/kamailio/hotdesk/kamailio.cfg -Y "$run_dir" -m 256 -M 16 "$@"
+exec "$kamailio" -DD -E -f "$config" -Y "$run_dir" -m 256 -M 16 "$@"
