@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings
 
 from services.auth.settings import AuthSettings
 from services.binding.settings import BindingSettings
+from services.cli.settings import CliSettings
 from services.devstack.kamailio import EdgeAddresses, local_config
 from services.provision.settings import ProvisionSettings
 
@@ -111,6 +112,7 @@ OPERATOR_CREATED_SECRETS = {
     "hotdesk-redis-auth",
     "hotdesk-redis-provision",
     "hotdesk-redis-kamailio",
+    "hotdesk-redis-directory",  # the CLI's directory imports (operators' pods)
     "hotdesk-secrets-key",  # the SIP secrets' encryption key
     "hotdesk-menu-key",  # X-Hotdesk-Device's signing key
 }
@@ -176,6 +178,17 @@ def _kamailio_defines(built: list[Manifest]) -> dict[str, str]:
     return dict(re.findall(r'#!substdef "!(HD_[A-Z_]+)!(.*)!g"', local_cfg))
 
 
+def _tools_example() -> list[Manifest]:
+    """deploy/k8s/examples/operator-tools.yaml: an operator's CLI pod."""
+    text = (K8S / "examples" / "operator-tools.yaml").read_text()
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def _tools_pod() -> Manifest:
+    (pod,) = _of_kind(_tools_example(), "Pod")
+    return pod
+
+
 def test_kustomize_builds_everything_into_one_namespace(built: list[Manifest]) -> None:
     (namespace,) = _of_kind(built, "Namespace")
     name = namespace["metadata"]["name"]
@@ -190,9 +203,9 @@ def test_namespace_enforces_the_restricted_pod_security_standard(built: list[Man
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
-@pytest.mark.parametrize("name", WORKLOADS)
-def test_pods_meet_the_restricted_profile(built: list[Manifest], name: str) -> None:
-    spec = _pod(_workload(built, name))["spec"]
+def _assert_restricted(spec: Manifest, name: str) -> None:
+    """A pod spec meets the restricted Pod Security profile and mounts no
+    service-account token."""
     assert spec["automountServiceAccountToken"] is False
     for host in ("hostNetwork", "hostPID", "hostIPC"):
         assert not spec.get(host), host
@@ -213,6 +226,11 @@ def test_pods_meet_the_restricted_profile(built: list[Manifest], name: str) -> N
         assert not context.get("capabilities", {}).get("add"), where
         assert not context.get("privileged"), where
         assert not [p for p in container.get("ports", []) if "hostPort" in p], where
+
+
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_pods_meet_the_restricted_profile(built: list[Manifest], name: str) -> None:
+    _assert_restricted(_pod(_workload(built, name))["spec"], name)
 
 
 @pytest.mark.parametrize(
@@ -239,9 +257,8 @@ def test_pods_run_as_the_images_own_user(
 
 def test_images_are_pinned(built: list[Manifest]) -> None:
     """A release tag or a digest on every image; never `latest` or none."""
-    images = [
-        c["image"] for w in _of_kind(built, *WORKLOAD_KINDS) for c in _containers(_pod(w)["spec"])
-    ]
+    specs = [_pod(w)["spec"] for w in _of_kind(built, *WORKLOAD_KINDS)]
+    images = [c["image"] for spec in [*specs, _tools_pod()["spec"]] for c in _containers(spec)]
     assert images
     for image in images:
         name, _, digest = image.partition("@")
@@ -636,6 +653,13 @@ def test_mounted_secrets_and_configmaps_are_declared_or_operator_created(
             assert secret in declared_secrets | issued | OPERATOR_CREATED_SECRETS, (name, secret)
             used.add(secret)
     used |= {d["spec"]["ca"]["secretName"] for d in _of_kind(built, "Issuer") if "ca" in d["spec"]}
+    # The operators' tool pod (examples/): its own certificate, else theirs.
+    (tool_certificate,) = _of_kind(_tools_example(), "Certificate")
+    for volume in _tools_pod()["spec"]["volumes"]:
+        if "secret" in volume:
+            secret = volume["secret"]["secretName"]
+            assert secret in OPERATOR_CREATED_SECRETS | {tool_certificate["spec"]["secretName"]}
+            used.add(secret)
     # The list names nothing that nobody uses.
     assert used >= OPERATOR_CREATED_SECRETS
     # No secret value in the repository.
@@ -643,28 +667,38 @@ def test_mounted_secrets_and_configmaps_are_declared_or_operator_created(
 
 
 def _mounts(built: list[Manifest], name: str) -> dict[str, tuple[Manifest, Manifest]]:
-    """mountPath -> (volumeMount, volume) of a workload's first container."""
+    """mountPath -> (volumeMount, volume) of a workload's container."""
     workload = _workload(built, name)
-    spec = _pod(workload)["spec"]
+    claims = workload["spec"].get("volumeClaimTemplates", [])
+    return _spec_mounts(_pod(workload)["spec"], claims)
+
+
+def _spec_mounts(
+    spec: Manifest, claims: list[Manifest] | None = None
+) -> dict[str, tuple[Manifest, Manifest]]:
     volumes = {v["name"]: v for v in spec.get("volumes", [])}
-    for claim in workload["spec"].get("volumeClaimTemplates", []):
+    for claim in claims or []:
         volumes[claim["metadata"]["name"]] = {"persistentVolumeClaim": claim["spec"]}
     (container,) = spec["containers"]
     return {m["mountPath"]: (m, volumes[m["name"]]) for m in container.get("volumeMounts", [])}
 
 
 def _file_source(built: list[Manifest], name: str, path: str) -> tuple[str, str]:
-    """(Secret name, key) a file path in a workload comes from; asserts it is
-    a read-only Secret mount that holds that file."""
+    """(Secret name, key) a file path in a workload comes from."""
+    return _mounted_file(_mounts(built, name), path)
+
+
+def _mounted_file(mounts: dict[str, tuple[Manifest, Manifest]], path: str) -> tuple[str, str]:
+    """(Secret name, key) a file path comes from; asserts it is a read-only
+    Secret mount that holds that file."""
     parent, _, file = path.rpartition("/")
-    mounts = _mounts(built, name)
-    assert parent in mounts, (name, path)
+    assert parent in mounts, path
     mount, volume = mounts[parent]
-    assert mount.get("readOnly") is True, (name, path)
-    assert "secret" in volume, (name, path)
+    assert mount.get("readOnly") is True, path
+    assert "secret" in volume, path
     items = volume["secret"].get("items")
     if items is None:  # the whole Secret: a cert-manager one (tls.crt, tls.key, ca.crt)
-        assert file in {"tls.crt", "tls.key", "ca.crt"}, (name, path)
+        assert file in {"tls.crt", "tls.key", "ca.crt"}, path
         return volume["secret"]["secretName"], file
     (key,) = [i["key"] for i in items if i["path"] == file]
     return volume["secret"]["secretName"], key
@@ -811,3 +845,48 @@ def test_entrypoint_refuses_a_password_the_config_cannot_hold(
     assert done.returncode != 0
     assert "Redis password" in done.stderr
     assert not rendered.exists()
+
+
+# --- The operators' tool pod (deploy/k8s/examples/operator-tools.yaml) --------
+
+
+def test_the_operators_pod_is_restricted_and_let_through(built: list[Manifest]) -> None:
+    pod = _tools_pod()
+    _assert_restricted(pod["spec"], "operator-tools")
+    assert pod["metadata"]["namespace"] == _namespace(built)
+    labels = pod["metadata"]["labels"]
+    assert labels.items() >= OPERATOR_TOOLS.items()
+    source = Peer.pod(labels, pod["metadata"]["namespace"], _pod_address(built))
+    (container,) = pod["spec"]["containers"]
+    env = _env(container)
+    for var in env:
+        assert var.startswith("HOTDESK_CLI_"), var
+        assert var.removeprefix("HOTDESK_CLI_").lower() in CliSettings.model_fields, var
+    # Every service it is configured to call, and Redis, let through.
+    calls = [v.rsplit(":", 1) for k, v in env.items() if k.endswith("_ADDRESS")]
+    redis = urlsplit(env["HOTDESK_CLI_REDIS_URL"])
+    calls.append([str(redis.hostname), str(redis.port)])
+    assert len(calls) == 4
+    for host, port in calls:
+        destination, target = _service_target(built, host, int(port))
+        assert _flow(built, source, destination, target, "TCP"), host
+
+
+def test_the_operators_pod_acts_with_its_own_certificate(built: list[Manifest]) -> None:
+    pod = _tools_pod()
+    (container,) = pod["spec"]["containers"]
+    env = _env(container)
+    mounts = _spec_mounts(pod["spec"])
+    (certificate,) = _of_kind(_tools_example(), "Certificate")
+    spec = certificate["spec"]
+    assert spec["commonName"] == f"operator:{env['HOTDESK_CLI_OPERATOR']}"
+    assert spec["issuerRef"]["name"] in {i["metadata"]["name"] for i in _of_kind(built, "Issuer")}
+    assert "server auth" not in spec["usages"]
+    for setting, key in [("CERT", "tls.crt"), ("KEY", "tls.key"), ("CA", "ca.crt")]:
+        path = env[f"HOTDESK_CLI_GRPC_TLS_{setting}_FILE"]
+        assert _mounted_file(mounts, path) == (spec["secretName"], key)
+    user = urlsplit(env["HOTDESK_CLI_REDIS_URL"]).username
+    password = env["HOTDESK_CLI_REDIS_PASSWORD_FILE"]
+    assert _mounted_file(mounts, password) == (f"hotdesk-redis-{user}", "password")
+    secrets_key = env["HOTDESK_CLI_SECRETS_KEY_FILE"]
+    assert _mounted_file(mounts, secrets_key) == ("hotdesk-secrets-key", "key")
