@@ -437,6 +437,29 @@ def _model_sources(built: list[Manifest]) -> dict[str, Peer]:
     return sources
 
 
+def test_every_service_port_reaches_a_container_port(built: list[Manifest]) -> None:
+    """Each Service port's target is a port its pods have, same protocol."""
+    for service in _of_kind(built, "Service"):
+        pods = [
+            _pod(w)
+            for w in _of_kind(built, *WORKLOAD_KINDS)
+            if _selects({"matchLabels": service["spec"]["selector"]}, _pod(w)["metadata"]["labels"])
+        ]
+        assert pods, service["metadata"]["name"]
+        for entry in service["spec"]["ports"]:
+            target = entry.get("targetPort", entry["port"])
+            protocol = entry.get("protocol", "TCP")
+            for pod in pods:
+                ports = [
+                    p
+                    for c in _containers(pod["spec"])
+                    for p in c.get("ports", [])
+                    if p.get("protocol", "TCP") == protocol
+                    and target in (p.get("name"), p["containerPort"])
+                ]
+                assert ports, (service["metadata"]["name"], entry["name"])
+
+
 def test_a_default_deny_policy_covers_every_pod(built: list[Manifest]) -> None:
     deny = [
         p
@@ -783,8 +806,11 @@ def test_kamailio_gets_what_its_entrypoint_reads_and_writes(built: list[Manifest
         assert "emptyDir" in volume and not mount.get("readOnly"), path
     # The rendered config holds the password: never on the node's disk.
     assert mounts[_entrypoint_default("EDGE_LOCAL_DIR")][1]["emptyDir"]["medium"] == "Memory"
-    # SIP over TLS: the edge's certificate.
-    assert mounts["/etc/hotdesk/tls"][1]["secret"]["secretName"] == "hotdesk-kamailio-tls"
+    # SIP over TLS: the edge's certificate, for the name phones reach it at.
+    tls = mounts["/etc/hotdesk/tls"][1]["secret"]["secretName"]
+    assert tls == "hotdesk-kamailio-tls"
+    (certificate,) = [c for c in _of_kind(built, "Certificate") if c["spec"]["secretName"] == tls]
+    assert defines["HD_ADVERTISE"].rsplit(":", 1)[0] in certificate["spec"]["dnsNames"]
 
 
 # --- kamailio/entrypoint.sh, run -----------------------------------------------
