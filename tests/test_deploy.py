@@ -741,6 +741,9 @@ def test_service_files_come_from_the_contracted_secrets(built: list[Manifest], n
         assert _file_source(built, name, path) == (tls, key)
     (certificate,) = [c for c in _of_kind(built, "Certificate") if c["spec"]["secretName"] == tls]
     assert certificate["spec"]["commonName"] == f"service:{name}"
+    # The names callers dial: the Service, also qualified with the namespace.
+    dns_names = certificate["spec"]["dnsNames"]
+    assert {name, f"{name}.{_namespace(built)}.svc"} <= set(dns_names)
     assert certificate["spec"]["issuerRef"]["name"] == "hotdesk-ca"
     (issuer,) = [i for i in _of_kind(built, "Issuer") if i["metadata"]["name"] == "hotdesk-ca"]
     assert "ca" in issuer["spec"]
