@@ -20,11 +20,19 @@ FROM python:3.11-slim-bookworm
 WORKDIR /app
 COPY pyproject.toml ./
 COPY services ./services
-RUN pip install --no-cache-dir . && useradd --uid 10001 hotdesk
+# A non-root user with a fixed id (the manifests' runAsUser) that owns
+# nothing in the image: the services write no file (the manifests mount the
+# root filesystem read-only, with an emptyDir at /tmp).
+RUN pip install --no-cache-dir . \
+ && groupadd --system --gid 10001 hotdesk \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin hotdesk
 COPY --from=build /app/gen ./gen
 COPY --from=build /app/prompts ./prompts
+# Bytecode compiled now: at run time the root filesystem is read-only.
+RUN python -m compileall -q services gen
 ENV PYTHONPATH=/app:/app/gen \
     HOTDESK_AUTH_PROMPTS_DIR=/app/prompts \
     PYTHONUNBUFFERED=1
-USER 10001
+USER 10001:10001
 ENTRYPOINT ["python", "-m"]

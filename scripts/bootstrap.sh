@@ -16,6 +16,10 @@ DEBIAN_PACKAGES=(
     # Building http_async_client from Debian's kamailio source
     dpkg-dev build-essential bison flex pkg-config libcurl4-openssl-dev libevent-dev
 )
+# `kubectl kustomize` for the manifests' tests: Debian's kubernetes-client,
+# unless a kubectl is already installed (its package would own
+# /usr/bin/kubectl too, and the two conflict).
+command -v kubectl >/dev/null || DEBIAN_PACKAGES+=(kubernetes-client)
 VENV=.venv
 
 missing=()

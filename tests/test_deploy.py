@@ -1,8 +1,19 @@
-"""The Kubernetes manifests agree with the services' settings: every
-variable they set exists, and the ports they expose are the ones set."""
+"""The Kubernetes manifests agree with the services' settings (every
+variable they set exists, the ports they expose are the ones set) and hold
+the platform's rules: restricted pods, pinned images, disruption budgets,
+default-deny network policies with only the flows the configuration needs,
+and secrets only from where the contracts say."""
 
+import ipaddress
+import os
 import re
+import shutil
+import stat
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -10,6 +21,7 @@ from pydantic_settings import BaseSettings
 
 from services.auth.settings import AuthSettings
 from services.binding.settings import BindingSettings
+from services.cli.settings import CliSettings
 from services.devstack.kamailio import EdgeAddresses, local_config
 from services.provision.settings import ProvisionSettings
 
@@ -77,3 +89,833 @@ def test_generated_local_config_defines_what_the_config_needs() -> None:
         "sip:b",
     )
     assert _undefined_names(local_config(addresses)) == set()
+
+
+# --- The built manifests: `kubectl kustomize deploy/k8s`, what gets applied ---
+
+Manifest = dict[str, Any]
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+# Every Deployment and StatefulSet, by name (read without kustomize, for the
+# test ids; the tests look each one up in the build).
+WORKLOADS = sorted(
+    d["metadata"]["name"]
+    for path in K8S.glob("*.yaml")
+    for d in yaml.safe_load_all(path.read_text())
+    if d and d.get("kind") in WORKLOAD_KINDS
+)
+# Secrets the pods mount that the manifests do not declare: the operator
+# creates them (README, "Kubernetes"); the names every component agrees on.
+OPERATOR_CREATED_SECRETS = {
+    "hotdesk-ca-keypair",  # the CA behind the hotdesk-ca Issuer
+    "hotdesk-redis-acl",  # Redis's users file (users.acl)
+    "hotdesk-redis-binding",
+    "hotdesk-redis-auth",
+    "hotdesk-redis-provision",
+    "hotdesk-redis-kamailio",
+    "hotdesk-redis-directory",  # the CLI's directory imports (operators' pods)
+    "hotdesk-secrets-key",  # the SIP secrets' encryption key
+    "hotdesk-menu-key",  # X-Hotdesk-Device's signing key
+}
+# The attack surface: the only (workload, container port) the outside may
+# reach. Everything else is for named pods of the cluster only.
+PUBLIC_PORTS = {
+    ("kamailio", "sip"),
+    ("kamailio", "sip-tcp"),
+    ("kamailio", "sips"),
+    ("provision", "http"),
+}
+# Who the policies name (network-policies.yaml's header documents them).
+OPERATOR_TOOLS = {"app.kubernetes.io/component": "operator-tools"}
+PROMETHEUS = ({"app.kubernetes.io/name": "prometheus"}, "monitoring")
+KUBE_DNS = ({"k8s-app": "kube-dns"}, "kube-system")
+OUTSIDE_ADDRESS = "203.0.113.7"  # a phone on the Internet (TEST-NET-3)
+
+
+@pytest.fixture(scope="module")
+def built() -> list[Manifest]:
+    """The manifests as kustomize builds them (a real build: kubectl is
+    installed by make bootstrap)."""
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is missing: make bootstrap installs Debian's kubernetes-client"
+    done = subprocess.run(
+        [kubectl, "kustomize", str(K8S)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return [d for d in yaml.safe_load_all(done.stdout) if d]
+
+
+def _of_kind(built: list[Manifest], *kinds: str) -> list[Manifest]:
+    return [d for d in built if d["kind"] in kinds]
+
+
+def _workload(built: list[Manifest], name: str) -> Manifest:
+    (found,) = [d for d in _of_kind(built, *WORKLOAD_KINDS) if d["metadata"]["name"] == name]
+    return found
+
+
+def _pod(workload: Manifest) -> Manifest:
+    return workload["spec"]["template"]  # type: ignore[no-any-return]
+
+
+def _containers(pod_spec: Manifest) -> list[Manifest]:
+    return [*pod_spec.get("initContainers", []), *pod_spec["containers"]]
+
+
+def _env(container: Manifest) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+
+
+def _kamailio_configmap(built: list[Manifest]) -> Manifest:
+    (configmap,) = [
+        d for d in _of_kind(built, "ConfigMap") if d["metadata"]["name"] == "kamailio-local"
+    ]
+    return configmap
+
+
+def _kamailio_defines(built: list[Manifest]) -> dict[str, str]:
+    """The #!substdef names and values of the kamailio-local template."""
+    local_cfg = _kamailio_configmap(built)["data"]["kamailio-local.cfg"]
+    return dict(re.findall(r'#!substdef "!(HD_[A-Z_]+)!(.*)!g"', local_cfg))
+
+
+def _tools_example() -> list[Manifest]:
+    """deploy/k8s/examples/operator-tools.yaml: an operator's CLI pod."""
+    text = (K8S / "examples" / "operator-tools.yaml").read_text()
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def _tools_pod() -> Manifest:
+    (pod,) = _of_kind(_tools_example(), "Pod")
+    return pod
+
+
+def test_kustomize_builds_everything_into_one_namespace(built: list[Manifest]) -> None:
+    (namespace,) = _of_kind(built, "Namespace")
+    name = namespace["metadata"]["name"]
+    others = [d for d in built if d["kind"] != "Namespace"]
+    assert others
+    assert {d["metadata"].get("namespace") for d in others} == {name}
+
+
+def test_namespace_enforces_the_restricted_pod_security_standard(built: list[Manifest]) -> None:
+    (namespace,) = _of_kind(built, "Namespace")
+    labels = namespace["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def _assert_restricted(spec: Manifest, name: str) -> None:
+    """A pod spec meets the restricted Pod Security profile and mounts no
+    service-account token."""
+    assert spec["automountServiceAccountToken"] is False
+    for host in ("hostNetwork", "hostPID", "hostIPC"):
+        assert not spec.get(host), host
+    assert not [v for v in spec.get("volumes", []) if "hostPath" in v]
+    pod_context = spec.get("securityContext", {})
+    for container in _containers(spec):
+        # The container's own settings win over the pod's.
+        context = {**pod_context, **container.get("securityContext", {})}
+        where = f"{name}/{container['name']}"
+        assert context.get("runAsNonRoot") is True, where
+        for field in ("runAsUser", "runAsGroup"):
+            assert isinstance(context.get(field), int), (where, field)
+            assert context[field] > 0, (where, field)
+        assert context.get("seccompProfile") == {"type": "RuntimeDefault"}, where
+        assert context.get("allowPrivilegeEscalation") is False, where
+        assert context.get("readOnlyRootFilesystem") is True, where
+        assert context.get("capabilities", {}).get("drop") == ["ALL"], where
+        assert not context.get("capabilities", {}).get("add"), where
+        assert not context.get("privileged"), where
+        assert not [p for p in container.get("ports", []) if "hostPort" in p], where
+
+
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_pods_meet_the_restricted_profile(built: list[Manifest], name: str) -> None:
+    _assert_restricted(_pod(_workload(built, name))["spec"], name)
+
+
+@pytest.mark.parametrize(
+    ("image", "dockerfile"),
+    [("hotdesk-edge", "Dockerfile"), ("hotdesk-edge-kamailio", "kamailio/Dockerfile")],
+)
+def test_pods_run_as_the_images_own_user(
+    built: list[Manifest], image: str, dockerfile: str
+) -> None:
+    """The numeric user the manifests run an image as is the one its
+    Dockerfile creates and switches to."""
+    text = (K8S.parents[1] / dockerfile).read_text()
+    (user,) = re.findall(r"^USER (\d+):(\d+)$", text, re.MULTILINE)
+    found = 0
+    for workload in _of_kind(built, *WORKLOAD_KINDS):
+        spec = _pod(workload)["spec"]
+        for container in _containers(spec):
+            if container["image"].split("@")[0].rsplit(":", 1)[0] == image:
+                context = {**spec["securityContext"], **container.get("securityContext", {})}
+                assert (str(context["runAsUser"]), str(context["runAsGroup"])) == user
+                found += 1
+    assert found
+
+
+def test_images_are_pinned(built: list[Manifest]) -> None:
+    """A release tag or a digest on every image; never `latest` or none."""
+    specs = [_pod(w)["spec"] for w in _of_kind(built, *WORKLOAD_KINDS)]
+    images = [c["image"] for spec in [*specs, _tools_pod()["spec"]] for c in _containers(spec)]
+    assert images
+    for image in images:
+        name, _, digest = image.partition("@")
+        if digest:
+            assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), image
+            continue
+        last = name.rsplit("/", 1)[-1]
+        assert ":" in last, f"untagged image {image}"
+        assert last.rsplit(":", 1)[1] != "latest", image
+
+
+def _selects(selector: Manifest, labels: dict[str, str]) -> bool:
+    """A label selector (matchLabels, matchExpressions) against labels."""
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expr in selector.get("matchExpressions", []):
+        key, op, values = expr["key"], expr["operator"], expr.get("values", [])
+        ok = {
+            "In": labels.get(key) in values,
+            "NotIn": labels.get(key) not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_every_workload_has_a_disruption_budget(built: list[Manifest], name: str) -> None:
+    workload = _workload(built, name)
+    labels = _pod(workload)["metadata"]["labels"]
+    budgets = [
+        b for b in _of_kind(built, "PodDisruptionBudget") if _selects(b["spec"]["selector"], labels)
+    ]
+    assert len(budgets) == 1, [b["metadata"]["name"] for b in budgets]
+    (spec,) = [b["spec"] for b in budgets]
+    assert ("maxUnavailable" in spec) != ("minAvailable" in spec)
+    # Never more than the replicas there are.
+    assert int(spec.get("maxUnavailable", 0)) <= int(workload["spec"]["replicas"])
+
+
+# --- NetworkPolicies, evaluated -------------------------------------------------
+#
+# A small evaluator of networking.k8s.io/v1 semantics over the built policies:
+# a pod selected by any policy of a direction is isolated in it, and then a
+# packet passes if some rule of some policy selecting it allows the peer and
+# the port. ipBlock is applied to pods' addresses too (what the stricter
+# network plugins do: the worst case for what may reach the edge).
+
+
+@dataclass(frozen=True)
+class Peer:
+    """One end of a flow: a pod (labels, namespace) or an address outside."""
+
+    labels: tuple[tuple[str, str], ...]
+    namespace: str | None  # None: not a pod
+    address: str
+
+    @classmethod
+    def pod(cls, labels: dict[str, str], namespace: str, address: str) -> "Peer":
+        return cls(tuple(sorted(labels.items())), namespace, address)
+
+    @property
+    def label_dict(self) -> dict[str, str]:
+        return dict(self.labels)
+
+
+def _peer_matches(rule_peer: Manifest, peer: Peer, policy_namespace: str) -> bool:
+    if "ipBlock" in rule_peer:
+        block = rule_peer["ipBlock"]
+        ip = ipaddress.ip_address(peer.address)
+        return ip in ipaddress.ip_network(block["cidr"]) and not any(
+            ip in ipaddress.ip_network(e) for e in block.get("except", [])
+        )
+    if peer.namespace is None:
+        return False
+    if "namespaceSelector" in rule_peer:
+        namespace_labels = {"kubernetes.io/metadata.name": peer.namespace}
+        if not _selects(rule_peer["namespaceSelector"], namespace_labels):
+            return False
+    elif peer.namespace != policy_namespace:
+        return False
+    return _selects(rule_peer.get("podSelector", {}), peer.label_dict)
+
+
+def _port_matches(rule: Manifest, port: int, protocol: str, named: dict[str, int]) -> bool:
+    if not rule.get("ports"):
+        return True
+    for entry in rule["ports"]:
+        if entry.get("protocol", "TCP") != protocol:
+            continue
+        if "port" not in entry:
+            return True
+        first = entry["port"]
+        first = named.get(first, -1) if isinstance(first, str) else first
+        if first <= port <= entry.get("endPort", first):
+            return True
+    return False
+
+
+def _allowed(
+    built: list[Manifest], direction: str, subject: Peer, other: Peer, port: int, protocol: str
+) -> bool:
+    """Whether subject's policies let a packet in from (Ingress) or out to
+    (Egress) other, on port/protocol (at the destination)."""
+    key, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+    destination = subject if direction == "Ingress" else other
+    named = _named_ports(built, destination)
+    selecting = [
+        p
+        for p in _of_kind(built, "NetworkPolicy")
+        if subject.namespace == p["metadata"]["namespace"]
+        and direction in p["spec"].get("policyTypes", ["Ingress"])
+        and _selects(p["spec"]["podSelector"], subject.label_dict)
+    ]
+    if not selecting:
+        return True
+    return any(
+        _port_matches(rule, port, protocol, named)
+        and (
+            not rule.get(peers_key)
+            or any(_peer_matches(x, other, p["metadata"]["namespace"]) for x in rule[peers_key])
+        )
+        for p in selecting
+        for rule in p["spec"].get(key) or []
+    )
+
+
+def _flow(built: list[Manifest], source: Peer, destination: Peer, port: int, proto: str) -> bool:
+    return _allowed(built, "Egress", source, destination, port, proto) and _allowed(
+        built, "Ingress", destination, source, port, proto
+    )
+
+
+def _namespace(built: list[Manifest]) -> str:
+    (namespace,) = _of_kind(built, "Namespace")
+    return namespace["metadata"]["name"]  # type: ignore[no-any-return]
+
+
+def _pod_address(built: list[Manifest]) -> str:
+    """An address in the pod network (HD_PUSH_FROM: who Kamailio takes
+    check-sync pushes from)."""
+    network = ipaddress.ip_network(_kamailio_defines(built)["HD_PUSH_FROM"])
+    return str(network.network_address + 7)
+
+
+def _workload_peer(built: list[Manifest], name: str) -> Peer:
+    labels = _pod(_workload(built, name))["metadata"]["labels"]
+    return Peer.pod(labels, _namespace(built), _pod_address(built))
+
+
+def _named_ports(built: list[Manifest], peer: Peer) -> dict[str, int]:
+    if peer.namespace is None:
+        return {}
+    return {
+        p["name"]: p["containerPort"]
+        for w in _of_kind(built, *WORKLOAD_KINDS)
+        if _selects(w["spec"]["selector"], peer.label_dict)
+        for c in _containers(_pod(w)["spec"])
+        for p in c.get("ports", [])
+        if "name" in p
+    }
+
+
+def _model_sources(built: list[Manifest]) -> dict[str, Peer]:
+    """Everyone who might send: each workload, operators' tools, Prometheus,
+    a stranger pod here and elsewhere, and a host outside."""
+    namespace, address = _namespace(built), _pod_address(built)
+    sources = {name: _workload_peer(built, name) for name in WORKLOADS}
+    sources["operator-tools"] = Peer.pod(OPERATOR_TOOLS, namespace, address)
+    sources["prometheus"] = Peer.pod(PROMETHEUS[0], PROMETHEUS[1], address)
+    sources["stranger-here"] = Peer.pod({"app": "stranger"}, namespace, address)
+    sources["stranger-elsewhere"] = Peer.pod({"app": "stranger"}, "default", address)
+    sources["outside"] = Peer((), None, OUTSIDE_ADDRESS)
+    return sources
+
+
+def test_every_service_port_reaches_a_container_port(built: list[Manifest]) -> None:
+    """Each Service port's target is a port its pods have, same protocol."""
+    for service in _of_kind(built, "Service"):
+        pods = [
+            _pod(w)
+            for w in _of_kind(built, *WORKLOAD_KINDS)
+            if _selects({"matchLabels": service["spec"]["selector"]}, _pod(w)["metadata"]["labels"])
+        ]
+        assert pods, service["metadata"]["name"]
+        for entry in service["spec"]["ports"]:
+            target = entry.get("targetPort", entry["port"])
+            protocol = entry.get("protocol", "TCP")
+            for pod in pods:
+                ports = [
+                    p
+                    for c in _containers(pod["spec"])
+                    for p in c.get("ports", [])
+                    if p.get("protocol", "TCP") == protocol
+                    and target in (p.get("name"), p["containerPort"])
+                ]
+                assert ports, (service["metadata"]["name"], entry["name"])
+
+
+def test_a_default_deny_policy_covers_every_pod(built: list[Manifest]) -> None:
+    deny = [
+        p
+        for p in _of_kind(built, "NetworkPolicy")
+        if p["spec"]["podSelector"] == {}
+        and set(p["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
+        and not p["spec"].get("ingress")
+        and not p["spec"].get("egress")
+    ]
+    assert deny
+
+
+@pytest.mark.parametrize("name", [*WORKLOADS, "operator-tools"])
+def test_every_pod_has_its_own_policy(built: list[Manifest], name: str) -> None:
+    """Besides the namespace-wide ones, a policy that names the pod."""
+    peer = _model_sources(built)[name]
+    own = [
+        p
+        for p in _of_kind(built, "NetworkPolicy")
+        if p["spec"]["podSelector"] != {} and _selects(p["spec"]["podSelector"], peer.label_dict)
+    ]
+    assert own
+
+
+def test_the_binding_lookup_is_reachable_from_kamailio_only(built: list[Manifest]) -> None:
+    (binding,) = _containers(_pod(_workload(built, "binding"))["spec"])
+    port = int(_env(binding)["HOTDESK_BINDING_HTTP_PORT"])
+    binding_peer = _workload_peer(built, "binding")
+    allowed = {
+        name
+        for name, source in _model_sources(built).items()
+        if _allowed(built, "Ingress", binding_peer, source, port, "TCP")
+    }
+    assert allowed == {"kamailio"}
+    # And structurally: every rule that opens the port names Kamailio's pods
+    # and nothing else (no address block, no other namespace, no "anyone").
+    kamailio_labels = _pod(_workload(built, "kamailio"))["metadata"]["labels"]
+    rules = [
+        rule
+        for p in _of_kind(built, "NetworkPolicy")
+        if _selects(p["spec"]["podSelector"], binding_peer.label_dict)
+        for rule in p["spec"].get("ingress") or []
+        if _port_matches(rule, port, "TCP", _named_ports(built, binding_peer))
+    ]
+    assert rules
+    for rule in rules:
+        assert rule.get("from"), rule
+        for peer in rule["from"]:
+            assert set(peer) == {"podSelector"}, peer
+            assert _selects(peer["podSelector"], kamailio_labels), peer
+            assert peer["podSelector"]["matchLabels"].items() <= kamailio_labels.items()
+
+
+def _service_target(
+    built: list[Manifest], host: str, port: int, protocol: str = "TCP"
+) -> tuple[Peer, int]:
+    """host:port/protocol of a Service in the build -> its pods and the
+    container port."""
+    (service,) = [d for d in _of_kind(built, "Service") if d["metadata"]["name"] == host]
+    (entry,) = [
+        p
+        for p in service["spec"]["ports"]
+        if p["port"] == port and p.get("protocol", "TCP") == protocol
+    ]
+    destination = Peer.pod(service["spec"]["selector"], _namespace(built), _pod_address(built))
+    target = entry.get("targetPort", port)
+    if isinstance(target, str):
+        target = _named_ports(built, destination)[target]
+    return destination, target
+
+
+def _configured_calls(built: list[Manifest]) -> list[tuple[str, str, int, str]]:
+    """(caller, service host, service port, protocol) for every address the
+    workloads are configured to call, read from their env and from
+    Kamailio's local config."""
+    calls: list[tuple[str, str, int, str]] = []
+    for name in WORKLOADS:
+        for container in _containers(_pod(_workload(built, name))["spec"]):
+            env = _env(container)
+            for var, value in env.items():
+                if var.endswith("_ADDRESS"):
+                    host, port = value.rsplit(":", 1)
+                    calls.append((name, host, int(port), "TCP"))
+                elif var.endswith("_REDIS_URL"):
+                    url = urlsplit(value)
+                    calls.append((name, str(url.hostname), url.port or 6379, "TCP"))
+                elif var.endswith("_PUSH_EDGE_HOST"):  # check-sync NOTIFYs (SIP over UDP)
+                    port_var = var.removesuffix("HOST") + "PORT"
+                    calls.append((name, value, int(env[port_var]), "UDP"))
+    defines = _kamailio_defines(built)
+    lookup = urlsplit(defines["HD_BINDING_URL"])
+    calls.append(("kamailio", str(lookup.hostname), int(lookup.port or 80), "TCP"))
+    redis = dict(kv.split("=", 1) for kv in defines["HD_REDIS"].split(";"))
+    calls.append(("kamailio", redis["addr"], int(redis["port"]), "TCP"))
+    menu_host, menu_port = defines["HD_VOICE_MENU"].removeprefix("sip:").split(":")
+    calls.append(("kamailio", menu_host, int(menu_port), "UDP"))
+    return calls
+
+
+def test_every_configured_call_is_allowed(built: list[Manifest]) -> None:
+    calls = _configured_calls(built)
+    callers = {caller for caller, *_ in calls}
+    assert {"binding", "auth", "provision", "kamailio"} <= callers
+    for caller, host, port, protocol in calls:
+        destination, target = _service_target(built, host, port, protocol)
+        source = _workload_peer(built, caller)
+        assert _flow(built, source, destination, target, protocol), (caller, host, port)
+
+
+def test_operators_prometheus_and_dns_are_let_through(built: list[Manifest]) -> None:
+    sources = _model_sources(built)
+    # Operators' tools: every gRPC Service, and Redis (directory imports).
+    services = _of_kind(built, "Service")
+    grpc_ports = [
+        (s["metadata"]["name"], p["port"])
+        for s in services
+        for p in s["spec"]["ports"]
+        if p.get("appProtocol") == "grpc"
+    ]
+    assert len(grpc_ports) == 3
+    redis_ports = [
+        ("redis", p["port"])
+        for s in services
+        if s["metadata"]["name"] == "redis"
+        for p in s["spec"]["ports"]
+    ]
+    for host, port in [*grpc_ports, *redis_ports]:
+        destination, target = _service_target(built, host, port)
+        assert _flow(built, sources["operator-tools"], destination, target, "TCP"), host
+    # Prometheus: the port each pod asks to be scraped on.
+    scraped = 0
+    for name in WORKLOADS:
+        annotations = _pod(_workload(built, name))["metadata"].get("annotations", {})
+        if annotations.get("prometheus.io/scrape") == "true":
+            port = int(annotations["prometheus.io/port"])
+            assert _flow(built, sources["prometheus"], sources[name], port, "TCP"), name
+            scraped += 1
+    assert scraped >= 4
+    # DNS from every pod.
+    dns = Peer.pod(KUBE_DNS[0], KUBE_DNS[1], _pod_address(built))
+    for name in [*WORKLOADS, "operator-tools"]:
+        for proto in ("UDP", "TCP"):
+            assert _allowed(built, "Egress", sources[name], dns, 53, proto), name
+
+
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_only_the_phone_facing_ports_are_open_to_the_outside(
+    built: list[Manifest], name: str
+) -> None:
+    """Every container port is reachable by someone; the outside and
+    strangers reach only the public ones (PUBLIC_PORTS)."""
+    sources = _model_sources(built)
+    destination = sources[name]
+    for container in _containers(_pod(_workload(built, name))["spec"]):
+        for entry in container.get("ports", []):
+            port, proto = entry["containerPort"], entry.get("protocol", "TCP")
+            allowed = {
+                who
+                for who, source in sources.items()
+                if who != name and _allowed(built, "Ingress", destination, source, port, proto)
+            }
+            where = (name, entry["name"])
+            assert allowed, f"{where}: nobody may reach it"
+            strangers = allowed & {"outside", "stranger-here", "stranger-elsewhere"}
+            if where in PUBLIC_PORTS:
+                assert "outside" in allowed, where
+            else:
+                assert not strangers, (where, strangers)
+
+
+def test_the_pod_network_reaches_the_edge_only_from_the_push_sources(
+    built: list[Manifest],
+) -> None:
+    """Kamailio trusts check-sync pushes from HD_PUSH_FROM (the pod network):
+    from there only the provision service (and the voice menu's BYEs) may
+    send it SIP."""
+    sources = _model_sources(built)
+    edge = sources["kamailio"]
+    for entry in _containers(_pod(_workload(built, "kamailio"))["spec"])[0]["ports"]:
+        if ("kamailio", entry["name"]) not in PUBLIC_PORTS:
+            continue
+        port, proto = entry["containerPort"], entry.get("protocol", "TCP")
+        in_pod_network = {
+            who
+            for who, source in sources.items()
+            if who != "outside" and _allowed(built, "Ingress", edge, source, port, proto)
+        }
+        assert in_pod_network <= {"provision", "auth"}, (entry["name"], in_pod_network)
+
+
+# --- Secrets, certificates and the files the services read -----------------------
+
+
+def _volumes(built: list[Manifest]) -> list[tuple[str, Manifest]]:
+    return [
+        (w["metadata"]["name"], v)
+        for w in _of_kind(built, *WORKLOAD_KINDS)
+        for v in _pod(w)["spec"].get("volumes", [])
+    ]
+
+
+def test_mounted_secrets_and_configmaps_are_declared_or_operator_created(
+    built: list[Manifest],
+) -> None:
+    declared_maps = {d["metadata"]["name"] for d in _of_kind(built, "ConfigMap")}
+    declared_secrets = {d["metadata"]["name"] for d in _of_kind(built, "Secret")}
+    issued = {d["spec"]["secretName"] for d in _of_kind(built, "Certificate")}
+    used: set[str] = set()
+    for name, volume in _volumes(built):
+        if "configMap" in volume:
+            assert volume["configMap"]["name"] in declared_maps, (name, volume)
+        if "secret" in volume:
+            secret = volume["secret"]["secretName"]
+            assert secret in declared_secrets | issued | OPERATOR_CREATED_SECRETS, (name, secret)
+            used.add(secret)
+    used |= {d["spec"]["ca"]["secretName"] for d in _of_kind(built, "Issuer") if "ca" in d["spec"]}
+    # The operators' tool pod (examples/): its own certificate, else theirs.
+    (tool_certificate,) = _of_kind(_tools_example(), "Certificate")
+    for volume in _tools_pod()["spec"]["volumes"]:
+        if "secret" in volume:
+            secret = volume["secret"]["secretName"]
+            assert secret in OPERATOR_CREATED_SECRETS | {tool_certificate["spec"]["secretName"]}
+            used.add(secret)
+    # The list names nothing that nobody uses.
+    assert used >= OPERATOR_CREATED_SECRETS
+    # No secret value in the repository.
+    assert not declared_secrets
+
+
+def _mounts(built: list[Manifest], name: str) -> dict[str, tuple[Manifest, Manifest]]:
+    """mountPath -> (volumeMount, volume) of a workload's container."""
+    workload = _workload(built, name)
+    claims = workload["spec"].get("volumeClaimTemplates", [])
+    return _spec_mounts(_pod(workload)["spec"], claims)
+
+
+def _spec_mounts(
+    spec: Manifest, claims: list[Manifest] | None = None
+) -> dict[str, tuple[Manifest, Manifest]]:
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    for claim in claims or []:
+        volumes[claim["metadata"]["name"]] = {"persistentVolumeClaim": claim["spec"]}
+    (container,) = spec["containers"]
+    return {m["mountPath"]: (m, volumes[m["name"]]) for m in container.get("volumeMounts", [])}
+
+
+def _file_source(built: list[Manifest], name: str, path: str) -> tuple[str, str]:
+    """(Secret name, key) a file path in a workload comes from."""
+    return _mounted_file(_mounts(built, name), path)
+
+
+def _mounted_file(mounts: dict[str, tuple[Manifest, Manifest]], path: str) -> tuple[str, str]:
+    """(Secret name, key) a file path comes from; asserts it is a read-only
+    Secret mount that holds that file."""
+    parent, _, file = path.rpartition("/")
+    assert parent in mounts, path
+    mount, volume = mounts[parent]
+    assert mount.get("readOnly") is True, path
+    assert "secret" in volume, path
+    items = volume["secret"].get("items")
+    if items is None:  # the whole Secret: a cert-manager one (tls.crt, tls.key, ca.crt)
+        assert file in {"tls.crt", "tls.key", "ca.crt"}, path
+        return volume["secret"]["secretName"], file
+    (key,) = [i["key"] for i in items if i["path"] == file]
+    return volume["secret"]["secretName"], key
+
+
+@pytest.mark.parametrize("name", ["binding", "auth", "provision"])
+def test_service_files_come_from_the_contracted_secrets(built: list[Manifest], name: str) -> None:
+    (container,) = _pod(_workload(built, name))["spec"]["containers"]
+    env = _env(container)
+    prefix = f"HOTDESK_{name.upper()}_"
+    files = {var.removeprefix(prefix): path for var, path in env.items() if var.endswith("_FILE")}
+    # gRPC identity: the service's cert-manager Secret, from the hotdesk-ca Issuer.
+    tls = f"hotdesk-{name}-tls"
+    for setting, key in [("CERT", "tls.crt"), ("KEY", "tls.key"), ("CA", "ca.crt")]:
+        path = files.pop(f"GRPC_TLS_{setting}_FILE")
+        assert path == f"/etc/hotdesk/tls/{key}"
+        assert _file_source(built, name, path) == (tls, key)
+    (certificate,) = [c for c in _of_kind(built, "Certificate") if c["spec"]["secretName"] == tls]
+    assert certificate["spec"]["commonName"] == f"service:{name}"
+    # The names callers dial: the Service, also qualified with the namespace.
+    dns_names = certificate["spec"]["dnsNames"]
+    assert {name, f"{name}.{_namespace(built)}.svc"} <= set(dns_names)
+    assert certificate["spec"]["issuerRef"]["name"] == "hotdesk-ca"
+    (issuer,) = [i for i in _of_kind(built, "Issuer") if i["metadata"]["name"] == "hotdesk-ca"]
+    assert "ca" in issuer["spec"]
+    # Redis: the ACL user in the URL, its password from hotdesk-redis-<user>.
+    user = urlsplit(env[f"{prefix}REDIS_URL"]).username
+    assert user == name
+    path = files.pop("REDIS_PASSWORD_FILE")
+    assert path == "/etc/hotdesk/redis/password"
+    assert _file_source(built, name, path) == (f"hotdesk-redis-{user}", "password")
+    # The rest: the menu key (auth), the SIP secrets' key (provision).
+    expected = {
+        "auth": {"MENU_KEY_FILE": ("/etc/hotdesk/menu/key", "hotdesk-menu-key")},
+        "provision": {"SECRETS_KEY_FILE": ("/etc/hotdesk/secrets/key", "hotdesk-secrets-key")},
+    }.get(name, {})
+    assert set(files) == set(expected)
+    for setting, (want_path, secret) in expected.items():
+        assert files[setting] == want_path
+        assert _file_source(built, name, want_path) == (secret, "key")
+
+
+def test_redis_loads_its_users_from_the_acl_secret(built: list[Manifest]) -> None:
+    (container,) = _pod(_workload(built, "redis"))["spec"]["containers"]
+    args = container["args"]
+    path = args[args.index("--aclfile") + 1]
+    assert _file_source(built, "redis", path) == ("hotdesk-redis-acl", "users.acl")
+    # Its data stays on the claim.
+    mounts = _mounts(built, "redis")
+    (claim,) = _workload(built, "redis")["spec"]["volumeClaimTemplates"]
+    assert mounts["/data"][0]["name"] == claim["metadata"]["name"]
+    assert not mounts["/data"][0].get("readOnly")
+
+
+def _entrypoint_default(variable: str) -> str:
+    text = (K8S.parents[1] / "kamailio" / "entrypoint.sh").read_text()
+    (value,) = re.findall(rf"\$\{{{variable}:-([^}}]+)\}}", text)
+    return str(value)
+
+
+def test_kamailio_gets_what_its_entrypoint_reads_and_writes(built: list[Manifest]) -> None:
+    """The template from the ConfigMap, the password and menu key from their
+    Secrets, and writable emptyDirs wherever the entrypoint or Kamailio
+    writes (the root filesystem is read-only)."""
+    mounts = _mounts(built, "kamailio")
+    template = _entrypoint_default("EDGE_LOCAL_TEMPLATE")
+    parent, _, file = template.rpartition("/")
+    assert mounts[parent][1]["configMap"]["name"] == "kamailio-local"
+    assert file in _kamailio_configmap(built)["data"]
+    password = _entrypoint_default("EDGE_REDIS_PASSWORD_FILE")
+    assert _file_source(built, "kamailio", password) == ("hotdesk-redis-kamailio", "password")
+    defines = _kamailio_defines(built)
+    assert _file_source(built, "kamailio", defines["HD_MENU_KEY_FILE"]) == (
+        "hotdesk-menu-key",
+        "key",
+    )
+    writable = [
+        _entrypoint_default("EDGE_LOCAL_DIR"),
+        _entrypoint_default("EDGE_RUN_DIR"),
+        defines["HD_PEERS_FILE"].rpartition("/")[0],
+        "/tmp",
+    ]
+    for path in writable:
+        mount, volume = mounts[path]
+        assert "emptyDir" in volume and not mount.get("readOnly"), path
+    # The rendered config holds the password: never on the node's disk.
+    assert mounts[_entrypoint_default("EDGE_LOCAL_DIR")][1]["emptyDir"]["medium"] == "Memory"
+    # SIP over TLS: the edge's certificate, for the name phones reach it at.
+    tls = mounts["/etc/hotdesk/tls"][1]["secret"]["secretName"]
+    assert tls == "hotdesk-kamailio-tls"
+    (certificate,) = [c for c in _of_kind(built, "Certificate") if c["spec"]["secretName"] == tls]
+    assert defines["HD_ADVERTISE"].rsplit(":", 1)[0] in certificate["spec"]["dnsNames"]
+
+
+# --- kamailio/entrypoint.sh, run -----------------------------------------------
+
+
+def _run_entrypoint(
+    built: list[Manifest], tmp_path: Path, password: str
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """The entrypoint on the ConfigMap's template (peers list moved into
+    tmp_path), with a stand-in for kamailio that prints where it runs and
+    its arguments."""
+    template = _kamailio_configmap(built)["data"]["kamailio-local.cfg"]
+    peers = _kamailio_defines(built)["HD_PEERS_FILE"]
+    (tmp_path / "template.cfg").write_text(template.replace(peers, str(tmp_path / "peers/list")))
+    (tmp_path / "password").write_text(password)
+    (tmp_path / "local").mkdir()
+    stub = tmp_path / "kamailio"
+    stub.write_text('#!/bin/sh\npwd\necho "$@"\n')
+    stub.chmod(0o755)
+    env = {
+        "PATH": os.environ["PATH"],
+        "EDGE_LOCAL_TEMPLATE": str(tmp_path / "template.cfg"),
+        "EDGE_REDIS_PASSWORD_FILE": str(tmp_path / "password"),
+        "EDGE_LOCAL_DIR": str(tmp_path / "local"),
+        "EDGE_RUN_DIR": str(tmp_path / "run"),
+        "EDGE_KAMAILIO": str(stub),
+    }
+    script = K8S.parents[1] / "kamailio" / "entrypoint.sh"
+    done = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, timeout=30)
+    return done, tmp_path / "local" / "kamailio-local.cfg"
+
+
+def test_entrypoint_renders_the_redis_password_and_starts_kamailio(
+    built: list[Manifest], tmp_path: Path
+) -> None:
+    done, rendered = _run_entrypoint(built, tmp_path, "0f1e2d3c4b5a\n")
+    assert done.returncode == 0, done.stderr
+    text = rendered.read_text()
+    assert "@REDIS_PASSWORD@" not in text
+    (spec,) = re.findall(r'#!substdef "!HD_REDIS!(.*)!g"', text)
+    assert dict(kv.split("=", 1) for kv in spec.split(";"))["pass"] == "0f1e2d3c4b5a"
+    # Only the same user may read it; the rest of the template is unchanged.
+    assert stat.S_IMODE(rendered.stat().st_mode) == 0o600
+    template = (tmp_path / "template.cfg").read_text()
+    assert text == template.replace("@REDIS_PASSWORD@", "0f1e2d3c4b5a")
+    # The peers' list exists; Kamailio runs in the rendered config's directory.
+    assert (tmp_path / "peers" / "list").exists()
+    cwd, argv = done.stdout.splitlines()
+    assert Path(cwd) == rendered.parent
+    assert f"-Y {tmp_path / 'run'}" in argv and "-DD -E" in argv
+
+
+@pytest.mark.parametrize("password", ["", "a!b", "pa;ss=x", "two\nlines"])
+def test_entrypoint_refuses_a_password_the_config_cannot_hold(
+    built: list[Manifest], tmp_path: Path, password: str
+) -> None:
+    done, rendered = _run_entrypoint(built, tmp_path, password)
+    assert done.returncode != 0
+    assert "Redis password" in done.stderr
+    assert not rendered.exists()
+
+
+# --- The operators' tool pod (deploy/k8s/examples/operator-tools.yaml) --------
+
+
+def test_the_operators_pod_is_restricted_and_let_through(built: list[Manifest]) -> None:
+    pod = _tools_pod()
+    _assert_restricted(pod["spec"], "operator-tools")
+    assert pod["metadata"]["namespace"] == _namespace(built)
+    labels = pod["metadata"]["labels"]
+    assert labels.items() >= OPERATOR_TOOLS.items()
+    source = Peer.pod(labels, pod["metadata"]["namespace"], _pod_address(built))
+    (container,) = pod["spec"]["containers"]
+    env = _env(container)
+    for var in env:
+        assert var.startswith("HOTDESK_CLI_"), var
+        assert var.removeprefix("HOTDESK_CLI_").lower() in CliSettings.model_fields, var
+    # Every service it is configured to call, and Redis, let through.
+    calls = [v.rsplit(":", 1) for k, v in env.items() if k.endswith("_ADDRESS")]
+    redis = urlsplit(env["HOTDESK_CLI_REDIS_URL"])
+    calls.append([str(redis.hostname), str(redis.port)])
+    assert len(calls) == 4
+    for host, port in calls:
+        destination, target = _service_target(built, host, int(port))
+        assert _flow(built, source, destination, target, "TCP"), host
+
+
+def test_the_operators_pod_acts_with_its_own_certificate(built: list[Manifest]) -> None:
+    pod = _tools_pod()
+    (container,) = pod["spec"]["containers"]
+    env = _env(container)
+    mounts = _spec_mounts(pod["spec"])
+    (certificate,) = _of_kind(_tools_example(), "Certificate")
+    spec = certificate["spec"]
+    assert spec["commonName"] == f"operator:{env['HOTDESK_CLI_OPERATOR']}"
+    assert spec["issuerRef"]["name"] in {i["metadata"]["name"] for i in _of_kind(built, "Issuer")}
+    assert "server auth" not in spec["usages"]
+    for setting, key in [("CERT", "tls.crt"), ("KEY", "tls.key"), ("CA", "ca.crt")]:
+        path = env[f"HOTDESK_CLI_GRPC_TLS_{setting}_FILE"]
+        assert _mounted_file(mounts, path) == (spec["secretName"], key)
+    user = urlsplit(env["HOTDESK_CLI_REDIS_URL"]).username
+    password = env["HOTDESK_CLI_REDIS_PASSWORD_FILE"]
+    assert _mounted_file(mounts, password) == (f"hotdesk-redis-{user}", "password")
+    secrets_key = env["HOTDESK_CLI_SECRETS_KEY_FILE"]
+    assert _mounted_file(mounts, secrets_key) == ("hotdesk-secrets-key", "key")
