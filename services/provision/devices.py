@@ -4,6 +4,7 @@ secret, who is logged in, at which generation — read from Redis.
 ``read_sip_secret`` is the one place this service reads a device's SIP
 secret (its file password and what its file carries)."""
 
+import asyncio
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -70,8 +71,10 @@ class DeviceDirectory:
         tenant = await self._lookup.device_tenant(device_id)
         if tenant is None:
             return None
-        values = await self._redis.hmget(keys.device(tenant.group, device_id), *_DEVICE_FIELDS)
-        secret = await read_sip_secret(self._redis, tenant.domain, device_id)
+        values, secret = await asyncio.gather(
+            self._redis.hmget(keys.device(tenant.group, device_id), *_DEVICE_FIELDS),
+            read_sip_secret(self._redis, tenant.domain, device_id),
+        )
         mac, vendor, model, hotdesk, user_tenant, user_ext, expires, gen = values
         if mac is None:
             return None
