@@ -119,3 +119,17 @@ def provision_status(group: str, device_id: str) -> str:
 # Secret the provision service signs digest nonces and phone-screen URLs
 # with; created once by the first instance, shared by all.
 PROVISION_KEY = "hd:{dir}:provision:key"
+
+
+# Failed file digests (provision-owned): counters that expire with their
+# window, one per MAC named in a requested path and one per client address.
+# Each is its own hash tag: they are never read together with other keys,
+# and an attack's counters spread over the cluster instead of one slot.
+def provision_digest_failures_mac(mac: str) -> str:
+    """Integer: failed digests for file paths naming ``mac`` (12 lowercase hex digits)."""
+    return f"hd:provfail:{tag('mac:' + mac)}"
+
+
+def provision_digest_failures_ip(address: str) -> str:
+    """Integer: failed digests from the client address ``address``."""
+    return f"hd:provfail:{tag('ip:' + address)}"

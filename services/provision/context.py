@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -10,6 +11,7 @@ from hotdesk.v1 import auth_pb2_grpc, binding_pb2_grpc
 from services.kernel.clock import Clock
 from services.provision.devices import DeviceDirectory
 from services.provision.digest import DigestAuth
+from services.provision.failures import DigestFailures
 from services.provision.links import ScreenLinks
 from services.provision.profiles import ProfileStore
 from services.provision.status import StatusBook
@@ -22,7 +24,9 @@ class ProvisionContext:
     profiles: ProfileStore
     status: StatusBook
     digest: DigestAuth
+    failures: DigestFailures
     links: ScreenLinks
+    admin_password: Callable[[str], str]  # device id -> the phone's admin password
     site: PhoneSite
     clock: Clock
     auth: auth_pb2_grpc.AuthServiceAsyncStub

@@ -1,7 +1,11 @@
-"""Serving phone files: identify the phone, check its credentials for
-device files, render, record the fetch. Uploads are refused so that nothing
-a previous user changed on the phone (Polycom override files, logs) is kept
-and handed to the next one."""
+"""Serving phone files. A file named for a MAC needs the digest credentials
+of the device with that MAC: until they are valid, every such request gets
+the same challenge, whether the MAC is known or not (nothing is looked up
+before), and failed digests are counted per MAC and per client address.
+Then the phone is identified (``identify``), the file rendered and the fetch
+recorded. Files named for no MAC carry nothing secret. Uploads are refused
+so that nothing a previous user changed on the phone (Polycom override
+files, logs) is kept and handed to the next one."""
 
 import logging
 import time
@@ -12,9 +16,15 @@ from services.kernel.logs import fields
 from services.provision import metrics
 from services.provision.context import CONTEXT, ProvisionContext
 from services.provision.devices import DeviceRecord
-from services.provision.digest import parse_authorization
-from services.provision.identify import Identified, Refused, identify
-from services.provision.vendors import VENDORS
+from services.provision.fileauth import NotAuthenticated, authenticate
+from services.provision.identify import (
+    Identified,
+    Refused,
+    identify_common,
+    identify_device,
+    mac_in_path,
+)
+from services.provision.vendors import VENDORS, identify_path
 from services.provision.vendors.base import Rendered, Vendor
 from services.provision.view import build_view
 
@@ -27,45 +37,96 @@ def _peer(request: web.Request) -> str:
     return request.remote or ""
 
 
+def _not_found() -> web.Response:
+    return web.Response(status=404, text="not found\n")
+
+
+def _refused(request: web.Request, vendor: str, kind: str, refused: Refused) -> web.Response:
+    metrics.FETCHES.labels(vendor, kind, refused.reason).inc()
+    log.warning(
+        "fetch_refused",
+        extra=fields(
+            file=request.match_info["filename"],
+            reason=refused.reason,
+            detail=refused.detail,
+            peer=_peer(request),
+        ),
+    )
+    return _not_found()
+
+
 async def get_file(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     filename = request.match_info["filename"]
     user_agent = request.headers.get("User-Agent", "")
-    found = await identify(filename, user_agent, ctx.devices, ctx.clock())
-    if isinstance(found, Refused):
-        metrics.FETCHES.labels("", "", found.reason).inc()
+    mac = mac_in_path(filename)
+    if mac is None:
+        found = identify_common(filename, user_agent)
+        if isinstance(found, Refused):
+            return _refused(request, "", "", found)
+        return _served(request, found, found.vendor.render(found.request, None), "")
+    # Labels only (the file name and User-Agent, nothing looked up).
+    claimed = identify_path(filename, user_agent)
+    vendor, kind = (claimed[0].name, claimed[1].kind) if claimed else ("", "device")
+    limited = await ctx.failures.limited(mac, _peer(request))
+    if limited is not None:
+        outcome = f"rate_limited_{limited.scope}"
+        metrics.FETCHES.labels(vendor, kind, outcome).inc()
         log.warning(
-            "fetch_refused",
-            extra=fields(
-                file=filename, reason=found.reason, detail=found.detail, peer=_peer(request)
-            ),
+            "fetch_rate_limited",
+            extra=fields(file=filename, limit=limited.scope, peer=_peer(request)),
         )
-        return web.Response(status=404, text="not found\n")
-    if found.device is None:
-        rendered = found.vendor.render(found.request, None)
-        return _served(request, found, rendered, "")
+        return web.Response(
+            status=429,
+            text="too many failed attempts\n",
+            headers={"Retry-After": str(limited.retry_after)},
+        )
+    proof = await authenticate(request, ctx.digest, ctx.devices)
+    if isinstance(proof, NotAuthenticated):
+        return await _challenge(request, ctx, mac, vendor, kind, proof)
+    device = await ctx.devices.read(proof.device_id, ctx.clock())
+    if device is None:  # removed from the directory a moment ago
+        return await _challenge(
+            request, ctx, mac, vendor, kind, NotAuthenticated("denied", proof.device_id)
+        )
+    found = identify_device(filename, user_agent, device)
+    if isinstance(found, Refused):
+        return _refused(request, vendor, kind, found)
+    if found.device is None:  # a file named for the MAC but with nothing secret
+        return _served(request, found, found.vendor.render(found.request, None), "")
     return await _device_file(request, ctx, found, found.device)
+
+
+async def _challenge(
+    request: web.Request,
+    ctx: ProvisionContext,
+    mac: str,
+    vendor: str,
+    kind: str,
+    proof: NotAuthenticated,
+) -> web.Response:
+    """The one answer to every file request named for a MAC without valid
+    credentials (the outcome goes to the log and the metric only)."""
+    if proof.failed:
+        await ctx.failures.failed(mac, _peer(request))
+    metrics.FETCHES.labels(vendor, kind, proof.outcome).inc()
+    log.warning(
+        "fetch_unauthorized",
+        extra=fields(
+            file=request.match_info["filename"],
+            user=proof.username or None,
+            outcome=proof.outcome,
+            peer=_peer(request),
+        ),
+    )
+    challenge = ctx.digest.challenge(stale=proof.outcome == "stale_nonce")
+    return web.Response(status=401, text="unauthorized\n", headers={"WWW-Authenticate": challenge})
 
 
 async def _device_file(
     request: web.Request, ctx: ProvisionContext, found: Identified, device: DeviceRecord
 ) -> web.Response:
     vendor = found.vendor
-    outcome = _check_credentials(request, ctx, device)
-    if outcome != "ok":
-        metrics.FETCHES.labels(vendor.name, "device", outcome).inc()
-        log.warning(
-            "fetch_unauthorized",
-            extra=fields(
-                file=found.request.filename, device=device.id, outcome=outcome, peer=_peer(request)
-            ),
-        )
-        if outcome == "no_secret":
-            return web.Response(status=404, text="not found\n")
-        challenge = ctx.digest.challenge(stale=outcome == "stale_nonce")
-        return web.Response(
-            status=401, text="unauthorized\n", headers={"WWW-Authenticate": challenge}
-        )
     started = time.perf_counter()
     rendered = await render_device(ctx, vendor, found, device)
     metrics.RENDER_SECONDS.labels(vendor.name).observe(time.perf_counter() - started)
@@ -73,20 +134,6 @@ async def _device_file(
     if lag is not None:
         metrics.LAG_SECONDS.observe(lag)
     return _served(request, found, rendered, device.id, device.generation)
-
-
-def _check_credentials(request: web.Request, ctx: ProvisionContext, device: DeviceRecord) -> str:
-    if not device.secret:
-        return "no_secret"
-    header = request.headers.get("Authorization")
-    if header is None:
-        return "unauthorized"
-    answer = parse_authorization(header)
-    # The credentials must be this device's, for this very request.
-    if answer is None or answer.username != device.id or answer.uri != request.raw_path:
-        return "denied"
-    verdict = ctx.digest.verify(answer, request.method, device.secret)
-    return {"ok": "ok", "stale": "stale_nonce"}.get(verdict, "denied")
 
 
 async def render_device(
@@ -98,7 +145,12 @@ async def render_device(
         profile = await ctx.profiles.get_or_create(
             device.user_tenant, device.user.extension, vendor.name, device.model, ctx.clock()
         )
-    view = build_view(device, spec, ctx.site, profile, ctx.links.login_logout(device.id))
+    screen = (
+        ctx.links.login_logout(device.id, device.generation, ctx.clock())
+        if vendor.screen_forms
+        else None
+    )
+    view = build_view(device, spec, ctx.site, profile, screen, ctx.admin_password(device.id))
     return vendor.render(found.request, view)
 
 

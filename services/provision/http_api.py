@@ -10,8 +10,10 @@ from services.provision.context import CONTEXT, ProvisionContext
 def phone_app(context: ProvisionContext) -> web.Application:
     app = web.Application()
     app[CONTEXT] = context
-    app.router.add_get("/screen/{device}/{token}/login", screen.login)
-    app.router.add_get("/screen/{device}/{token}/logout", screen.logout)
+    for page, handler in (("login", screen.login), ("logout", screen.logout)):
+        # GET shows the page; the PIN comes back only in a POST's body.
+        app.router.add_get(f"/screen/{{device}}/{{token}}/{page}", handler)
+        app.router.add_post(f"/screen/{{device}}/{{token}}/{page}", handler)
     app.router.add_get("/{filename:[^/]+}", files.get_file)
     app.router.add_put("/{filename:[^/]+}", files.refuse_upload)
     return app

@@ -7,9 +7,9 @@ _LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 
 FETCHES = Counter(
     "hotdesk_provision_fetches_total",
-    "Phone file requests by vendor, file kind and outcome (served, unauthorized, stale_nonce, "
-    "denied, unknown_file, foreign_agent, unknown_mac, vendor_mismatch, model_mismatch, "
-    "mac_mismatch, no_secret, upload_refused)",
+    "Phone file requests by vendor, file kind and outcome (served; 401: unauthorized, denied, "
+    "no_secret, stale_nonce; 429: rate_limited_mac, rate_limited_address; 404: unknown_file, "
+    "foreign_agent, other_mac, vendor_mismatch, model_mismatch, mac_mismatch; upload_refused)",
     ["vendor", "kind", "outcome"],
 )
 RENDER_SECONDS = Histogram(
@@ -39,6 +39,8 @@ LAG_SECONDS = Histogram(
 )
 SCREEN_ACTIONS = Counter(
     "hotdesk_provision_screen_actions_total",
-    "Phone-screen logins and logouts by outcome",
+    "Phone-screen logins and logouts by outcome (logged_in, logged_out, wrong_pin, backoff, "
+    "locked, refused, unavailable, the binding service's refusals; expired_token, stale_token, "
+    "pin_in_query, no_forms)",
     ["action", "outcome"],
 )

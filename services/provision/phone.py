@@ -66,6 +66,9 @@ class PhoneView:
     provisioning_url: str  # base URL the phone fetches its files from
     resync_seconds: int  # periodic check as a safety net behind check-sync
     generation: int  # the device's binding generation this view was built at
+    # The phone's own administrator password (services.provision.admin):
+    # never a factory default; never logged.
+    admin_password: str
 
     @property
     def logged_in(self) -> bool:

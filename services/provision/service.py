@@ -4,6 +4,7 @@ profiles over gRPC, and the resync consumer pushing check-sync NOTIFYs."""
 import secrets
 import socket
 import ssl
+from functools import partial
 
 import grpc
 from aiohttp import web
@@ -12,10 +13,12 @@ from hotdesk.v1 import auth_pb2_grpc, binding_pb2_grpc, provision_pb2, provision
 from services.kernel import keys
 from services.kernel.clock import Clock, now_ms
 from services.kernel.service import ServiceShell
+from services.provision.admin import admin_password
 from services.provision.context import ProvisionContext
 from services.provision.core import ProvisionCore
 from services.provision.devices import DeviceDirectory
 from services.provision.digest import DigestAuth
+from services.provision.failures import DigestFailures
 from services.provision.grpc_api import POLICY, ProvisionServicer
 from services.provision.http_api import phone_app
 from services.provision.links import ScreenLinks
@@ -71,7 +74,8 @@ class ProvisionService(ServiceShell):
         )
 
     async def _service_key(self) -> bytes:
-        """The key every replica signs nonces and URLs with (made once)."""
+        """The key every replica signs nonces and URLs with and derives the
+        phones' admin passwords from (made once)."""
         await self.redis.set(keys.PROVISION_KEY, secrets.token_hex(32), nx=True)
         return bytes.fromhex(await self.redis.get(keys.PROVISION_KEY))
 
@@ -100,7 +104,14 @@ class ProvisionService(ServiceShell):
             profiles=self.profiles,
             status=self.status,
             digest=DigestAuth(s.digest_realm, key, s.digest_nonce_seconds),
-            links=ScreenLinks(base, key),
+            failures=DigestFailures(
+                self.redis,
+                s.digest_failures_per_mac,
+                s.digest_failures_per_address,
+                s.digest_failure_window_seconds,
+            ),
+            links=ScreenLinks(base, key, s.screen_token_seconds),
+            admin_password=partial(admin_password, key),
             site=PhoneSite(s.sip_proxy_host, s.sip_proxy_port, base, s.phone_resync_seconds),
             clock=self.clock,
             auth=auth_pb2_grpc.AuthServiceStub(auth),

@@ -3,7 +3,7 @@
 import socket
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.kernel.settings import ServiceSettings
@@ -31,11 +31,26 @@ class ProvisionSettings(ServiceSettings):
     digest_realm: str = "hotdesk-provisioning"
     # Nonces older than this are stale (the phone retries with a new one).
     digest_nonce_seconds: int = Field(default=300, gt=0)
+    # Failed digests (wrong password, unknown user, forged nonce) on file
+    # paths naming a MAC are counted per MAC and per client address over a
+    # fixed window; at the limit every request of that MAC or address is
+    # answered 429 with Retry-After until the window ends. Counted in Redis,
+    # so every instance enforces the same limit. A phone behind a NAT shares
+    # the address limit with its neighbours: it is sized for that.
+    digest_failures_per_mac: int = Field(default=10, ge=1)
+    digest_failures_per_address: int = Field(default=50, ge=1)
+    digest_failure_window_seconds: int = Field(default=300, ge=1)
     # Where phones send SIP (written into their files).
     sip_proxy_host: str = "127.0.0.1"
     sip_proxy_port: int = 5060
     # Periodic resync of every phone: the safety net behind check-sync.
     phone_resync_seconds: int = Field(default=86_400, ge=300)
+    # How long the phone-screen links in a file stay valid. A phone gets new
+    # ones with every file it fetches, at the latest every
+    # phone_resync_seconds, so this must be longer than that (the default:
+    # twice the default resync). A link is also dead as soon as the device's
+    # binding changes (a login or logout since the file was fetched).
+    screen_token_seconds: int = Field(default=172_800, ge=600)
     binding_address: str = "127.0.0.1:7100"
     auth_address: str = "127.0.0.1:7200"
     rpc_timeout_seconds: float = Field(default=3.0, gt=0)
@@ -59,3 +74,12 @@ class ProvisionSettings(ServiceSettings):
     # Entries another (dead) consumer left unfinished this long are claimed.
     consumer_claim_idle_seconds: float = Field(default=60.0, gt=0)
     consumer_batch: int = Field(default=500, ge=1)
+
+    @model_validator(mode="after")
+    def _screen_links_outlive_resync(self) -> "ProvisionSettings":
+        if self.screen_token_seconds <= self.phone_resync_seconds:
+            raise ValueError(
+                "screen_token_seconds must be longer than phone_resync_seconds "
+                "(phones would keep expired Login/Logout links until their next resync)"
+            )
+        return self

@@ -33,18 +33,21 @@ def build_view(
     spec: ModelSpec,
     site: PhoneSite,
     profile: Profile | None,
-    screen_urls: tuple[str, str],
+    screen_urls: tuple[str, str] | None,
+    admin_password: str,
 ) -> PhoneView:
     """``profile`` is the logged-in user's for this model (None when idle);
-    ``screen_urls`` the device's phone-screen (login, logout) pages."""
-    login_url, logout_url = screen_urls
+    ``screen_urls`` the device's phone-screen (login, logout) pages, None
+    when the phone cannot use them (its Login/Logout keys then dial the
+    tenant's feature codes, as on a model without a browser)."""
+    screen = screen_urls if spec.browser else None
     codes = device.tenant.feature_codes
     keys: tuple[Key, ...]
     if device.user is not None and profile is not None:
         user = device.user
         logout = (
-            Key("logout", logout_url, "Logout")
-            if spec.browser
+            Key("logout", screen[1], "Logout")
+            if screen is not None
             else Key("speed_dial", codes.logout, "Logout")
         )
         own = tuple(_user_key(k) for k in profile.keys[: max(0, spec.line_keys - 1)])
@@ -54,8 +57,8 @@ def build_view(
     else:
         user = None
         login = (
-            Key("login", login_url, "Login")
-            if spec.browser
+            Key("login", screen[0], "Login")
+            if screen is not None
             else Key("speed_dial", codes.login, "Login")
         )
         keys = (login,) if device.hotdesk else ()
@@ -83,4 +86,5 @@ def build_view(
         provisioning_url=site.provisioning_url,
         resync_seconds=site.resync_seconds,
         generation=device.generation,
+        admin_password=admin_password,
     )

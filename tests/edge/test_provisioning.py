@@ -93,8 +93,10 @@ def test_login_pushes_check_sync_and_the_phone_fetches_the_user(
     cfg = fetch(provision, "hd3001", "001565aa3001.cfg", YEALINK_T54W_UA)
     assert cfg["account.1.label"] == "1001 Alice Example"
     assert cfg["account.1.display_name"] == "Alice Example"
-    assert (cfg["linekey.1.type"], cfg["linekey.1.label"]) == ("27", "Logout")
-    assert "/screen/hd3001/" in cfg["linekey.1.value"]
+    # A Yealink's Logout key dials the logout code (its XML browser cannot
+    # post a PIN, so it gets no phone-screen pages).
+    assert (cfg["linekey.1.type"], cfg["linekey.1.label"]) == ("13", "Logout")
+    assert cfg["linekey.1.value"] == "*46"
     assert (cfg["linekey.2.type"], cfg["linekey.2.value"]) == ("16", "1001")
     assert provisioning(provision, "hd3001").provisioned
     metrics = provision.metrics()
@@ -106,7 +108,11 @@ def test_login_pushes_check_sync_and_the_phone_fetches_the_user(
     assert phone.wait(timeout=15) == 0, phone.messages
     idle = fetch(provision, "hd3001", "001565aa3001.cfg", YEALINK_T54W_UA)
     assert idle["account.1.label"] == "HD hd3001"
-    assert (idle["linekey.1.type"], idle["linekey.1.label"]) == ("27", "Login")
+    assert (idle["linekey.1.type"], idle["linekey.1.label"], idle["linekey.1.value"]) == (
+        "13",
+        "Login",
+        "*45",
+    )
     assert idle["linekey.2.type"] == "0"
     assert "Alice" not in " ".join(idle.values())
 

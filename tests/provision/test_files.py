@@ -62,21 +62,28 @@ async def test_device_file_with_own_credentials(stack: Stack) -> None:
 
 
 @pytest.mark.parametrize(
-    ("device", "password"),
-    [("hd3002", None), ("hd3001", "demo-secret-wrong"), ("nobody", "demo-secret-hd3001")],
+    ("device", "password", "status"),
+    [
+        # Another device's valid credentials prove that device: the file is not its own.
+        ("hd3002", None, 404),
+        ("hd3001", "demo-secret-wrong", 401),
+        ("nobody", "demo-secret-hd3001", 401),
+    ],
 )
 async def test_other_credentials_never_get_the_file(
-    stack: Stack, device: str, password: str | None
+    stack: Stack, device: str, password: str | None, status: int
 ) -> None:
-    status, body, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, device, password)
-    assert status == 401
+    answer, body, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, device, password)
+    assert answer == status
     assert secret("hd3001") not in body
 
 
 @pytest.mark.parametrize(
     ("path", "user_agent", "reason"),
     [
-        ("001565ffffff.cfg", YEALINK_T54W_UA, "unknown_mac"),
+        # With hd3001's credentials: a file named for any other MAC is not its
+        # own (the MAC is never looked up).
+        ("001565ffffff.cfg", YEALINK_T54W_UA, "other_mac"),
         # <mac>.cfg is a Yealink's file and a Polycom's master file.
         (HD3001, POLYCOM_VVX450_UA, "vendor_mismatch"),
         (HD3001, "curl/8.0", "unknown_file"),
@@ -87,7 +94,12 @@ async def test_other_credentials_never_get_the_file(
             "model_mismatch",
         ),
         (HD3001, YEALINK_T54W_UA.replace("30:01", "30:09"), "mac_mismatch"),
-        ("0004f2aa3003-hotdesk.cfg", POLYCOM_VVX450_UA.replace("aa3003", "aa3001"), "mac_mismatch"),
+        ("0004f2aa3003-hotdesk.cfg", POLYCOM_VVX450_UA.replace("aa3003", "aa3001"), "other_mac"),
+        (
+            "001565aa3001-hotdesk.cfg",
+            POLYCOM_VVX450_UA.replace("aa3003", "aa3001"),
+            "vendor_mismatch",
+        ),
         ("secrets.txt", YEALINK_T54W_UA, "unknown_file"),
     ],
 )
@@ -101,8 +113,15 @@ async def test_unknown_or_mismatched_phones_get_404(
     assert [r.fields["reason"] for r in refused] == [reason]  # type: ignore[attr-defined]
 
 
-async def test_polycom_master_is_open_and_its_device_file_is_not(stack: Stack) -> None:
-    status, master, _ = await fetch(stack, "0004f2aa3003.cfg", POLYCOM_VVX450_UA)
+async def test_polycom_masters_and_device_file(stack: Stack) -> None:
+    # The default master names no MAC: open. A master named for a MAC is
+    # answered like every file named for a MAC: to that device's credentials.
+    status, default, _ = await fetch(stack, "000000000000.cfg", POLYCOM_VVX450_UA)
+    assert status == 200
+    assert ET.fromstring(default).attrib["CONFIG_FILES"] == "[PHONE_MAC_ADDRESS]-hotdesk.cfg"
+    status, _, _ = await fetch(stack, "0004f2aa3003.cfg", POLYCOM_VVX450_UA)
+    assert status == 401
+    status, master, _ = await fetch(stack, "0004f2aa3003.cfg", POLYCOM_VVX450_UA, "hd3003")
     assert status == 200
     application = ET.fromstring(master)
     assert application.attrib["CONFIG_FILES"] == "0004f2aa3003-hotdesk.cfg"

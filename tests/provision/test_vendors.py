@@ -16,6 +16,7 @@ POLYCOM = VENDORS["polycom"]
 YEALINK_MAC = "001565aa3001"
 POLYCOM_MAC = "0004f2aa3003"
 SECRET = 'S3cret-<pw>&"x'
+ADMIN_PASSWORD = "k2pq7x4mzvb5n3c6yt2a"
 LOGIN_URL = "https://prov.example/hd/login?device=hd3001"
 LOGOUT_URL = "https://prov.example/hd/logout?device=hd3001&g=7"
 YEALINK_UA = "Yealink SIP-T54W 96.86.0.100 00:15:65:aa:30:01"
@@ -68,6 +69,7 @@ def make_view(
         provisioning_url="https://prov.example/p",
         resync_seconds=resync_seconds,
         generation=7,
+        admin_password=ADMIN_PASSWORD,
     )
 
 
@@ -118,6 +120,7 @@ def test_yealink_logged_in_device_file() -> None:
     assert settings["account.1.auth_name"] == "hd3001"
     assert settings["account.1.user_name"] == "hd3001"
     assert settings["account.1.password"] == SECRET
+    assert settings["static.security.user_password"] == f"admin:{ADMIN_PASSWORD}"
     assert settings["account.1.sip_server.1.address"] == "hotdesk.local"
     assert settings["account.1.sip_server.1.port"] == "5070"
     assert settings["account.1.sip_server.1.transport_type"] == "1"  # TCP
@@ -253,6 +256,9 @@ def test_polycom_logged_in_device_file() -> None:
     assert settings["reg.1.address"] == "hd3001@hotdesk.local"
     assert settings["reg.1.auth.userId"] == "hd3001"
     assert settings["reg.1.auth.password"] == SECRET
+    assert settings["device.set"] == "1"
+    assert settings["device.auth.localAdminPassword.set"] == "1"
+    assert settings["device.auth.localAdminPassword"] == ADMIN_PASSWORD
     assert settings["reg.1.label"] == "1001 Alice Example"
     assert settings["reg.1.displayName"] == "Alice Example"
     assert settings["reg.1.server.1.address"] == "hotdesk.local"
@@ -588,7 +594,7 @@ def test_polycom_login_page() -> None:
     assert HOSTILE in "".join(root.itertext())
     form = root.find(f".//{XHTML}form")
     assert form is not None
-    assert (form.get("method"), form.get("action")) == ("get", "https://prov.example/hd/login")
+    assert (form.get("method"), form.get("action")) == ("post", "https://prov.example/hd/login")
     inputs = [(i.get("type"), i.get("name"), i.get("value")) for i in form.iter(f"{XHTML}input")]
     assert inputs == [
         ("hidden", "t", "a"),
@@ -614,6 +620,33 @@ def test_polycom_logout_and_message_pages() -> None:
     assert link is not None and link.get("href") == LOGOUT_URL
     assert message.findtext(f"{XHTML}head/{XHTML}title") == "Locked <out>"
     assert HOSTILE in "".join(message.itertext())
+
+
+def test_polycom_logout_pin_page_posts_the_pin() -> None:
+    page = POLYCOM.logout_pin_page("https://prov.example/hd/logout", "1001 <Alice>", HOSTILE)
+    root = ET.fromstring(page.body)
+
+    text = "".join(root.itertext())
+    assert "Log out 1001 <Alice>?" in text and HOSTILE in text
+    form = root.find(f".//{XHTML}form")
+    assert form is not None
+    assert (form.get("method"), form.get("action")) == ("post", "https://prov.example/hd/logout")
+    inputs = [(i.get("type"), i.get("name")) for i in form.iter(f"{XHTML}input")]
+    assert inputs == [("password", "pin"), ("submit", None)]
+
+
+def test_yealink_logout_pin_page() -> None:
+    root = ET.fromstring(YEALINK.logout_pin_page(LOGOUT_URL, "1001 <Alice>", None).body)
+
+    assert root.tag == "YealinkIPPhoneInputScreen"
+    assert root.findtext("Title") == "Log out 1001 <Alice>?"
+    assert [f.findtext("Parameter") for f in root.iter("InputField")] == ["device", "g", "pin"]
+
+
+def test_only_vendors_whose_forms_post_get_screen_pages() -> None:
+    # A PIN must never travel in a URL; Yealink's InputScreen submits by GET.
+    assert POLYCOM.screen_forms
+    assert not YEALINK.screen_forms
 
 
 # Model specs and the registry

@@ -57,6 +57,11 @@ class Vendor(ABC):
     # The Event header of the unsolicited NOTIFY that makes the phone
     # re-fetch its files without rebooting.
     check_sync_event: ClassVar[str]
+    # Whether the phones' XML browser can submit a form by POST. The
+    # phone-screen pages take a PIN, which must never travel in a URL: a
+    # vendor whose forms only GET gets no phone-screen keys (its Login and
+    # Logout keys dial the tenant's feature codes instead).
+    screen_forms: ClassVar[bool]
 
     @abstractmethod
     def model(self, name: str) -> ModelSpec:
@@ -87,13 +92,19 @@ class Vendor(ABC):
 
     def login_page(self, submit_url: str, extension: str, error: str | None) -> Rendered:
         """Asks for extension (prefilled with ``extension``, may be "") and
-        PIN; submits them to ``submit_url`` as query parameters ``ext`` and
-        ``pin`` (GET). ``error`` (e.g. "Wrong PIN") is shown above the form."""
+        PIN; submits them to ``submit_url`` as form fields ``ext`` and
+        ``pin`` (POST where ``screen_forms``). ``error`` (e.g. "Wrong PIN")
+        is shown above the form."""
         return self.pages.login(submit_url, extension, error)
 
     def logout_page(self, confirm_url: str, who: str) -> Rendered:
         """Asks "Log out <who>?"; confirming requests ``confirm_url`` (GET)."""
         return self.pages.logout(confirm_url, who)
+
+    def logout_pin_page(self, submit_url: str, who: str, error: str | None) -> Rendered:
+        """Asks "Log out <who>?" and that user's PIN, submitted to
+        ``submit_url`` as form field ``pin`` (POST where ``screen_forms``)."""
+        return self.pages.logout_pin(submit_url, who, error)
 
     def message_page(self, title: str, text: str) -> Rendered:
         """A result screen (logged in, logged out, locked, ...)."""

@@ -143,6 +143,8 @@ class Polycom(Vendor):
     # apply them. No Polycom document describes a "reboot=false" parameter,
     # so none is sent.
     check_sync_event: ClassVar[str] = "check-sync"
+    # The microbrowser's XHTML forms post (method="post").
+    screen_forms: ClassVar[bool] = True
 
     def __init__(self) -> None:
         env = templating.environment(self.name)

@@ -53,9 +53,9 @@ def render(template: Template, content_type: str, **context: object) -> Rendered
 def split_query(url: str) -> tuple[str, list[tuple[str, str]]]:
     """``url`` without its query, and the query's parameters.
 
-    A GET form replaces the query of its action URL with its own fields, so
-    the parameters the server put in a submit URL (a token, say) are carried
-    as hidden fields instead.
+    A GET form replaces the query of its action URL with its own fields (and
+    not every phone browser keeps it for a POST), so the parameters the
+    server put in a submit URL are carried as hidden fields instead.
     """
     parts = urlsplit(url)
     base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
@@ -69,6 +69,7 @@ class BrowserPages:
     def __init__(self, env: Environment, extension: str, content_type: str) -> None:
         self._login = env.get_template(f"login.{extension}.j2")
         self._logout = env.get_template(f"logout.{extension}.j2")
+        self._logout_pin = env.get_template(f"logout_pin.{extension}.j2")
         self._message = env.get_template(f"message.{extension}.j2")
         self._type = content_type
 
@@ -80,6 +81,10 @@ class BrowserPages:
 
     def logout(self, confirm_url: str, who: str) -> Rendered:
         return render(self._logout, self._type, confirm_url=confirm_url, who=who)
+
+    def logout_pin(self, submit_url: str, who: str, error: str | None) -> Rendered:
+        url, hidden = split_query(submit_url)
+        return render(self._logout_pin, self._type, url=url, hidden=hidden, who=who, error=error)
 
     def message(self, title: str, text: str) -> Rendered:
         return render(self._message, self._type, title=title, text=text)

@@ -108,6 +108,12 @@ class Yealink(Vendor):
     # reboots only for "reboot=true" (administrator guide, "Rebooting
     # Issues"), and the explicit "reboot=false" says so to any reader.
     check_sync_event: ClassVar[str] = "check-sync;reboot=false"
+    # The XML browser's InputScreen appends its fields to <URL> as a query
+    # (a GET); Yealink's XML Browser guide names no way to post them. A PIN
+    # must not travel in a URL, so Yealink phones get feature-code Login and
+    # Logout keys (the voice menu asks the PIN). Set this only for firmware
+    # shown to post the InputScreen, with the template changed to match.
+    screen_forms: ClassVar[bool] = False
 
     def __init__(self) -> None:
         env = templating.environment(self.name, filters={"cfg": _cfg})

@@ -1,0 +1,59 @@
+"""Failed file digests, counted per MAC (named in the requested path) and per
+client address, in Redis so that every instance sees every failure.
+
+At the limit, every request of that MAC or address is refused until its
+window ends, valid credentials included: a guesser must not learn that a
+late guess was right. The MAC counted is the path's, looked up nowhere, so
+known and unknown MACs are limited alike.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from services.kernel import keys
+from services.kernel.lua import register
+
+Scope = Literal["mac", "address"]
+
+
+@dataclass(frozen=True)
+class Limited:
+    scope: Scope  # which limit was reached
+    retry_after: int  # seconds until its window ends
+
+
+class DigestFailures:
+    def __init__(self, redis: Redis, per_mac: int, per_address: int, window_seconds: int) -> None:
+        self._redis = redis
+        self._limits: dict[Scope, int] = {"mac": per_mac, "address": per_address}
+        self._window_ms = window_seconds * 1000
+        self._count: AsyncScript = register(redis, "services.provision", "failures.lua")
+
+    @staticmethod
+    def _keys(mac: str, address: str) -> list[tuple[Scope, str]]:
+        counted: list[tuple[Scope, str]] = [("mac", keys.provision_digest_failures_mac(mac))]
+        if address:
+            counted.append(("address", keys.provision_digest_failures_ip(address)))
+        return counted
+
+    async def limited(self, mac: str, address: str) -> Limited | None:
+        """The limit this request is over, if any (the MAC's first)."""
+        counted = self._keys(mac, address)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for _, key in counted:
+                pipe.get(key)
+                pipe.pttl(key)
+            replies = await pipe.execute()
+        for (scope, _), count, ttl_ms in zip(counted, replies[0::2], replies[1::2], strict=True):
+            if count is not None and int(count) >= self._limits[scope]:
+                seconds = math.ceil(ttl_ms / 1000) if ttl_ms > 0 else self._window_ms // 1000
+                return Limited(scope, max(1, seconds))
+        return None
+
+    async def failed(self, mac: str, address: str) -> None:
+        for _, key in self._keys(mac, address):
+            await self._count(keys=[key], args=[self._window_ms])

@@ -1,0 +1,61 @@
+"""The digest credentials of a file request: the device they prove, or why
+they prove none.
+
+Whatever the username names (a device with a secret, one without, nobody),
+checking it costs the same: two Redis round trips and one digest computed,
+against a random password when there is none. The outcome is for logs,
+metrics and the failure counters; the answer to every unauthenticated
+request is the same challenge (``stale=true`` only for right credentials
+with an old nonce).
+"""
+
+import secrets
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from services.provision.devices import DeviceDirectory
+from services.provision.digest import DigestAuth, parse_authorization
+
+# Checked against when the username has no password: never matches.
+_NO_PASSWORD = secrets.token_hex(32)
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    device_id: str
+
+
+@dataclass(frozen=True)
+class NotAuthenticated:
+    # unauthorized: no credentials (a phone's first request); stale_nonce:
+    # right credentials, old nonce; denied: wrong credentials; no_secret:
+    # the username is a device without a SIP secret (a directory mistake).
+    outcome: str
+    username: str  # as the request claims it ("" without credentials)
+
+    @property
+    def failed(self) -> bool:
+        """Whether this counts as a failed digest (toward the rate limits)."""
+        return self.outcome in ("denied", "no_secret")
+
+
+async def authenticate(
+    request: web.Request, digest: DigestAuth, devices: DeviceDirectory
+) -> Authenticated | NotAuthenticated:
+    header = request.headers.get("Authorization")
+    if header is None:
+        return NotAuthenticated("unauthorized", "")
+    answer = parse_authorization(header)
+    if answer is None:
+        return NotAuthenticated("denied", "")
+    password = await devices.digest_password(answer.username)
+    verdict = digest.verify(answer, request.method, password or _NO_PASSWORD)
+    if password == "":
+        return NotAuthenticated("no_secret", answer.username)
+    # The credentials must be for this very request.
+    if password is None or verdict == "denied" or answer.uri != request.raw_path:
+        return NotAuthenticated("denied", answer.username)
+    if verdict == "stale":
+        return NotAuthenticated("stale_nonce", answer.username)
+    return Authenticated(answer.username)
