@@ -7,6 +7,8 @@ SIP digest (RFC 2617/3261) requires; it is not used as a password store here.
 
 import hashlib
 
+from services.kernel.secretbox import SecretBox, sip_secret_context
+
 
 def _md5(text: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
@@ -20,13 +22,14 @@ def sip_ha1b(username: str, domain: str, realm: str, secret: str) -> str:
     return _md5(f"{username}@{domain}:{realm}:{secret}")
 
 
-def credential_fields(device_id: str, domain: str, secret: str) -> dict[str, str]:
+def credential_fields(device_id: str, domain: str, secret: str, box: SecretBox) -> dict[str, str]:
     """The hash stored at ``keys.sip_credentials(domain, device_id)``; the
-    realm is the tenant's SIP domain."""
+    realm is the tenant's SIP domain. The secret itself only sealed (the
+    phone's file carries it; nothing else needs it)."""
     return {
         "ha1": sip_ha1(device_id, domain, secret),
         "ha1b": sip_ha1b(device_id, domain, domain, secret),
-        "secret": secret,
+        "secret_sealed": box.seal(secret, sip_secret_context(domain, device_id)),
     }
 
 

@@ -17,6 +17,7 @@ from services.directory.load import DirectoryError, load_directory
 from services.directory.model import Directory
 from services.directory.plan import PlanRefused
 from services.kernel.redis_conn import connect
+from services.kernel.secretbox import SecretBox
 
 
 def _without_password(url: str) -> str:
@@ -49,12 +50,21 @@ async def validate(args: argparse.Namespace, settings: CliSettings) -> Exit:
 
 async def import_(args: argparse.Namespace, settings: CliSettings) -> Exit:
     directory = _load(args.file)
-    redis = connect(settings.redis_url)
+    try:
+        box = SecretBox.from_file(settings.secrets_key_file, "hotdesk directory import")
+    except (OSError, ValueError) as exc:
+        raise Failure(f"cannot seal SIP secrets: {exc}", Exit.INVALID) from exc
+    redis = connect(
+        settings.redis_url,
+        password_file=settings.redis_password_file,
+        ca_file=settings.redis_ca_file,
+    )
     hasher = PinHasher(
         settings.argon2_time_cost, settings.argon2_memory_cost_kib, settings.argon2_parallelism
     )
     try:
-        report = await DirectoryImporter(redis, hasher).apply(directory, dry_run=args.dry_run)
+        importer = DirectoryImporter(redis, hasher, box=box)
+        report = await importer.apply(directory, dry_run=args.dry_run)
     except PlanRefused as exc:
         raise Failure(f"{args.file}: {exc}; nothing was written", Exit.INVALID) from exc
     except ImportConflict as exc:

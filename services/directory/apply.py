@@ -22,6 +22,7 @@ from services.auth.credentials import credential_fields, peer_credential_fields
 from services.binding.core import BindingCore
 from services.directory.plan import Plan, peer_sources_digest
 from services.kernel import keys
+from services.kernel.secretbox import SecretBox
 from services.kernel.tenants import TenantConfig
 
 ACTOR = "directory-import"
@@ -194,7 +195,7 @@ async def stale_lockout_counters(redis: Redis, plan: Plan) -> list[str]:
 
 
 def queue_writes(
-    tx: Redis, plan: Plan, pin_hashes: dict[str, str], extra_deletes: list[str]
+    tx: Redis, plan: Plan, pin_hashes: dict[str, str], extra_deletes: list[str], box: SecretBox
 ) -> None:
     """Queue the plan on ``tx`` (in MULTI): first what goes, then what the
     file says, so that an index entry moving from one entry to another
@@ -234,8 +235,11 @@ def queue_writes(
             tx.sadd(keys.tenant_devices(t.group, t.id), d.id)
             tx.hset(keys.DIR_DEVICES, d.id, t.id)
             tx.hset(keys.DIR_MACS, d.mac, d.id)
-            creds = credential_fields(d.id, t.domain, d.sip_secret)
-            tx.hset(keys.sip_credentials(t.domain, d.id), mapping=creds)
+            creds = credential_fields(d.id, t.domain, d.sip_secret, box)
+            name = keys.sip_credentials(t.domain, d.id)
+            # What an import before sealing wrote in the clear goes.
+            tx.hdel(name, "secret")
+            tx.hset(name, mapping=creds)
     for us in plan.users:
         if us.new is not None:
             for number in us.new.dids:

@@ -31,6 +31,7 @@ from services.directory.plan import Plan, Step, make_plan
 from services.directory.state import read_stored
 from services.kernel import keys
 from services.kernel.logs import fields
+from services.kernel.secretbox import SecretBox
 from services.kernel.tenants import TenantCache
 
 log = logging.getLogger(__name__)
@@ -90,9 +91,9 @@ class DirectoryImporter:
     """Applies directories to one Redis.
 
     ``hasher`` sets the argon2id cost of the PIN hashes it writes (tests pass
-    a cheap one); ``core`` ends sessions (by default a core of its own over
-    the same Redis); at most ``pin_concurrency`` argon2 computations run at
-    once, in worker threads.
+    a cheap one); ``box`` seals the SIP secrets it writes; ``core`` ends
+    sessions (by default a core of its own over the same Redis); at most
+    ``pin_concurrency`` argon2 computations run at once, in worker threads.
     """
 
     def __init__(
@@ -101,11 +102,13 @@ class DirectoryImporter:
         hasher: PinHasher,
         core: BindingCore | None = None,
         *,
+        box: SecretBox,
         pin_concurrency: int = 4,
         attempts: int = 5,
     ) -> None:
         self._redis = redis
         self._hasher = hasher
+        self._box = box
         self._core = core or BindingCore(redis, TenantCache(redis))
         self._pin_concurrency = pin_concurrency
         self._attempts = attempts
@@ -146,7 +149,7 @@ class DirectoryImporter:
             counters = await stale_lockout_counters(self._redis, plan)
             tx.multi()
             pin_hashes = {u.ref: h for (u, _), h in zip(plan.new_pins, hashes, strict=True)}
-            queue_writes(tx, plan, pin_hashes, counters)
+            queue_writes(tx, plan, pin_hashes, counters, self._box)
             tx.incr(keys.DIR_VERSION)
             try:
                 await tx.execute()

@@ -199,8 +199,10 @@ def _device_steps(
         changes: list[FieldChange] = []
         if old is not None and new is not None:
             changes = _field_changes(old.fields, new.static_fields())
-            if old.secret != new.sip_secret:
+            if old.ha1 != sip_ha1(new.id, old.tenant.domain, new.sip_secret):
                 changes.append(FieldChange("sip_secret", secret=True))
+            elif not old.sealed:  # written in the clear by an import before sealing
+                changes.append(FieldChange("sip_secret storage", "clear", "sealed"))
             domain = file_tenants[new.tenant].domain
             if old.tenant.domain != domain:
                 changes.append(FieldChange("sip realm", old.tenant.domain, domain))

@@ -31,7 +31,8 @@ class StoredDevice:
     id: str
     tenant: TenantConfig
     fields: dict[str, str]  # the static fields (DEVICE_FIELDS), "" where unset
-    secret: str  # from the SIP credentials, "" if there are none
+    ha1: str  # of the SIP credentials, "" if there are none
+    sealed: bool  # the SIP secret is stored sealed only (not by an older import)
     user: str  # "tenant/extension" of who is logged in, "" if idle
     mac_indexed: bool  # the MAC index names this device for its MAC
 
@@ -82,7 +83,7 @@ async def read_stored(redis: Redis) -> Stored:
             pipe.get(keys.pin(t.group, t.id, ext))
         for t, device_id in device_names:
             pipe.hmget(keys.device(t.group, device_id), *DEVICE_FIELDS, "user_tenant", "user_ext")
-            pipe.hget(keys.sip_credentials(t.domain, device_id), "secret")
+            pipe.hmget(keys.sip_credentials(t.domain, device_id), "ha1", "secret_sealed", "secret")
         peer_domains = [_credentials_domain(p, tenants) for p in peer_configs]
         for p, domain in zip(peer_configs, peer_domains, strict=True):
             pipe.hget(keys.sip_credentials(domain, p.username or ""), "ha1")
@@ -106,14 +107,16 @@ async def read_stored(redis: Redis) -> Stored:
         fields = dict(zip(USER_FIELDS, (v or "" for v in static), strict=True))
         users[(t.id, ext)] = StoredUser(t, ext, fields, pin_hash, device or "")
     devices = {}
-    for (t, device_id), values, secret in zip(
+    for (t, device_id), values, (ha1, sealed, clear) in zip(
         device_names, device_replies[0::2], device_replies[1::2], strict=True
     ):
         *static, user_tenant, user_ext = values
         fields = dict(zip(DEVICE_FIELDS, (v or "" for v in static), strict=True))
         user = f"{user_tenant}/{user_ext}" if user_ext else ""
         indexed = macs.get(fields["mac"]) == device_id
-        devices[device_id] = StoredDevice(device_id, t, fields, secret or "", user, indexed)
+        devices[device_id] = StoredDevice(
+            device_id, t, fields, ha1 or "", bool(sealed) and clear is None, user, indexed
+        )
     return Stored(tenants, users, devices, peers, sources_digest or "")
 
 

@@ -46,7 +46,11 @@ class ServiceShell(ABC):
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         self.tls = TlsMaterial.of(settings, type(self).__name__)
-        self.redis = connect(settings.redis_url)
+        self.redis = connect(
+            settings.redis_url,
+            password_file=settings.redis_password_file,
+            ca_file=settings.redis_ca_file,
+        )
         self.tenants = TenantCache(self.redis)
         self.readiness = Readiness()
         self.parts = contextlib.AsyncExitStack()

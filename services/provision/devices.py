@@ -5,14 +5,19 @@ secret, who is logged in, at which generation — read from Redis.
 secret (its file password and what its file carries)."""
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
 from services.kernel import keys
+from services.kernel.logs import fields
 from services.kernel.lookup import DirectoryLookup
+from services.kernel.secretbox import SealError, SecretBox, sip_secret_context
 from services.kernel.tenants import TenantCache, TenantConfig
 from services.provision.phone import LoggedInUser
+
+log = logging.getLogger(__name__)
 
 _DEVICE_FIELDS = (
     "mac",
@@ -45,16 +50,24 @@ class DeviceRecord:
 _NO_DOMAIN = "-"
 
 
-async def read_sip_secret(redis: Redis, domain: str, device_id: str) -> str:
-    """The device's SIP secret, "" if it has none. One Redis round trip."""
-    secret: str | None = await redis.hget(keys.sip_credentials(domain, device_id), "secret")
-    return secret or ""
+async def read_sip_secret(redis: Redis, box: SecretBox, domain: str, device_id: str) -> str:
+    """The device's SIP secret, "" if it has none (or its sealed copy does
+    not open: logged). One Redis round trip."""
+    sealed: str | None = await redis.hget(keys.sip_credentials(domain, device_id), "secret_sealed")
+    if not sealed:
+        return ""
+    try:
+        return box.open(sealed, sip_secret_context(domain, device_id))
+    except SealError:
+        log.error("sip_secret_unreadable", extra=fields(device=device_id, domain=domain))
+        return ""
 
 
 class DeviceDirectory:
-    def __init__(self, redis: Redis, tenants: TenantCache) -> None:
+    def __init__(self, redis: Redis, tenants: TenantCache, box: SecretBox) -> None:
         self._redis = redis
         self._tenants = tenants
+        self._box = box
         self._lookup = DirectoryLookup(redis, tenants)
 
     async def digest_password(self, device_id: str) -> str | None:
@@ -64,7 +77,7 @@ class DeviceDirectory:
         about which exist."""
         tenant = await self._lookup.device_tenant(device_id)
         domain = tenant.domain if tenant is not None else _NO_DOMAIN
-        secret = await read_sip_secret(self._redis, domain, device_id)
+        secret = await read_sip_secret(self._redis, self._box, domain, device_id)
         return secret if tenant is not None else None
 
     async def read(self, device_id: str, now_ms: int) -> DeviceRecord | None:
@@ -73,7 +86,7 @@ class DeviceDirectory:
             return None
         values, secret = await asyncio.gather(
             self._redis.hmget(keys.device(tenant.group, device_id), *_DEVICE_FIELDS),
-            read_sip_secret(self._redis, tenant.domain, device_id),
+            read_sip_secret(self._redis, self._box, tenant.domain, device_id),
         )
         mac, vendor, model, hotdesk, user_tenant, user_ext, expires, gen = values
         if mac is None:

@@ -12,6 +12,7 @@ from hotdesk.v1 import auth_pb2_grpc, binding_pb2_grpc, provision_pb2, provision
 
 from services.kernel import keys
 from services.kernel.clock import Clock, now_ms
+from services.kernel.secretbox import SecretBox
 from services.kernel.service import ServiceShell
 from services.provision.admin import admin_password
 from services.provision.context import ProvisionContext
@@ -38,6 +39,8 @@ class ProvisionService(ServiceShell):
 
     def __init__(self, settings: ProvisionSettings, *, clock: Clock = now_ms) -> None:
         super().__init__(settings)
+        # SIP secrets are stored sealed: the files carry them opened.
+        self.box = SecretBox.from_file(settings.secrets_key_file, "provision service")
         self.clock = clock
         self.status = StatusBook(self.redis)
         self.profiles = ProfileStore(self.redis)
@@ -100,7 +103,7 @@ class ProvisionService(ServiceShell):
         self._bound_port = listener.getsockname()[1]
         base = self.base_url
         context = ProvisionContext(
-            devices=DeviceDirectory(self.redis, self.tenants),
+            devices=DeviceDirectory(self.redis, self.tenants, self.box),
             profiles=self.profiles,
             status=self.status,
             digest=DigestAuth(s.digest_realm, key, s.digest_nonce_seconds),

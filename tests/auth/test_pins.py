@@ -4,6 +4,8 @@ import pytest
 
 from services.auth.credentials import credential_fields, sip_ha1
 from services.auth.pins import PinHasher, pin_policy_violation
+from services.kernel.secretbox import SealError, sip_secret_context
+from tests.support.secrets import sealing_box
 
 
 @pytest.mark.parametrize(
@@ -47,14 +49,20 @@ def test_ha1_matches_rfc2617_example() -> None:
     )
 
 
-def test_credential_fields_use_the_domain_as_realm() -> None:
-    fields = credential_fields("hd3001", "acme.example", "s3cret")
+def test_credential_fields_use_the_domain_as_realm_and_seal_the_secret() -> None:
+    box = sealing_box()
+    fields = credential_fields("hd3001", "acme.example", "s3cret", box)
 
     def md5(text: str) -> str:
         return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
+    sealed = fields.pop("secret_sealed")
     assert fields == {
         "ha1": md5("hd3001:acme.example:s3cret"),
         "ha1b": md5("hd3001@acme.example:acme.example:s3cret"),
-        "secret": "s3cret",
     }
+    assert "s3cret" not in sealed
+    assert box.open(sealed, sip_secret_context("acme.example", "hd3001")) == "s3cret"
+    # Bound to its device: a copy under another device's name does not open.
+    with pytest.raises(SealError):
+        box.open(sealed, sip_secret_context("acme.example", "hd3002"))

@@ -17,6 +17,7 @@ from services.kernel import keys
 from tests.directory.support import EXAMPLE, GROUP, dump, edited
 from tests.support import pki
 from tests.support.redis_server import RedisServer, free_port
+from tests.support.secrets import secrets_key_file
 from tests.support.services import auth_settings, binding_settings
 
 FILE = str(EXAMPLE)
@@ -25,6 +26,7 @@ FILE = str(EXAMPLE)
 @pytest.fixture
 def cli_env(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOTDESK_CLI_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("HOTDESK_CLI_SECRETS_KEY_FILE", str(secrets_key_file()))
     for name, value in pki.tls_env("HOTDESK_CLI_", "operator:ann").items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("HOTDESK_CLI_ARGON2_TIME_COST", "1")
@@ -123,7 +125,9 @@ async def test_an_invalid_or_refused_import_writes_nothing(
     assert await dump(redis) == before
 
 
-async def test_redis_unreachable(monkeypatch: pytest.MonkeyPatch, capsys: Capture) -> None:
+async def test_redis_unreachable(
+    cli_env: None, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
     port = free_port()
     monkeypatch.setenv("HOTDESK_CLI_REDIS_URL", f"redis://:s3cret@127.0.0.1:{port}/0")
     assert await hotdesk("directory", "import", FILE) == 3

@@ -19,6 +19,7 @@ from services.directory.model import Directory
 from services.directory.plan import PlanRefused
 from services.kernel import keys
 from services.kernel.peers import PeerConfig
+from services.kernel.secretbox import sip_secret_context
 from services.kernel.tenants import TenantCache
 from tests.directory.support import (
     CHEAP,
@@ -30,6 +31,7 @@ from tests.directory.support import (
     without_entry,
 )
 from tests.support.redis_server import RedisServer
+from tests.support.secrets import sealing_box
 
 SESSION_FIELDS = {
     "device": ("user_tenant", "user_ext", "since_ms", "expires_ms", "gen"),
@@ -54,7 +56,7 @@ async def login(core: BindingCore, device: str, ext: str, tenant: str = "acme") 
 
 async def imported(redis: Redis, text: str | None = None, **kw: Any) -> ImportReport:
     d = load_directory(EXAMPLE) if text is None else directory(text)
-    return await DirectoryImporter(redis, CHEAP, **kw).apply(d)
+    return await DirectoryImporter(redis, CHEAP, **kw, box=sealing_box()).apply(d)
 
 
 async def test_import_of_the_example_writes_the_schema(redis: Redis) -> None:
@@ -105,11 +107,15 @@ async def test_import_of_the_example_writes_the_schema(redis: Redis) -> None:
     assert await redis.get(keys.pin(GROUP, "acme", "2001")) is None
 
     creds = await redis.hgetall(keys.sip_credentials("hotdesk.local", "hd3001"))
+    sealed = creds.pop("secret_sealed")
     assert creds == {
         "ha1": sip_ha1("hd3001", "hotdesk.local", "demo-secret-hd3001"),
         "ha1b": sip_ha1b("hd3001", "hotdesk.local", "hotdesk.local", "demo-secret-hd3001"),
-        "secret": "demo-secret-hd3001",
     }
+    # The secret is in Redis only sealed (its phone's file needs it back).
+    context = sip_secret_context("hotdesk.local", "hd3001")
+    assert sealing_box().open(sealed, context) == "demo-secret-hd3001"
+    assert "demo-secret" not in str(await dump(redis))
     assert await redis.hget(keys.sip_credentials("globex.local", "gx4001"), "ha1") == sip_ha1(
         "gx4001", "globex.local", "demo-secret-gx4001"
     )
@@ -362,7 +368,7 @@ async def test_dry_run_reports_and_writes_nothing(redis: Redis) -> None:
     before = await dump(redis)
     text = without_entry(EXAMPLE.read_text(), '  - tenant: acme\n    extension: "1001"')
     d = directory(text.replace("name: Bob Example", "name: Bob B"))
-    report = await DirectoryImporter(redis, CHEAP).apply(d, dry_run=True)
+    report = await DirectoryImporter(redis, CHEAP, box=sealing_box()).apply(d, dry_run=True)
     assert report.lines() == [
         "- user acme/1001",
         "~ user acme/1002: name Bob Example -> Bob B",
@@ -397,7 +403,7 @@ async def test_a_concurrent_import_makes_the_import_start_over(
     await imported(redis)
     hasher = InterferingHasher(redis_server.url)
     d = directory(edited(("name: Bob Example", "name: Bob B")))
-    report = await DirectoryImporter(redis, hasher).apply(d)
+    report = await DirectoryImporter(redis, hasher, box=sealing_box()).apply(d)
     # Planned again on what the other writer left: its user goes too.
     assert [str(s) for s in report.plan.steps] == [
         "~ user acme/1002: name Bob Example -> Bob B",
@@ -413,12 +419,13 @@ async def test_two_imports_at_once_do_not_interleave(redis: Redis) -> None:
     a = directory(edited(("name: Bob Example", "name: Bob A"), ('pin: "8264"', 'pin: "9462"')))
     b = directory(edited(("name: Bob Example", "name: Bob B"), ('pin: "4711"', 'pin: "1357"')))
     reports = await asyncio.gather(
-        DirectoryImporter(redis, CHEAP).apply(a), DirectoryImporter(redis, CHEAP).apply(b)
+        DirectoryImporter(redis, CHEAP, box=sealing_box()).apply(a),
+        DirectoryImporter(redis, CHEAP, box=sealing_box()).apply(b),
     )
     assert sorted(r.version for r in reports) == [2, 3]
     last = a if max(reports, key=lambda r: r.version) is reports[0] else b
     # Whichever came last, Redis holds exactly its file.
-    assert (await DirectoryImporter(redis, CHEAP).apply(last)).unchanged
+    assert (await DirectoryImporter(redis, CHEAP, box=sealing_box()).apply(last)).unchanged
 
 
 class RacingCore(BindingCore):
@@ -445,7 +452,7 @@ async def test_a_login_racing_a_removal_is_ended_too(redis: Redis) -> None:
     core = RacingCore(redis, races=1)
     await login(core, "hd3002", "1001")
     text = without_entry(EXAMPLE.read_text(), '  - tenant: acme\n    extension: "1001"')
-    report = await DirectoryImporter(redis, CHEAP, core).apply(directory(text))
+    report = await DirectoryImporter(redis, CHEAP, core, box=sealing_box()).apply(directory(text))
     assert core.races == 0
     assert [f"{b.extension}@{b.device_id}" for b in report.sessions_ended] == [
         "1001@hd3002",
@@ -463,7 +470,7 @@ async def test_an_import_that_keeps_meeting_changes_gives_up_cleanly(redis: Redi
     text = without_entry(EXAMPLE.read_text(), '  - tenant: acme\n    extension: "1001"')
     d = directory(text.replace("name: Bob Example", "name: Bob B"))
     with pytest.raises(ImportConflict, match="run it again"):
-        await DirectoryImporter(redis, CHEAP, core, attempts=3).apply(d)
+        await DirectoryImporter(redis, CHEAP, core, attempts=3, box=sealing_box()).apply(d)
     assert core.races == 97
     assert await redis.get(keys.DIR_VERSION) == "1"
     assert await redis.hget(keys.user(GROUP, "acme", "1002"), "name") == "Bob Example"

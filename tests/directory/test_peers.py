@@ -8,6 +8,7 @@ from services.directory.importer import DirectoryImporter
 from services.directory.load import DirectoryError, parse_directory
 from services.kernel import keys
 from tests.directory.support import CHEAP, EXAMPLE, dump, edited
+from tests.support.secrets import sealing_box
 
 TENANTS = """\
 tenants:
@@ -188,7 +189,9 @@ users:
 
 
 async def imported(redis: Redis, text: str) -> list[str]:
-    report = await DirectoryImporter(redis, CHEAP).apply(parse_directory(text, "dir.yaml"))
+    report = await DirectoryImporter(redis, CHEAP, box=sealing_box()).apply(
+        parse_directory(text, "dir.yaml")
+    )
     return report.lines()
 
 

@@ -21,6 +21,7 @@ from tests.support.provision import (
     provision_stack,
 )
 from tests.support.redis_server import RedisServer
+from tests.support.secrets import sealing_box
 
 DEVICE_FILE = "0004f2aa3003-hotdesk.cfg"
 
@@ -92,7 +93,7 @@ async def test_logout_asks_to_confirm_when_the_tenant_asks_no_pin(
     assert text.count("logout_asks_pin: true") == 1
     changed = text.replace("logout_asks_pin: true", "logout_asks_pin: false")
     directory = parse_directory(changed, str(DIRECTORY))
-    await DirectoryImporter(redis, PinHasher(1, 8, 1)).apply(directory)
+    await DirectoryImporter(redis, PinHasher(1, 8, 1), box=sealing_box()).apply(directory)
     await stack.provision.tenants.refresh()
     await stack.login("hd3003", "1002")
     logout = await screen_url(stack, "logout")

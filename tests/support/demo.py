@@ -10,6 +10,7 @@ from services.directory.importer import DirectoryImporter
 from services.directory.load import parse_directory
 from services.kernel.redis_conn import connect
 from tests.support.kamailio import free_udp_port
+from tests.support.secrets import sealing_box
 from tests.support.sipp import Sipp
 
 DIRECTORY = Path(__file__).resolve().parents[2] / "examples" / "directory.yaml"
@@ -54,7 +55,9 @@ def import_directory_text(redis_url: str, text: str) -> int:
     async def run() -> int:
         redis = connect(redis_url)
         directory = parse_directory(text, str(DIRECTORY))
-        report = await DirectoryImporter(redis, PinHasher(1, 8, 1)).apply(directory)
+        report = await DirectoryImporter(redis, PinHasher(1, 8, 1), box=sealing_box()).apply(
+            directory
+        )
         await redis.aclose()
         return report.version
 

@@ -24,6 +24,7 @@ from tests.support.binding_process import BindingProcess
 from tests.support.demo import DOMAIN
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.redis_server import RedisServer
+from tests.support.secrets import sealing_box
 from tests.support.service_process import ServiceProcess
 from tests.support.sipp import SCENARIOS
 from tests.support.udp_listener import UdpListener
@@ -111,7 +112,7 @@ def import_fleet(redis_url: str, n: int) -> None:
     async def run() -> None:
         redis = connect(redis_url)
         directory = parse_directory(fleet_directory(n), "fleet.yaml")
-        await DirectoryImporter(redis, PinHasher(1, 8, 1)).apply(directory)
+        await DirectoryImporter(redis, PinHasher(1, 8, 1), box=sealing_box()).apply(directory)
         await redis.aclose()
 
     asyncio.run(run())

@@ -23,6 +23,7 @@ from services.provision.settings import ProvisionSettings
 from tests.support import pki
 from tests.support.demo import DIRECTORY, secret
 from tests.support.kamailio import free_udp_port
+from tests.support.secrets import sealing_box, secrets_key_file
 from tests.support.services import auth_settings, binding_settings
 
 YEALINK_T54W_UA = "Yealink SIP-T54W 96.86.0.100 00:15:65:aa:30:01"
@@ -35,7 +36,9 @@ POLYCOM_VVX450_UA = (
 async def import_demo(redis_url: str) -> None:
     redis = connect(redis_url)
     try:
-        await DirectoryImporter(redis, PinHasher(1, 8, 1)).apply(load_directory(DIRECTORY))
+        await DirectoryImporter(redis, PinHasher(1, 8, 1), box=sealing_box()).apply(
+            load_directory(DIRECTORY)
+        )
     finally:
         await redis.aclose()
 
@@ -46,6 +49,7 @@ def provision_settings(
     return ProvisionSettings.model_validate(
         {
             **pki.tls_settings("service:provision"),
+            "secrets_key_file": secrets_key_file(),
             "redis_url": redis_url,
             "grpc_port": 0,
             "ops_port": 0,

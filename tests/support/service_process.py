@@ -11,6 +11,7 @@ from pathlib import Path
 from tests.support.pki import tls_env
 from tests.support.processes import wait_until_serving
 from tests.support.redis_server import free_port
+from tests.support.secrets import secrets_key_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,6 +45,7 @@ class ServiceProcess:
             f"{self.prefix}REDIS_URL": self.redis_url,
             f"{self.prefix}SHUTDOWN_GRACE_SECONDS": "1",
             **tls_env(self.prefix, f"service:{self.name}"),
+            **self._secrets(),
             **{f"{self.prefix}{p.upper()}_PORT": str(n) for p, n in self.ports.items()},
             **self.env,
         }
@@ -62,6 +64,12 @@ class ServiceProcess:
             what=f"{self.name} service",
             log=self.log_file.read_text,
         )
+
+    def _secrets(self) -> dict[str, str]:
+        """The sealed SIP secrets' key, for the one service that opens them."""
+        if self.name != "provision":
+            return {}
+        return {f"{self.prefix}SECRETS_KEY_FILE": str(secrets_key_file())}
 
     def metrics(self) -> dict[str, float]:
         """The service's /metrics now, sample name (with labels) -> value."""
