@@ -19,6 +19,7 @@ import aiohttp
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.devstack.kamailio import EdgeAddresses, kamailio_argv, prepare_run_dir
+from services.devstack.menu_key import ensure_menu_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,8 +79,11 @@ def plan(s: DevStackSettings) -> list[Child]:
         "HOTDESK_BINDING_HTTP_HOST": s.host,
         "HOTDESK_BINDING_HTTP_PORT": str(s.binding_http_port),
     }
+    # The edge signs X-Hotdesk-Device with it, the voice menu checks it.
+    menu_key = ensure_menu_key((s.data_dir / "menu.key").resolve())
     auth_env = _service_env("HOTDESK_AUTH_", s, s.auth_grpc_port, s.auth_ops_port)
     auth_env |= {
+        "HOTDESK_AUTH_MENU_KEY_FILE": str(menu_key),
         "HOTDESK_AUTH_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
         "HOTDESK_AUTH_MENU_HOST": s.host,
         "HOTDESK_AUTH_MENU_PORT": str(s.menu_port),
@@ -111,6 +115,7 @@ def plan(s: DevStackSettings) -> list[Child]:
             emergency_gw=s.emergency_gw,
             pstn_gw=s.pstn_gw,
             voice_menu=f"sip:{s.host}:{s.menu_port}",
+            menu_key=str(menu_key),
         ),
     )
     kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"

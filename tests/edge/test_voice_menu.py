@@ -16,12 +16,21 @@ from hotdesk.v1 import binding_pb2 as pb
 
 from services.kernel import keys
 from services.kernel.redis_conn import connect
-from tests.support.edge import Edge
+from tests.support.edge import Edge, edge_stack
 from tests.support.kamailio import free_udp_port
 from tests.support.menu_calls import concurrent_calls, scenario
 from tests.support.sipp import Sipp
 
 GROUP = "acme-group"
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
+    """The edge, the menu taking 50 calls at once from one desk (the pacing
+    test; the caps have their own tests in tests/security)."""
+    caps = {"HOTDESK_AUTH_MENU_MAX_CALLS_PER_DEVICE": "50"}
+    with edge_stack(tmp_path_factory.mktemp("edge"), caps) as e:
+        yield e
 
 
 @pytest.fixture
