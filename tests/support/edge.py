@@ -177,11 +177,12 @@ class Edge:
         auth: tuple[str | None, str | None] | None = None,
         timeout_s: int = 20,
         media_port: int | None = None,
+        local_ip: str = "127.0.0.1",
     ) -> Sipp:
         """Desk phone ``device`` of ``domain`` plays ``scenario`` towards
         ``service`` (in ``target_domain`` where the scenario says so),
         answering the edge's challenge with its credentials (or ``auth``:
-        another user name and/or password)."""
+        another user name and/or password), from ``local_ip``."""
         user, password = auth or (None, None)
         user = user or device
         return Sipp(
@@ -195,6 +196,7 @@ class Edge:
             auth=(user, password or secret(user)),
             timeout_s=timeout_s,
             media_port=media_port,
+            local_ip=local_ip,
         )
 
 
