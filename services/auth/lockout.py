@@ -140,9 +140,9 @@ class Lockout:
 
     async def unlock(self, group: str, device_id: str | None, user: UserName | None) -> int:
         """Clear counters: a user on one device, a user on every device (no
-        device), or a device's device-wide counter (no user); unlocking a
+        device), or a device's device-wide counter (no user). Unlocking a
         user also clears the user's counter across devices. Returns how many
-        counters were cleared."""
+        desks' counters (user+device, device) were cleared."""
         if user is not None:
             key = keys.pin_failures_user_device(
                 group, user.tenant.id, user.extension, device_id or "*"
@@ -152,7 +152,7 @@ class Lockout:
                 if device_id
                 else [k async for k in self._redis.scan_iter(match=key, count=500)]
             )
-            names.append(user_failures_key(group, user.tenant.id, user.extension))
+            await self._redis.delete(user_failures_key(group, user.tenant.id, user.extension))
         elif device_id:
             names = [keys.pin_failures_device(group, device_id)]
         else:

@@ -147,8 +147,7 @@ async def test_lock_until_operator_unlocks(make_core: MakeCore, clock: FakeClock
     assert (locked.result, locked.retry_after_seconds) == (apb.PIN_RESULT_LOCKED, 0)
     clock.advance(10 * 86400)
     assert (await attempt(core, "4711")).result == apb.PIN_RESULT_LOCKED
-    # The desk's counter and the user's counter across devices.
-    assert await core.unlock(user(), "", "operator:test") == 2
+    assert await core.unlock(user(), "", "operator:test") == 1
     assert (await attempt(core, "4711")).result == apb.PIN_RESULT_OK
 
 
@@ -195,8 +194,7 @@ async def test_unlock_everywhere_or_on_one_desk(make_core: MakeCore) -> None:
     for device in ("hd3001", "hd3002", "hd3003"):
         await attempt(core, WRONG, device=device)
     await attempt(core, WRONG, who=user("1002"))  # someone else's counter stays
-    # One desk's counter and the user's counter across devices.
-    assert await core.unlock(user(), "hd3003", "operator:test") == 2
+    assert await core.unlock(user(), "hd3003", "operator:test") == 1
     assert await core.unlock(pb.UserRef(hotdesk_id="alice"), "", "operator:test") == 2
     assert await core.unlock(user(), "", "operator:test") == 0
     assert (await attempt(core, WRONG, who=user("1002"))).attempts_left == 1
@@ -298,7 +296,7 @@ async def test_every_attempt_is_audited_and_counted_without_the_pin(
         "channel": "voice-menu",
     }
     assert int(first["ts_ms"]) == clock.now - 30_000
-    assert (entries[4]["actor"], entries[4]["cleared"]) == ("operator:ann", "2")
+    assert (entries[4]["actor"], entries[4]["cleared"]) == ("operator:ann", "1")
     dump = repr(entries) + logged(caplog)
     for pin in ("9753", "8642", "4711", "5791"):
         assert pin not in dump
@@ -416,3 +414,12 @@ async def test_an_extension_that_matches_no_user_is_never_logged_or_audited(
         ("1004", "no_pin"),
     ]
     assert "9731" not in repr(entries) + logged(caplog)
+
+
+async def test_unlocking_a_user_clears_the_lock_across_devices(make_core: MakeCore) -> None:
+    core = await make_core(user_max_failures=2)
+    await attempt(core, WRONG, device="hd3001")
+    await attempt(core, WRONG, device="hd3002")
+    assert (await attempt(core, "4711", device="hd3003")).result == apb.PIN_RESULT_LOCKED
+    assert await core.unlock(user(), "hd3001", "operator:test") == 1  # a desk's counter
+    assert (await attempt(core, "4711", device="hd3003")).result == apb.PIN_RESULT_OK
