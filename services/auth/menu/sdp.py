@@ -2,7 +2,8 @@
 PCMA, and RFC 4733 telephone-event when the phone offers it.
 
 The parser never trusts the offer: every malformed line raises ``SdpError``
-(nothing else escapes), and the media address must be an IP literal — a
+(nothing else escapes; its message never echoes the offer, as it goes into
+a Warning header), and the media address must be an IP literal — a
 host name is not an address, and looking it up would block and let a
 caller pick any target.
 """
@@ -45,10 +46,10 @@ def _media(value: str) -> tuple[str, int, list[int]]:
     """An ``m=`` line's media, port and payload types."""
     fields = value.split()
     if len(fields) < 4:
-        raise SdpError(f"bad m= line {value[:40]!r}")
+        raise SdpError("malformed m= line")
     media, port, _proto, *formats = fields
     if not port.isascii() or not port.isdigit() or int(port) > 65535:
-        raise SdpError(f"bad media port {port[:10]!r}")
+        raise SdpError("malformed media port")
     return media, int(port), [int(f) for f in formats if f.isascii() and f.isdigit()]
 
 
@@ -56,14 +57,14 @@ def _connection(value: str) -> str:
     """A ``c=`` line's address (``IN IP4 192.0.2.1[/ttl]``), an IP literal."""
     fields = value.split()
     if len(fields) != 3 or fields[0] != "IN" or fields[1] not in ("IP4", "IP6"):
-        raise SdpError(f"bad c= line {value[:40]!r}")
+        raise SdpError("malformed c= line")
     address = fields[2].split("/", 1)[0]
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         raise NotAnAddress("the media address must be an IP literal") from None
     if (ip.version == 4) != (fields[1] == "IP4"):
-        raise SdpError(f"c= says {fields[1]} for {address[:40]!r}")
+        raise SdpError("the c= address is not of its address type")
     return str(ip)
 
 
