@@ -11,6 +11,8 @@ DEBIAN_PACKAGES=(
     # The SIP edge, its modules, and SIP test peers
     kamailio kamailio-redis-modules kamailio-extra-modules kamailio-presence-modules
     kamailio-json-modules sip-tester
+    # crypto.so: the edge signs X-Hotdesk-Device for the voice menu
+    kamailio-tls-modules
     # Voice-menu prompts (speech synthesis and G.711 conversion)
     espeak-ng sox
     # Building http_async_client from Debian's kamailio source

@@ -6,10 +6,17 @@ An attempt goes: resolve the device and the user; ``Lockout.admit`` (a
 refused attempt never reaches argon2); verify; refund the attempt on
 success. Unknown users and users without a PIN are verified against a decoy
 hash and count against the device, so that they cost the same time and the
-same budget as a wrong PIN.
+same budget as a wrong PIN; an unknown device costs the same verify.
+
+Every kind of unknown (no such user, a user without a PIN, no such device)
+gets one and the same answer (``UNKNOWN``): the caller cannot tell them
+apart. The audit trail keeps the precise reason, but names an extension
+only when it is an existing user's: what was typed at an extension prompt
+may be a PIN.
 """
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from hotdesk.v1 import auth_pb2 as apb
 from hotdesk.v1 import binding_pb2 as pb
@@ -27,6 +34,16 @@ from services.kernel.tenants import TenantCache
 BindingLogin = Callable[[pb.LoginRequest], Awaitable[pb.LoginResponse]]
 
 _REFUSED = {"locked": apb.PIN_RESULT_LOCKED, "backoff": apb.PIN_RESULT_BACKOFF}
+# The one answer for every kind of unknown (see the module's docstring).
+UNKNOWN = apb.VerifyPinResponse(result=apb.PIN_RESULT_UNKNOWN_USER)
+UNKNOWN_EXTENSION = "unknown"  # in the audit trail, for an extension matching no user
+
+
+@dataclass(frozen=True)
+class _Checked:
+    response: apb.VerifyPinResponse
+    result: str  # the precise result, for the audit trail and the metric
+    user: UserName | None  # the existing user the attempt was for
 
 
 def _result_name(result: apb.PinResult.ValueType) -> str:
@@ -71,50 +88,58 @@ class AuthCore:
         user = await self._store.user(ref)
         device_tenant = await self._store.device_tenant(device_id)
         if device_tenant is None:
-            response = apb.VerifyPinResponse(result=apb.PIN_RESULT_UNKNOWN_DEVICE)
+            await self._store.verify(None, pin)  # as slow as any other answer
+            checked = _Checked(UNKNOWN, "unknown_device", None)
         else:
             if user is not None and user.tenant.group != device_tenant.group:
                 user = None  # no login is possible across groups: unknown here
-            response = await self._attempt(device_tenant.group, device_id, user, pin)
+            checked = await self._attempt(device_tenant.group, device_id, user, pin)
         await self.audit.pin_attempt(
             device_tenant.group if device_tenant else None,
-            tenant=user.tenant.id if user else ref.tenant,
-            extension=user.extension if user else (ref.extension or ref.hotdesk_id),
+            tenant=checked.user.tenant.id if checked.user else ref.tenant,
+            extension=checked.user.extension if checked.user else UNKNOWN_EXTENSION,
             device=device_id,
             channel=channel,
-            result=_result_name(response.result),
-            retry_after=response.retry_after_seconds,
+            result=checked.result,
+            retry_after=checked.response.retry_after_seconds,
         )
-        return response
+        return checked.response
 
     async def _attempt(
         self, group: str, device_id: str, user: UserName | None, pin: str
-    ) -> apb.VerifyPinResponse:
+    ) -> _Checked:
         known, pin_hash = await self._store.pin_hash(user) if user else (False, None)
+        existing = user if known else None
         admission = await self._lockout.admit(group, device_id, user if pin_hash else None)
         if not admission.admitted:
-            return apb.VerifyPinResponse(
+            refused = apb.VerifyPinResponse(
                 result=_REFUSED[admission.gate.state],
                 retry_after_seconds=admission.gate.retry_after_seconds,
             )
+            return _Checked(refused, _result_name(refused.result), existing)
         if await self._store.verify(pin_hash, pin):
             assert user is not None and pin_hash is not None
             await self._lockout.succeeded(admission)
             await self._store.rehash_if_needed(user, pin_hash, pin)
-            return apb.VerifyPinResponse(
+            ok = apb.VerifyPinResponse(
                 result=apb.PIN_RESULT_OK, attempts_left=self._settings.free_attempts
             )
-        gate = self._lockout.failed(
-            admission,
-            device=device_id,
-            tenant=user.tenant.id if user else "",
-            extension=user.extension if user else "",
-        )
-        if pin_hash is None:
-            return apb.VerifyPinResponse(
-                result=apb.PIN_RESULT_NO_PIN if known else apb.PIN_RESULT_UNKNOWN_USER
+            return _Checked(ok, "ok", user)
+        gate = self._lockout.failed(admission)
+        for scope in admission.starts:
+            await self.audit.record(
+                group,
+                "pin_lockout",
+                scope=scope,
+                tenant=existing.tenant.id if existing else "",
+                extension=existing.extension if existing else "",
+                device=device_id,
+                retry_after=gate.retry_after_seconds,
             )
-        return _after_wrong_pin(gate, max(0, self._settings.free_attempts - admission.fails))
+        if pin_hash is None:
+            return _Checked(UNKNOWN, "no_pin" if known else "unknown_user", existing)
+        wrong = _after_wrong_pin(gate, max(0, self._settings.free_attempts - admission.fails))
+        return _Checked(wrong, _result_name(wrong.result), existing)
 
     async def login_with_pin(self, req: apb.LoginWithPinRequest) -> apb.LoginWithPinResponse:
         checked = await self.verify_pin(req.user, req.device_id, req.pin, req.channel)

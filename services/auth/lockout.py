@@ -1,18 +1,19 @@
 """Backoff and lockout for PIN guessing, kept in Redis.
 
-Two counters per attempt: user+device (so that a stranger failing at one desk
-cannot lock the user out at every other desk) and device (one phone guessing
-across many users). ``admit`` decides, before the PIN is tested, whether an
-attempt may be made at all, and counts it as a failure in the same atomic
-step; a right PIN then gets the attempt back (``succeeded``). Counting first
-is what stops a burst of concurrent attempts from all slipping through an
-open gate.
+Three counters per attempt: user+device (so that a stranger failing at one
+desk soon meets a backoff there without locking the user out everywhere),
+device (one phone guessing across many users) and user (one user guessed at
+from many desks, each staying under its own limit: after
+``user_max_failures`` the user is locked on every device). ``admit``
+decides, before the PIN is tested, whether an attempt may be made at all,
+and counts it as a failure in the same atomic step; a right PIN then gets
+the attempt back (``succeeded``). Counting first is what stops a burst of
+concurrent attempts from all slipping through an open gate.
 
 All counters of an attempt live in the device's group (one Redis Cluster
 slot): users can only log in on devices of their own group anyway.
 """
 
-import logging
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -23,14 +24,11 @@ from services.auth import metrics
 from services.auth.settings import AuthSettings
 from services.kernel import keys
 from services.kernel.clock import Clock, now_ms
-from services.kernel.logs import fields
 from services.kernel.lookup import UserName
 from services.kernel.lua import register
 
-log = logging.getLogger(__name__)
-
 GateState = Literal["open", "backoff", "locked"]
-Scope = Literal["user_device", "device"]
+Scope = Literal["user_device", "device", "user"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +49,13 @@ class Admission:
     starts: tuple[Scope, ...]  # lockouts this attempt starts should it be wrong
     device_key: str
     user_device_key: str | None
+    user_key: str | None  # the user's counter across devices
+
+
+def user_failures_key(group: str, tenant: str, extension: str) -> str:
+    """The user's PIN failures across devices (in the group's slot, beside
+    the user+device counters, which ``pinfail:ud:`` names)."""
+    return f"{keys.prefix(group)}pinfail:u:{tenant}:{extension}"
 
 
 def _seconds_until(until_ms: int, now: int) -> int:
@@ -76,8 +81,12 @@ class Lockout:
             if user is None
             else keys.pin_failures_user_device(group, user.tenant.id, user.extension, device_id)
         )
-        verdict, fails, state, until, user_locks, device_locks = await self._admit(
-            keys=[device_key] if user_device_key is None else [device_key, user_device_key],
+        user_key = (
+            None if user is None else user_failures_key(group, user.tenant.id, user.extension)
+        )
+        counters = [device_key] if user_device_key is None else [device_key, user_device_key]
+        verdict, fails, state, until, user_locks, device_locks, wide_locks = await self._admit(
+            keys=counters if user_key is None else [*counters, user_key],
             args=[
                 now,
                 s.device_max_failures,
@@ -89,11 +98,15 @@ class Lockout:
                 s.lock_after,
                 s.lock_seconds * 1000,
                 s.failure_window_seconds * 1000,
+                s.user_max_failures,
+                s.user_window_seconds * 1000,
+                s.user_lock_seconds * 1000,
             ],
         )
         starts: tuple[Scope, ...] = (
             *(("user_device",) if int(user_locks) else ()),
             *(("device",) if int(device_locks) else ()),
+            *(("user",) if int(wide_locks) else ()),
         )
         return Admission(
             admitted=verdict == "open",
@@ -102,36 +115,34 @@ class Lockout:
             starts=starts,
             device_key=device_key,
             user_device_key=user_device_key,
+            user_key=user_key,
         )
 
     async def succeeded(self, admission: Admission) -> None:
         """The admitted attempt's PIN was right: reset the user+device counter
-        and take the attempt back from the device counter."""
+        and take the attempt back from the device and user counters."""
         assert admission.admitted and admission.user_device_key is not None
+        assert admission.user_key is not None
         await self._refund(
-            keys=[admission.device_key, admission.user_device_key],
-            args=[int("device" in admission.starts)],
+            keys=[admission.device_key, admission.user_device_key, admission.user_key],
+            args=[int("device" in admission.starts), int("user" in admission.starts)],
         )
 
-    def failed(self, admission: Admission, **where: str) -> Gate:
-        """The admitted attempt was wrong (it is counted already): report the
-        lockouts it started; returns the gate the next attempt meets."""
+    def failed(self, admission: Admission) -> Gate:
+        """The admitted attempt was wrong (it is counted already): count it
+        and the lockouts it started (the caller audits them); returns the
+        gate the next attempt meets."""
+        if admission.user_key is not None:
+            metrics.USER_PIN_FAILURES.inc()
         for scope in admission.starts:
             metrics.LOCKOUTS.labels(scope).inc()
-            log.warning(
-                "pin_lockout",
-                extra=fields(
-                    scope=scope,
-                    retry_after=admission.gate.retry_after_seconds,
-                    **where,
-                ),
-            )
         return admission.gate
 
     async def unlock(self, group: str, device_id: str | None, user: UserName | None) -> int:
         """Clear counters: a user on one device, a user on every device (no
-        device), or a device's device-wide counter (no user). Returns how
-        many counters were cleared."""
+        device), or a device's device-wide counter (no user). Unlocking a
+        user also clears the user's counter across devices. Returns how many
+        desks' counters (user+device, device) were cleared."""
         if user is not None:
             key = keys.pin_failures_user_device(
                 group, user.tenant.id, user.extension, device_id or "*"
@@ -141,6 +152,7 @@ class Lockout:
                 if device_id
                 else [k async for k in self._redis.scan_iter(match=key, count=500)]
             )
+            await self._redis.delete(user_failures_key(group, user.tenant.id, user.extension))
         elif device_id:
             names = [keys.pin_failures_device(group, device_id)]
         else:

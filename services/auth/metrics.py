@@ -10,7 +10,13 @@ PIN_ATTEMPTS = Counter(
     "hotdesk_auth_pin_attempts_total", "PIN attempts by result and channel", ["result", "channel"]
 )
 LOCKOUTS = Counter(
-    "hotdesk_auth_lockouts_total", "Lockouts started, by scope (user_device, device)", ["scope"]
+    "hotdesk_auth_lockouts_total",
+    "Lockouts started, by scope (user_device, device, user: a user locked on every device)",
+    ["scope"],
+)
+USER_PIN_FAILURES = Counter(
+    "hotdesk_auth_user_pin_failures_total",
+    "Wrong PINs for existing users with a PIN, on any device (the per-user counter's input)",
 )
 UNLOCKS = Counter("hotdesk_auth_unlocks_total", "Operator unlocks")
 PIN_VERIFY_SECONDS = Histogram(
@@ -26,7 +32,10 @@ MENU_ACTIVE = Gauge("hotdesk_menu_active_calls", "Voice-menu calls in progress")
 MENU_OUTCOMES = Counter(
     "hotdesk_menu_outcomes_total",
     "How menu calls ended: logged_in, logged_out, wrong_pin, locked, refused, abandoned, "
-    "timeout, unavailable, rejected (not from the edge, or no common codec)",
+    "timeout, unavailable; or why they were refused: untrusted (not from the edge), "
+    "unsigned, malformed, bad_signature, stale_signature (X-Hotdesk-Device), busy (the "
+    "device's calls), overloaded (all calls), bad_sdp, not_an_address, rejected (no common "
+    "codec, unknown device)",
     ["outcome"],
 )
 MENU_DTMF = Counter("hotdesk_menu_dtmf_total", "Digits read, by method (rfc4733, info)", ["method"])

@@ -39,6 +39,15 @@ class AuthSettings(ServiceSettings):
     device_max_failures: int = Field(default=20, ge=1)
     device_window_seconds: int = Field(default=900, ge=1)
     device_lock_seconds: int = Field(default=900, ge=1)
+    # Per user, across all devices: the user guessed at from many desks
+    # (each staying under lock_after). This many failures within
+    # user_window_seconds lock the user everywhere for user_lock_seconds
+    # (hotdesk_auth_lockouts_total{scope="user"}). Higher than lock_after,
+    # so that one desk meets its own lock first; a right PIN gives back
+    # only its own attempt.
+    user_max_failures: int = Field(default=10, ge=1)
+    user_window_seconds: int = Field(default=900, ge=1)
+    user_lock_seconds: int = Field(default=900, ge=1)
     # Approximate cap (XADD MAXLEN ~) on each group's audit stream.
     audit_maxlen: int = Field(default=100_000, ge=1)
     # The voice menu: SIP (UDP) on menu_host:menu_port, RTP on free ports of
@@ -53,9 +62,15 @@ class AuthSettings(ServiceSettings):
     menu_advertise: str = ""
     menu_trusted_edges: str = "127.0.0.1"
     # The key Kamailio signs X-Hotdesk-Device with (64 hex characters in a
-    # file); a call whose signature is wrong or older than this is refused.
+    # file, read at start); a call whose signature is wrong or older than
+    # menu_signature_max_age_seconds is refused. Required when the menu is
+    # enabled: there is no unsigned mode.
     menu_key_file: Path | None = None
     menu_signature_max_age_seconds: float = Field(default=30.0, gt=0)
+    # Calls at once: per device (486 Busy Here beyond; a desk phone has one
+    # or two lines) and in total (503 with Retry-After beyond).
+    menu_max_calls_per_device: int = Field(default=2, ge=1)
+    menu_max_calls: int = Field(default=200, ge=1)
     prompts_dir: Path = Path(__file__).resolve().parents[2] / ".cache" / "prompts"
     # Ring this long before answering (0: answer at once).
     menu_answer_after_seconds: float = Field(default=0.0, ge=0)

@@ -16,6 +16,7 @@ from services.directory.importer import DirectoryImporter, ImportConflict
 from services.directory.load import DirectoryError, load_directory
 from services.directory.model import Directory
 from services.directory.plan import PlanRefused
+from services.kernel.errors import MissingConfiguration
 from services.kernel.redis_conn import connect
 from services.kernel.secretbox import SecretBox
 
@@ -52,7 +53,7 @@ async def import_(args: argparse.Namespace, settings: CliSettings) -> Exit:
     directory = _load(args.file)
     try:
         box = SecretBox.from_file(settings.secrets_key_file, "hotdesk directory import")
-    except (OSError, ValueError) as exc:
+    except MissingConfiguration as exc:
         raise Failure(f"cannot seal SIP secrets: {exc}", Exit.INVALID) from exc
     redis = connect(
         settings.redis_url,

@@ -23,6 +23,9 @@ class EdgeAddresses:
     antiflood: bool = False  # pike + an expiring ban list (on in Kubernetes)
     push_from: str = "127.0.0.0/8"  # sources trusted to push check-sync NOTIFYs
     voice_menu: str | None = None  # sip:host:port of the voice menu (None: 501)
+    # The file of the key X-Hotdesk-Device is signed with (required with
+    # voice_menu: Kamailio does not start without it).
+    menu_key: str | None = None
     # The peers' address list Kamailio writes and reloads (relative: in the
     # run directory).
     peers_file: str = "kamailio-peers.list"
@@ -46,6 +49,8 @@ def local_config(a: EdgeAddresses) -> str:
     }
     if a.voice_menu:
         defines["HD_VOICE_MENU"] = a.voice_menu
+    if a.menu_key:
+        defines["HD_MENU_KEY_FILE"] = a.menu_key
     lines = ["#!define WITH_HOTDESK"] if a.hotdesk else []
     lines += ["#!define WITH_ANTIFLOOD"] if a.antiflood else []
     lines += [f'#!substdef "!{name}!{value}!g"' for name, value in defines.items()]

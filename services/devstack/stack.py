@@ -19,7 +19,9 @@ import aiohttp
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.devstack.kamailio import EdgeAddresses, kamailio_argv, prepare_run_dir
+from services.devstack.menu_key import ensure_menu_key
 from services.devstack.pki import LOCAL_HOSTS, LocalCa
+from services.kernel.secretbox import SecretBox
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,6 +86,12 @@ def _service_env(
     }
 
 
+def secrets_key(s: DevStackSettings) -> Path:
+    """The SIP secrets' key: the import seals with it, provisioning opens
+    (where the CLI finds it by itself)."""
+    return (s.data_dir / "secrets" / "sip-secrets.key").resolve()
+
+
 def plan(s: DevStackSettings) -> list[Child]:
     redis_dir = s.data_dir / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
@@ -97,8 +105,12 @@ def plan(s: DevStackSettings) -> list[Child]:
         "HOTDESK_BINDING_HTTP_HOST": s.host,
         "HOTDESK_BINDING_HTTP_PORT": str(s.binding_http_port),
     }
+    # The edge signs X-Hotdesk-Device with it, the voice menu checks it.
+    menu_key = ensure_menu_key((s.data_dir / "menu.key").resolve())
+    SecretBox.new_key_file(secrets_key(s))
     auth_env = _service_env("HOTDESK_AUTH_", s, ca, s.auth_grpc_port, s.auth_ops_port)
     auth_env |= {
+        "HOTDESK_AUTH_MENU_KEY_FILE": str(menu_key),
         "HOTDESK_AUTH_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
         "HOTDESK_AUTH_MENU_HOST": s.host,
         "HOTDESK_AUTH_MENU_PORT": str(s.menu_port),
@@ -117,6 +129,7 @@ def plan(s: DevStackSettings) -> list[Child]:
         "HOTDESK_PROVISION_PUSH_EDGE_PORT": str(s.sip_port),
         "HOTDESK_PROVISION_PUSH_BIND_HOST": s.host,
         "HOTDESK_PROVISION_CONSUMER_NAME": "devstack",
+        "HOTDESK_PROVISION_SECRETS_KEY_FILE": str(secrets_key(s)),
     }
     kamailio_dir = s.data_dir / "kamailio"
     prepare_run_dir(
@@ -130,6 +143,7 @@ def plan(s: DevStackSettings) -> list[Child]:
             emergency_gw=s.emergency_gw,
             pstn_gw=s.pstn_gw,
             voice_menu=f"sip:{s.host}:{s.menu_port}",
+            menu_key=str(menu_key),
         ),
     )
     kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
@@ -219,6 +233,7 @@ async def _wait_redis(s: DevStackSettings, within: float = 10.0) -> None:
 async def _import_directory(s: DevStackSettings) -> None:
     env = os.environ | {
         "HOTDESK_CLI_REDIS_URL": f"redis://{s.host}:{s.redis_port}/0",
+        "HOTDESK_CLI_SECRETS_KEY_FILE": str(secrets_key(s)),
         "HOTDESK_CLI_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
     }
     proc = await asyncio.create_subprocess_exec(

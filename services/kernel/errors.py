@@ -36,3 +36,8 @@ class PermissionDenied(ServiceError):
     """The caller's identity may not do this."""
 
     status = grpc.StatusCode.PERMISSION_DENIED
+
+
+class MissingConfiguration(RuntimeError):
+    """A process cannot run as configured (a key or certificate it needs is
+    not there): it says which and exits at start, before serving anything."""

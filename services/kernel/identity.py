@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import grpc
 
+from services.kernel.errors import MissingConfiguration
 from services.kernel.logs import fields
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ class TlsFiles(Protocol):
     grpc_tls_ca_file: Path | None
 
 
-class MissingIdentity(RuntimeError):
+class MissingIdentity(MissingConfiguration):
     """gRPC needs this process's certificate, key and CA."""
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from services.kernel.errors import MissingConfiguration
+
 _VERSION = "v1:"
 _NONCE = 12
 
@@ -31,12 +33,15 @@ class SecretBox:
     @classmethod
     def from_file(cls, path: Path | None, who: str) -> "SecretBox":
         if path is None:
-            raise FileNotFoundError(f"{who}: no secrets key file (SECRETS_KEY_FILE) is set")
-        text = path.read_text().strip()
+            raise MissingConfiguration(f"{who}: no secrets key file (SECRETS_KEY_FILE) is set")
         try:
-            return cls(bytes.fromhex(text))
+            return cls(bytes.fromhex(path.read_text().strip()))
+        except OSError as exc:
+            raise MissingConfiguration(f"{who}: cannot read the secrets key: {exc}") from None
         except ValueError:
-            raise ValueError(f"{path}: the secrets key must be 64 hex characters") from None
+            raise MissingConfiguration(
+                f"{who}: {path}: the secrets key must be 64 hex characters"
+            ) from None
 
     @staticmethod
     def new_key_file(path: Path) -> None:

@@ -20,8 +20,9 @@ from typing import Any, ClassVar
 import grpc
 from aiohttp import web
 
+from services.kernel.errors import MissingConfiguration
 from services.kernel.grpc_server import GrpcServer, start_grpc_server
-from services.kernel.identity import MissingIdentity, TlsMaterial, secure_channel
+from services.kernel.identity import TlsMaterial, secure_channel
 from services.kernel.lifecycle import cancel_and_wait, run_until_signal
 from services.kernel.logs import configure_logging, fields
 from services.kernel.ops_http import Readiness, ops_app, start_site
@@ -141,6 +142,6 @@ def run_service(make: Callable[[], ServiceShell]) -> None:
 
     try:
         run_until_signal(main)
-    except MissingIdentity as exc:
+    except MissingConfiguration as exc:
         print(exc, file=sys.stderr)
         raise SystemExit(2) from None

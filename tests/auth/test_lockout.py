@@ -10,7 +10,7 @@ from hotdesk.v1 import binding_pb2 as pb
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
-from services.auth.core import AuthCore
+from services.auth.core import UNKNOWN, AuthCore
 from services.auth.errors import InvalidRequest, NotFound, PinPolicyError
 from services.kernel import keys
 from tests.auth.conftest import MakeCore
@@ -51,15 +51,21 @@ async def test_pin_results(make_core: MakeCore) -> None:
     assert (wrong.result, wrong.attempts_left) == (apb.PIN_RESULT_WRONG_PIN, 2)
     by_hotdesk_id = pb.UserRef(hotdesk_id="alice")
     assert (await attempt(core, "4711", who=by_hotdesk_id)).result == apb.PIN_RESULT_OK
-    for nobody in (user("1999"), user("1001", "initech"), pb.UserRef(hotdesk_id="zed")):
-        assert (await attempt(core, "4711", who=nobody)).result == apb.PIN_RESULT_UNKNOWN_USER
-    # A user of another group is unknown at this group's desks (no login
-    # could follow), even with the right PIN; at their own desk it works.
+    # Every kind of unknown gets the one same answer: no such user, a user
+    # of another group (no login could follow, even with the right PIN), a
+    # user without a PIN, no such device.
     globex = user("2001", "globex")
-    assert (await attempt(core, "6047", who=globex)).result == apb.PIN_RESULT_UNKNOWN_USER
+    unknowns = [
+        await attempt(core, "4711", who=nobody)
+        for nobody in (user("1999"), user("1001", "initech"), pb.UserRef(hotdesk_id="zed"))
+    ]
+    unknowns += [
+        await attempt(core, "6047", who=globex),
+        await attempt(core, "4711", who=user("1004")),
+        await attempt(core, "4711", device="zz"),
+    ]
+    assert all(u == UNKNOWN for u in unknowns), unknowns
     assert (await attempt(core, "6047", "hd4001", globex)).result == apb.PIN_RESULT_OK
-    assert (await attempt(core, "4711", who=user("1004"))).result == apb.PIN_RESULT_NO_PIN
-    assert (await attempt(core, "4711", device="zz")).result == apb.PIN_RESULT_UNKNOWN_DEVICE
 
 
 @pytest.mark.parametrize(
@@ -274,11 +280,14 @@ async def test_every_attempt_is_audited_and_counted_without_the_pin(
     assert [(e["event"], e.get("result"), e.get("retry_after")) for e in entries] == [
         ("pin_attempt", "wrong_pin", "30"),
         ("pin_attempt", "backoff", "30"),
+        ("pin_lockout", None, "3600"),
         ("pin_attempt", "locked", "3600"),
         ("unlock", None, None),
         ("pin_attempt", "ok", "0"),
+        ("pin_lockout", None, "900"),
         ("pin_attempt", "locked", "900"),
     ]
+    assert [e["scope"] for e in entries if e["event"] == "pin_lockout"] == ["user_device", "device"]
     first = entries[0]
     assert {k: first[k] for k in ("tenant", "extension", "device", "channel")} == {
         "tenant": "acme",
@@ -287,7 +296,7 @@ async def test_every_attempt_is_audited_and_counted_without_the_pin(
         "channel": "voice-menu",
     }
     assert int(first["ts_ms"]) == clock.now - 30_000
-    assert (entries[3]["actor"], entries[3]["cleared"]) == ("operator:ann", "1")
+    assert (entries[4]["actor"], entries[4]["cleared"]) == ("operator:ann", "1")
     dump = repr(entries) + logged(caplog)
     for pin in ("9753", "8642", "4711", "5791"):
         assert pin not in dump
@@ -356,3 +365,61 @@ async def test_login_with_pin_binds_only_on_the_right_pin(make_core: MakeCore) -
     assert ok.pin.result == apb.PIN_RESULT_OK
     assert ok.login.result == pb.LOGIN_RESULT_LOGGED_IN
     assert ok.login.binding.device_id == "hd3001"
+
+
+async def test_a_user_guessed_at_from_many_desks_is_locked_on_every_desk(
+    make_core: MakeCore, redis: Redis, clock: FakeClock
+) -> None:
+    core = await make_core(user_max_failures=4, user_lock_seconds=600)
+    locks, failures = (
+        sample("hotdesk_auth_lockouts_total", scope="user"),
+        sample("hotdesk_auth_user_pin_failures_total"),
+    )
+    for device in ("hd3001", "hd3002", "hd3003", "hd3004"):  # one try each
+        await attempt(core, WRONG, device=device)
+    refused = await attempt(core, "4711", device="hd3005")  # the right PIN, a fresh desk
+    assert (refused.result, refused.retry_after_seconds) == (apb.PIN_RESULT_LOCKED, 600)
+    assert (await attempt(core, "8264", device="hd3005", who=user("1002"))).result == (
+        apb.PIN_RESULT_OK  # only that user
+    )
+    assert sample("hotdesk_auth_lockouts_total", scope="user") == locks + 1
+    assert sample("hotdesk_auth_user_pin_failures_total") == failures + 4
+    entries = [e for _, e in await redis.xrange(keys.audit("acme"))]
+    (lockout,) = [e for e in entries if e["event"] == "pin_lockout"]
+    assert (lockout["scope"], lockout["extension"], lockout["device"]) == ("user", "1001", "hd3004")
+    clock.advance(600)
+    assert (await attempt(core, "4711", device="hd3005")).result == apb.PIN_RESULT_OK
+
+
+async def test_a_right_pin_gives_back_only_its_own_attempt_to_the_user_counter(
+    make_core: MakeCore,
+) -> None:
+    core = await make_core(user_max_failures=3)
+    await attempt(core, WRONG, device="hd3001")
+    await attempt(core, WRONG, device="hd3002")
+    assert (await attempt(core, "4711", device="hd3003")).result == apb.PIN_RESULT_OK
+    assert (await attempt(core, WRONG, device="hd3004")).result == apb.PIN_RESULT_LOCKED
+
+
+async def test_an_extension_that_matches_no_user_is_never_logged_or_audited(
+    make_core: MakeCore, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    core = await make_core()
+    caplog.set_level(logging.INFO)
+    await attempt(core, "1234", who=user("9731"))  # a PIN typed at the extension prompt
+    await attempt(core, "1234", who=user("1004"))  # a user without a PIN: named
+    entries = [e for _, e in await redis.xrange(keys.audit("acme"))]
+    assert [(e["extension"], e["result"]) for e in entries] == [
+        ("unknown", "unknown_user"),
+        ("1004", "no_pin"),
+    ]
+    assert "9731" not in repr(entries) + logged(caplog)
+
+
+async def test_unlocking_a_user_clears_the_lock_across_devices(make_core: MakeCore) -> None:
+    core = await make_core(user_max_failures=2)
+    await attempt(core, WRONG, device="hd3001")
+    await attempt(core, WRONG, device="hd3002")
+    assert (await attempt(core, "4711", device="hd3003")).result == apb.PIN_RESULT_LOCKED
+    assert await core.unlock(user(), "hd3001", "operator:test") == 1  # a desk's counter
+    assert (await attempt(core, "4711", device="hd3003")).result == apb.PIN_RESULT_OK

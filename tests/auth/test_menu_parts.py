@@ -7,8 +7,10 @@ import pytest
 
 from services.auth.menu.dtmf import EventDecoder, info_digit
 from services.auth.menu.flow import Dialled, dialled
+from services.auth.menu.limits import CallLimits
 from services.auth.menu.prompts import MissingPrompt, PromptLibrary
-from services.auth.menu.sdp import NoCommonCodec, answer, parse_offer
+from services.auth.menu.rtp import MediaSession
+from services.auth.menu.sdp import NoCommonCodec, NotAnAddress, SdpError, answer, parse_offer
 from services.kernel.tenants import FeatureCodes, TenantConfig
 
 TENANT = TenantConfig(
@@ -80,3 +82,48 @@ def test_a_tenants_folder_overrides_any_prompt(tmp_path: Path) -> None:
     assert library.audio("goodbye", 0, "globex", "fr") == b"english"
     with pytest.raises(MissingPrompt):
         library.audio("goodbye", 8, "globex")
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (OFFER.replace("c=IN IP4 10.1.1.1", "c=IN IP4 phone.example"), NotAnAddress),
+        (OFFER.replace("m=audio 4000 RTP/AVP 18 8 0 96", "m=audio"), SdpError),
+        (OFFER.replace("c=IN IP4 10.1.1.1", "c="), SdpError),
+        (OFFER.replace("c=IN IP4 10.1.1.1", "c=IN IP6 10.1.1.1"), SdpError),
+    ],
+)
+def test_an_offer_names_an_ip_literal_in_well_formed_lines(
+    body: str, error: type[SdpError]
+) -> None:
+    with pytest.raises(error):
+        parse_offer(body)
+
+
+def rtp(event: int = 1) -> bytes:
+    return bytes([0x80, 96, 0, 1, 0, 0, 0, 100, 0, 0, 0, 1, event, 10, 0, 0])
+
+
+def test_media_goes_to_the_offer_only_if_it_is_the_phones_address() -> None:
+    offered = parse_offer(OFFER)  # 10.1.1.1:4000
+    same = MediaSession("10.1.1.1")
+    same.offer = offered
+    assert same.target == ("10.1.1.1", 4000)
+    behind_nat = MediaSession("192.0.2.7")
+    behind_nat.offer = offered
+    digits: list[str] = []
+    behind_nat.on_digit = digits.append
+    assert behind_nat.target is None  # nothing sent yet
+    behind_nat.datagram_received(rtp(), ("10.1.1.1", 4000))  # not the phone: ignored
+    assert behind_nat.target is None and digits == []
+    behind_nat.datagram_received(rtp(), ("192.0.2.7", 31000))
+    assert behind_nat.target == ("192.0.2.7", 31000) and digits == ["1"]
+
+
+def test_call_limits_per_device_and_in_total() -> None:
+    limits = CallLimits(per_device=2, total=3)
+    assert [limits.admit("a") for _ in range(3)] == ["admitted", "admitted", "busy"]
+    assert limits.admit("b") == "admitted"
+    assert limits.admit("c") == "full"
+    limits.release("a")
+    assert (limits.admit("c"), limits.active) == ("admitted", 3)

@@ -12,6 +12,7 @@ import redis
 from hotdesk.v1 import binding_pb2 as pb
 from hotdesk.v1 import binding_pb2_grpc
 
+from services.devstack.menu_key import ensure_menu_key
 from services.kernel import keys
 from tests.support import pki
 from tests.support.binding_process import BindingProcess
@@ -37,6 +38,7 @@ class Edge:
     binding: BindingProcess
     auth: ServiceProcess  # with the voice menu on menu_port
     menu_port: int
+    menu_key: Path  # the key the edge signs X-Hotdesk-Device with
     kamailio: KamailioServer
     emergency_port: int  # the demo's emergency gateway answers here
     pstn_port: int  # the demo's PSTN gateway answers here ...
@@ -175,11 +177,12 @@ class Edge:
         auth: tuple[str | None, str | None] | None = None,
         timeout_s: int = 20,
         media_port: int | None = None,
+        local_ip: str = "127.0.0.1",
     ) -> Sipp:
         """Desk phone ``device`` of ``domain`` plays ``scenario`` towards
         ``service`` (in ``target_domain`` where the scenario says so),
         answering the edge's challenge with its credentials (or ``auth``:
-        another user name and/or password)."""
+        another user name and/or password), from ``local_ip``."""
         user, password = auth or (None, None)
         user = user or device
         return Sipp(
@@ -193,11 +196,14 @@ class Edge:
             auth=(user, password or secret(user)),
             timeout_s=timeout_s,
             media_port=media_port,
+            local_ip=local_ip,
         )
 
 
 @contextmanager
-def edge_stack(root: Path) -> Iterator[Edge]:
+def edge_stack(root: Path, auth_env: dict[str, str] | None = None) -> Iterator[Edge]:
+    """The whole edge under ``root``; ``auth_env`` adds or overrides the
+    auth service's settings (``HOTDESK_AUTH_...``)."""
     redis = RedisServer(root / "redis")
     redis.start()
     gateways = Gateways(free_udp_port(), free_udp_port(), free_udp_port())
@@ -205,6 +211,7 @@ def edge_stack(root: Path) -> Iterator[Edge]:
     binding = BindingProcess(redis.url, root / "binding.log")
     binding.start()
     menu_port = free_udp_port()
+    menu_key = ensure_menu_key(root / "menu.key")
     auth = ServiceProcess(
         "auth",
         redis.url,
@@ -213,10 +220,12 @@ def edge_stack(root: Path) -> Iterator[Edge]:
         {
             "HOTDESK_AUTH_BINDING_ADDRESS": binding.grpc_address,
             "HOTDESK_AUTH_MENU_PORT": str(menu_port),
+            "HOTDESK_AUTH_MENU_KEY_FILE": str(menu_key),
             "HOTDESK_AUTH_MENU_ANSWER_AFTER_SECONDS": "0.5",
             "HOTDESK_AUTH_MENU_FIRST_DIGIT_SECONDS": "4",
             "HOTDESK_AUTH_MENU_INTER_DIGIT_SECONDS": "2",
             **{f"HOTDESK_AUTH_{k.upper()}": str(v) for k, v in CHEAP_ARGON2.items()},
+            **(auth_env or {}),
         },
     )
     auth.start()
@@ -230,6 +239,7 @@ def edge_stack(root: Path) -> Iterator[Edge]:
         pstn_gw=f"sip:127.0.0.1:{gateways.pstn}",
         push_from=PUSH_FROM,
         voice_menu=f"sip:127.0.0.1:{menu_port}",
+        menu_key=menu_key,
     )
     kamailio.start()
     try:
@@ -239,6 +249,7 @@ def edge_stack(root: Path) -> Iterator[Edge]:
             binding,
             auth,
             menu_port,
+            menu_key,
             kamailio,
             gateways.emergency,
             gateways.pstn,

@@ -32,6 +32,7 @@ class KamailioServer:
         antiflood: bool = False,
         push_from: str = "127.0.0.0/8",
         voice_menu: str | None = None,
+        menu_key: Path | None = None,
     ) -> None:
         binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
         if not Path(binary).exists():
@@ -55,6 +56,7 @@ class KamailioServer:
             antiflood=antiflood,
             push_from=push_from,
             voice_menu=voice_menu,
+            menu_key=str(menu_key) if menu_key else None,
         )
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -39,7 +39,7 @@ _INVITE = """  <send retrans="500">
       v=0
       o=phone 1 1 IN IP[local_ip_type] [local_ip]
       s=-
-      c=IN IP4 [local_ip]
+      c=IN IP4 {media_ip}
       t=0 0
       m=audio {rtp_port} RTP/AVP {codec} 101
       a=rtpmap:{codec} {codec_name}/8000
@@ -176,18 +176,27 @@ def scenario(
     end: str = "bye",
     rtp_port: str = "[media_port]",
     codec: int = 0,
+    media_ip: str = "[local_ip]",
 ) -> Path:
     """Write a scenario and return its path. Steps: ``dtmf:<digits>``
     (RFC 4733), ``info:<digits>`` (SIP INFO), ``pause:<ms>``, ``reinvite:hold``
     / ``reinvite:resume``. ``end``: "bye" (wait for the menu to hang up),
-    "hangup" (the phone hangs up), "cancel" (give up while it rings)."""
+    "hangup" (the phone hangs up), "cancel" (give up while it rings).
+    ``media_ip`` and ``rtp_port``: where the offer says to send media."""
     name = "PCMU" if codec == 0 else "PCMA"
     parts = [
         _HEAD,
-        _INVITE.format(cseq=1, auth="", rtp_port=rtp_port, codec=codec, codec_name=name),
+        _INVITE.format(
+            cseq=1, auth="", rtp_port=rtp_port, codec=codec, codec_name=name, media_ip=media_ip
+        ),
         _ACK_AFTER_407,
         _INVITE.format(
-            cseq=2, auth="[authentication]", rtp_port=rtp_port, codec=codec, codec_name=name
+            cseq=2,
+            auth="[authentication]",
+            rtp_port=rtp_port,
+            codec=codec,
+            codec_name=name,
+            media_ip=media_ip,
         ),
         '  <recv response="100" optional="true"/>\n',
     ]

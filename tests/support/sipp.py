@@ -95,6 +95,7 @@ class Sipp:
         auth: tuple[str, str] | None = None,
         timeout_s: int = 20,
         media_port: int | None = None,
+        local_ip: str = "127.0.0.1",
     ) -> None:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.message_file = log_dir / f"{name}.messages.log"
@@ -106,7 +107,7 @@ class Sipp:
             "-l",
             "1",
             "-i",
-            "127.0.0.1",
+            local_ip,
             "-p",
             str(local_port),
             "-s",

@@ -1,7 +1,8 @@
 -- Admit a PIN attempt, or refuse it without counting anything, in one step.
 --
--- KEYS[1] the device's failure counter; KEYS[2] (absent for an unknown user
--- or a user without a PIN) the user+device counter. Both are hashes
+-- KEYS[1] the device's failure counter; KEYS[2] and KEYS[3] (absent for an
+-- unknown user or a user without a PIN) the user+device counter and the
+-- user's counter across devices. All are hashes
 -- {fails, until_ms, locked, expires_ms}: until_ms ends a backoff or lock
 -- (0 with locked=1: until an operator unlocks), expires_ms is when the state
 -- is forgotten (0: never). Time is the service's clock (ARGV[1]); PEXPIRE
@@ -12,8 +13,10 @@
 -- PIN was right.
 --
 -- ARGV: now_ms, device_max, device_window_ms, device_lock_ms, free_attempts,
---       backoff_base_ms, backoff_max_ms, lock_after, lock_ms, window_ms
--- Returns {verdict, fails, gate, gate_until_ms, user_locks, device_locks}:
+--       backoff_base_ms, backoff_max_ms, lock_after, lock_ms, window_ms,
+--       user_max, user_window_ms, user_lock_ms
+-- Returns {verdict, fails, gate, gate_until_ms, user_locks, device_locks,
+--          user_wide_locks}:
 --   verdict "open" (admitted) or "backoff"/"locked" (refused);
 --   fails   user+device failures (this attempt included when admitted);
 --   gate    refused: what refused it; admitted: what the next attempt meets
@@ -23,6 +26,7 @@ local now = tonumber(ARGV[1])
 local device_max, device_window, device_lock = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local free, base, cap = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local lock_after, lock_ms, window = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local user_max, user_window, user_lock = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
 
 local function load(key)
   local v = redis.call('HMGET', key, 'fails', 'until_ms', 'locked', 'expires_ms')
@@ -54,23 +58,36 @@ local function blocked(s)
 end
 
 local device = load(KEYS[1])
-local user = nil
-if KEYS[2] then user = load(KEYS[2]) end
+local user, wide = nil, nil
+if KEYS[2] then user, wide = load(KEYS[2]), load(KEYS[3]) end
 local fails = user and user.fails or 0
 
-for _, s in ipairs({device, user}) do
+-- ipairs stops at the first nil: unknown users have neither user counter.
+local counters = {device, wide, user}
+for _, s in ipairs(counters) do
   local state = blocked(s)
-  if state then return {state, fails, state, s.until_ms, 0, 0} end
+  if state then return {state, fails, state, s.until_ms, 0, 0, 0} end
 end
 
-if device.fails == 0 then device.expires_ms = now + device_window end
-device.fails = device.fails + 1
-local device_locks = 0
-if device.fails >= device_max then
-  device.locked, device.until_ms, device_locks = 1, now + device_lock, 1
-  device.expires_ms = math.max(device.expires_ms, device.until_ms)
+-- A counter that locks after max failures within its window.
+local function count(s, max, window_ms, lock_for)
+  if s.fails == 0 then s.expires_ms = now + window_ms end
+  s.fails = s.fails + 1
+  if s.fails >= max then
+    s.locked, s.until_ms = 1, now + lock_for
+    s.expires_ms = math.max(s.expires_ms, s.until_ms)
+    return 1
+  end
+  return 0
 end
+
+local device_locks = count(device, device_max, device_window, device_lock)
 save(KEYS[1], device)
+local wide_locks = 0
+if wide then
+  wide_locks = count(wide, user_max, user_window, user_lock)
+  save(KEYS[3], wide)
+end
 
 local user_locks = 0
 if user then
@@ -92,8 +109,10 @@ if user then
   save(KEYS[2], user)
 end
 
-for _, s in ipairs({device, user}) do
+for _, s in ipairs(counters) do
   local state = blocked(s)
-  if state then return {'open', fails, state, s.until_ms, user_locks, device_locks} end
+  if state then
+    return {'open', fails, state, s.until_ms, user_locks, device_locks, wide_locks}
+  end
 end
-return {'open', fails, 'open', 0, user_locks, device_locks}
+return {'open', fails, 'open', 0, user_locks, device_locks, wide_locks}

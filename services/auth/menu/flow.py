@@ -61,6 +61,9 @@ def spoken(number: str) -> list[str]:
 
 
 _WRONG = (apb.PIN_RESULT_WRONG_PIN, apb.PIN_RESULT_UNKNOWN_USER, apb.PIN_RESULT_NO_PIN)
+# Answers that say the extension is a user's (an unknown one gets
+# UNKNOWN_USER, and LOCKED may be the device's lock): only then is it kept.
+_MATCHED = (apb.PIN_RESULT_OK, apb.PIN_RESULT_WRONG_PIN, apb.PIN_RESULT_BACKOFF)
 
 
 class Conversation:
@@ -72,6 +75,8 @@ class Conversation:
         self._tenant = tenant
         self._tries = tries
         self.outcome = "abandoned"
+        # The extension the call was about, once it is known to be a user's
+        # (what a caller types may be a PIN by mistake: never kept).
         self.extension = ""
 
     async def run(self, what: Dialled) -> None:
@@ -93,8 +98,9 @@ class Conversation:
             if not pin:
                 self.outcome = "timeout"
                 return None
-            self.extension = extension
             checked = await self._actions.verify_pin(extension, pin)
+            if checked.result in _MATCHED:
+                self.extension = extension
             if checked.result == apb.PIN_RESULT_OK:
                 return extension
             if checked.result == apb.PIN_RESULT_LOCKED:

@@ -4,9 +4,17 @@ pace in the negotiated codec, and telephone-events read back as digits.
 Each packet is due at start + n * 20 ms (an absolute schedule, so a late
 wake-up does not push every later packet back); how late each one leaves
 is measured.
+
+Media goes only to the phone: ``src`` is its signalling source IP as the
+edge signed it. When the offer's address is that IP, prompts go to the
+offered port at once; otherwise (the phone is behind NAT, or the offer names
+somebody else) nothing is sent until RTP arrives from ``src``, and then
+prompts go to the address it came from (symmetric RTP). RTP from any other
+address is ignored.
 """
 
 import asyncio
+import ipaddress
 import logging
 import random
 import struct
@@ -15,6 +23,7 @@ from collections.abc import Callable
 from services.auth import metrics
 from services.auth.menu.dtmf import EventDecoder
 from services.auth.menu.sdp import Offer
+from services.kernel.logs import fields
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +32,23 @@ PTIME = 0.020
 _SILENCE = {0: b"\xff" * FRAME, 8: b"\xd5" * FRAME}
 
 
+Address = tuple[str, int]
+
+
+def _ip(address: str) -> str:
+    return str(ipaddress.ip_address(address))
+
+
 class MediaSession(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
+    def __init__(self, src: str) -> None:
         # Where digits go (set by the call once it exists).
         self.on_digit: Callable[[str], None] = lambda digit: None
         self.local_port = 0
+        self._src = _ip(src)
         self._decoder = EventDecoder()
         self._transport: asyncio.DatagramTransport | None = None
         self.offer: Offer | None = None
+        self._latched: Address | None = None
         self._seq = random.randrange(1 << 16)
         self._timestamp = random.randrange(1 << 32)
         self._ssrc = random.randrange(1 << 32)
@@ -48,7 +66,25 @@ class MediaSession(asyncio.DatagramProtocol):
         if self._transport is not None:
             self._transport.close()
 
+    @property
+    def target(self) -> Address | None:
+        """Where prompts go now: the offered address if it is the phone's
+        own, else the address the phone's RTP came from (None until then)."""
+        offer = self.offer
+        if offer is not None and _ip(offer.address) == self._src:
+            return offer.address, offer.port
+        return self._latched
+
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            from_phone = _ip(addr[0]) == self._src
+        except ValueError:
+            from_phone = False
+        if not from_phone:
+            return  # only the phone's own address is heard
+        if self._latched is None:
+            self._latched = (addr[0], addr[1])
+            log.info("menu_rtp_latched", extra=fields(address=f"{addr[0]}:{addr[1]}"))
         if len(data) < 12 or data[0] >> 6 != 2 or self.offer is None:
             return
         if (data[1] & 0x7F) != self.offer.event_pt:
@@ -87,10 +123,11 @@ class MediaSession(asyncio.DatagramProtocol):
             return
         self._seq = (self._seq + 1) & 0xFFFF
         self._timestamp = (self._timestamp + FRAME) & 0xFFFFFFFF
-        if offer.on_hold:
+        target = self.target
+        if offer.on_hold or target is None:
             return
         header = struct.pack("!BBHII", 0x80, offer.codec, self._seq, self._timestamp, self._ssrc)
-        self._transport.sendto(header + payload, (offer.address, offer.port))
+        self._transport.sendto(header + payload, target)
         self.packets_sent += 1
         metrics.MENU_RTP_PACKETS.inc()
         metrics.MENU_RTP_LATENESS.observe(max(0.0, late))

@@ -1,8 +1,11 @@
 """The voice menu's SIP side: a UDP user agent server for the calls Kamailio
 relays to it.
 
-Served only to the edge (``menu_trusted_edges``), which authenticated the
-phone and names it in ``X-Hotdesk-Device``. Per call: INVITE with an SDP
+Served only to the edge: a request must come from ``menu_trusted_edges``,
+and a new call must carry the edge's signed ``X-Hotdesk-Device`` (see
+``edge_signature``), which names the phone the edge authenticated and the
+address it called from; media goes to that address only (see ``rtp``).
+Calls are capped per device (486) and in total (503). Per call: INVITE with an SDP
 offer → 100 (180 while ringing) → 200 with the answer, retransmitted until
 the ACK → the conversation → BYE along the record-routed path. Also BYE and
 CANCEL from the phone, OPTIONS, INFO (DTMF), re-INVITE (hold/unhold), and
@@ -28,10 +31,19 @@ from services.auth import metrics
 from services.auth.core import AuthCore
 from services.auth.menu.actions import DeviceActions
 from services.auth.menu.dtmf import info_digit
+from services.auth.menu.edge_signature import HEADER, EdgeSignature, SignatureError, SignedDevice
 from services.auth.menu.flow import Conversation, Dialled, converse, dialled
+from services.auth.menu.limits import CallLimits
 from services.auth.menu.prompts import PromptLibrary
 from services.auth.menu.rtp import MediaSession
-from services.auth.menu.sdp import NoCommonCodec, Offer, answer, parse_offer
+from services.auth.menu.sdp import (
+    NoCommonCodec,
+    NotAnAddress,
+    Offer,
+    SdpError,
+    answer,
+    parse_offer,
+)
 from services.auth.menu.voice import CallVoice
 from services.auth.settings import AuthSettings
 from services.kernel.lifecycle import cancel_and_wait
@@ -55,7 +67,7 @@ log = logging.getLogger(__name__)
 TIMER_B = 32.0  # how long a 200 waits for its ACK
 BYE_WITHIN = 8.0  # how long our BYE waits for its answer
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
-DEVICE_HEADER = "x-hotdesk-device"
+RETRY_AFTER_FULL = "5"  # seconds, in a 503 when every place is taken
 
 Address = tuple[str, int]
 
@@ -102,6 +114,16 @@ class Call:
         return f"{self.invite['to']};tag={self.local_tag}"
 
 
+def _sdp_refusal(exc: SdpError) -> tuple[int, str, str]:
+    """(status, reason phrase, outcome label) for an offer we cannot take:
+    unreadable is 400, readable but unacceptable 488 (RFC 3261 §21.4.26)."""
+    if isinstance(exc, NotAnAddress):
+        return 488, "Not Acceptable Here", "not_an_address"
+    if isinstance(exc, NoCommonCodec):
+        return 488, "Not Acceptable Here", "rejected"
+    return 400, "Bad Request", "bad_sdp"
+
+
 class VoiceMenu(asyncio.DatagramProtocol):
     def __init__(
         self,
@@ -110,8 +132,12 @@ class VoiceMenu(asyncio.DatagramProtocol):
         binding: binding_pb2_grpc.BindingServiceAsyncStub,
         tenants: TenantCache,
         redis: Redis,
+        signature: EdgeSignature,
     ) -> None:
         self._s = settings
+        self._signature = signature
+        self._limits = CallLimits(settings.menu_max_calls_per_device, settings.menu_max_calls)
+        self._pending: set[str] = set()  # Call-IDs of new calls being set up
         self._core = core
         self._binding = binding
         self._lookup = DirectoryLookup(redis, tenants)
@@ -169,9 +195,7 @@ class VoiceMenu(asyncio.DatagramProtocol):
             self._transactions.response(message)
             return
         if not any(ipaddress.ip_address(addr[0]) in net for net in self._trusted):
-            metrics.MENU_OUTCOMES.labels("rejected").inc()
-            log.warning("menu_untrusted", extra=fields(peer=addr[0], method=message.method))
-            self._reply(message, addr, 403, "Only the edge may call the menu")
+            self._refuse(message, addr, "untrusted", 403, "Only the edge may call the menu")
             return
         self._request(message, addr)
 
@@ -205,6 +229,9 @@ class VoiceMenu(asyncio.DatagramProtocol):
                 if call.final is not None:
                     self._send(call.final, addr)
                 return
+            if msg.call_id in self._pending:
+                return  # a retransmission of a call still being set up
+            self._pending.add(msg.call_id)
             self._spawn(self._new_call(msg, addr))
         elif method == "ACK":
             if call is not None and msg.cseq[0] == call.invite.cseq[0]:
@@ -229,16 +256,62 @@ class VoiceMenu(asyncio.DatagramProtocol):
 
     # Calls
 
+    def _refuse(
+        self,
+        request: SipMessage,
+        addr: Address,
+        outcome: str,
+        status: int,
+        reason: str,
+        extra: list[tuple[str, str]] | None = None,
+        **details: str,
+    ) -> None:
+        """Answer a request the menu will not serve: counted, logged."""
+        metrics.MENU_OUTCOMES.labels(outcome).inc()
+        log.warning(
+            "menu_refused",
+            extra=fields(
+                outcome=outcome,
+                status=status,
+                peer=f"{addr[0]}:{addr[1]}",
+                reason=reason,
+                **details,
+            ),
+        )
+        self._reply(request, addr, status, reason, extra=extra)
+
     async def _new_call(self, invite: SipMessage, addr: Address) -> None:
-        device = invite.get(DEVICE_HEADER) or ""
+        """Admit a new call (signed device, within the caps), then run it."""
         try:
-            tenant = await self._lookup.device_tenant(device) if device else None
+            try:
+                signed = self._signature.verify(invite.get_all(HEADER), invite.call_id)
+            except SignatureError as exc:
+                self._refuse(invite, addr, exc.reason, 403, str(exc))
+                return
+            verdict = self._limits.admit(signed.device)
+            if verdict == "full":
+                retry = [("retry-after", RETRY_AFTER_FULL)]
+                self._refuse(invite, addr, "overloaded", 503, "Menu Full", retry)
+                return
+            if verdict == "busy":
+                self._refuse(invite, addr, "busy", 486, "Busy Here", device=signed.device)
+                return
+            try:
+                await self._run_call(invite, addr, signed)
+            finally:
+                self._limits.release(signed.device)
+        finally:
+            self._pending.discard(invite.call_id)
+
+    async def _run_call(self, invite: SipMessage, addr: Address, signed: SignedDevice) -> None:
+        device = signed.device
+        try:
+            tenant = await self._lookup.device_tenant(device)
         except (RedisError, OSError):
             self._reply(invite, addr, 503, "Service Unavailable", extra=[("retry-after", "5")])
             return
         if tenant is None:
-            metrics.MENU_OUTCOMES.labels("rejected").inc()
-            self._reply(invite, addr, 403, "No known device")
+            self._refuse(invite, addr, "rejected", 403, "No known device", device=device)
             return
         number = uri_of(invite.request_uri).split(":", 1)[-1].split("@", 1)[0]
         what = dialled(tenant, number)
@@ -247,13 +320,12 @@ class VoiceMenu(asyncio.DatagramProtocol):
             return
         try:
             offer = parse_offer(invite.body.decode(errors="replace"))
-        except (NoCommonCodec, ValueError) as exc:
-            metrics.MENU_OUTCOMES.labels("rejected").inc()
-            self._reply(
-                invite, addr, 488, "Not Acceptable Here", extra=[("warning", f'399 menu "{exc}"')]
-            )
+        except SdpError as exc:
+            status, phrase, outcome = _sdp_refusal(exc)
+            warning = [("warning", f'399 menu "{exc}"')]
+            self._refuse(invite, addr, outcome, status, phrase, warning, device=device)
             return
-        media = MediaSession()
+        media = MediaSession(signed.src)
         voice = CallVoice(
             media,
             self._prompts,
@@ -345,8 +417,11 @@ class VoiceMenu(asyncio.DatagramProtocol):
             return
         try:
             offer = parse_offer(msg.body.decode(errors="replace")) if msg.body else call.media.offer
-        except (NoCommonCodec, ValueError):
-            self._reply(msg, addr, 488, "Not Acceptable Here", call.local_tag)
+        except SdpError as exc:
+            status, phrase, _ = _sdp_refusal(exc)
+            self._reply(
+                msg, addr, status, phrase, call.local_tag, [("warning", f'399 menu "{exc}"')]
+            )
             return
         assert offer is not None
         call.media.offer = Offer(
@@ -418,8 +493,8 @@ class VoiceMenu(asyncio.DatagramProtocol):
                 "voice_menu",
                 device=call.device,
                 code=call.what.kind,
-                extension=(call.conversation.extension if call.conversation else "")
-                or call.what.extension,
+                # Only an extension that matched a user (never what was typed).
+                extension=call.conversation.extension if call.conversation else "",
                 outcome=outcome,
                 dtmf=",".join(sorted(call.dtmf_methods)),
                 rtp_packets=call.media.packets_sent,

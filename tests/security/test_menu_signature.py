@@ -1,0 +1,111 @@
+"""Finding: anything inside MENU_TRUSTED_EDGES (all of 10.0.0.0/8) could
+talk to the voice menu with a forged X-Hotdesk-Device and act as any desk.
+Now the menu believes only the edge's signature over device, source, time
+and Call-ID; without the key neither side starts."""
+
+from pathlib import Path
+
+import pytest
+
+from services.devstack.menu_key import ensure_menu_key
+from tests.security.direct import (
+    edge_socket,
+    final,
+    new_call_id,
+    offer,
+    replies,
+    request,
+    signed,
+    status,
+)
+from tests.support.edge import Edge
+from tests.support.kamailio import KamailioServer
+from tests.support.service_process import ServiceProcess
+
+
+def menu(edge: Edge) -> tuple[str, int]:
+    return ("127.0.0.1", edge.menu_port)
+
+
+def forged(edge: Edge, call_id: str, tmp_path: Path) -> dict[str, str]:
+    other_key = ensure_menu_key(tmp_path / "not-the-edge.key")
+    return {
+        "unsigned": "hd3001",
+        "wrong key": signed(other_key, call_id),
+        "stale": signed(edge.menu_key, call_id, age=3600),
+        "from the future": signed(edge.menu_key, call_id, age=-3600),
+        "another call's": signed(edge.menu_key, "another-call"),
+        "another device": signed(edge.menu_key, call_id).replace("hd3001;", "hd3002;"),
+    }
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["unsigned", "wrong key", "stale", "from the future", "another call's", "another device"],
+)
+def test_a_forged_device_header_from_a_trusted_address_is_refused(
+    edge: Edge, tmp_path: Path, kind: str
+) -> None:
+    before = edge.auth.metrics().get("hotdesk_menu_calls_total", 0.0)
+    call_id = new_call_id()
+    with edge_socket() as sock:  # 127.0.0.1: inside menu_trusted_edges
+        header = forged(edge, call_id, tmp_path)[kind]
+        sock.sendto(request(sock, call_id, device_header=header, body=offer()), menu(edge))
+        reply = final(sock)
+        assert not [r for r in replies(sock, 0.5) if r.startswith(b"SIP/2.0 2")]
+    assert status(reply) == 403, reply
+    assert b"X-Hotdesk-Device" in reply.split(b"\r\n", 1)[0], reply  # the reason phrase says why
+    assert edge.auth.metrics().get("hotdesk_menu_calls_total", 0.0) == before
+    assert "menu_refused" in edge.auth.log_file.read_text()
+
+
+def test_the_edges_signature_is_taken(edge: Edge) -> None:
+    """The control: the same request with the edge's signature is served."""
+    call_id = new_call_id()
+    with edge_socket() as sock:
+        header = signed(edge.menu_key, call_id)
+        sock.sendto(request(sock, call_id, device_header=header, body=offer()), menu(edge))
+        reply = final(sock)
+        assert status(reply) == 200, reply
+        tag = reply.split(b"tag=")[-1].split(b"\r\n")[0].decode()
+        sock.sendto(
+            request(sock, call_id, device_header=None, method="BYE", to_tag=tag, cseq=2),
+            menu(edge),
+        )
+
+
+def test_the_menu_does_not_start_without_its_key(edge: Edge, tmp_path: Path) -> None:
+    """Zero trust: there is no unsigned mode."""
+    auth = ServiceProcess(
+        "auth",
+        edge.redis.url,
+        tmp_path / "auth.log",
+        ("grpc",),
+        {"HOTDESK_AUTH_MENU_PORT": "0"},  # and no HOTDESK_AUTH_MENU_KEY_FILE
+    )
+    with pytest.raises(RuntimeError, match="exited"):
+        auth.start()
+    assert "HOTDESK_AUTH_MENU_KEY_FILE" in auth.log_file.read_text()
+
+
+def test_the_edge_does_not_start_without_the_key(edge: Edge, tmp_path: Path) -> None:
+    kamailio = KamailioServer(
+        tmp_path / "kamailio",
+        redis_port=edge.redis.port,
+        binding_url=edge.binding.route_url,
+        emergency_gw="sip:127.0.0.1:9",
+        pstn_gw="sip:127.0.0.1:9",
+        voice_menu=f"sip:127.0.0.1:{edge.menu_port}",
+    )
+    try:
+        try:
+            kamailio.start()
+        except RuntimeError as exc:
+            assert "exited" in str(exc)
+        else:
+            # Its metrics listener may answer before the worker gives up.
+            assert kamailio.proc is not None
+            assert kamailio.proc.wait(timeout=15) != 0
+    finally:
+        kamailio.stop()
+    assert "HD_MENU_KEY_FILE" in kamailio.log
