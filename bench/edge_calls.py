@@ -78,7 +78,7 @@ class Stack:
     def edge(self, name: str, hotdesk: bool = True) -> KamailioServer:
         return KamailioServer(
             self.work / name,
-            redis_port=self.redis.port,
+            redis=self.redis,
             binding_url=self.binding.route_url,
             emergency_gw="sip:127.0.0.1:9",
             pstn_gw="sip:127.0.0.1:9",

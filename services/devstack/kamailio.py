@@ -31,6 +31,9 @@ class EdgeAddresses:
     peers_file: str = "kamailio-peers.list"
     # host:port phones reach this edge at (default: the SIP listen address).
     advertise: str | None = None
+    # Kamailio's Redis password (it is the ACL user "default"); written into
+    # kamailio-local.cfg, which is therefore private (mode 600).
+    redis_password: str = ""
 
 
 def local_config(a: EdgeAddresses) -> str:
@@ -39,7 +42,8 @@ def local_config(a: EdgeAddresses) -> str:
         "HD_ADVERTISE": a.advertise or a.sip_listen.split(":", 1)[1],
         "HD_PEERS_FILE": a.peers_file,
         "HD_HTTP_LISTEN": a.http_listen,
-        "HD_REDIS": f"name=hd;addr={a.redis_host};port={a.redis_port}",
+        "HD_REDIS": f"name=hd;addr={a.redis_host};port={a.redis_port}"
+        + (f";pass={a.redis_password}" if a.redis_password else ""),
         "HD_BINDING_URL": a.binding_url,
         "HD_BINDING_TIMEOUT": str(a.binding_timeout_ms),
         "HD_MODULES": str(MODULES),
@@ -62,7 +66,10 @@ def prepare_run_dir(run_dir: Path, a: EdgeAddresses) -> None:
     when Kamailio starts (it fills it from Redis within a second)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     peers = (run_dir / a.peers_file).resolve()
-    (run_dir / "kamailio-local.cfg").write_text(local_config(replace(a, peers_file=str(peers))))
+    local = run_dir / "kamailio-local.cfg"
+    local.touch(mode=0o600)
+    local.chmod(0o600)
+    local.write_text(local_config(replace(a, peers_file=str(peers))))
     if not peers.exists():
         peers.write_text("")
 

@@ -1,13 +1,24 @@
 """Redis ACL users, one per component, each reaching only the keys it
 owns or reads (``services.kernel.keys``), with no dangerous or admin
-commands. Kamailio is the ``default`` user: its ndb_redis (5.6) can only
-``AUTH <password>``; it reads device credentials and the peers' address
-list, and nothing else.
+commands.
 
-``make run`` and the tests write the ACL file with this; for a production
-Redis: ``python -m services.devstack.redis_acl DIR`` prints the file for the
-passwords in ``DIR/redis-<user>`` (one file per user, as the Secrets hold
-them).
+Two Redis processes, because of two constraints:
+
+* Kamailio's ndb_redis (5.6) can only ``AUTH <password>``, i.e. log in as
+  the ``default`` user;
+* Redis 7.0 replays the transactions in its AOF (MULTI/EXEC, and every
+  script's effects) with the ``default`` user's permissions, and silently
+  drops those it forbids (redis/redis#14541, fixed after 7.0): on the
+  primary, ``default`` must be allowed everything.
+
+So the primary's ``default`` is an administrator whose password no
+component has, and Kamailio reads from a replica (no persistence of its
+own: it resyncs from the primary), where ``default`` is Kamailio, read-only
+on device credentials and the peers' address list.
+
+``make run`` and the tests write both files with this; for a production
+Redis: ``python -m services.devstack.redis_acl primary|replica DIR`` prints
+a file for the passwords in ``DIR/redis-<name>`` (as the Secrets hold them).
 """
 
 import hashlib
@@ -17,15 +28,11 @@ from pathlib import Path
 
 # Everything but what can read or wipe the whole server, or reconfigure it.
 _COMMANDS = "+@all -@dangerous -@admin"
-# Per component: its key patterns (``%R~``: read only), then extra command
+# The primary's users: key patterns (``%R~``: read only), then command
 # rules. Group keys are ``hd:{<group>}:<kind>...``; the directory's are
 # ``hd:{dir}:...``; device credentials ``hd:sip:{<domain>}:<id>``.
-RULES: dict[str, tuple[str, ...]] = {
-    "default": (
-        "%R~hd:sip:*",
-        "%R~hd:{dir}:peer_sources",
-        "-@all +hget +hmget +ping +select +quit",
-    ),
+PRIMARY: dict[str, tuple[str, ...]] = {
+    "default": ("~*", "&*", "+@all"),  # the administrator (see above)
     "binding": (
         "%R~hd:{dir}:*",
         *(f"~hd:{{*}}:{kind}" for kind in ("dev:*", "usr:*", "bound", "expiry", "events")),
@@ -55,45 +62,63 @@ RULES: dict[str, tuple[str, ...]] = {
     # The directory import writes everything the directory owns, ends
     # sessions through the binding scripts, and scans for stale counters.
     "directory": ("~hd:*", _COMMANDS),
+    # The replica's link to the primary.
+    "replica": ("-@all", "+psync", "+replconf", "+ping"),
 }
-USERS = tuple(RULES)
+# The replica's one user: Kamailio.
+REPLICA: dict[str, tuple[str, ...]] = {
+    "default": (
+        "%R~hd:sip:*",
+        "%R~hd:{dir}:peer_sources",
+        "-@all",
+        "+hget",
+        "+hmget",
+        "+ping",
+        "+select",
+    ),
+}
+# Password file names: who holds the password.
+_HOLDER = {("primary", "default"): "admin", ("replica", "default"): "kamailio"}
+PASSWORDS = ("admin", "binding", "auth", "provision", "directory", "replica", "kamailio")
 
 
-def password_file(folder: Path, user: str) -> Path:
-    """``redis-<component>``: Kamailio's is ``redis-kamailio`` (its user is
-    ``default``), as the Secrets are named."""
-    return folder / f"redis-{'kamailio' if user == 'default' else user}"
+def password_file(folder: Path, holder: str) -> Path:
+    """``redis-<holder>``: a component's (``binding``, ``kamailio``, ...),
+    ``admin`` for the primary's default user, ``replica`` for the link."""
+    return folder / f"redis-{holder}"
 
 
 def ensure_passwords(folder: Path) -> dict[str, str]:
-    """A random password per user in ``folder`` (mode 600), kept if there."""
+    """A random password per holder in ``folder`` (mode 600), kept if there."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     passwords = {}
-    for user in USERS:
-        path = password_file(folder, user)
+    for holder in PASSWORDS:
+        path = password_file(folder, holder)
         if not path.exists():
             path.touch(mode=0o600)
             path.write_text(secrets.token_hex(24))
-        passwords[user] = path.read_text().strip()
+        passwords[holder] = path.read_text().strip()
     return passwords
 
 
-def acl_text(passwords: dict[str, str]) -> str:
-    """The ACL file: each user on, with its password's SHA-256 only."""
+def acl_text(role: str, passwords: dict[str, str]) -> str:
+    """The ACL file of the ``primary`` or the ``replica``: each user on,
+    with its password's SHA-256 only."""
     lines = []
-    for user, rules in RULES.items():
-        digest = hashlib.sha256(passwords[user].encode()).hexdigest()
+    for user, rules in (PRIMARY if role == "primary" else REPLICA).items():
+        holder = _HOLDER.get((role, user), user)
+        digest = hashlib.sha256(passwords[holder].encode()).hexdigest()
         lines.append(f"user {user} on #{digest} resetkeys resetchannels {' '.join(rules)}")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m services.devstack.redis_acl PASSWORD_DIR", file=sys.stderr)
+    if len(argv) != 2 or argv[0] not in ("primary", "replica"):
+        print("usage: python -m services.devstack.redis_acl primary|replica DIR", file=sys.stderr)
         return 2
-    folder = Path(argv[0])
-    passwords = {u: password_file(folder, u).read_text().strip() for u in USERS}
-    sys.stdout.write(acl_text(passwords))
+    folder = Path(argv[1])
+    passwords = {h: password_file(folder, h).read_text().strip() for h in PASSWORDS}
+    sys.stdout.write(acl_text(argv[0], passwords))
     return 0
 
 

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.devstack.kamailio import EdgeAddresses, kamailio_argv, prepare_run_dir
 from services.devstack.menu_key import ensure_menu_key
 from services.devstack.pki import LOCAL_HOSTS, LocalCa
+from services.devstack.redis_pair import RedisPair
 from services.kernel.secretbox import SecretBox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +33,8 @@ class DevStackSettings(BaseSettings):
     host: str = "127.0.0.1"
     # Not 6379: a distribution's own redis-server service often holds that.
     redis_port: int = 6380
+    # The read-only replica Kamailio reads.
+    redis_replica_port: int = 6381
     data_dir: Path = ROOT / ".run"
     directory_file: Path = ROOT / "examples" / "directory.yaml"
     binding_grpc_port: int = 7100
@@ -72,12 +75,17 @@ def _identity(ca: LocalCa, name: str) -> dict[str, str]:
     }
 
 
+def _redis(s: DevStackSettings) -> RedisPair:
+    return RedisPair(s.host, s.redis_port, s.redis_replica_port, s.data_dir)
+
+
 def _service_env(
     prefix: str, s: DevStackSettings, ca: LocalCa, grpc_port: int, ops_port: int
 ) -> dict[str, str]:
     name = prefix.removeprefix("HOTDESK_").removesuffix("_").lower()
     return {
-        f"{prefix}REDIS_URL": f"redis://{s.host}:{s.redis_port}/0",
+        f"{prefix}REDIS_URL": _redis(s).url_as(name),
+        f"{prefix}REDIS_PASSWORD_FILE": str(_redis(s).password_file(name)),
         f"{prefix}GRPC_HOST": s.host,
         f"{prefix}GRPC_PORT": str(grpc_port),
         f"{prefix}OPS_HOST": s.host,
@@ -93,8 +101,7 @@ def secrets_key(s: DevStackSettings) -> Path:
 
 
 def plan(s: DevStackSettings) -> list[Child]:
-    redis_dir = s.data_dir / "redis"
-    redis_dir.mkdir(parents=True, exist_ok=True)
+    primary_conf, replica_conf = _redis(s).prepare()
     redis_server = shutil.which("redis-server") or "redis-server"
     py = sys.executable
     ca = LocalCa(s.data_dir / "pki")
@@ -138,7 +145,8 @@ def plan(s: DevStackSettings) -> list[Child]:
             sip_listen=f"udp:{s.host}:{s.sip_port}",
             http_listen=f"tcp:{s.host}:{s.kamailio_metrics_port}",
             redis_host=s.host,
-            redis_port=s.redis_port,
+            redis_port=s.redis_replica_port,
+            redis_password=_redis(s).password("kamailio"),
             binding_url=f"http://{s.host}:{s.binding_http_port}/v1/route",
             emergency_gw=s.emergency_gw,
             pstn_gw=s.pstn_gw,
@@ -148,24 +156,8 @@ def plan(s: DevStackSettings) -> list[Child]:
     )
     kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
     return [
-        Child(
-            "redis",
-            [
-                redis_server,
-                "--port",
-                str(s.redis_port),
-                "--bind",
-                s.host,
-                "--dir",
-                str(redis_dir),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "everysec",
-                "--save",
-                "",
-            ],
-        ),
+        Child("redis", [redis_server, str(primary_conf)]),
+        Child("redis-replica", [redis_server, str(replica_conf)]),
         Child(
             "binding",
             [py, "-m", "services.binding"],
@@ -232,7 +224,8 @@ async def _wait_redis(s: DevStackSettings, within: float = 10.0) -> None:
 
 async def _import_directory(s: DevStackSettings) -> None:
     env = os.environ | {
-        "HOTDESK_CLI_REDIS_URL": f"redis://{s.host}:{s.redis_port}/0",
+        "HOTDESK_CLI_REDIS_URL": _redis(s).url_as("directory"),
+        "HOTDESK_CLI_REDIS_PASSWORD_FILE": str(_redis(s).password_file("directory")),
         "HOTDESK_CLI_SECRETS_KEY_FILE": str(secrets_key(s)),
         "HOTDESK_CLI_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
     }
@@ -258,7 +251,8 @@ def _banner(s: DevStackSettings) -> str:
     return f"""
 hotdesk-edge is running (Ctrl-C stops everything)
 
-  Redis (AOF in {s.data_dir / "redis"})   redis://{h}:{s.redis_port}/0
+  Redis (AOF in {s.data_dir / "redis"})   redis://{h}:{s.redis_port}/0  (an ACL user per component)
+  Redis replica (Kamailio reads it)     redis://{h}:{s.redis_replica_port}/0
   binding gRPC                          {h}:{s.binding_grpc_port}
   binding Kamailio endpoint             http://{h}:{s.binding_http_port}/v1/route
   binding metrics / health              http://{h}:{s.binding_ops_port}/metrics  /readyz

@@ -17,7 +17,7 @@ from tests.support.sipp import Sipp
 def guarded_edge(edge: Edge, tmp_path: Path) -> Iterator[KamailioServer]:
     kamailio = KamailioServer(
         tmp_path / "kamailio",
-        redis_port=edge.redis.port,
+        redis=edge.replica,
         binding_url=edge.binding.route_url,
         emergency_gw="sip:127.0.0.1:9",
         pstn_gw="sip:127.0.0.1:9",

@@ -91,7 +91,7 @@ def test_the_menu_does_not_start_without_its_key(edge: Edge, tmp_path: Path) -> 
 def test_the_edge_does_not_start_without_the_key(edge: Edge, tmp_path: Path) -> None:
     kamailio = KamailioServer(
         tmp_path / "kamailio",
-        redis_port=edge.redis.port,
+        redis=edge.replica,
         binding_url=edge.binding.route_url,
         emergency_gw="sip:127.0.0.1:9",
         pstn_gw="sip:127.0.0.1:9",

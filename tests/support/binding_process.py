@@ -6,8 +6,16 @@ from tests.support.service_process import ServiceProcess
 
 
 class BindingProcess(ServiceProcess):
-    def __init__(self, redis_url: str, log_file: Path) -> None:
-        super().__init__("binding", redis_url, log_file, ("grpc", "http"))
+    def __init__(
+        self, redis_url: str, log_file: Path, redis_password_file: Path | None = None
+    ) -> None:
+        super().__init__(
+            "binding",
+            redis_url,
+            log_file,
+            ("grpc", "http"),
+            redis_password_file=redis_password_file,
+        )
 
     @property
     def route_url(self) -> str:

@@ -49,11 +49,12 @@ def demo_directory_text(gateways: Gateways | None = None) -> str:
     return text
 
 
-def import_directory_text(redis_url: str, text: str) -> int:
-    """Import ``text``; the directory version after it."""
+def import_directory_text(redis_url: str, text: str, password_file: Path | None = None) -> int:
+    """Import ``text`` (as the ACL user of ``redis_url``, if it names one);
+    the directory version after it."""
 
     async def run() -> int:
-        redis = connect(redis_url)
+        redis = connect(redis_url, password_file=password_file)
         directory = parse_directory(text, str(DIRECTORY))
         report = await DirectoryImporter(redis, PinHasher(1, 8, 1), box=sealing_box()).apply(
             directory
@@ -64,8 +65,10 @@ def import_directory_text(redis_url: str, text: str) -> int:
     return asyncio.run(run())
 
 
-def import_demo_directory(redis_url: str, gateways: Gateways | None = None) -> None:
-    import_directory_text(redis_url, demo_directory_text(gateways))
+def import_demo_directory(
+    redis_url: str, gateways: Gateways | None = None, password_file: Path | None = None
+) -> None:
+    import_directory_text(redis_url, demo_directory_text(gateways), password_file)
 
 
 def caller_argv(

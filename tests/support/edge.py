@@ -34,7 +34,8 @@ from tests.support.sipp import Sipp
 
 @dataclass
 class Edge:
-    redis: RedisServer
+    redis: RedisServer  # the primary (``url``: the administrator's)
+    replica: RedisServer  # what Kamailio reads
     binding: BindingProcess
     auth: ServiceProcess  # with the voice menu on menu_port
     menu_port: int
@@ -62,7 +63,9 @@ class Edge:
         peers' address list it names."""
         reloads = self.kamailio.counter("hotdesk_peer_reloads_total")
         sources = self._peer_sources()
-        version = import_directory_text(self.redis.url, text)
+        version = import_directory_text(
+            self.redis.url_as("directory"), text, self.redis.password_file("directory")
+        )
         deadline = time.monotonic() + within
         while self.binding.metrics()["hotdesk_directory_version"] < version:
             assert time.monotonic() < deadline, "the binding service did not reload"
@@ -204,17 +207,23 @@ class Edge:
 def edge_stack(root: Path, auth_env: dict[str, str] | None = None) -> Iterator[Edge]:
     """The whole edge under ``root``; ``auth_env`` adds or overrides the
     auth service's settings (``HOTDESK_AUTH_...``)."""
-    redis = RedisServer(root / "redis")
+    # Every component as its own Redis ACL user, Kamailio on the read-only
+    # replica, as in `make run`.
+    redis = RedisServer(root / "redis", acl=True)
     redis.start()
+    replica = redis.replica(root / "redis-replica")
+    replica.start()
     gateways = Gateways(free_udp_port(), free_udp_port(), free_udp_port())
-    import_demo_directory(redis.url, gateways)
-    binding = BindingProcess(redis.url, root / "binding.log")
+    import_demo_directory(redis.url_as("directory"), gateways, redis.password_file("directory"))
+    binding = BindingProcess(
+        redis.url_as("binding"), root / "binding.log", redis.password_file("binding")
+    )
     binding.start()
     menu_port = free_udp_port()
     menu_key = ensure_menu_key(root / "menu.key")
     auth = ServiceProcess(
         "auth",
-        redis.url,
+        redis.url_as("auth"),
         root / "auth.log",
         ("grpc",),
         {
@@ -227,13 +236,14 @@ def edge_stack(root: Path, auth_env: dict[str, str] | None = None) -> Iterator[E
             **{f"HOTDESK_AUTH_{k.upper()}": str(v) for k, v in CHEAP_ARGON2.items()},
             **(auth_env or {}),
         },
+        redis_password_file=redis.password_file("auth"),
     )
     auth.start()
     # The edge's own gateways (for tenants without routes, and emergency
     # calls when the lookup fails) are the demo's, as in `make run`.
     kamailio = KamailioServer(
         root / "kamailio",
-        redis_port=redis.port,
+        redis=replica,
         binding_url=binding.route_url,
         emergency_gw=f"sip:127.0.0.1:{gateways.emergency}",
         pstn_gw=f"sip:127.0.0.1:{gateways.pstn}",
@@ -246,6 +256,7 @@ def edge_stack(root: Path, auth_env: dict[str, str] | None = None) -> Iterator[E
         kamailio.wait_for_peer_reload()
         yield Edge(
             redis,
+            replica,
             binding,
             auth,
             menu_port,
@@ -260,4 +271,5 @@ def edge_stack(root: Path, auth_env: dict[str, str] | None = None) -> Iterator[E
         kamailio.stop()
         auth.stop()
         binding.stop()
+        replica.kill()
         redis.kill()

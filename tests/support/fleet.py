@@ -154,7 +154,7 @@ def fleet_stack(root: Path, size: int, provision_env: dict[str, str]) -> Iterato
         binding.start()
         kamailio = KamailioServer(
             root / "kamailio",
-            redis_port=redis.port,
+            redis=redis,
             binding_url=binding.route_url,
             emergency_gw=f"sip:127.0.0.1:{free_udp_port()}",
             pstn_gw=f"sip:127.0.0.1:{free_udp_port()}",

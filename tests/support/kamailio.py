@@ -9,6 +9,7 @@ from pathlib import Path
 
 from services.devstack.kamailio import EdgeAddresses, kamailio_argv, prepare_run_dir
 from tests.support.processes import wait_until_serving
+from tests.support.redis_server import RedisServer
 
 
 def free_udp_port() -> int:
@@ -23,7 +24,7 @@ class KamailioServer:
         self,
         run_dir: Path,
         *,
-        redis_port: int,
+        redis: RedisServer,
         binding_url: str,
         emergency_gw: str,
         pstn_gw: str,
@@ -47,7 +48,11 @@ class KamailioServer:
             sip_listen=f"udp:127.0.0.1:{self.sip_port}",
             http_listen=f"tcp:127.0.0.1:{self.http_port}",
             redis_host="127.0.0.1",
-            redis_port=redis_port,
+            redis_port=redis.port,
+            # Kamailio is the replica's default user (ndb_redis knows no other).
+            redis_password=(
+                redis.password_file("kamailio").read_text().strip() if redis.acl else ""
+            ),
             binding_url=binding_url,
             emergency_gw=emergency_gw,
             pstn_gw=pstn_gw,

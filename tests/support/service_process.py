@@ -27,6 +27,8 @@ class ServiceProcess:
         log_file: Path,
         ports: tuple[str, ...],
         env: dict[str, str] | None = None,
+        *,
+        redis_password_file: Path | None = None,
     ) -> None:
         self.name = name
         self.prefix = f"HOTDESK_{name.upper()}_"
@@ -34,6 +36,8 @@ class ServiceProcess:
         self.log_file = log_file
         self.ports = {p: free_port() for p in (*ports, "ops")}
         self.env = env or {}
+        if redis_password_file is not None:
+            self.env[f"{self.prefix}REDIS_PASSWORD_FILE"] = str(redis_password_file)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

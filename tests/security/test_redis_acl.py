@@ -1,0 +1,74 @@
+"""Redis: nobody in without a password, each component only at its own
+keys, Kamailio read-only on a replica, and no secret in the clear."""
+
+import socket
+
+import pytest
+import redis
+from redis.exceptions import AuthenticationError, NoPermissionError
+
+from services.kernel import keys
+from tests.support.edge import Edge
+from tests.support.redis_server import RedisServer
+
+GROUP = "acme-group"
+CREDENTIALS = keys.sip_credentials("hotdesk.local", "hd3001")
+PIN = keys.pin(GROUP, "acme", "1001")
+
+
+def client(server: RedisServer, user: str | None, holder: str | None = None) -> redis.Redis:
+    """``user`` logged in with ``holder``'s password (no user: ``default``)."""
+    password = server.password_file(holder or user or "").read_text().strip()
+    return redis.Redis(port=server.port, username=user, password=password, decode_responses=True)
+
+
+def test_without_a_password_nothing_answers(edge: Edge) -> None:
+    """What `redis-cli ping` sends and gets."""
+    for server in (edge.redis, edge.replica):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+            s.sendall(b"*1\r\n$4\r\nPING\r\n")
+            assert s.recv(200).startswith(b"-NOAUTH")
+
+
+@pytest.mark.parametrize(
+    ("user", "readable", "forbidden"),
+    [
+        ("binding", [keys.device(GROUP, "hd3001")], [CREDENTIALS, PIN]),
+        ("auth", [PIN], [CREDENTIALS]),
+        ("provision", [CREDENTIALS], [PIN]),
+    ],
+)
+def test_each_service_reaches_only_its_own_keys(
+    edge: Edge, user: str, readable: list[str], forbidden: list[str]
+) -> None:
+    with client(edge.redis, user) as c:
+        for key in readable:
+            c.type(key)
+        for key in forbidden:
+            with pytest.raises(NoPermissionError):
+                c.type(key)
+        with pytest.raises(NoPermissionError):
+            c.keys("*")  # nobody lists the keyspace
+        with pytest.raises(NoPermissionError):
+            c.flushall()
+
+
+def test_kamailio_reads_credentials_on_the_replica_and_nothing_else(edge: Edge) -> None:
+    with client(edge.replica, None, "kamailio") as kamailio:
+        assert kamailio.hget(CREDENTIALS, "ha1")
+        assert kamailio.hget(keys.DIR_PEER_SOURCES, "digest")
+        with pytest.raises(NoPermissionError):
+            kamailio.get(PIN)
+        with pytest.raises(NoPermissionError):
+            kamailio.hset(CREDENTIALS, "ha1", "0" * 32)
+    # Its password is nobody's on the primary.
+    with pytest.raises(AuthenticationError):
+        client(edge.redis, None, "kamailio").ping()
+
+
+def test_no_sip_secret_in_the_clear(edge: Edge) -> None:
+    with redis.Redis.from_url(edge.redis.url, decode_responses=True) as admin:
+        for name in admin.scan_iter("hd:sip:*"):
+            stored = admin.hgetall(name)
+            assert "secret" not in stored
+            assert not any("demo-secret" in value for value in stored.values())
