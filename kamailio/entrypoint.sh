@@ -70,6 +70,16 @@ if [ -n "$peers" ]; then
 fi
 mkdir -p "$run_dir"
 
+# Files Kamailio reads once its workers run: checked here, because a
+# Kamailio 5.6 with TLS that stops that late can hang in the tls module's
+# teardown instead of exiting (the pod would never restart).
+for name in HD_MENU_KEY_FILE HD_TLS_CONFIG HD_TLS_CERT_FILE; do
+    file=$(sed -n "s/^#!substdef \"!$name!\(.*\)!g\"$/\1/p" "$local_cfg")
+    if [ -n "$file" ] && [ ! -r "$file" ]; then
+        fail "$name: $file is not readable"
+    fi
+done
+
 # kamailio.cfg imports kamailio-local.cfg from the working directory.
 cd "$local_dir"
 exec "$kamailio" -DD -E -f "$config" -Y "$run_dir" -m 256 -M 16 "$@"

@@ -67,7 +67,8 @@ def test_kustomization_lists_every_manifest() -> None:
 def _undefined_names(local_cfg: str) -> set[str]:
     """HD_* names kamailio.cfg uses that a kamailio-local.cfg leaves unset."""
     config = (K8S.parent.parent / "kamailio" / "kamailio.cfg").read_text()
-    optional = set(re.findall(r"#!ifn?def (HD_[A-Z_]+)", config))  # guarded or defaulted
+    # Guarded, defaulted (#!trydef), or needed only with an optional one.
+    optional = set(re.findall(r"#!(?:ifn?def|trydef) (HD_[A-Z_]+)", config)) | {"HD_TLS_CONFIG"}
     used = set(re.findall(r"\bHD_[A-Z_]+\b", config)) - optional
     return used - set(re.findall(r'"!(HD_[A-Z_]+)!', local_cfg))
 
@@ -819,15 +820,27 @@ def test_kamailio_gets_what_its_entrypoint_reads_and_writes(built: list[Manifest
 # --- kamailio/entrypoint.sh, run -----------------------------------------------
 
 
+# Files the entrypoint checks before Kamailio starts (mounted Secrets).
+CHECKED_FILES = ("HD_MENU_KEY_FILE", "HD_TLS_CONFIG", "HD_TLS_CERT_FILE")
+
+
 def _run_entrypoint(
-    built: list[Manifest], tmp_path: Path, password: str
+    built: list[Manifest], tmp_path: Path, password: str, missing: str = ""
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """The entrypoint on the ConfigMap's template (peers list moved into
-    tmp_path), with a stand-in for kamailio that prints where it runs and
-    its arguments."""
+    """The entrypoint on the ConfigMap's template (peers list and the
+    mounted files moved into tmp_path; ``missing`` one of them left out),
+    with a stand-in for kamailio that prints where it runs and its
+    arguments."""
     template = _kamailio_configmap(built)["data"]["kamailio-local.cfg"]
-    peers = _kamailio_defines(built)["HD_PEERS_FILE"]
-    (tmp_path / "template.cfg").write_text(template.replace(peers, str(tmp_path / "peers/list")))
+    defines = _kamailio_defines(built)
+    template = template.replace(defines["HD_PEERS_FILE"], str(tmp_path / "peers/list"))
+    for name in CHECKED_FILES:
+        moved = tmp_path / "mounted" / name
+        moved.parent.mkdir(exist_ok=True)
+        if name != missing:
+            moved.write_text("x")
+        template = template.replace(defines[name], str(moved))
+    (tmp_path / "template.cfg").write_text(template)
     (tmp_path / "password").write_text(password)
     (tmp_path / "local").mkdir()
     stub = tmp_path / "kamailio"
@@ -864,6 +877,18 @@ def test_entrypoint_renders_the_redis_password_and_starts_kamailio(
     cwd, argv = done.stdout.splitlines()
     assert Path(cwd) == rendered.parent
     assert f"-Y {tmp_path / 'run'}" in argv and "-DD -E" in argv
+
+
+@pytest.mark.parametrize("missing", CHECKED_FILES)
+def test_entrypoint_refuses_to_start_without_a_file_kamailio_reads(
+    built: list[Manifest], tmp_path: Path, missing: str
+) -> None:
+    """Checked before Kamailio starts: Kamailio 5.6 with TLS that stops from
+    a worker can hang instead of exiting."""
+    done, _ = _run_entrypoint(built, tmp_path, "0f1e2d3c4b5a", missing=missing)
+    assert done.returncode != 0
+    assert f"{missing}: " in done.stderr
+    assert done.stdout == ""  # Kamailio never ran
 
 
 @pytest.mark.parametrize("password", ["", "a!b", "pa;ss=x", "two\nlines"])

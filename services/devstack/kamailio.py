@@ -1,8 +1,10 @@
 """kamailio-local.cfg: the addresses and switches kamailio/kamailio.cfg
 reads, for `make run` and the tests (Kubernetes ships one in a ConfigMap)."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from services.devstack.pki import Credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "kamailio" / "kamailio.cfg"
@@ -34,6 +36,19 @@ class EdgeAddresses:
     # Kamailio's Redis password (it is the ACL user "default"); written into
     # kamailio-local.cfg, which is therefore private (mode 600).
     redis_password: str = ""
+    # SIP over TCP too, on the UDP listener's address and port.
+    tcp: bool = True
+    # The internal socket only the provision service's check-sync pushes
+    # reach (udp:host:port); None: pushes are refused.
+    push_listen: str | None = None
+    # SIP over TLS (tls:host:port) with this certificate and key.
+    tls_listen: str | None = None
+    tls: Credentials | None = None
+    # The tls module's file, written beside kamailio-local.cfg (relative: in
+    # the run directory).
+    tls_config_file: str = "kamailio-tls.cfg"
+    # kamailio.cfg's overridable limits (#!trydef), e.g. HD_MAX_CONTACTS.
+    limits: dict[str, int] = field(default_factory=dict)
 
 
 def local_config(a: EdgeAddresses) -> str:
@@ -51,25 +66,59 @@ def local_config(a: EdgeAddresses) -> str:
         "HD_PSTN_GW": a.pstn_gw,
         "HD_PUSH_FROM": a.push_from,
     }
+    if a.tcp:
+        defines["HD_TCP_LISTEN"] = "tcp:" + a.sip_listen.split(":", 1)[1]
+    if a.push_listen:
+        defines["HD_PUSH_LISTEN"] = a.push_listen
+    if a.tls_listen and a.tls:
+        defines["HD_TLS_LISTEN"] = a.tls_listen
+        defines["HD_TLS_CONFIG"] = a.tls_config_file
+        defines["HD_TLS_CERT_FILE"] = str(a.tls.cert)
     if a.voice_menu:
         defines["HD_VOICE_MENU"] = a.voice_menu
     if a.menu_key:
         defines["HD_MENU_KEY_FILE"] = a.menu_key
     lines = ["#!define WITH_HOTDESK"] if a.hotdesk else []
     lines += ["#!define WITH_ANTIFLOOD"] if a.antiflood else []
+    lines += [f'#!substdef "!{name}!{int(value)}!g"' for name, value in a.limits.items()]
     lines += [f'#!substdef "!{name}!{value}!g"' for name, value in defines.items()]
     return "\n".join(lines) + "\n"
 
 
+def tls_config(tls: Credentials) -> str:
+    """The tls module's file: phones verify the edge; the edge does not ask
+    phones for certificates (they authenticate with digest), and verifies
+    whoever it connects to (TLS gateways) against the same CA list."""
+    return f"""[server:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+certificate = {tls.cert}
+private_key = {tls.key}
+ca_list = {tls.ca}
+cipher_list = HIGH:!aNULL:!MD5:!RC4:!3DES
+
+[client:default]
+method = TLSv1.2+
+verify_certificate = yes
+require_certificate = yes
+ca_list = {tls.ca}
+"""
+
+
 def prepare_run_dir(run_dir: Path, a: EdgeAddresses) -> None:
-    """kamailio-local.cfg, and the peers' address list, which must exist
-    when Kamailio starts (it fills it from Redis within a second)."""
+    """kamailio-local.cfg (and the tls module's file), and the peers'
+    address list, which must exist when Kamailio starts (it fills it from
+    Redis within a second)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     peers = (run_dir / a.peers_file).resolve()
+    tls_file = (run_dir / a.tls_config_file).resolve()
     local = run_dir / "kamailio-local.cfg"
     local.touch(mode=0o600)
     local.chmod(0o600)
-    local.write_text(local_config(replace(a, peers_file=str(peers))))
+    local.write_text(local_config(replace(a, peers_file=str(peers), tls_config_file=str(tls_file))))
+    if a.tls_listen and a.tls:
+        tls_file.write_text(tls_config(a.tls))
     if not peers.exists():
         peers.write_text("")
 

@@ -46,7 +46,9 @@ class DevStackSettings(BaseSettings):
     provision_grpc_port: int = 7300
     provision_http_port: int = 7380
     provision_ops_port: int = 7390
-    sip_port: int = 5060
+    sip_port: int = 5060  # UDP and TCP
+    sips_port: int = 5061  # TLS
+    push_port: int = 5070  # the provision service's check-sync pushes only
     kamailio_metrics_port: int = 5080
     # Where calls to emergency and other outside numbers go (a gateway of
     # yours; `sipp -sn uas -p 5091` plays one locally).
@@ -133,7 +135,7 @@ def plan(s: DevStackSettings) -> list[Child]:
         "HOTDESK_PROVISION_SIP_PROXY_HOST": s.host,
         "HOTDESK_PROVISION_SIP_PROXY_PORT": str(s.sip_port),
         "HOTDESK_PROVISION_PUSH_EDGE_HOST": s.host,
-        "HOTDESK_PROVISION_PUSH_EDGE_PORT": str(s.sip_port),
+        "HOTDESK_PROVISION_PUSH_EDGE_PORT": str(s.push_port),
         "HOTDESK_PROVISION_PUSH_BIND_HOST": s.host,
         "HOTDESK_PROVISION_CONSUMER_NAME": "devstack",
         "HOTDESK_PROVISION_SECRETS_KEY_FILE": str(secrets_key(s)),
@@ -143,6 +145,9 @@ def plan(s: DevStackSettings) -> list[Child]:
         kamailio_dir,
         EdgeAddresses(
             sip_listen=f"udp:{s.host}:{s.sip_port}",
+            push_listen=f"udp:{s.host}:{s.push_port}",
+            tls_listen=f"tls:{s.host}:{s.sips_port}",
+            tls=ca.issue("kamailio", "sip:edge", (*LOCAL_HOSTS, s.host)),
             http_listen=f"tcp:{s.host}:{s.kamailio_metrics_port}",
             redis_host=s.host,
             redis_port=s.redis_replica_port,
@@ -262,7 +267,9 @@ hotdesk-edge is running (Ctrl-C stops everything)
   provision gRPC                        {h}:{s.provision_grpc_port}
   phone files (point phones here)       http://{h}:{s.provision_http_port}/
   provision metrics / health            http://{h}:{s.provision_ops_port}/metrics  /readyz
-  SIP edge (Kamailio)                   udp:{h}:{s.sip_port}   domain hotdesk.local
+  SIP edge (Kamailio), hotdesk.local    udp:{h}:{s.sip_port}  tcp:{h}:{s.sip_port}
+  SIP over TLS (CA {s.data_dir}/pki/ca.crt)  tls:{h}:{s.sips_port}
+  check-sync pushes (provision only)    udp:{h}:{s.push_port}
   Kamailio metrics                      http://{h}:{s.kamailio_metrics_port}/metrics
   emergency / PSTN gateways (peers)     {s.emergency_gw}  {s.pstn_gw}
 

@@ -31,7 +31,7 @@ def provision(edge: Edge) -> Iterator[ServiceProcess]:
         {
             "HOTDESK_PROVISION_BINDING_ADDRESS": edge.binding.grpc_address,
             "HOTDESK_PROVISION_SIP_PROXY_PORT": str(edge.kamailio.sip_port),
-            "HOTDESK_PROVISION_PUSH_EDGE_PORT": str(edge.kamailio.sip_port),
+            "HOTDESK_PROVISION_PUSH_EDGE_PORT": str(edge.kamailio.push_port),
             "HOTDESK_PROVISION_PUSH_BIND_HOST": PUSH_HOST,
             "HOTDESK_PROVISION_PUSH_TIMEOUT_SECONDS": "2",
             "HOTDESK_PROVISION_CONSUMER_NAME": "edge-test",
@@ -127,15 +127,23 @@ def test_unregistered_device_push_is_answered_not_registered(
     )
 
 
-@pytest.mark.parametrize(("source", "trusted"), [(PUSH_HOST, True), ("127.0.0.1", False)])
-def test_only_the_push_network_may_make_a_phone_resync(
-    fresh_edge: Edge, source: str, trusted: bool
+@pytest.mark.parametrize(
+    ("socket", "source", "trusted"),
+    [
+        ("push", PUSH_HOST, True),
+        ("push", "127.0.0.1", False),  # the push socket, from outside HD_PUSH_FROM
+        ("sip", PUSH_HOST, False),  # the phones' socket: challenged like any request
+    ],
+)
+def test_only_the_push_network_on_the_push_socket_may_make_a_phone_resync(
+    fresh_edge: Edge, socket: str, source: str, trusted: bool
 ) -> None:
-    phone = notified_phone(fresh_edge, f"hd3002-notify-from-{source}", "hd3002")
+    phone = notified_phone(fresh_edge, f"hd3002-notify-{socket}-{source}", "hd3002")
+    port = fresh_edge.kamailio.push_port if socket == "push" else fresh_edge.kamailio.sip_port
 
     async def push() -> str:
         notifier = CheckSyncNotifier(
-            edge=("127.0.0.1", fresh_edge.kamailio.sip_port),
+            edge=("127.0.0.1", port),
             bind_host=source,
             timeout=2.0,
             max_in_flight=1,
@@ -152,7 +160,7 @@ def test_only_the_push_network_may_make_a_phone_resync(
         assert outcome == "delivered"
         assert phone.wait(timeout=5) == 0
     else:
-        assert outcome == "rejected"  # challenged like any request; never relayed
+        assert outcome == "rejected"  # never relayed
         time.sleep(0.5)
         phone.stop()
         assert phone.received("NOTIFY") == []

@@ -96,6 +96,9 @@ def test_the_edge_does_not_start_without_the_key(edge: Edge, tmp_path: Path) -> 
         emergency_gw="sip:127.0.0.1:9",
         pstn_gw="sip:127.0.0.1:9",
         voice_menu=f"sip:127.0.0.1:{edge.menu_port}",
+        # Kamailio 5.6 with TLS may hang in the tls module's teardown when a
+        # worker stops it this early (the entrypoint checks the key first).
+        tls=False,
     )
     try:
         try:

@@ -204,9 +204,14 @@ class Edge:
 
 
 @contextmanager
-def edge_stack(root: Path, auth_env: dict[str, str] | None = None) -> Iterator[Edge]:
+def edge_stack(
+    root: Path,
+    auth_env: dict[str, str] | None = None,
+    kamailio_limits: dict[str, int] | None = None,
+) -> Iterator[Edge]:
     """The whole edge under ``root``; ``auth_env`` adds or overrides the
-    auth service's settings (``HOTDESK_AUTH_...``)."""
+    auth service's settings (``HOTDESK_AUTH_...``), ``kamailio_limits``
+    kamailio.cfg's limits (``HD_MAX_CONTACTS``, ...)."""
     # Every component as its own Redis ACL user, Kamailio on the read-only
     # replica, as in `make run`.
     redis = RedisServer(root / "redis", acl=True)
@@ -250,6 +255,7 @@ def edge_stack(root: Path, auth_env: dict[str, str] | None = None) -> Iterator[E
         push_from=PUSH_FROM,
         voice_menu=f"sip:127.0.0.1:{menu_port}",
         menu_key=menu_key,
+        limits=kamailio_limits,
     )
     kamailio.start()
     try:

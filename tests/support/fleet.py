@@ -168,7 +168,7 @@ def fleet_stack(root: Path, size: int, provision_env: dict[str, str]) -> Iterato
             ("grpc", "http"),
             {
                 "HOTDESK_PROVISION_BINDING_ADDRESS": binding.grpc_address,
-                "HOTDESK_PROVISION_PUSH_EDGE_PORT": str(kamailio.sip_port),
+                "HOTDESK_PROVISION_PUSH_EDGE_PORT": str(kamailio.push_port),
                 "HOTDESK_PROVISION_PUSH_BIND_HOST": PUSH_HOST,
                 "HOTDESK_PROVISION_CONSUMER_NAME": "provision-0",
                 **provision_env,

@@ -8,12 +8,33 @@ import urllib.request
 from pathlib import Path
 
 from services.devstack.kamailio import EdgeAddresses, kamailio_argv, prepare_run_dir
+from tests.support.pki import credentials
 from tests.support.processes import wait_until_serving
 from tests.support.redis_server import RedisServer
 
 
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def free_sip_port() -> int:
+    """A port free for both UDP and TCP (SIP listens on both)."""
+    for _ in range(50):
+        port = free_udp_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no port free for both UDP and TCP")
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
@@ -34,18 +55,25 @@ class KamailioServer:
         push_from: str = "127.0.0.0/8",
         voice_menu: str | None = None,
         menu_key: Path | None = None,
+        tls: bool = True,
+        limits: dict[str, int] | None = None,
     ) -> None:
         binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
         if not Path(binary).exists():
             raise RuntimeError("kamailio is not installed; run `make bootstrap`")
         self.binary = binary
         self.run_dir = run_dir
-        self.sip_port = free_udp_port()
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.http_port = s.getsockname()[1]
+        self.sip_port = free_sip_port()
+        self.http_port = free_tcp_port()
+        # The provision service's check-sync pushes go to this socket only.
+        self.push_port = free_udp_port()
+        self.tls_port = free_tcp_port()
         self.addresses = EdgeAddresses(
             sip_listen=f"udp:127.0.0.1:{self.sip_port}",
+            push_listen=f"udp:127.0.0.1:{self.push_port}",
+            tls_listen=f"tls:127.0.0.1:{self.tls_port}" if tls else None,
+            tls=credentials("sip:edge") if tls else None,
+            limits=limits or {},
             http_listen=f"tcp:127.0.0.1:{self.http_port}",
             redis_host="127.0.0.1",
             redis_port=redis.port,
