@@ -33,6 +33,19 @@ def credential_fields(device_id: str, domain: str, secret: str, box: SecretBox) 
     }
 
 
+# A replaced SIP secret stays valid for a grace window (the phone learns the
+# new one from its next file, which it fetches with the old one): its HA1
+# for Kamailio, its sealed copy for the provision service's digest, and
+# until when (Unix seconds).
+PREVIOUS_HA1, PREVIOUS_SEALED, PREVIOUS_UNTIL = "ha1_prev", "secret_prev_sealed", "prev_until"
+
+
+def previous_credential_fields(ha1: str, sealed: str, until_s: int) -> dict[str, str]:
+    """What keeps a replaced secret (its stored HA1 and sealed copy) valid
+    until ``until_s``."""
+    return {PREVIOUS_HA1: ha1, PREVIOUS_SEALED: sealed, PREVIOUS_UNTIL: str(until_s)}
+
+
 def peer_credential_fields(peer: str, username: str, domain: str, password: str) -> dict[str, str]:
     """The hash of a registering peer at ``keys.sip_credentials(domain,
     username)``: what Kamailio checks its REGISTER against, and whose peer

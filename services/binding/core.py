@@ -45,13 +45,17 @@ def _is_live(device: dict[str, str], now: int) -> bool:
     return "user_ext" in device and not 0 < expires <= now
 
 
+# Entries a group's event stream keeps (approximately: MAXLEN ~).
+STREAM_MAXLEN = 1_000_000
+
+
 class BindingCore:
     def __init__(
         self,
         redis: Redis,
         tenants: TenantCache,
         clock: Clock = now_ms,
-        stream_maxlen: int = 1_000_000,
+        stream_maxlen: int = STREAM_MAXLEN,
     ) -> None:
         self._redis = redis
         self._tenants = tenants

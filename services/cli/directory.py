@@ -64,7 +64,9 @@ async def import_(args: argparse.Namespace, settings: CliSettings) -> Exit:
         settings.argon2_time_cost, settings.argon2_memory_cost_kib, settings.argon2_parallelism
     )
     try:
-        importer = DirectoryImporter(redis, hasher, box=box)
+        importer = DirectoryImporter(
+            redis, hasher, box=box, secret_grace_seconds=settings.sip_secret_grace_seconds
+        )
         report = await importer.apply(directory, dry_run=args.dry_run)
     except PlanRefused as exc:
         raise Failure(f"{args.file}: {exc}; nothing was written", Exit.INVALID) from exc

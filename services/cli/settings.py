@@ -27,6 +27,10 @@ class CliSettings(BaseSettings):
     redis_ca_file: Path | None = None
     # The key of the SIP secrets' encrypted copies an import writes.
     secrets_key_file: Path | None = Field(default_factory=lambda: _local("secrets/sip-secrets.key"))
+    # How long a device's replaced SIP secret stays valid after an import
+    # changes it (its phone is pushed to fetch the new one at once; this
+    # covers phones that are off or unreachable).
+    sip_secret_grace_seconds: int = Field(default=86_400, ge=0)
     # The operator's certificate, key and the CA (mutual TLS to every
     # service; the certificate's CN "operator:<name>" is who acts, and what
     # the audit trail records). Default: those `make run` made.

@@ -18,14 +18,38 @@ from fnmatch import fnmatchcase
 from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
 
-from services.auth.credentials import credential_fields, peer_credential_fields
-from services.binding.core import BindingCore
-from services.directory.plan import Plan, peer_sources_digest
+from services.auth.credentials import (
+    credential_fields,
+    peer_credential_fields,
+    previous_credential_fields,
+)
+from services.binding.core import STREAM_MAXLEN, BindingCore
+from services.directory.plan import DeviceStep, Plan, peer_sources_digest
 from services.kernel import keys
 from services.kernel.secretbox import SecretBox
 from services.kernel.tenants import TenantConfig
 
 ACTOR = "directory-import"
+
+# A device's credentials changed: a new generation and an event, which the
+# provision service turns into a check-sync push (the phone fetches the
+# file with its new secret). KEYS: the device hash, the group's stream.
+_CREDENTIALS_EVENT = """
+local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'type', 'credentials',
+  'device', ARGV[2], 'device_tenant', ARGV[3], 'actor', ARGV[4], 'gen', gen, 'ts_ms', ARGV[5])
+return gen
+"""
+
+
+@dataclass(frozen=True)
+class SecretRotation:
+    """When a device's SIP secret changes, the old one stays valid until
+    ``until_s`` (Unix seconds) and its phone is told to fetch its file;
+    ``now_ms`` stamps the event."""
+
+    until_s: int
+    now_ms: int
 
 
 @dataclass(frozen=True)
@@ -194,8 +218,36 @@ async def stale_lockout_counters(redis: Redis, plan: Plan) -> list[str]:
     return found
 
 
+def _queue_rotation(tx: Redis, ds: DeviceStep, t: TenantConfig, rotation: SecretRotation) -> None:
+    """A device that keeps its realm and gets a new SIP secret: the old one
+    stays valid for a while, and its phone is told."""
+    old = ds.old
+    if old is None or not old.ha1 or old.tenant.domain != t.domain:
+        return
+    if not any(c.name == "sip_secret" for c in ds.changes):
+        return
+    name = keys.sip_credentials(t.domain, old.id)
+    tx.hset(name, mapping=previous_credential_fields(old.ha1, old.secret_sealed, rotation.until_s))
+    tx.eval(
+        _CREDENTIALS_EVENT,
+        2,
+        keys.device(t.group, old.id),
+        keys.events(t.group),
+        STREAM_MAXLEN,
+        old.id,
+        t.id,
+        ACTOR,
+        rotation.now_ms,
+    )
+
+
 def queue_writes(
-    tx: Redis, plan: Plan, pin_hashes: dict[str, str], extra_deletes: list[str], box: SecretBox
+    tx: Redis,
+    plan: Plan,
+    pin_hashes: dict[str, str],
+    extra_deletes: list[str],
+    box: SecretBox,
+    rotation: SecretRotation,
 ) -> None:
     """Queue the plan on ``tx`` (in MULTI): first what goes, then what the
     file says, so that an index entry moving from one entry to another
@@ -240,6 +292,7 @@ def queue_writes(
             # What an import before sealing wrote in the clear goes.
             tx.hdel(name, "secret")
             tx.hset(name, mapping=creds)
+            _queue_rotation(tx, ds, t, rotation)
     for us in plan.users:
         if us.new is not None:
             for number in us.new.dids:

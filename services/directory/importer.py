@@ -10,6 +10,7 @@ so that two imports never interleave; after ``attempts`` tries it gives up.
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from redis.exceptions import WatchError
 from services.auth.pins import PinHasher
 from services.binding.core import BindingCore
 from services.directory.apply import (
+    SecretRotation,
     end_sessions,
     queue_writes,
     stale_lockout_counters,
@@ -91,7 +93,8 @@ class DirectoryImporter:
     """Applies directories to one Redis.
 
     ``hasher`` sets the argon2id cost of the PIN hashes it writes (tests pass
-    a cheap one); ``box`` seals the SIP secrets it writes; ``core`` ends
+    a cheap one); ``box`` seals the SIP secrets it writes; a replaced SIP
+    secret stays valid for ``secret_grace_seconds``; ``core`` ends
     sessions (by default a core of its own over the same Redis); at most
     ``pin_concurrency`` argon2 computations run at once, in worker threads.
     """
@@ -103,12 +106,14 @@ class DirectoryImporter:
         core: BindingCore | None = None,
         *,
         box: SecretBox,
+        secret_grace_seconds: int = 86_400,
         pin_concurrency: int = 4,
         attempts: int = 5,
     ) -> None:
         self._redis = redis
         self._hasher = hasher
         self._box = box
+        self._secret_grace_seconds = secret_grace_seconds
         self._core = core or BindingCore(redis, TenantCache(redis))
         self._pin_concurrency = pin_concurrency
         self._attempts = attempts
@@ -149,7 +154,9 @@ class DirectoryImporter:
             counters = await stale_lockout_counters(self._redis, plan)
             tx.multi()
             pin_hashes = {u.ref: h for (u, _), h in zip(plan.new_pins, hashes, strict=True)}
-            queue_writes(tx, plan, pin_hashes, counters, self._box)
+            now = time.time()
+            rotation = SecretRotation(int(now) + self._secret_grace_seconds, int(now * 1000))
+            queue_writes(tx, plan, pin_hashes, counters, self._box, rotation)
             tx.incr(keys.DIR_VERSION)
             try:
                 await tx.execute()

@@ -33,6 +33,7 @@ class StoredDevice:
     fields: dict[str, str]  # the static fields (DEVICE_FIELDS), "" where unset
     ha1: str  # of the SIP credentials, "" if there are none
     sealed: bool  # the SIP secret is stored sealed only (not by an older import)
+    secret_sealed: str  # the stored sealed copy ("" if none)
     user: str  # "tenant/extension" of who is logged in, "" if idle
     mac_indexed: bool  # the MAC index names this device for its MAC
 
@@ -115,7 +116,14 @@ async def read_stored(redis: Redis) -> Stored:
         user = f"{user_tenant}/{user_ext}" if user_ext else ""
         indexed = macs.get(fields["mac"]) == device_id
         devices[device_id] = StoredDevice(
-            device_id, t, fields, ha1 or "", bool(sealed) and clear is None, user, indexed
+            device_id,
+            t,
+            fields,
+            ha1 or "",
+            bool(sealed) and clear is None,
+            sealed or "",
+            user,
+            indexed,
         )
     return Stored(tenants, users, devices, peers, sources_digest or "")
 

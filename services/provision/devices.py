@@ -1,15 +1,19 @@
 """A device as the provisioning service needs it: directory entry, SIP
 secret, who is logged in, at which generation — read from Redis.
 
-``read_sip_secret`` is the one place this service reads a device's SIP
-secret (its file password and what its file carries)."""
+``read_sip_secrets`` is the one place this service reads a device's SIP
+secrets: the current one (its file password and what its file carries) and
+a replaced one still in its grace window (a file password too: the phone
+fetches the file that tells it the new secret with the old one)."""
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from services.auth.credentials import PREVIOUS_SEALED, PREVIOUS_UNTIL
 from services.kernel import keys
 from services.kernel.logs import fields
 from services.kernel.lookup import DirectoryLookup
@@ -50,10 +54,7 @@ class DeviceRecord:
 _NO_DOMAIN = "-"
 
 
-async def read_sip_secret(redis: Redis, box: SecretBox, domain: str, device_id: str) -> str:
-    """The device's SIP secret, "" if it has none (or its sealed copy does
-    not open: logged). One Redis round trip."""
-    sealed: str | None = await redis.hget(keys.sip_credentials(domain, device_id), "secret_sealed")
+def _open(box: SecretBox, sealed: str | None, domain: str, device_id: str) -> str:
     if not sealed:
         return ""
     try:
@@ -63,6 +64,21 @@ async def read_sip_secret(redis: Redis, box: SecretBox, domain: str, device_id: 
         return ""
 
 
+async def read_sip_secrets(
+    redis: Redis, box: SecretBox, domain: str, device_id: str, now_s: float | None = None
+) -> tuple[str, str]:
+    """The device's SIP secret and a replaced one still valid at ``now_s``
+    (each "" if there is none, or its sealed copy does not open: logged).
+    One Redis round trip."""
+    sealed, previous, until = await redis.hmget(
+        keys.sip_credentials(domain, device_id), "secret_sealed", PREVIOUS_SEALED, PREVIOUS_UNTIL
+    )
+    now = time.time() if now_s is None else now_s
+    if not until or not until.isdigit() or int(until) <= now:
+        previous = None
+    return _open(box, sealed, domain, device_id), _open(box, previous, domain, device_id)
+
+
 class DeviceDirectory:
     def __init__(self, redis: Redis, tenants: TenantCache, box: SecretBox) -> None:
         self._redis = redis
@@ -70,25 +86,26 @@ class DeviceDirectory:
         self._box = box
         self._lookup = DirectoryLookup(redis, tenants)
 
-    async def digest_password(self, device_id: str) -> str | None:
-        """The file password of ``device_id`` (its SIP secret): "" when it
-        has none, None when there is no such device. Known and unknown ids
-        cost the same two round trips, so the time to a 401 tells nothing
-        about which exist."""
+    async def digest_passwords(self, device_id: str) -> list[str] | None:
+        """The file passwords of ``device_id``: its SIP secret, and a
+        replaced one in its grace window; [] when it has none, None when
+        there is no such device. Known and unknown ids cost the same two
+        round trips, so the time to a 401 tells nothing about which exist."""
         tenant = await self._lookup.device_tenant(device_id)
         domain = tenant.domain if tenant is not None else _NO_DOMAIN
-        secret = await read_sip_secret(self._redis, self._box, domain, device_id)
-        return secret if tenant is not None else None
+        secrets = await read_sip_secrets(self._redis, self._box, domain, device_id)
+        return [s for s in secrets if s] if tenant is not None else None
 
     async def read(self, device_id: str, now_ms: int) -> DeviceRecord | None:
         tenant = await self._lookup.device_tenant(device_id)
         if tenant is None:
             return None
-        values, secret = await asyncio.gather(
+        values, secrets = await asyncio.gather(
             self._redis.hmget(keys.device(tenant.group, device_id), *_DEVICE_FIELDS),
-            read_sip_secret(self._redis, self._box, tenant.domain, device_id),
+            read_sip_secrets(self._redis, self._box, tenant.domain, device_id),
         )
         mac, vendor, model, hotdesk, user_tenant, user_ext, expires, gen = values
+        secret = secrets[0]
         if mac is None:
             return None
         user, utenant = None, self._tenants.by_id.get(user_tenant or "")

@@ -49,12 +49,14 @@ async def authenticate(
     answer = parse_authorization(header)
     if answer is None:
         return NotAuthenticated("denied", "")
-    password = await devices.digest_password(answer.username)
-    verdict = digest.verify(answer, request.method, password or _NO_PASSWORD)
-    if password == "":
+    passwords = await devices.digest_passwords(answer.username)
+    # The current secret first; a replaced one while its grace lasts.
+    verdicts = [digest.verify(answer, request.method, p) for p in passwords or [_NO_PASSWORD]]
+    verdict = "ok" if "ok" in verdicts else "stale" if "stale" in verdicts else "denied"
+    if passwords == []:
         return NotAuthenticated("no_secret", answer.username)
     # The credentials must be for this very request.
-    if password is None or verdict == "denied" or answer.uri != request.raw_path:
+    if passwords is None or verdict == "denied" or answer.uri != request.raw_path:
         return NotAuthenticated("denied", answer.username)
     if verdict == "stale":
         return NotAuthenticated("stale_nonce", answer.username)

@@ -3,6 +3,7 @@
 import asyncio
 import hashlib
 import json
+import time
 from typing import Any
 
 import pytest
@@ -212,6 +213,11 @@ async def test_changes_are_reported_and_applied_and_sessions_kept(redis: Redis) 
         await redis.hmget(device_key, *SESSION_FIELDS["device"]),
         await redis.hmget(user_key, *SESSION_FIELDS["user"]),
     )
+    # The session stays; the new secret is a new generation (its phone is
+    # told to fetch the file that carries it).
+    gen = SESSION_FIELDS["device"].index("gen")
+    assert int(session_after[0][gen]) == int(session_before[0][gen]) + 1
+    session_after[0][gen] = session_before[0][gen]
     assert session_after == session_before and session_before[0][1] == "1001"
     state = await core.get_by_device("hd3001")
     assert state is not None and state.model == "T57W"
@@ -228,6 +234,45 @@ async def test_changes_are_reported_and_applied_and_sessions_kept(redis: Redis) 
     tenant = TenantCache(redis)
     await tenant.refresh()
     assert tenant.by_id["acme"].feature_codes.login == "*44"
+
+
+async def test_a_replaced_sip_secret_stays_valid_for_the_grace_and_the_phone_is_told(
+    redis: Redis,
+) -> None:
+    await imported(redis)
+    name = keys.sip_credentials("hotdesk.local", "hd3001")
+    old = await redis.hgetall(name)
+    events_before = await redis.xlen(keys.events(GROUP))
+    gen_before = int(await redis.hget(keys.device(GROUP, "hd3001"), "gen") or 0)
+    started = int(time.time())
+    await imported(
+        redis,
+        edited(("sip_secret: demo-secret-hd3001", "sip_secret: new-secret-hd3001")),
+        secret_grace_seconds=3600,
+    )
+    creds = await redis.hgetall(name)
+    assert creds["ha1"] == sip_ha1("hd3001", "hotdesk.local", "new-secret-hd3001")
+    assert creds["ha1_prev"] == old["ha1"]
+    assert creds["secret_prev_sealed"] == old["secret_sealed"]
+    assert started + 3600 <= int(creds["prev_until"]) <= int(time.time()) + 3600
+    box, context = sealing_box(), sip_secret_context("hotdesk.local", "hd3001")
+    assert box.open(creds["secret_prev_sealed"], context) == "demo-secret-hd3001"
+    assert box.open(creds["secret_sealed"], context) == "new-secret-hd3001"
+    # A new generation, and the event the provision service pushes from.
+    assert int(await redis.hget(keys.device(GROUP, "hd3001"), "gen")) == gen_before + 1
+    assert await redis.xlen(keys.events(GROUP)) == events_before + 1
+    ((_, event),) = await redis.xrevrange(keys.events(GROUP), count=1)
+    assert (event["type"], event["device"], event["gen"]) == (
+        "credentials",
+        "hd3001",
+        str(gen_before + 1),
+    )
+    # An import that leaves the secret alone changes none of it.
+    await imported(
+        redis, edited(("sip_secret: demo-secret-hd3001", "sip_secret: new-secret-hd3001"))
+    )
+    assert await redis.hgetall(name) == creds
+    assert await redis.xlen(keys.events(GROUP)) == events_before + 1
 
 
 async def test_removal_ends_sessions_and_removes_every_key(redis: Redis) -> None:

@@ -12,6 +12,7 @@ from hotdesk.v1 import provision_pb2_grpc
 
 from services.provision.notify import CheckSyncNotifier
 from tests.support import pki
+from tests.support.demo import demo_directory_text, secret
 from tests.support.edge import Edge
 from tests.support.fleet import PUSH_HOST
 from tests.support.kamailio import free_udp_port
@@ -164,3 +165,21 @@ def test_only_the_push_network_on_the_push_socket_may_make_a_phone_resync(
         time.sleep(0.5)
         phone.stop()
         assert phone.received("NOTIFY") == []
+
+
+def test_a_changed_sip_secret_makes_the_phone_fetch_its_new_file(
+    fresh_edge: Edge, provision: ServiceProcess
+) -> None:
+    """An import that changes hd3001's secret pushes a check-sync to its
+    registered phone, which fetches (with the secret it knows) the file
+    that carries the new one."""
+    rotated = demo_directory_text(fresh_edge.gateways).replace(secret("hd3001"), "rotated-hd3001")
+    phone = notified_phone(fresh_edge, "hd3001-secret-change", "hd3001")
+    try:
+        fresh_edge.import_directory(rotated)
+        assert phone.wait(timeout=15) == 0, phone.messages
+        values = fetch(provision, "hd3001", "001565aa3001.cfg", YEALINK_T54W_UA)
+        assert values["account.1.password"] == "rotated-hd3001"
+    finally:
+        phone.stop()
+        fresh_edge.import_directory(demo_directory_text(fresh_edge.gateways))

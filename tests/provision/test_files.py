@@ -14,8 +14,11 @@ import pytest
 from hotdesk.v1 import provision_pb2 as pb
 from redis.asyncio import Redis
 
+from services.auth.pins import PinHasher
+from services.directory.importer import DirectoryImporter
+from services.directory.load import parse_directory
 from services.kernel import keys
-from tests.support.demo import secret
+from tests.support.demo import DIRECTORY, secret
 from tests.support.phone_files import polycom_values
 from tests.support.provision import (
     POLYCOM_VVX450_UA,
@@ -26,6 +29,7 @@ from tests.support.provision import (
     provision_stack,
 )
 from tests.support.redis_server import RedisServer
+from tests.support.secrets import sealing_box
 
 HD3001 = "001565aa3001.cfg"
 
@@ -209,3 +213,24 @@ async def test_https_when_a_certificate_is_configured(
             with pytest.raises(aiohttp.ClientError):
                 async with session.get(f"{plain}/{HD3001}") as r:
                     await r.read()
+
+
+async def test_a_replaced_secret_fetches_the_file_during_its_grace(
+    stack: Stack, redis: Redis
+) -> None:
+    """After an import changes hd3001's secret, the phone (which knows only
+    the old one) still fetches its file, which carries the new one; once
+    the grace has passed the old secret is refused."""
+    text = DIRECTORY.read_text().replace(secret("hd3001"), "rotated-secret-hd3001")
+    await DirectoryImporter(
+        redis, PinHasher(1, 8, 1), box=sealing_box(), secret_grace_seconds=3600
+    ).apply(parse_directory(text, "rotated.yaml"))
+    for password in (secret("hd3001"), "rotated-secret-hd3001"):
+        status, body, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001", password)
+        assert status == 200, body
+        assert "rotated-secret-hd3001" in body and secret("hd3001") not in body
+    await redis.hset(keys.sip_credentials("hotdesk.local", "hd3001"), "prev_until", "1")
+    status, _, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001", secret("hd3001"))
+    assert status == 401
+    status, _, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001", "rotated-secret-hd3001")
+    assert status == 200

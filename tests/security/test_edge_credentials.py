@@ -1,6 +1,7 @@
-"""Failed digests ban a source address and a device (their own edge: a ban
-lasts 15 minutes), but never an emergency call; and a renewed TLS
-certificate is served without a restart."""
+"""Credentials at the edge, on an edge of their own (a ban lasts 15
+minutes): failed digests ban a source address and a device, but never an
+emergency call; a replaced SIP secret still works for its grace window; a
+renewed TLS certificate is served without a restart."""
 
 import socket
 import ssl
@@ -9,11 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from cryptography import x509
 
 from services.devstack.pki import LocalCa
+from services.kernel import keys
 from tests.support import pki
-from tests.support.demo import DOMAIN, secret
+from tests.support.demo import DOMAIN, demo_directory_text, secret
 from tests.support.edge import Edge, edge_stack
 from tests.support.sip_phone import SipPhone
 
@@ -110,3 +113,21 @@ def test_a_renewed_certificate_is_served_without_a_restart(edge: Edge, tmp_path:
     assert after != before
     assert after == x509.load_pem_x509_certificate(renewed.cert.read_bytes()).serial_number
     assert edge.kamailio.proc is not None and edge.kamailio.proc.poll() is None
+
+
+def test_a_replaced_secret_registers_until_its_grace_ends(edge: Edge) -> None:
+    """After an import changes hd3002's secret, a phone still using the old
+    one registers (it has not fetched its new file yet), the new one too;
+    once the grace has passed only the new one does."""
+    old, new = secret("hd3002"), "rotated-secret-hd3002"
+    edge.import_directory(demo_directory_text(edge.gateways).replace(old, new))
+    assert _register(edge, "hd3002", "127.0.0.61", old) == 200
+    assert _register(edge, "hd3002", "127.0.0.61", new) == 200
+    assert _register(edge, "hd3002", "127.0.0.62", "neither") == 403
+    with redis.Redis.from_url(edge.redis.url, decode_responses=True) as primary:
+        primary.hset(keys.sip_credentials(DOMAIN, "hd3002"), "prev_until", "1")
+    deadline = time.monotonic() + 10
+    while _register(edge, "hd3002", "127.0.0.63", old) != 403:
+        assert time.monotonic() < deadline, "the old secret kept working"
+        time.sleep(0.2)
+    assert _register(edge, "hd3002", "127.0.0.64", new) == 200
