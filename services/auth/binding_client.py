@@ -5,7 +5,7 @@ from hotdesk.v1 import binding_pb2 as pb
 from hotdesk.v1 import binding_pb2_grpc
 
 from services.auth.core import BindingLogin
-from services.auth.errors import Unavailable
+from services.kernel.errors import Unavailable
 
 
 def grpc_binding_login(channel: grpc.aio.Channel, timeout: float) -> BindingLogin:

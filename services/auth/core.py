@@ -23,11 +23,11 @@ from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
 
 from services.auth.audit import Audit
-from services.auth.errors import InvalidRequest, NotFound
 from services.auth.lockout import Gate, Lockout
 from services.auth.settings import AuthSettings
 from services.auth.store import PinStore
 from services.kernel.clock import Clock, now_ms
+from services.kernel.errors import InvalidArgument, NotFound
 from services.kernel.lookup import UserName
 from services.kernel.tenants import TenantCache
 
@@ -81,9 +81,9 @@ class AuthCore:
         self, ref: pb.UserRef, device_id: str, pin: str, channel: str
     ) -> apb.VerifyPinResponse:
         if not device_id:
-            raise InvalidRequest("device_id is required")
+            raise InvalidArgument("device_id is required")
         if not pin:
-            raise InvalidRequest("pin is required")
+            raise InvalidArgument("pin is required")
         channel = channel or "api"
         user = await self._store.user(ref)
         device_tenant = await self._store.device_tenant(device_id)
@@ -179,7 +179,7 @@ class AuthCore:
                 raise NotFound(f"no device {device_id}")
             group = device_tenant.group
         else:
-            raise InvalidRequest("unlock needs a user or a device")
+            raise InvalidArgument("unlock needs a user or a device")
         cleared = await self._lockout.unlock(group, device_id or None, user)
         await self.audit.record(
             group,

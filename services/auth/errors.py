@@ -1,11 +1,7 @@
-"""What the auth core raises: the kernel's error types (the interceptor
-chain answers each with its gRPC status), and the PIN policy's own."""
+"""The PIN policy's error (the auth core raises the kernel's error types
+otherwise; the interceptor chain answers each with its gRPC status)."""
 
-from services.kernel.errors import InvalidArgument, NotFound, Unavailable
-
-__all__ = ["InvalidArgument", "InvalidRequest", "NotFound", "PinPolicyError", "Unavailable"]
-
-InvalidRequest = InvalidArgument
+from services.kernel.errors import InvalidArgument
 
 
 class PinPolicyError(InvalidArgument):

@@ -15,10 +15,11 @@ from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
 
 from services.auth import metrics
-from services.auth.errors import InvalidRequest, NotFound, PinPolicyError
+from services.auth.errors import PinPolicyError
 from services.auth.pins import PinHasher, pin_policy_violation
 from services.auth.settings import AuthSettings
 from services.kernel import keys
+from services.kernel.errors import InvalidArgument, NotFound
 from services.kernel.lookup import DirectoryLookup, IncompleteUserRef, UserName
 from services.kernel.lua import register
 from services.kernel.tenants import TenantCache, TenantConfig
@@ -59,7 +60,7 @@ class PinStore:
         try:
             return await self._lookup.user(ref.tenant, ref.extension, ref.hotdesk_id)
         except IncompleteUserRef as exc:
-            raise InvalidRequest(str(exc)) from exc
+            raise InvalidArgument(str(exc)) from exc
 
     async def existing_user(self, ref: pb.UserRef) -> UserName:
         user = await self.user(ref)

@@ -11,8 +11,9 @@ from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from services.auth.core import UNKNOWN, AuthCore
-from services.auth.errors import InvalidRequest, NotFound, PinPolicyError
+from services.auth.errors import PinPolicyError
 from services.kernel import keys
+from services.kernel.errors import InvalidArgument, NotFound
 from tests.auth.conftest import MakeCore
 from tests.support.clock import FakeClock
 
@@ -81,7 +82,7 @@ async def test_malformed_attempts_are_rejected(
     make_core: MakeCore, who: pb.UserRef, device: str, pin: str, why: str
 ) -> None:
     core = await make_core()
-    with pytest.raises(InvalidRequest, match=why):
+    with pytest.raises(InvalidArgument, match=why):
         await core.verify_pin(who, device, pin, "api")
 
 
@@ -185,7 +186,7 @@ async def test_operator_unlocks_a_device(make_core: MakeCore) -> None:
     assert (await attempt(core, "4711")).result == apb.PIN_RESULT_OK
     with pytest.raises(NotFound):
         await core.unlock(None, "zz", "operator:test")
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(InvalidArgument):
         await core.unlock(None, "", "operator:test")
 
 
