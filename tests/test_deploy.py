@@ -701,8 +701,9 @@ def test_provision_pushes_to_the_push_socket_only(built: list[Manifest]) -> None
     assert target == _push_port(built)
     provision = _workload_peer(built, "provision")
     assert _flow(built, provision, destination, target, "UDP")
-    # Pushes no longer go to the phones' port.
-    assert not _flow(built, provision, destination, 5060, "UDP")
+    # Not to the phones' port.
+    sip = _named_ports(built, destination)["sip"]
+    assert not _flow(built, provision, destination, sip, "UDP")
 
 
 def test_nothing_but_provision_reaches_the_push_socket(built: list[Manifest]) -> None:
