@@ -4,12 +4,14 @@ the platform's rules: restricted pods, pinned images, disruption budgets,
 default-deny network policies with only the flows the configuration needs,
 and secrets only from where the contracts say."""
 
+import hashlib
 import ipaddress
 import os
 import re
 import shutil
 import stat
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -1119,3 +1121,29 @@ def test_the_operators_pod_acts_with_its_own_certificate(built: list[Manifest]) 
     assert _mounted_file(mounts, password) == (f"hotdesk-redis-{user}", "password")
     secrets_key = env["HOTDESK_CLI_SECRETS_KEY_FILE"]
     assert _mounted_file(mounts, secrets_key) == ("hotdesk-secrets-key", "key")
+
+
+# --- The Secrets' files, printed by services.devstack.redis_acl ---------------
+
+
+def test_the_acl_cli_prints_the_replicas_secret_files(tmp_path: Path) -> None:
+    """What the README has operators put in hotdesk-redis-acl (replica.acl)
+    and hotdesk-redis-replica-config (redis.conf)."""
+    passwords = redis_acl.ensure_passwords(tmp_path)
+
+    def cli(*argv: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "services.devstack.redis_acl", *argv],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=K8S.parents[1],
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert cli("replica-auth", str(tmp_path)) == f"masterauth {passwords['replica']}\n"
+    (line,) = cli("replica", str(tmp_path)).splitlines()
+    kamailio = hashlib.sha256(passwords["kamailio"].encode()).hexdigest()
+    assert line.startswith(f"user default on #{kamailio} ")
+    assert passwords["kamailio"] not in line  # its hash only
