@@ -4,12 +4,14 @@ the platform's rules: restricted pods, pinned images, disruption budgets,
 default-deny network policies with only the flows the configuration needs,
 and secrets only from where the contracts say."""
 
+import hashlib
 import ipaddress
 import os
 import re
 import shutil
 import stat
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from pydantic_settings import BaseSettings
 from services.auth.settings import AuthSettings
 from services.binding.settings import BindingSettings
 from services.cli.settings import CliSettings
+from services.devstack import redis_acl
 from services.devstack.kamailio import EdgeAddresses, local_config
 from services.provision.settings import ProvisionSettings
 
@@ -108,7 +111,8 @@ WORKLOADS = sorted(
 # creates them (README, "Kubernetes"); the names every component agrees on.
 OPERATOR_CREATED_SECRETS = {
     "hotdesk-ca-keypair",  # the CA behind the hotdesk-ca Issuer
-    "hotdesk-redis-acl",  # Redis's users file (users.acl)
+    "hotdesk-redis-acl",  # the users files: the primary's (users.acl), the replica's (replica.acl)
+    "hotdesk-redis-replica-config",  # the replica's private config (masterauth)
     "hotdesk-redis-binding",
     "hotdesk-redis-auth",
     "hotdesk-redis-provision",
@@ -631,12 +635,11 @@ def test_only_the_phone_facing_ports_are_open_to_the_outside(
                 assert not strangers, (where, strangers)
 
 
-def test_the_pod_network_reaches_the_edge_only_from_the_push_sources(
+def test_the_pod_network_reaches_the_phone_ports_only_for_the_menus_byes(
     built: list[Manifest],
 ) -> None:
-    """Kamailio trusts check-sync pushes from HD_PUSH_FROM (the pod network):
-    from there only the provision service (and the voice menu's BYEs) may
-    send it SIP."""
+    """The phone-facing ports: from the pod network only the voice menu's
+    BYEs (check-sync pushes have their own socket, HD_PUSH_LISTEN)."""
     sources = _model_sources(built)
     edge = sources["kamailio"]
     for entry in _containers(_pod(_workload(built, "kamailio"))["spec"])[0]["ports"]:
@@ -648,7 +651,117 @@ def test_the_pod_network_reaches_the_edge_only_from_the_push_sources(
             for who, source in sources.items()
             if who != "outside" and _allowed(built, "Ingress", edge, source, port, proto)
         }
-        assert in_pod_network <= {"provision", "auth"}, (entry["name"], in_pod_network)
+        assert in_pod_network <= {"auth"}, (entry["name"], in_pod_network)
+
+
+def _push_port(built: list[Manifest]) -> int:
+    """The port of Kamailio's internal push socket (HD_PUSH_LISTEN)."""
+    protocol, _, port = _kamailio_defines(built)["HD_PUSH_LISTEN"].split(":")
+    assert protocol == "udp"
+    return int(port)
+
+
+def _service(built: list[Manifest], name: str) -> Manifest:
+    (found,) = [d for d in _of_kind(built, "Service") if d["metadata"]["name"] == name]
+    return found
+
+
+def test_the_push_socket_is_only_on_the_internal_service(built: list[Manifest]) -> None:
+    """The LoadBalancer carries SIP only; kamailio-push, a ClusterIP Service,
+    carries the push socket and nothing else."""
+    push = _push_port(built)
+    named = _named_ports(built, _workload_peer(built, "kamailio"))
+    assert named["push"] == push
+    for service in _of_kind(built, "Service"):
+        if service["spec"].get("type", "ClusterIP") == "ClusterIP":
+            continue
+        for entry in service["spec"]["ports"]:
+            target = entry.get("targetPort", entry["port"])
+            target = named.get(target, target) if isinstance(target, str) else target
+            where = (service["metadata"]["name"], entry["name"])
+            assert push not in (entry["port"], target, entry.get("nodePort")), where
+    internal = _service(built, "kamailio-push")
+    assert internal["spec"].get("type", "ClusterIP") == "ClusterIP"
+    assert not internal["spec"].get("externalIPs")
+    ((port, target, protocol),) = [
+        (p["port"], p.get("targetPort", p["port"]), p.get("protocol", "TCP"))
+        for p in internal["spec"]["ports"]
+    ]
+    assert (port, named.get(target, target), protocol) == (push, push, "UDP")
+
+
+def test_provision_pushes_to_the_push_socket_only(built: list[Manifest]) -> None:
+    (container,) = _containers(_pod(_workload(built, "provision"))["spec"])
+    env = _env(container)
+    host = env["HOTDESK_PROVISION_PUSH_EDGE_HOST"]
+    port = int(env["HOTDESK_PROVISION_PUSH_EDGE_PORT"])
+    assert (host, port) == ("kamailio-push", _push_port(built))
+    destination, target = _service_target(built, host, port, "UDP")
+    assert _selects(
+        {"matchLabels": destination.label_dict}, _workload_peer(built, "kamailio").label_dict
+    )
+    assert target == _push_port(built)
+    provision = _workload_peer(built, "provision")
+    assert _flow(built, provision, destination, target, "UDP")
+    # Not to the phones' port.
+    sip = _named_ports(built, destination)["sip"]
+    assert not _flow(built, provision, destination, sip, "UDP")
+
+
+def test_nothing_but_provision_reaches_the_push_socket(built: list[Manifest]) -> None:
+    edge = _workload_peer(built, "kamailio")
+    sources = _model_sources(built)
+    allowed = {
+        who
+        for who, source in sources.items()
+        if _allowed(built, "Ingress", edge, source, _push_port(built), "UDP")
+    }
+    assert allowed == {"provision"}
+
+
+def _workload_ports(built: list[Manifest]) -> list[tuple[str, int, str]]:
+    """(workload, container port, protocol) of every workload."""
+    return [
+        (name, p["containerPort"], p.get("protocol", "TCP"))
+        for name in WORKLOADS
+        for c in _containers(_pod(_workload(built, name))["spec"])
+        for p in c.get("ports", [])
+    ]
+
+
+def test_kamailio_reads_the_replica_and_never_the_primary(built: list[Manifest]) -> None:
+    redis = dict(kv.split("=", 1) for kv in _kamailio_defines(built)["HD_REDIS"].split(";"))
+    assert (redis["addr"], redis["port"]) == ("redis-replica", "6379")
+    destination, target = _service_target(built, redis["addr"], int(redis["port"]))
+    assert target == 6379
+    replica_labels = _workload_peer(built, "redis-replica").label_dict
+    assert _selects({"matchLabels": destination.label_dict}, replica_labels)
+    primary = _workload_peer(built, "redis")
+    assert not _selects({"matchLabels": destination.label_dict}, primary.label_dict)
+    assert not _flow(built, _workload_peer(built, "kamailio"), primary, 6379, "TCP")
+
+
+def test_the_replica_is_read_by_kamailio_and_calls_only_the_primary(
+    built: list[Manifest],
+) -> None:
+    sources = _model_sources(built)
+    replica = sources["redis-replica"]
+    readers = {
+        who
+        for who, source in sources.items()
+        if who != "redis-replica" and _allowed(built, "Ingress", replica, source, 6379, "TCP")
+    }
+    assert readers == {"kamailio"}
+    reached = {
+        (name, port, protocol)
+        for name, port, protocol in _workload_ports(built)
+        if name != "redis-replica"
+        and _allowed(built, "Egress", replica, sources[name], port, protocol)
+    }
+    assert reached == {("redis", 6379, "TCP")}
+    assert not _allowed(built, "Egress", replica, sources["outside"], 6379, "TCP")
+    # And the primary lets it in.
+    assert _flow(built, replica, sources["redis"], 6379, "TCP")
 
 
 # --- Secrets, certificates and the files the services read -----------------------
@@ -775,6 +888,68 @@ def test_redis_loads_its_users_from_the_acl_secret(built: list[Manifest]) -> Non
     (claim,) = _workload(built, "redis")["spec"]["volumeClaimTemplates"]
     assert mounts["/data"][0]["name"] == claim["metadata"]["name"]
     assert not mounts["/data"][0].get("readOnly")
+
+
+def _redis_arguments(arguments: list[str]) -> dict[str, list[str]]:
+    """redis-server's ``--name value...`` arguments, by name."""
+    parsed: dict[str, list[str]] = {}
+    name = ""
+    for argument in arguments:
+        if argument.startswith("--"):
+            name = argument.removeprefix("--")
+            parsed[name] = []
+        else:
+            assert name, argument
+            parsed[name].append(argument)
+    return parsed
+
+
+def test_the_replica_links_to_the_primary_as_user_replica(built: list[Manifest]) -> None:
+    """The link's settings are redis_acl's (what ``make run`` uses); its
+    password only in a Secret-mounted config file."""
+    (container,) = _pod(_workload(built, "redis-replica"))["spec"]["containers"]
+    config, *rest = container["args"]
+    assert _file_source(built, "redis-replica", config) == (
+        "hotdesk-redis-replica-config",
+        "redis.conf",
+    )
+    arguments = _redis_arguments(rest)
+    link = _redis_arguments(redis_acl.as_arguments(redis_acl.replica_link("redis", 6379)))
+    for name, values in link.items():
+        assert arguments.get(name) == values, name
+    assert arguments["masteruser"] == ["replica"]
+    assert "replica" in redis_acl.PRIMARY
+    # replicaof names the primary's Service, which selects the primary.
+    host, port = arguments["replicaof"]
+    destination, target = _service_target(built, host, int(port))
+    primary = _workload_peer(built, "redis")
+    assert _selects({"matchLabels": destination.label_dict}, primary.label_dict)
+    assert target == 6379
+    # No persistence of its own; its working directory is scratch space.
+    assert (arguments["appendonly"], arguments["save"]) == (["no"], [""])
+    mount, volume = _mounts(built, "redis-replica")["/data"]
+    assert "emptyDir" in volume and not mount.get("readOnly")
+    # Its users: the replica's ACL file (Kamailio as `default`).
+    (acl,) = arguments["aclfile"]
+    assert _file_source(built, "redis-replica", acl) == ("hotdesk-redis-acl", "replica.acl")
+
+
+def test_no_redis_password_in_any_manifest(built: list[Manifest]) -> None:
+    """Passwords only in operator-created Secrets: no masterauth or
+    requirepass in what gets applied (the example pod too), Kamailio's only
+    as the entrypoint's placeholder, and every other one as a file."""
+    applied = yaml.safe_dump_all([*built, *_tools_example()])
+    for word in ("masterauth", "requirepass"):
+        assert word not in applied.lower(), word
+    redis = dict(kv.split("=", 1) for kv in _kamailio_defines(built)["HD_REDIS"].split(";"))
+    assert redis["pass"] == "@REDIS_PASSWORD@"
+    specs = [_pod(w)["spec"] for w in _of_kind(built, *WORKLOAD_KINDS)]
+    for spec in [*specs, _tools_pod()["spec"]]:
+        for container in _containers(spec):
+            for var in container.get("env", []):
+                assert "PASSWORD" not in var["name"] or var["name"].endswith("_FILE"), var
+            for url in [v for k, v in _env(container).items() if k.endswith("_URL")]:
+                assert urlsplit(url).password is None, url
 
 
 def _entrypoint_default(variable: str) -> str:
@@ -946,3 +1121,29 @@ def test_the_operators_pod_acts_with_its_own_certificate(built: list[Manifest]) 
     assert _mounted_file(mounts, password) == (f"hotdesk-redis-{user}", "password")
     secrets_key = env["HOTDESK_CLI_SECRETS_KEY_FILE"]
     assert _mounted_file(mounts, secrets_key) == ("hotdesk-secrets-key", "key")
+
+
+# --- The Secrets' files, printed by services.devstack.redis_acl ---------------
+
+
+def test_the_acl_cli_prints_the_replicas_secret_files(tmp_path: Path) -> None:
+    """What the README has operators put in hotdesk-redis-acl (replica.acl)
+    and hotdesk-redis-replica-config (redis.conf)."""
+    passwords = redis_acl.ensure_passwords(tmp_path)
+
+    def cli(*argv: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "services.devstack.redis_acl", *argv],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=K8S.parents[1],
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert cli("replica-auth", str(tmp_path)) == f"masterauth {passwords['replica']}\n"
+    (line,) = cli("replica", str(tmp_path)).splitlines()
+    kamailio = hashlib.sha256(passwords["kamailio"].encode()).hexdigest()
+    assert line.startswith(f"user default on #{kamailio} ")
+    assert passwords["kamailio"] not in line  # its hash only

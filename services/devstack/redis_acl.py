@@ -18,11 +18,14 @@ on device credentials and the peers' address list.
 
 ``make run`` and the tests write both files with this; for a production
 Redis: ``python -m services.devstack.redis_acl primary|replica DIR`` prints
-a file for the passwords in ``DIR/redis-<name>`` (as the Secrets hold them).
+a file for the passwords in ``DIR/redis-<name>`` (as the Secrets hold them),
+and ``... replica-auth DIR`` the replica's private config line
+(``masterauth``; the rest, ``replica_link``, is not secret).
 """
 
 import hashlib
 import secrets
+import shlex
 import sys
 from pathlib import Path
 
@@ -112,13 +115,45 @@ def acl_text(role: str, passwords: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def replica_link(primary_host: str, primary_port: int) -> list[str]:
+    """The replica's redis.conf lines but its password (``replica_auth``):
+    no persistence of its own (it resyncs from the primary), the link as
+    ACL user ``replica``, read-only."""
+    return [
+        "appendonly no",
+        'save ""',
+        f"replicaof {primary_host} {primary_port}",
+        "masteruser replica",
+        "replica-read-only yes",
+    ]
+
+
+def replica_auth(passwords: dict[str, str]) -> str:
+    """The replica's private line: the link's password."""
+    return f"masterauth {passwords['replica']}"
+
+
+def as_arguments(lines: list[str]) -> list[str]:
+    """redis.conf lines as redis-server arguments (``--name value``)."""
+    arguments = []
+    for line in lines:
+        name, *values = shlex.split(line)
+        arguments += [f"--{name}", *values]
+    return arguments
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] not in ("primary", "replica"):
-        print("usage: python -m services.devstack.redis_acl primary|replica DIR", file=sys.stderr)
+    roles = ("primary", "replica", "replica-auth")
+    if len(argv) != 2 or argv[0] not in roles:
+        usage = "usage: python -m services.devstack.redis_acl primary|replica|replica-auth DIR"
+        print(usage, file=sys.stderr)
         return 2
     folder = Path(argv[1])
     passwords = {h: password_file(folder, h).read_text().strip() for h in PASSWORDS}
-    sys.stdout.write(acl_text(argv[0], passwords))
+    if argv[0] == "replica-auth":
+        sys.stdout.write(replica_auth(passwords) + "\n")
+    else:
+        sys.stdout.write(acl_text(argv[0], passwords))
     return 0
 
 

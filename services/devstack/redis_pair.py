@@ -40,17 +40,14 @@ class RedisPair:
         passwords = redis_acl.ensure_passwords(self.secrets)
         configs = []
         for role, folder, port, extra in (
-            ("primary", "redis", self.port, ["appendonly yes", "appendfsync everysec"]),
+            ("primary", "redis", self.port, ["appendonly yes", "appendfsync everysec", 'save ""']),
             (
                 "replica",
                 "redis-replica",
                 self.replica_port,
                 [
-                    "appendonly no",
-                    f"replicaof {self.host} {self.port}",
-                    "masteruser replica",
-                    f"masterauth {passwords['replica']}",
-                    "replica-read-only yes",
+                    *redis_acl.replica_link(self.host, self.port),
+                    redis_acl.replica_auth(passwords),
                 ],
             ),
         ):
@@ -63,7 +60,6 @@ class RedisPair:
                 f"port {port}",
                 f"bind {self.host}",
                 f"dir {where}",
-                'save ""',
                 f"aclfile {acl}",
                 *extra,
             ]

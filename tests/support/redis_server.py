@@ -78,12 +78,9 @@ class RedisServer:
             acl.write_text(redis_acl.acl_text("primary", passwords))
             return ["--appendonly", "yes", "--appendfsync", self.fsync, "--aclfile", str(acl)]
         acl.write_text(redis_acl.acl_text("replica", passwords))
-        return [
-            *("--appendonly", "no", "--aclfile", str(acl)),
-            *("--replicaof", "127.0.0.1", str(self.primary.port)),
-            *("--masteruser", "replica", "--masterauth", passwords["replica"]),
-            *("--replica-read-only", "yes"),
-        ]
+        link = redis_acl.replica_link("127.0.0.1", self.primary.port)
+        auth = redis_acl.replica_auth(passwords)
+        return ["--aclfile", str(acl), *redis_acl.as_arguments([*link, auth])]
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
