@@ -10,6 +10,7 @@ from bench.blf import BlfLatency
 from bench.blf import measure as measure_blf
 from bench.edge_calls import DESK_TO_DESK, INBOUND, EdgeRun, LoginToRoute, measure_login_to_route
 from bench.edge_calls import measure as measure_edge
+from bench.grpc_tls import grpc_table, measure_grpc_tls
 from bench.measure import percentile, table
 from bench.menu import MenuRun
 from bench.menu import measure as measure_menu
@@ -223,7 +224,7 @@ def _menu_table(runs: list[MenuRun]) -> str:
 async def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument(
-        "--only", choices=["lookups", "edge", "provision", "menu", "all"], default="all"
+        "--only", choices=["lookups", "edge", "provision", "menu", "grpc", "all"], default="all"
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 1_000_000])
     parser.add_argument("--seconds", type=int, default=10)
@@ -234,6 +235,14 @@ async def main() -> None:
     parser.add_argument("--fleet", type=int, default=2_000, help="phones in the provision run")
     parser.add_argument("--menu-calls", type=int, nargs="+", default=[10, 50, 100])
     args = parser.parse_args()
+    if args.only in ("grpc", "all"):
+        print("gRPC: plaintext against mutual TLS ...", flush=True)
+        grpc_runs = await measure_grpc_tls()
+        print("\nThe binding service's gRPC, one call at a time (client in the same process)")
+        print(grpc_table(grpc_runs))
+        print()
+    if args.only == "grpc":
+        return
     if args.only in ("menu", "all"):
         print("voice menu: prompt pacing ...", flush=True)
         menu = await asyncio.to_thread(measure_menu, args.menu_calls, 4.0)

@@ -58,7 +58,7 @@ class ProvisionSettings(ServiceSettings):
     # registered contact; sent from push_bind_host (an address the edge
     # trusts for pushes, see HD_PUSH_FROM in kamailio.cfg).
     push_edge_host: str = "127.0.0.1"
-    push_edge_port: int = 5060
+    push_edge_port: int = 5070
     push_bind_host: str = "127.0.0.1"
     # Pacing: at most push_rate_per_second NOTIFYs, bursts of push_burst,
     # push_max_in_flight waiting for their answer.

@@ -3,6 +3,9 @@ talk to the voice menu with a forged X-Hotdesk-Device and act as any desk.
 Now the menu believes only the edge's signature over device, source, time
 and Call-ID; without the key neither side starts."""
 
+import contextlib
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -89,6 +92,11 @@ def test_the_menu_does_not_start_without_its_key(edge: Edge, tmp_path: Path) -> 
 
 
 def test_the_edge_does_not_start_without_the_key(edge: Edge, tmp_path: Path) -> None:
+    """Kamailio's first worker refuses to run without the key and stops
+    Kamailio: it never answers SIP. (Its main process may then hang in
+    Kamailio 5.6's teardown instead of exiting, with TLS more often than
+    not, and its exit status is not reliable: the container's entrypoint
+    checks the key before starting it.)"""
     kamailio = KamailioServer(
         tmp_path / "kamailio",
         redis=edge.replica,
@@ -96,19 +104,28 @@ def test_the_edge_does_not_start_without_the_key(edge: Edge, tmp_path: Path) -> 
         emergency_gw="sip:127.0.0.1:9",
         pstn_gw="sip:127.0.0.1:9",
         voice_menu=f"sip:127.0.0.1:{edge.menu_port}",
-        # Kamailio 5.6 with TLS may hang in the tls module's teardown when a
-        # worker stops it this early (the entrypoint checks the key first).
         tls=False,
     )
     try:
-        try:
+        with contextlib.suppress(RuntimeError):  # "kamailio exited": the usual end
             kamailio.start()
-        except RuntimeError as exc:
-            assert "exited" in str(exc)
-        else:
-            # Its metrics listener may answer before the worker gives up.
-            assert kamailio.proc is not None
-            assert kamailio.proc.wait(timeout=15) != 0
+        assert kamailio.proc is not None
+        # Its exit status says nothing (0 as often as not); it stops.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            kamailio.proc.wait(timeout=15)
+        assert "exit due to 'drop'" in kamailio.log
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(2)
+            options = (
+                f"OPTIONS sip:127.0.0.1:{kamailio.sip_port} SIP/2.0\r\n"
+                "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-nokey\r\n"
+                "From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\n"
+                "Call-ID: nokey\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+                "Content-Length: 0\r\n\r\n"
+            )
+            sock.sendto(options.encode(), ("127.0.0.1", kamailio.sip_port))
+            with pytest.raises(TimeoutError):
+                sock.recv(65535)
     finally:
         kamailio.stop()
     assert "HD_MENU_KEY_FILE" in kamailio.log
