@@ -1,6 +1,9 @@
 """The project's kamailio.cfg run by the real Kamailio, on free ports."""
 
+import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -122,11 +125,14 @@ class KamailioServer:
     def start(self) -> None:
         prepare_run_dir(self.run_dir, self.addresses)
         log = (self.run_dir / "kamailio.log").open("wb")
+        # Its own process group: stop() ends every Kamailio process, also
+        # when the main one hangs in its teardown and has to be killed.
         self.proc = subprocess.Popen(
             kamailio_argv(self.binary, self.run_dir),
             cwd=self.run_dir,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         wait_until_serving(
             self.proc,
@@ -139,10 +145,15 @@ class KamailioServer:
     def stop(self) -> None:
         if self.proc is None:
             return
-        self.proc.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+        # Workers that outlive the main process.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc = None
