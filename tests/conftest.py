@@ -6,6 +6,7 @@ from redis.asyncio import Redis
 
 from services.kernel.redis_conn import connect
 from tests.support.clock import FakeClock
+from tests.support.provision import Stack, provision_stack
 from tests.support.redis_server import RedisServer
 
 
@@ -38,3 +39,11 @@ async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+async def stack(redis: Redis, redis_server: RedisServer) -> AsyncIterator[Stack]:
+    """The provision service (and the binding and auth services it calls)
+    in-process over the session's Redis, with the demo directory."""
+    async with provision_stack(redis_server.url) as s:
+        yield s

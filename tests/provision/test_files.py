@@ -6,7 +6,6 @@ import logging
 import ssl
 import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -32,12 +31,6 @@ from tests.support.redis_server import RedisServer
 from tests.support.secrets import sealing_box
 
 HD3001 = "001565aa3001.cfg"
-
-
-@pytest.fixture
-async def stack(redis: Redis, redis_server: RedisServer) -> AsyncIterator[Stack]:
-    async with provision_stack(redis_server.url) as s:
-        yield s
 
 
 async def fetch(

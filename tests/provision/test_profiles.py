@@ -1,24 +1,14 @@
 """Profiles per user per phone model: made from the tenant's default at the
 first login on a model, kept after logout, managed over gRPC."""
 
-from collections.abc import AsyncIterator
-
 import grpc
 import pytest
 from hotdesk.v1 import binding_pb2 as bpb
 from hotdesk.v1 import provision_pb2 as pb
-from redis.asyncio import Redis
 
-from tests.support.provision import YEALINK_T54W_UA, Stack, phone_session, provision_stack
-from tests.support.redis_server import RedisServer
+from tests.support.provision import YEALINK_T54W_UA, Stack, phone_session
 
 ALICE = bpb.UserRef(tenant="acme", extension="1001")
-
-
-@pytest.fixture
-async def stack(redis: Redis, redis_server: RedisServer) -> AsyncIterator[Stack]:
-    async with provision_stack(redis_server.url) as s:
-        yield s
 
 
 async def fetch_hd3001(stack: Stack) -> str:

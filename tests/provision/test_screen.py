@@ -3,9 +3,7 @@ phone's own file (a Polycom VVX: its microbrowser posts forms), extension
 and PIN posted through the real auth service."""
 
 import re
-from collections.abc import AsyncIterator
 
-import pytest
 from hotdesk.v1 import binding_pb2 as bpb
 from redis.asyncio import Redis
 
@@ -18,18 +16,10 @@ from tests.support.provision import (
     YEALINK_T54W_UA,
     Stack,
     phone_session,
-    provision_stack,
 )
-from tests.support.redis_server import RedisServer
 from tests.support.secrets import sealing_box
 
 DEVICE_FILE = "0004f2aa3003-hotdesk.cfg"
-
-
-@pytest.fixture
-async def stack(redis: Redis, redis_server: RedisServer) -> AsyncIterator[Stack]:
-    async with provision_stack(redis_server.url) as s:
-        yield s
 
 
 async def get(url: str) -> tuple[int, str]:

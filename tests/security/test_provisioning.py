@@ -5,7 +5,6 @@ credentials."""
 
 import logging
 import re
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -29,12 +28,6 @@ from tests.support.provision import (
 from tests.support.redis_server import RedisServer
 
 POLYCOM_FILE = "0004f2aa3003-hotdesk.cfg"
-
-
-@pytest.fixture
-async def stack(redis: Redis, redis_server: RedisServer) -> AsyncIterator[Stack]:
-    async with provision_stack(redis_server.url) as s:
-        yield s
 
 
 # Finding: a known MAC answered 401 and an unknown one 404 (an enumeration oracle).
