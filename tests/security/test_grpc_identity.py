@@ -1,11 +1,15 @@
 """Service identity: gRPC is mutual TLS only, each method checks who may
 call it, and the audit trail records the certificate, not the request."""
 
+import asyncio
+import socket
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
 import pytest
+from cryptography import x509
 from hotdesk.v1 import auth_pb2 as apb
 from hotdesk.v1 import auth_pb2_grpc, binding_pb2_grpc
 from hotdesk.v1 import binding_pb2 as pb
@@ -129,3 +133,47 @@ async def test_only_operators_set_pins_or_unlock(
         stub = auth_pb2_grpc.AuthServiceStub(channel)
         await stub.SetPin(set_pin, timeout=5)
         assert (await stub.Unlock(unlock, timeout=5)).cleared == 0
+
+
+def _served_serial(port: int) -> int:
+    """The serial of the certificate the gRPC port presents (a TLS
+    handshake with an operator's certificate, as gRPC clients make it)."""
+    operator = pki.credentials(pki.OPERATOR)
+    context = ssl.create_default_context(cafile=str(operator.ca))
+    context.load_cert_chain(str(operator.cert), str(operator.key))
+    context.set_alpn_protocols(["h2"])
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der).serial_number
+
+
+async def test_a_renewed_service_certificate_is_served_without_a_restart(
+    redis_server: RedisServer, redis: Redis, tmp_path: Path
+) -> None:
+    """The service's certificate files are rewritten (as cert-manager does):
+    the next connection gets the new certificate, calls keep working."""
+    live = pki.credentials("service:binding")
+    cert, key = tmp_path / "binding.crt", tmp_path / "binding.key"
+    cert.write_bytes(live.cert.read_bytes())
+    key.write_bytes(live.key.read_bytes())
+    settings = binding_settings(redis_server.url).model_copy(
+        update={"grpc_tls_cert_file": cert, "grpc_tls_key_file": key}
+    )
+    binding = await start_binding_service(settings)
+    try:
+        before = await asyncio.to_thread(_served_serial, binding.grpc_port)
+        renewed = LocalCa(live.ca.parent).issue("binding-renewed", "service:binding", LOCAL_HOSTS)
+        key.write_bytes(renewed.key.read_bytes())
+        cert.write_bytes(renewed.cert.read_bytes())
+        after = await asyncio.to_thread(_served_serial, binding.grpc_port)
+        assert after != before
+        assert after == x509.load_pem_x509_certificate(renewed.cert.read_bytes()).serial_number
+        async with pki.aio_channel(f"127.0.0.1:{binding.grpc_port}") as channel:
+            stub = binding_pb2_grpc.BindingServiceStub(channel)
+            await stub.List(pb.ListRequest(), timeout=5)
+    finally:
+        await binding.stop()
