@@ -12,58 +12,32 @@ from services.directory.importer import DirectoryImporter
 from services.directory.load import parse_directory
 from tests.support.demo import DIRECTORY
 from tests.support.provision import (
-    POLYCOM_VVX450_UA,
     YEALINK_T54W_UA,
     Stack,
     phone_session,
+    screen_get,
+    screen_post,
+    screen_url,
+    who_is_on,
 )
 from tests.support.secrets import sealing_box
-
-DEVICE_FILE = "0004f2aa3003-hotdesk.cfg"
-
-
-async def get(url: str) -> tuple[int, str]:
-    async with phone_session(POLYCOM_VVX450_UA) as session, session.get(url) as r:
-        return r.status, await r.text()
-
-
-async def post(url: str, **form: str) -> tuple[int, str]:
-    async with phone_session(POLYCOM_VVX450_UA) as session, session.post(url, data=form) as r:
-        return r.status, await r.text()
-
-
-async def screen_url(stack: Stack, page: str) -> str:
-    """The page URL as hd3003's own file names it."""
-    async with (
-        phone_session(POLYCOM_VVX450_UA, "hd3003") as session,
-        session.get(f"{stack.url}/{DEVICE_FILE}") as r,
-    ):
-        body = await r.text()
-    found = re.search(rf"(http://[^\s<\"]+/screen/hd3003/[0-9a-f.]+/{page})", body)
-    assert found, f"no {page} URL in the file:\n{body}"
-    return found.group(1)
-
-
-async def who_is_on(stack: Stack, device: str) -> str:
-    state = await stack.binding_stub().GetByDevice(bpb.GetByDeviceRequest(device_id=device))
-    return state.binding.extension if state.HasField("binding") else ""
 
 
 async def test_login_from_the_screen(stack: Stack) -> None:
     login = await screen_url(stack, "login")
-    status, form = await get(login)
+    status, form = await screen_get(login)
     assert status == 200 and 'method="post"' in form and 'name="pin"' in form
-    status, done = await post(login, ext="1001", pin="4711")
+    status, done = await screen_post(login, ext="1001", pin="4711")
     assert status == 200 and "Alice Example" in done and "logged in" in done.lower()
     assert await who_is_on(stack, "hd3003") == "1001"
 
 
 async def test_wrong_pin_then_backoff_is_shown(stack: Stack) -> None:
     login = await screen_url(stack, "login")
-    _, wrong = await post(login, ext="1001", pin="1234")
+    _, wrong = await screen_post(login, ext="1001", pin="1234")
     assert "Wrong extension or PIN" in wrong
     for _ in range(5):
-        _, last = await post(login, ext="1001", pin="1234")
+        _, last = await screen_post(login, ext="1001", pin="1234")
     assert "Too many wrong PINs" in last and "Try again in" in last
     assert await who_is_on(stack, "hd3003") == ""
 
@@ -71,7 +45,7 @@ async def test_wrong_pin_then_backoff_is_shown(stack: Stack) -> None:
 async def test_user_not_allowed_here(stack: Stack) -> None:
     login = await screen_url(stack, "login")
     await stack.auth.core.set_pin(bpb.UserRef(tenant="acme", extension="2001"), "8642", "test")
-    _, refused = await post(login, ext="2001", pin="8642")
+    _, refused = await screen_post(login, ext="2001", pin="8642")
     assert "may not log in at desk phones" in refused
     assert await who_is_on(stack, "hd3003") == ""
 
@@ -87,21 +61,23 @@ async def test_logout_asks_to_confirm_when_the_tenant_asks_no_pin(
     await stack.provision.tenants.refresh()
     await stack.login("hd3003", "1002")
     logout = await screen_url(stack, "logout")
-    _, ask = await get(logout)
+    _, ask = await screen_get(logout)
     assert "Bob Example" in ask and "confirm=1" in ask and 'name="pin"' not in ask
     assert await who_is_on(stack, "hd3003") == "1002"
     found = re.search(r'href="([^"]+)"', ask)
     assert found
-    _, done = await get(found.group(1).replace("&amp;", "&"))
+    _, done = await screen_get(found.group(1).replace("&amp;", "&"))
     assert "logged out" in done.lower()
     assert await who_is_on(stack, "hd3003") == ""
 
 
 async def test_forged_or_other_device_tokens_get_404(stack: Stack) -> None:
     login = await screen_url(stack, "login")
-    assert (await get(login.replace("hd3003", "hd3002")))[0] == 404
-    assert (await get(re.sub(r"\.[0-9a-f]{32}/", "." + "0" * 32 + "/", login)))[0] == 404
-    assert (await get(re.sub(r"/screen/hd3003/[^/]+/", "/screen/hd3003/abc/", login)))[0] == 404
+    assert (await screen_get(login.replace("hd3003", "hd3002")))[0] == 404
+    assert (await screen_get(re.sub(r"\.[0-9a-f]{32}/", "." + "0" * 32 + "/", login)))[0] == 404
+    assert (await screen_get(re.sub(r"/screen/hd3003/[^/]+/", "/screen/hd3003/abc/", login)))[
+        0
+    ] == 404
 
 
 async def test_yealink_files_name_no_screen_pages(stack: Stack) -> None:

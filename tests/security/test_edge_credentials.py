@@ -86,14 +86,9 @@ def test_an_emergency_call_passes_a_ban(edge: Edge) -> None:
 
 
 def _served_serial(port: int) -> int:
+    """What a phone verifying the edge's CA is shown on the TLS port."""
     context = ssl.create_default_context(cafile=str(pki.credentials("sip:edge").ca))
-    with (
-        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
-        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
-    ):
-        der = tls.getpeercert(binary_form=True)
-    assert der is not None
-    return x509.load_der_x509_certificate(der).serial_number
+    return pki.served_serial(port, context)
 
 
 def test_a_renewed_certificate_is_served_without_a_restart(edge: Edge, tmp_path: Path) -> None:

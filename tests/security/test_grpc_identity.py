@@ -2,7 +2,6 @@
 call it, and the audit trail records the certificate, not the request."""
 
 import asyncio
-import socket
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -142,13 +141,7 @@ def _served_serial(port: int) -> int:
     context = ssl.create_default_context(cafile=str(operator.ca))
     context.load_cert_chain(str(operator.cert), str(operator.key))
     context.set_alpn_protocols(["h2"])
-    with (
-        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
-        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
-    ):
-        der = tls.getpeercert(binary_form=True)
-    assert der is not None
-    return x509.load_der_x509_certificate(der).serial_number
+    return pki.served_serial(port, context)
 
 
 async def test_a_renewed_service_certificate_is_served_without_a_restart(

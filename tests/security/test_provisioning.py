@@ -8,7 +8,6 @@ import re
 
 import aiohttp
 import pytest
-from hotdesk.v1 import binding_pb2 as bpb
 from hotdesk.v1 import provision_pb2 as ppb
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
@@ -19,16 +18,18 @@ from services.provision.links import ScreenLinks
 from tests.support.phone_files import polycom_values, yealink_values
 from tests.support.provision import (
     POLYCOM_VVX450_UA,
+    SCREEN_DEVICE_FILE,
     YEALINK_T46U_UA,
     YEALINK_T54W_UA,
     Stack,
     phone_session,
     provision_stack,
+    screen_get,
+    screen_post,
+    screen_url,
+    who_is_on,
 )
 from tests.support.redis_server import RedisServer
-
-POLYCOM_FILE = "0004f2aa3003-hotdesk.cfg"
-
 
 # Finding: a known MAC answered 401 and an unknown one 404 (an enumeration oracle).
 
@@ -62,7 +63,7 @@ async def answer(
             YEALINK_T54W_UA.replace("aa:30:01", "ff:ff:01"),
         ),
         (
-            POLYCOM_FILE,
+            SCREEN_DEVICE_FILE,
             "0004f2ffff03-hotdesk.cfg",
             POLYCOM_VVX450_UA,
             POLYCOM_VVX450_UA.replace("aa3003", "ffff03"),
@@ -153,42 +154,15 @@ async def test_failed_digests_are_limited_per_mac_and_per_address(
 # Finding: the PIN of the phone-screen login travelled in the query string.
 
 
-async def screen_url(stack: Stack, page: str) -> str:
-    """The page's URL as hd3003's (a Polycom VVX 450) own file names it."""
-    async with (
-        phone_session(POLYCOM_VVX450_UA, "hd3003") as session,
-        session.get(f"{stack.url}/{POLYCOM_FILE}") as r,
-    ):
-        body = await r.text()
-    found = re.search(rf"(http://[^\s<\"]+/screen/hd3003/[^/\"]+/{page})", body)
-    assert found, f"no {page} URL in the file:\n{body}"
-    return found.group(1)
-
-
-async def get(url: str) -> tuple[int, str]:
-    async with phone_session(POLYCOM_VVX450_UA) as session, session.get(url) as r:
-        return r.status, await r.text()
-
-
-async def post(url: str, **form: str) -> tuple[int, str]:
-    async with phone_session(POLYCOM_VVX450_UA) as session, session.post(url, data=form) as r:
-        return r.status, await r.text()
-
-
-async def who_is_on(stack: Stack, device: str) -> str:
-    state = await stack.binding_stub().GetByDevice(bpb.GetByDeviceRequest(device_id=device))
-    return state.binding.extension if state.HasField("binding") else ""
-
-
 async def test_screen_login_takes_the_pin_only_from_a_post(stack: Stack) -> None:
     login = await screen_url(stack, "login")
-    status, _ = await get(f"{login}?ext=1001&pin=4711")
+    status, _ = await screen_get(f"{login}?ext=1001&pin=4711")
     assert status in (400, 405)
     assert await who_is_on(stack, "hd3003") == ""
-    status, _ = await post(f"{login}?pin=4711", ext="1001")
+    status, _ = await screen_post(f"{login}?pin=4711", ext="1001")
     assert status in (400, 405)
     assert await who_is_on(stack, "hd3003") == ""
-    status, done = await post(login, ext="1001", pin="4711")
+    status, done = await screen_post(login, ext="1001", pin="4711")
     assert status == 200 and "logged in" in done.lower()
     assert await who_is_on(stack, "hd3003") == "1001"
 
@@ -202,7 +176,7 @@ async def test_screen_links_of_an_older_generation_or_expired_are_refused(
     old = await screen_url(stack, "login")
     await stack.login("hd3003", "1002")
     await stack.logout("hd3003")  # someone logged in and out since the file was fetched
-    _, refused = await post(old, ext="1001", pin="4711")
+    _, refused = await screen_post(old, ext="1001", pin="4711")
     assert "logged in or out here since" in refused
     assert await who_is_on(stack, "hd3003") == ""
 
@@ -214,12 +188,12 @@ async def test_screen_links_of_an_older_generation_or_expired_are_refused(
     expired = ScreenLinks(stack.url, key, lifetime_seconds=-1).page(
         "hd3003", generation, stack.provision.clock(), "login"
     )
-    _, refused = await post(expired, ext="1001", pin="4711")
+    _, refused = await screen_post(expired, ext="1001", pin="4711")
     assert "expired" in refused
     assert await who_is_on(stack, "hd3003") == ""
 
     fresh = await screen_url(stack, "login")
-    _, done = await post(fresh, ext="1001", pin="4711")
+    _, done = await screen_post(fresh, ext="1001", pin="4711")
     assert "logged in" in done.lower()
     assert await who_is_on(stack, "hd3003") == "1001"
 
@@ -230,15 +204,15 @@ async def test_screen_links_of_an_older_generation_or_expired_are_refused(
 async def test_screen_logout_asks_the_pin_when_the_tenant_says_so(stack: Stack) -> None:
     await stack.login("hd3003", "1002")  # acme: logout_asks_pin: true; 1002's PIN is 8264
     logout = await screen_url(stack, "logout")
-    status, ask = await get(logout)
+    status, ask = await screen_get(logout)
     assert status == 200 and 'name="pin"' in ask and "Bob Example" in ask
-    await get(f"{logout}?confirm=1")
-    await post(logout, confirm="1")
+    await screen_get(f"{logout}?confirm=1")
+    await screen_post(logout, confirm="1")
     assert await who_is_on(stack, "hd3003") == "1002"
-    _, wrong = await post(logout, pin="1111")
+    _, wrong = await screen_post(logout, pin="1111")
     assert "Wrong PIN" in wrong
     assert await who_is_on(stack, "hd3003") == "1002"
-    _, done = await post(logout, pin="8264")
+    _, done = await screen_post(logout, pin="8264")
     assert "logged out" in done.lower()
     assert await who_is_on(stack, "hd3003") == ""
 
@@ -253,7 +227,7 @@ async def test_every_device_file_sets_its_own_admin_password_never_logged(
     phones = [
         ("hd3001", "001565aa3001.cfg", YEALINK_T54W_UA),
         ("hd3002", "001565aa3002.cfg", YEALINK_T46U_UA),
-        ("hd3003", POLYCOM_FILE, POLYCOM_VVX450_UA),
+        ("hd3003", SCREEN_DEVICE_FILE, POLYCOM_VVX450_UA),
     ]
     passwords: dict[str, str] = {}
     for device, path, user_agent in phones:

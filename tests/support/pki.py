@@ -4,11 +4,14 @@ them (gRPC is mutual TLS only)."""
 
 import atexit
 import shutil
+import socket
+import ssl
 import tempfile
 from functools import cache
 from pathlib import Path
 
 import grpc
+from cryptography import x509
 
 from services.devstack.pki import LOCAL_HOSTS, Credentials, LocalCa
 
@@ -61,3 +64,15 @@ def channel(address: str, identity: str = OPERATOR) -> grpc.Channel:
 def aio_channel(address: str, identity: str = OPERATOR) -> grpc.aio.Channel:
     """An asyncio channel presenting ``identity``."""
     return grpc.aio.secure_channel(address, _credentials(identity))
+
+
+def served_serial(port: int, context: ssl.SSLContext) -> int:
+    """The serial number of the certificate a TLS port on this machine
+    presents to a client with ``context``."""
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der).serial_number

@@ -4,6 +4,7 @@ client (its User-Agent, digest credentials)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -119,3 +120,36 @@ def phone_session(
     if device is not None:
         middlewares = (aiohttp.DigestAuthMiddleware(device, password or secret(device)),)
     return aiohttp.ClientSession(headers={"User-Agent": user_agent}, middlewares=middlewares)
+
+
+# The phone-screen pages, as hd3003 (a Polycom VVX 450, the demo's device with
+# a browser that posts) opens them.
+SCREEN_DEVICE_FILE = "0004f2aa3003-hotdesk.cfg"
+
+
+async def screen_url(stack: Stack, page: str) -> str:
+    """The page URL as hd3003's own file names it."""
+    async with (
+        phone_session(POLYCOM_VVX450_UA, "hd3003") as session,
+        session.get(f"{stack.url}/{SCREEN_DEVICE_FILE}") as r,
+    ):
+        body = await r.text()
+    found = re.search(rf"(http://[^\s<\"]+/screen/hd3003/[0-9a-f.]+/{page})", body)
+    assert found, f"no {page} URL in the file:\n{body}"
+    return found.group(1)
+
+
+async def screen_get(url: str) -> tuple[int, str]:
+    async with phone_session(POLYCOM_VVX450_UA) as session, session.get(url) as r:
+        return r.status, await r.text()
+
+
+async def screen_post(url: str, **form: str) -> tuple[int, str]:
+    async with phone_session(POLYCOM_VVX450_UA) as session, session.post(url, data=form) as r:
+        return r.status, await r.text()
+
+
+async def who_is_on(stack: Stack, device: str) -> str:
+    """The extension logged in at ``device`` ("" if idle)."""
+    state = await stack.binding_stub().GetByDevice(bpb.GetByDeviceRequest(device_id=device))
+    return state.binding.extension if state.HasField("binding") else ""
