@@ -20,7 +20,9 @@ from services.binding.names import CHANGE_REASONS, LOGIN_RESULT_BY_NAME, LOGIN_R
 from services.binding.policy import session_expiry_ms
 from services.binding.routing import RouteLookup, RoutingIndex
 from services.binding.scripts import BindingScripts, Ended, decode_binding, decode_ended
+from services.binding.session_location import SessionLocations
 from services.kernel import keys
+from services.kernel.audit import AuditTrail
 from services.kernel.clock import Clock, now_ms
 from services.kernel.errors import InvalidArgument
 from services.kernel.logs import fields
@@ -45,8 +47,9 @@ def _is_live(device: dict[str, str], now: int) -> bool:
     return "user_ext" in device and not 0 < expires <= now
 
 
-# Entries a group's event stream keeps (approximately: MAXLEN ~).
+# Entries a group's event stream and audit stream keep (approximately: MAXLEN ~).
 STREAM_MAXLEN = 1_000_000
+AUDIT_MAXLEN = 100_000
 
 
 class BindingCore:
@@ -56,6 +59,7 @@ class BindingCore:
         tenants: TenantCache,
         clock: Clock = now_ms,
         stream_maxlen: int = STREAM_MAXLEN,
+        audit_maxlen: int = AUDIT_MAXLEN,
     ) -> None:
         self._redis = redis
         self._tenants = tenants
@@ -66,6 +70,8 @@ class BindingCore:
         index = RoutingIndex(redis)
         tenants.on_reload.append(index.reload)
         self._routes = RouteLookup(redis, tenants, index, self._scripts, clock)
+        audit = AuditTrail(redis, audit_maxlen, clock)
+        self._locations = SessionLocations(redis, self._lookup, audit, clock)
 
     async def _user(self, ref: pb.UserRef) -> UserName | None:
         try:
@@ -308,6 +314,16 @@ class BindingCore:
                 pipe.scard(keys.bound(group))
             counts: list[int] = await pipe.execute()
         return sum(counts)
+
+    async def set_session_location(
+        self, device_id: str, location_json: str, actor: str
+    ) -> pb.SetSessionLocationResponse:
+        """Where emergency calls from the device say it is, until its
+        session ends (see ``session_location``)."""
+        if not device_id:
+            raise InvalidArgument("device_id is required")
+        session = await self.get_by_device(device_id)
+        return await self._locations.set(device_id, location_json, actor or "unknown", session)
 
     # -- Kamailio's lookup -----------------------------------------------------
 

@@ -32,6 +32,7 @@ POLICY: Policy = {
     "List": frozenset({PROVISION, OPERATOR}),
     "Expire": frozenset({OPERATOR}),
     "Route": frozenset({OPERATOR}),
+    "SetSessionLocation": frozenset({OPERATOR}),
 }
 
 
@@ -77,3 +78,12 @@ class BindingServicer(binding_pb2_grpc.BindingServiceServicer):
 
     async def Route(self, request: pb.RouteRequest, context: Context) -> pb.RouteResponse:
         return await self._core.route(request)
+
+    async def SetSessionLocation(
+        self, request: pb.SetSessionLocationRequest, context: Context
+    ) -> pb.SetSessionLocationResponse:
+        return await self._core.set_session_location(
+            request.device_id,
+            request.location_json,
+            actor(peer_identity(context), request.actor),
+        )

@@ -33,6 +33,11 @@ SESSIONS_ENDED = Counter(
     "Sessions ended, by reason (logout, takeover, moved, expired, operator, directory)",
     ["reason"],
 )
+SESSION_LOCATIONS = Counter(
+    "hotdesk_binding_session_locations_total",
+    "Session locations set or cleared (emergency calls send them until the session ends)",
+    ["action"],
+)
 ACTIVE_SESSIONS = Gauge(
     "hotdesk_binding_active_sessions", "Devices with a user logged in (refreshed by the sweeper)"
 )

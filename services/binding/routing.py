@@ -20,8 +20,9 @@ from services.binding.dialplan import classify
 from services.binding.scripts import BindingScripts, ScriptCall, run_pipelined
 from services.kernel import keys
 from services.kernel.clock import Clock
+from services.kernel.location import Location, pidf_lo
 from services.kernel.logs import fields
-from services.kernel.peers import PeerConfig
+from services.kernel.peers import PeerConfig, route_targets
 from services.kernel.tenants import TenantCache, TenantConfig, Unavailable
 
 log = logging.getLogger(__name__)
@@ -76,18 +77,7 @@ class RoutingIndex:
     def routes(self, peer_names: Sequence[str], tenants: TenantCache, default: str) -> str:
         """The routes to the peers named (in order), or ``default`` ("pstn",
         "emergency") when none is configured."""
-        out = []
-        for name in peer_names:
-            peer = self.peers.get(name)
-            if peer is None:
-                continue
-            if peer.destination:
-                out.append(peer.destination)
-            elif peer.username:
-                home = tenants.by_id.get(peer.tenants[0])
-                if home is not None:
-                    out.append(f"aor:sip:{peer.username}@{home.domain}")
-        return " ".join(out) or default
+        return route_targets(peer_names, self.peers, tenants.domains, default)
 
 
 class RouteLookup:
@@ -155,14 +145,11 @@ class RouteLookup:
         callee_tenant: TenantConfig | None = by_domain.get(req.callee_domain)
         extension = req.callee_user
         kind, feature = classify(req.callee_user, caller_tenant, callee_tenant)
+        emergency = kind == pb.CALLEE_KIND_EMERGENCY
         if kind:
             response.callee_kind = kind
             response.feature = feature
             callee_tenant = None  # no user to look up
-            if kind == pb.CALLEE_KIND_EMERGENCY and caller_tenant is not None:
-                response.routes = self._index.routes(
-                    caller_tenant.emergency_route, self._tenants, "emergency"
-                )
         elif (did := self._index.did(req.callee_user)) is not None:
             callee_tenant, extension = self._tenants.by_id.get(did[0]), did[1]
         caller_side = (
@@ -175,9 +162,11 @@ class RouteLookup:
             if callee_tenant is not None and extension
             else None
         )
-        caller, callee = await self._sides(caller_side, callee_side)
+        caller, callee = await self._sides(caller_side, callee_side, emergency)
         if caller_tenant is not None and caller:
             self._fill_caller(response, caller_tenant, caller)
+        if emergency and caller_tenant is not None:
+            self._fill_emergency(response, caller_tenant, req.caller_user, caller)
         if callee_tenant is not None and callee:
             self._fill_callee(response, callee_tenant, extension, callee)
         if (
@@ -195,15 +184,19 @@ class RouteLookup:
 
     # -- Redis ----------------------------------------------------------------------
 
-    async def _sides(self, caller: _Side | None, callee: _Side | None) -> tuple[_Fields, _Fields]:
+    async def _sides(
+        self, caller: _Side | None, callee: _Side | None, emergency: bool = False
+    ) -> tuple[_Fields, _Fields]:
         """route.lua's caller and callee parts (empty when not asked for), in
         one round trip: one script call, or a pipeline of two across groups.
-        Each part is a dict of named fields."""
+        Each part is a dict of named fields; an emergency call's caller part
+        has the desk's location."""
         script = self._scripts.route
         now = self._clock()
+        flag = "e" if emergency else ""
 
         def call(mode: str, side: _Side) -> ScriptCall:
-            return [side[1]], [mode, keys.prefix(side[0]), now]
+            return [side[1]], [mode, keys.prefix(side[0]), now, flag]
 
         if caller is not None and callee is not None:
             if caller[0] != callee[0]:
@@ -211,7 +204,7 @@ class RouteLookup:
                     self._redis, script, [call("c", caller), call("u", callee)]
                 )
                 return _named(both[0][0]), _named(both[1][0])
-            c, u = await script([caller[1], callee[1]], ["cu", keys.prefix(caller[0]), now])
+            c, u = await script([caller[1], callee[1]], ["cu", keys.prefix(caller[0]), now, flag])
             return _named(c), _named(u)
         if caller is not None:
             (c,) = await script(*call("c", caller))
@@ -226,9 +219,11 @@ class RouteLookup:
     def _fill_caller(self, response: pb.RouteResponse, tenant: TenantConfig, c: _Fields) -> None:
         # A device of another tenant of the group, named with this domain, is
         # not the device that authenticated: no rewrite.
-        if c["device_tenant"] != tenant.id or c["hotdesk"] != "1":
+        if c["device_tenant"] != tenant.id:
             return
         response.emergency_caller_id = c["emergency_cid"]
+        if c["hotdesk"] != "1":
+            return
         if not c["extension"]:
             response.caller_kind = pb.CALLER_KIND_DEVICE_IDLE
             return
@@ -239,6 +234,21 @@ class RouteLookup:
         response.caller_id = c["caller_id"]
         user_tenant = self._tenants.by_id.get(c["user_tenant"])
         response.caller_domain = user_tenant.domain if user_tenant is not None else ""
+
+    def _fill_emergency(
+        self, response: pb.RouteResponse, tenant: TenantConfig, device: str, c: _Fields
+    ) -> None:
+        """The route of an emergency call (by the country of the desk's
+        location) and the location itself, as PIDF-LO."""
+        location = _location(c.get("location", "")) if c.get("device_tenant") == tenant.id else None
+        country = location.country if location is not None else None
+        response.routes = self._index.routes(
+            tenant.emergency_route_for(country), self._tenants, "emergency"
+        )
+        if location is not None:
+            response.emergency_location = pidf_lo(location, device, tenant.domain)
+            response.emergency_where = location.summary()
+            response.emergency_location_json = c["location"]
 
     def _fill_callee(
         self, response: pb.RouteResponse, tenant: TenantConfig, extension: str, c: _Fields
@@ -267,6 +277,16 @@ class RouteLookup:
         else:
             response.callee_kind = pb.CALLEE_KIND_USER_LOGGED_OUT
         return True
+
+
+@lru_cache(maxsize=4096)
+def _location_doc(doc: str) -> Location:
+    return Location.model_validate_json(doc)
+
+
+def _location(doc: str) -> Location | None:
+    """A location as the directory (or a session) stored it."""
+    return _location_doc(doc) if doc else None
 
 
 def _named(part: Sequence[Any]) -> _Fields:

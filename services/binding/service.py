@@ -23,7 +23,11 @@ class BindingService(ServiceShell):
     def __init__(self, settings: BindingSettings, *, clock: Clock = now_ms) -> None:
         super().__init__(settings)
         self.core = BindingCore(
-            self.redis, self.tenants, clock=clock, stream_maxlen=settings.stream_maxlen
+            self.redis,
+            self.tenants,
+            clock=clock,
+            stream_maxlen=settings.stream_maxlen,
+            audit_maxlen=settings.audit_maxlen,
         )
         self._http: web.AppRunner | None = None
 

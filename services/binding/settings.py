@@ -17,3 +17,5 @@ class BindingSettings(ServiceSettings):
     expiry_interval_seconds: float = 1.0
     # Approximate cap (XADD MAXLEN ~) on each group's event stream.
     stream_maxlen: int = 1_000_000
+    # Approximate cap on each group's audit stream (session locations here).
+    audit_maxlen: int = 100_000

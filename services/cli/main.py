@@ -71,6 +71,17 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(run=sessions.status)
 
+    where = sub.add_parser(
+        "session-location",
+        help="where emergency calls from a device say it is until its session ends",
+    )
+    where.add_argument("device", help="the device of a live session")
+    for name in ("building", "floor", "room", "seat", "text"):
+        where.add_argument(f"--{name}", help=f"{name} (over the desk's own location)")
+    where.add_argument("--json", help="a location in the directory's format, as JSON")
+    where.add_argument("--clear", action="store_true", help="back to the desk's own location")
+    where.set_defaults(run=sessions.session_location)
+
     unlock = sub.add_parser(
         "unlock", help="clear PIN lockouts of a user (on one device or all), or of a device"
     )

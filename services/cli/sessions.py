@@ -199,3 +199,34 @@ async def status(args: argparse.Namespace, settings: CliSettings) -> Exit:
     else:
         print("\n".join(_table(devices)))
     return Exit.OK
+
+
+_LOCATION_OPTIONS = ("building", "floor", "room", "seat", "text")
+
+
+async def session_location(args: argparse.Namespace, settings: CliSettings) -> Exit:
+    """Where emergency calls from the device say it is until its session
+    ends (its fields over the desk's), or the desk's own again."""
+    if args.clear:
+        doc = ""
+    elif args.json:
+        doc = args.json
+    else:
+        given = {k: getattr(args, k) for k in _LOCATION_OPTIONS if getattr(args, k)}
+        if not given:
+            return _refused("give --floor/--room/... , --json or --clear", Exit.INVALID)
+        doc = json.dumps(given)
+    service = rpc.binding(settings)
+    async with rpc.channel(service) as channel:
+        r = await binding_pb2_grpc.BindingServiceStub(channel).SetSessionLocation(
+            pb.SetSessionLocationRequest(device_id=args.device, location_json=doc),
+            timeout=service.timeout,
+        )
+    if r.result == pb.SESSION_LOCATION_RESULT_UNKNOWN_DEVICE:
+        return _refused(f"no such device: {args.device}", Exit.INVALID)
+    if r.result == pb.SESSION_LOCATION_RESULT_NO_SESSION:
+        return _refused(f"refused: nobody is logged in on {args.device}")
+    what = "set" if r.result == pb.SESSION_LOCATION_RESULT_SET else "cleared"
+    print(f"session location {what}: {_who(r.binding)} on {args.device}")
+    print(f"  emergency calls now send: {r.location_json or '(no location)'}")
+    return Exit.OK

@@ -291,7 +291,7 @@ def queue_writes(
             name = keys.sip_credentials(t.domain, d.id)
             # What an import before sealing wrote in the clear goes.
             tx.hdel(name, "secret")
-            tx.hset(name, mapping=creds)
+            tx.hset(name, mapping=creds | plan.emergency[d.id])
             _queue_rotation(tx, ds, t, rotation)
     for us in plan.users:
         if us.new is not None:

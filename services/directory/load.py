@@ -26,6 +26,7 @@ from services.directory.model import (
     TenantEntry,
     UserEntry,
 )
+from services.kernel.location import merged
 from services.kernel.peers import PeerAddress
 
 M = TypeVar("M", bound=BaseModel)
@@ -245,6 +246,45 @@ def _check_device_names(
             )
 
 
+def _resolved_devices(
+    c: _Checker, devices: list[_Valid[DeviceEntry]], tenants: list[_Valid[TenantEntry]]
+) -> list[DeviceEntry]:
+    """Each device with its location merged from its tenant's, its site's
+    and its own; a site must exist, and a merged location must be one a
+    responder can be sent to."""
+    by_id = {e.model.id: e.model for e in tenants}
+    resolved = []
+    for e in devices:
+        d = e.model
+        tenant = by_id.get(d.tenant)
+        if tenant is None:  # reported by refers()
+            resolved.append(d)
+            continue
+        site = None
+        if d.site is not None:
+            site = tenant.sites.get(d.site)
+            if site is None:
+                known = ", ".join(sorted(tenant.sites)) or "none"
+                c.add(
+                    e.line_of("site"),
+                    e.label,
+                    "site",
+                    f"tenant {d.tenant!r} has no site {d.site!r} (its sites: {known})",
+                )
+        location = merged(tenant.location, site, d.location)
+        why = location.incomplete() if location is not None else None
+        if why:
+            where = "location" if d.location is not None else "site" if site else "tenant"
+            c.add(
+                e.line_of(where),
+                e.label,
+                "location",
+                f"the desk's location (its own fields over its site's and tenant's) {why}",
+            )
+        resolved.append(d.model_copy(update={"location": location}))
+    return resolved
+
+
 def _check_groups(c: _Checker, tenants: list[_Valid[TenantEntry]], ids: set[Any]) -> None:
     """A group named like another tenant would share that tenant's keys
     (an ungrouped tenant's group is its id) without it having a say."""
@@ -321,6 +361,9 @@ def _check_routes(
         t = e.model
         route = [("outbound_peer", t.outbound_peer)] if t.outbound_peer else []
         route += [("emergency_route", name) for name in t.emergency_route]
+        route += [
+            ("emergency_routes", name) for names in t.emergency_routes.values() for name in names
+        ]
         for field_name, name in route:
             peer = by_name.get(name)
             if peer is None:
@@ -419,13 +462,14 @@ def parse_directory(text: str, file: str) -> Directory:
     _check_peer_tenants(c, peers, declared, sip_names)
     _check_peer_addresses(c, peers)
     _check_routes(c, tenants, peers)
+    resolved = _resolved_devices(c, devices, tenants)
 
     if c.problems:
         raise DirectoryError(c.problems)
     return Directory(
         tenants=tuple(e.model.config() for e in tenants),
         users=tuple(e.model for e in users),
-        devices=tuple(e.model for e in devices),
+        devices=tuple(resolved),
         peers=tuple(e.model for e in peers),
     )
 

@@ -14,8 +14,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from services.auth.pins import pin_policy_violation
+from services.kernel.location import Location, location_json
 from services.kernel.peers import NUMBER_PREFIX, PEER_NAME, PeerAddress, PeerConfig
-from services.kernel.tenants import E164, FORWARD_TARGET, FeatureCodes, TenantConfig, Unavailable
+from services.kernel.tenants import (
+    E164,
+    FORWARD_TARGET,
+    SITE_NAME,
+    WEBHOOK_URL,
+    FeatureCodes,
+    TenantConfig,
+    Unavailable,
+)
 
 EXTENSION = r"^[0-9]{1,15}$"
 CALLER_ID = r"^\+?[0-9]{2,20}$"
@@ -40,6 +49,10 @@ PATTERN_HINTS = {
     FORWARD_TARGET: "must be a SIP URI (sip:user@host) or an E.164 number (+ and digits)",
     E164: "must be an E.164 number: + and 2 to 15 digits, not starting with 0",
     NUMBER_PREFIX: "must be an E.164 prefix: + and 1 to 15 digits, not starting with 0",
+    SITE_NAME: "must be lowercase letters, digits, '.', '_' or '-' (at most 64, starting with "
+    "a letter or digit)",
+    WEBHOOK_URL: "must be an http:// or https:// URL without spaces",
+    r"^[A-Z]{2}$": "must be an ISO 3166-1 country code: two capital letters",
     PEER_NAME: "must be lowercase letters, digits, '.', '_' or '-' (at most 64, starting with "
     "a letter or digit)",
 }
@@ -168,6 +181,11 @@ class DeviceEntry(BaseModel):
     sip_secret: str = Field(min_length=12, max_length=128, repr=False)
     emergency_caller_id: str = Field(pattern=CALLER_ID)
     hotdesk: bool = True
+    # Where the desk is: a site of its tenant and/or its own fields (floor,
+    # room, ...) over the site's and the tenant's. After loading, the
+    # merged result (see services.directory.load).
+    site: str | None = Field(default=None, pattern=SITE_NAME)
+    location: Location | None = None
 
     @field_validator("mac")
     @classmethod
@@ -186,6 +204,7 @@ class DeviceEntry(BaseModel):
             "model": self.model,
             "emergency_cid": self.emergency_caller_id,
             "hotdesk": "1" if self.hotdesk else "0",
+            "location": location_json(self.location),
         }
 
 

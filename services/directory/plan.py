@@ -12,13 +12,15 @@ nothing.
 import asyncio
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 from services.auth.credentials import sip_ha1
+from services.directory.emergency import emergency_fields
 from services.directory.hashing import PinWork
 from services.directory.model import DeviceEntry, Directory, PeerEntry, UserEntry
 from services.directory.state import Stored, StoredDevice, StoredPeer, StoredUser
+from services.kernel.location import Location
 from services.kernel.peers import address_list
 from services.kernel.tenants import TenantConfig
 
@@ -88,6 +90,8 @@ class Plan:
     # The peers' source addresses for Kamailio (``address_list``) when they
     # differ from what Redis holds, else None.
     peer_sources: str | None = None
+    # Every file device's emergency data for Kamailio (EMERGENCY_FIELDS).
+    emergency: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def steps(self) -> tuple[Step[Any, Any], ...]:
@@ -120,6 +124,8 @@ class Plan:
 
 
 def _shown(name: str, value: str) -> str:
+    if name == "location" and value:
+        return Location.model_validate_json(value).summary()
     return _FLAGS.get(value, value) if name == "hotdesk" else value
 
 
@@ -190,7 +196,10 @@ def _user_steps(directory: Directory, stored: Stored, pin_changed: set[str]) -> 
 
 
 def _device_steps(
-    directory: Directory, stored: Stored, file_tenants: dict[str, TenantConfig]
+    directory: Directory,
+    stored: Stored,
+    file_tenants: dict[str, TenantConfig],
+    emergency: dict[str, dict[str, str]],
 ) -> list[DeviceStep]:
     steps = []
     file_devices = {d.id: d for d in directory.devices}
@@ -208,6 +217,9 @@ def _device_steps(
                 changes.append(FieldChange("sip realm", old.tenant.domain, domain))
             if not old.mac_indexed:  # written by an import before the index existed
                 changes.append(FieldChange("mac index", "", "written"))
+            if old.emergency != emergency[device_id]:
+                # Its tenant's routes, notifications or location changed.
+                changes.append(FieldChange("emergency data", secret=True))
             if not changes:
                 continue
         steps.append(DeviceStep("device", device_id, old, new, tuple(changes)))
@@ -253,15 +265,21 @@ async def make_plan(directory: Directory, stored: Stored, pins: PinWork) -> Plan
     with_pin = [(u, u.pin) for u in directory.users if u.pin is not None]
     unchanged = await asyncio.gather(*(pins.matches(stored_hash(u), pin) for u, pin in with_pin))
     new_pins = tuple(p for p, same in zip(with_pin, unchanged, strict=True) if not same)
-    sources = address_list([p.config() for p in directory.peers])
+    peers = {p.name: p.config() for p in directory.peers}
+    sources = address_list(list(peers.values()))
+    domains = {t.id: t.domain for t in directory.tenants}
+    emergency = {
+        d.id: emergency_fields(d, file_tenants[d.tenant], peers, domains) for d in directory.devices
+    }
     return Plan(
         tenants=tuple(tenants),
         users=tuple(_user_steps(directory, stored, {u.ref for u, _ in new_pins})),
-        devices=tuple(_device_steps(directory, stored, file_tenants)),
+        devices=tuple(_device_steps(directory, stored, file_tenants, emergency)),
         peers=tuple(_peer_steps(directory, stored, file_tenants)),
         new_pins=new_pins,
         file_tenants=file_tenants,
         peer_sources=None
         if peer_sources_digest(sources) == stored.peer_sources_digest
         else sources,
+        emergency=emergency,
     )

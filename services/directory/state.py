@@ -5,12 +5,13 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from services.directory.emergency import EMERGENCY_FIELDS
 from services.kernel import keys
 from services.kernel.peers import PeerConfig
 from services.kernel.tenants import TenantConfig
 
 USER_FIELDS = ("name", "caller_id", "hotdesk", "hotdesk_id", "dids", "unavailable")
-DEVICE_FIELDS = ("tenant", "mac", "vendor", "model", "emergency_cid", "hotdesk")
+DEVICE_FIELDS = ("tenant", "mac", "vendor", "model", "emergency_cid", "hotdesk", "location")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class StoredDevice:
     secret_sealed: str  # the stored sealed copy ("" if none)
     user: str  # "tenant/extension" of who is logged in, "" if idle
     mac_indexed: bool  # the MAC index names this device for its MAC
+    emergency: dict[str, str]  # Kamailio's emergency data (EMERGENCY_FIELDS), "" where unset
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,13 @@ async def read_stored(redis: Redis) -> Stored:
             pipe.get(keys.pin(t.group, t.id, ext))
         for t, device_id in device_names:
             pipe.hmget(keys.device(t.group, device_id), *DEVICE_FIELDS, "user_tenant", "user_ext")
-            pipe.hmget(keys.sip_credentials(t.domain, device_id), "ha1", "secret_sealed", "secret")
+            pipe.hmget(
+                keys.sip_credentials(t.domain, device_id),
+                "ha1",
+                "secret_sealed",
+                "secret",
+                *EMERGENCY_FIELDS,
+            )
         peer_domains = [_credentials_domain(p, tenants) for p in peer_configs]
         for p, domain in zip(peer_configs, peer_domains, strict=True):
             pipe.hget(keys.sip_credentials(domain, p.username or ""), "ha1")
@@ -108,7 +116,7 @@ async def read_stored(redis: Redis) -> Stored:
         fields = dict(zip(USER_FIELDS, (v or "" for v in static), strict=True))
         users[(t.id, ext)] = StoredUser(t, ext, fields, pin_hash, device or "")
     devices = {}
-    for (t, device_id), values, (ha1, sealed, clear) in zip(
+    for (t, device_id), values, (ha1, sealed, clear, *emergency) in zip(
         device_names, device_replies[0::2], device_replies[1::2], strict=True
     ):
         *static, user_tenant, user_ext = values
@@ -124,6 +132,7 @@ async def read_stored(redis: Redis) -> Stored:
             sealed or "",
             user,
             indexed,
+            dict(zip(EMERGENCY_FIELDS, (v or "" for v in emergency), strict=True)),
         )
     return Stored(tenants, users, devices, peers, sources_digest or "")
 

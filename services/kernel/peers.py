@@ -10,6 +10,7 @@ binding service reads ``PeerConfig`` to decide what a peer may reach.
 
 import ipaddress
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -116,3 +117,22 @@ def address_list(peers: list[PeerConfig]) -> str:
             net = a.network
             lines.append(f"{PEER_GROUP} {net.network_address} {net.prefixlen} {a.port} {peer.name}")
     return "\n".join(lines) + "\n"
+
+
+def route_targets(
+    names: Sequence[str], peers: Mapping[str, PeerConfig], domains: Mapping[str, str], default: str
+) -> str:
+    """Kamailio's route string for the peers named (in order): each peer's
+    destination, or ``aor:sip:<username>@<domain of its first tenant>`` for
+    one that registers (``domains``: tenant id -> SIP domain); ``default``
+    ("pstn", "emergency": the edge's own gateways) when none is usable."""
+    out = []
+    for name in names:
+        peer = peers.get(name)
+        if peer is None:
+            continue
+        if peer.destination:
+            out.append(peer.destination)
+        elif peer.username and peer.tenants[0] in domains:
+            out.append(f"aor:sip:{peer.username}@{domains[peer.tenants[0]]}")
+    return " ".join(out) or default

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Annotated, Literal
 
 from prometheus_client import Gauge
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.kernel import keys
+from services.kernel.location import Location
 from services.kernel.logs import fields
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,23 @@ class Unavailable(BaseModel):
         return self
 
 
+# Where on-site staff hear of an emergency call: http(s) only, no spaces.
+WEBHOOK_URL = r"^https?://[^\s<>\"]{1,200}$"
+SITE_NAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+
+class EmergencyNotify(BaseModel):
+    """Who is told at once when a desk dials an emergency number (Kari's
+    Law): SIP URIs that get a MESSAGE, and webhooks that get a JSON POST."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    messages: tuple[Annotated[str, Field(pattern=SIP_URI)], ...] = Field(default=(), max_length=8)
+    webhooks: tuple[Annotated[str, Field(pattern=WEBHOOK_URL)], ...] = Field(
+        default=(), max_length=8
+    )
+
+
 class TenantConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -101,6 +119,21 @@ class TenantConfig(BaseModel):
     # emergency calls try in order; unset: the edge's own gateways.
     outbound_peer: str | None = None
     emergency_route: tuple[str, ...] = Field(default=(), max_length=8)
+    # Per country of the calling desk's location (ISO 3166 code): replaces
+    # emergency_route for desks there.
+    emergency_routes: dict[Annotated[str, Field(pattern=r"^[A-Z]{2}$")], tuple[str, ...]] = Field(
+        default_factory=dict, max_length=64
+    )
+    # A call from a peer to a desk's emergency caller ID within this long
+    # after the desk's emergency call rings that desk (0: never).
+    emergency_callback_minutes: int = Field(default=60, ge=0, le=1440)
+    emergency_notify: EmergencyNotify = EmergencyNotify()
+    # The location of every desk of the tenant, and of named sites that
+    # desks may name instead; a desk's own fields win over both.
+    location: Location | None = None
+    sites: dict[Annotated[str, Field(pattern=SITE_NAME)], Location] = Field(
+        default_factory=dict, max_length=1000
+    )
     # Calls to a user who is not at a desk (a user's own rule replaces it).
     unavailable: Unavailable = Unavailable()
 
@@ -110,6 +143,10 @@ class TenantConfig(BaseModel):
         if value is not None and not _HHMM.match(value):
             raise ValueError("must be HH:MM (24-hour clock)")
         return value
+
+    def emergency_route_for(self, country: str | None) -> tuple[str, ...]:
+        """The peers emergency calls from a desk in ``country`` try."""
+        return self.emergency_routes.get(country or "", self.emergency_route)
 
     @property
     def group(self) -> str:
@@ -134,6 +171,7 @@ class TenantCache:
         self._loaded = False
         self.by_id: dict[str, TenantConfig] = {}
         self.by_domain: dict[str, TenantConfig] = {}
+        self.domains: dict[str, str] = {}  # tenant id -> SIP domain
         self.on_reload: list[Callable[[], Awaitable[None]]] = []
 
     @property
@@ -149,6 +187,7 @@ class TenantCache:
         by_id = {tid: TenantConfig.model_validate_json(doc) for tid, doc in raw.items()}
         self.by_id = by_id
         self.by_domain = {t.domain: t for t in by_id.values()}
+        self.domains = {t.id: t.domain for t in by_id.values()}
         for reload in self.on_reload:
             await reload()
         self._version = version

@@ -229,6 +229,9 @@ async def test_http_route_is_flat_json_with_every_field(
         "unavailable_uri": "",
         "unavailable_routes": "",
         "ring_seconds": 30,
+        "emergency_location": "",
+        "emergency_where": "",
+        "emergency_location_json": "",
     }
 
 

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from services.auth.credentials import sip_ha1, sip_ha1b
 from services.auth.pins import PinHasher
 from services.binding.core import BindingCore
+from services.directory.emergency import EMERGENCY_FIELDS
 from services.directory.importer import DirectoryImporter, ImportConflict, ImportReport
 from services.directory.load import load_directory, parse_directory
 from services.directory.model import Directory
@@ -95,7 +96,22 @@ async def test_import_of_the_example_writes_the_schema(redis: Redis) -> None:
         "ring_seconds": 20,
     }
     assert await redis.hget(keys.user(GROUP, "acme", "2001"), "hotdesk") == "0"
-    assert await redis.hgetall(keys.device(GROUP, "hd3003")) == {
+    hd3003 = await redis.hgetall(keys.device(GROUP, "hd3003"))
+    # The desk's own fields over its tenant's location.
+    assert json.loads(hd3003.pop("location")) == {
+        "country": "DE",
+        "a1": "Berlin",
+        "a3": "Berlin",
+        "street": "Friedrichstraße",
+        "number": "123",
+        "postal_code": "10117",
+        "name": "Acme GmbH",
+        "floor": "2",
+        "room": "2.01",
+        "latitude": 52.5074,
+        "longitude": 13.3904,
+    }
+    assert hd3003 == {
         "tenant": "acme",
         "mac": "0004f2aa3003",
         "vendor": "polycom",
@@ -109,6 +125,15 @@ async def test_import_of_the_example_writes_the_schema(redis: Redis) -> None:
 
     creds = await redis.hgetall(keys.sip_credentials("hotdesk.local", "hd3001"))
     sealed = creds.pop("secret_sealed")
+    emergency = {name: creds.pop(name) for name in EMERGENCY_FIELDS}
+    assert emergency["ecid"] == "+4930123450100"
+    assert "<ca:FLR>3</ca:FLR><ca:NAM>Acme GmbH</ca:NAM>" in emergency["pidf"]
+    assert emergency["eroutes"] == "sip:127.0.0.1:5091"  # demo-emergency
+    assert emergency["enums"] == "112|911"
+    assert emergency["cb_s"] == "3600"
+    assert emergency["cb_peers"] == "demo-pstn"  # the inbound peer serving acme
+    assert emergency["n_msg"] == "sip:security@127.0.0.1:5093"
+    assert emergency["n_hook"] == "http://127.0.0.1:5094/emergency"
     assert creds == {
         "ha1": sip_ha1("hd3001", "hotdesk.local", "demo-secret-hd3001"),
         "ha1b": sip_ha1b("hd3001", "hotdesk.local", "hotdesk.local", "demo-secret-hd3001"),
@@ -347,7 +372,9 @@ async def test_a_device_moving_tenant_moves_its_keys(redis: Redis) -> None:
         edited(("model: VVX450\n    tenant: acme", "model: VVX450\n    tenant: globex")),
     )
     assert report.lines() == [
-        "~ device hd3003: tenant acme -> globex; sip realm hotdesk.local -> globex.local",
+        "~ device hd3003: tenant acme -> globex; location Friedrichstraße 123, 10117 Berlin, "
+        "DE, floor 2, room 2.01, 52.507400,13.390400 -> floor 2, room 2.01, "
+        "52.507400,13.390400; sip realm hotdesk.local -> globex.local; emergency data changed",
         "  logged out acme/1003 on hd3003",
         "0 added, 1 changed, 0 removed (directory version 2)",
     ]
@@ -367,7 +394,8 @@ async def test_a_tenant_changing_domain_moves_credentials_and_index(redis: Redis
     report = await imported(redis, edited(("domain: globex.local", "domain: globex.example")))
     assert [str(s) for s in report.changed] == [
         "~ tenant globex: domain globex.local -> globex.example",
-        "~ device gx4001: sip realm globex.local -> globex.example",
+        # The PIDF-LO names the device in its tenant's domain.
+        "~ device gx4001: sip realm globex.local -> globex.example; emergency data changed",
     ]
     assert await redis.hget(keys.DIR_DOMAINS, "globex.example") == "globex"
     assert await redis.hget(keys.DIR_DOMAINS, "globex.local") is None

@@ -225,7 +225,8 @@ async def test_a_registering_peer_keeps_only_its_ha1(redis: Redis) -> None:
     assert (await imported(redis, EXAMPLE.read_text() + changed))[0] == (
         "~ peer acme-pbx: credentials changed"
     )
-    assert (await imported(redis, EXAMPLE.read_text()))[0] == "- peer acme-pbx"
+    # acme's desks accept emergency callbacks from one inbound peer fewer.
+    assert "- peer acme-pbx" in await imported(redis, EXAMPLE.read_text())
     assert not await redis.exists(keys.sip_credentials("hotdesk.local", "acme-pbx"))
     assert set(await redis.hkeys(keys.DIR_PEERS)) == {"demo-pstn", "demo-emergency"}
 

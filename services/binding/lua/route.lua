@@ -1,11 +1,15 @@
 -- Kamailio's lookup, read-only. One or both sides, as ARGV[1] says.
 -- mode "c": KEYS[1] caller device; "u": KEYS[1] callee user;
 -- "cu": KEYS[1] caller device, KEYS[2] callee user (same group).
--- ARGV: mode, prefix, now_ms
+-- ARGV: mode, prefix, now_ms, and "e" for an emergency call (the caller
+-- part then also has the desk's location).
 -- Returns one part per side asked for (caller first), each a flat list of
 -- field names and values ('' where unknown or unset):
 --   caller: device_tenant, hotdesk, emergency_cid, and for a live session
---           user_tenant, extension, name, caller_id ('' on an idle device)
+--           user_tenant, extension, name, caller_id ('' on an idle device);
+--           with "e", location: the session's location if one was set for
+--           the live session (the device's generation unchanged since), else
+--           the directory's (JSON, '' for none)
 --   callee: hotdesk ('' for no such user), unavailable (her own rule, JSON),
 --           and for a live session device, device_tenant ('' logged out)
 local mode, prefix, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -21,9 +25,18 @@ if mode ~= 'u' then
     local u = redis.call('HMGET', usr_key(prefix, d[4], d[5]), 'name', 'caller_id')
     name, cid = u[1] or '', u[2] or ''
   end
-  parts[#parts + 1] = {'device_tenant', d[1] or '', 'hotdesk', d[2] or '',
-                       'emergency_cid', d[3] or '', 'user_tenant', user_tenant,
-                       'extension', ext, 'name', name, 'caller_id', cid}
+  local part = {'device_tenant', d[1] or '', 'hotdesk', d[2] or '',
+                'emergency_cid', d[3] or '', 'user_tenant', user_tenant,
+                'extension', ext, 'name', name, 'caller_id', cid}
+  if ARGV[4] == 'e' then
+    local l = redis.call('HMGET', KEYS[k - 1], 'location', 'gen', 'session_location',
+                         'session_location_gen')
+    local location = l[1] or ''
+    if ext ~= '' and l[3] and l[4] == (l[2] or '0') then location = l[3] end
+    part[#part + 1] = 'location'
+    part[#part + 1] = location
+  end
+  parts[#parts + 1] = part
 end
 if mode ~= 'c' then
   local u = redis.call('HMGET', KEYS[k], 'hotdesk', 'unavailable', 'device')
