@@ -38,7 +38,7 @@ PRIMARY: dict[str, tuple[str, ...]] = {
     "default": ("~*", "&*", "+@all"),  # the administrator (see above)
     "binding": (
         "%R~hd:{dir}:*",
-        *(f"~hd:{{*}}:{kind}" for kind in ("dev:*", "usr:*", "bound", "expiry", "events")),
+        *(f"~hd:{{*}}:{kind}" for kind in ("dev:*", "usr:*", "bound", "expiry", "events", "audit")),
         "%R~hd:{*}:devices:*",
         "%R~hd:{*}:users:*",
         _COMMANDS,
