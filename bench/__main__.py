@@ -10,6 +10,9 @@ from bench.blf import BlfLatency
 from bench.blf import measure as measure_blf
 from bench.edge_calls import DESK_TO_DESK, INBOUND, EdgeRun, LoginToRoute, measure_login_to_route
 from bench.edge_calls import measure as measure_edge
+from bench.emergency import WITH as EMERGENCY_WITH
+from bench.emergency import WITHOUT as EMERGENCY_WITHOUT
+from bench.emergency import measure as measure_emergency
 from bench.grpc_tls import grpc_table, measure_grpc_tls
 from bench.measure import percentile, table
 from bench.menu import MenuRun
@@ -102,6 +105,28 @@ def _edge_ratio_table(runs: list[EdgeRun]) -> str:
             ["hot-desk added setup p99 ms (target <= 5)", f"{p99(hot) - p99(plain):.2f}"],
             ["inbound from a trunk / desk-to-desk calls/s", f"{cps(inbound) / cps(hot):.2f}"],
             ["inbound vs desk-to-desk setup p50 ms", f"{inbound[0].p50:.2f} vs {hot[0].p50:.2f}"],
+        ],
+    )
+
+
+def _emergency_ratio_table(runs: list[EdgeRun]) -> str:
+    def of(prefix: str) -> list[EdgeRun]:
+        return [r for r in runs if r.mode.startswith(prefix)]
+
+    located, bare = of(EMERGENCY_WITH), of(EMERGENCY_WITHOUT)
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    p50 = mean([r.p50 for r in located]) - mean([r.p50 for r in bare])
+    p99 = mean([r.percentile(0.99) for r in located]) - mean([r.percentile(0.99) for r in bare])
+    cps = mean([r.cps for r in located]) / mean([r.cps for r in bare])
+    return table(
+        ["same run", "value"],
+        [
+            ["location added to set-up p50 ms (mean of rounds)", f"{p50:.2f}"],
+            ["location added to set-up p99 ms (mean of rounds)", f"{p99:.2f}"],
+            ["with / without location calls/s", f"{cps:.2f}"],
         ],
     )
 
@@ -224,12 +249,15 @@ def _menu_table(runs: list[MenuRun]) -> str:
 async def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument(
-        "--only", choices=["lookups", "edge", "provision", "menu", "grpc", "all"], default="all"
+        "--only",
+        choices=["lookups", "edge", "emergency", "provision", "menu", "grpc", "all"],
+        default="all",
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 1_000_000])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--edge-calls", type=int, default=3_000)
     parser.add_argument("--edge-in-flight", type=int, default=20)
+    parser.add_argument("--emergency-calls", type=int, default=1_000)
     parser.add_argument("--login-iterations", type=int, default=60)
     parser.add_argument("--blf-calls", type=int, default=100)
     parser.add_argument("--fleet", type=int, default=2_000, help="phones in the provision run")
@@ -279,6 +307,18 @@ async def main() -> None:
         print(_blf_table(blf))
         print()
     if args.only == "edge":
+        return
+    if args.only in ("emergency", "all"):
+        print("emergency: 112 with and without the desk's location ...", flush=True)
+        emergency = await asyncio.to_thread(
+            measure_emergency, args.emergency_calls, args.edge_in_flight
+        )
+        print(f"\nEmergency calls through Kamailio ({args.edge_in_flight} in flight)")
+        print(_edge_table(emergency))
+        print()
+        print(_emergency_ratio_table(emergency))
+        print()
+    if args.only == "emergency":
         return
     results = []
     for n in args.sizes:

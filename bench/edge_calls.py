@@ -95,9 +95,10 @@ class Stack:
 
 
 @contextlib.contextmanager
-def stack() -> Iterator[Stack]:
+def stack(emergency_port: int = 9) -> Iterator[Stack]:
     """Redis (AOF), the demo directory and the binding service, in a
-    temporary directory; Kamailio edges are started from it."""
+    temporary directory; Kamailio edges are started from it. Emergency calls
+    go to ``emergency_port`` (the discard port unless a gateway is there)."""
     with tempfile.TemporaryDirectory(prefix="hotdesk-edge-bench-") as tmp:
         work = Path(tmp)
         redis = RedisServer(work / "redis", fsync="everysec")
@@ -107,7 +108,7 @@ def stack() -> Iterator[Stack]:
         try:
             # Calls out go nowhere (the discard port); the trunk calls in
             # from its own port.
-            import_demo_directory(redis.url, Gateways(9, 9, peer_port))
+            import_demo_directory(redis.url, Gateways(emergency_port, 9, peer_port))
             binding.start()
             yield Stack(work, redis, binding, peer_port)
         finally:

@@ -260,3 +260,31 @@ async def test_without_an_operator_certificate_nothing_is_called(
         monkeypatch.setenv(f"HOTDESK_CLI_GRPC_TLS_{field}_FILE", str(tmp_path / "missing"))
     assert await hotdesk("status") == 2
     assert "no operator certificate" in capsys.readouterr().err
+
+
+async def test_session_location(redis: Redis, services: None, capsys: Capture) -> None:
+    assert await hotdesk("directory", "import", FILE) == 0
+    assert await hotdesk("session-location", "hd3001", "--floor", "4") == 1
+    assert capsys.readouterr().err.endswith("refused: nobody is logged in on hd3001\n")
+    assert await hotdesk("login", "--device", "hd3001", "--tenant", "acme", "--ext", "1001") == 0
+    capsys.readouterr()
+
+    assert await hotdesk("session-location", "hd3001", "--floor", "4", "--room", "4.20") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "session location set: Alice Example (acme/1001) on hd3001"
+    # The session's floor and room over the desk's address.
+    shown = json.loads(out[1].removeprefix("  emergency calls now send: "))
+    assert (shown["street"], shown["floor"], shown["room"]) == ("Friedrichstraße", "4", "4.20")
+    assert await hotdesk("session-location", "hd3001", "--json", '{"country": "de"}') == 2
+    assert "country" in capsys.readouterr().err
+    assert await hotdesk("session-location", "hd3001", "--clear") == 0
+    assert capsys.readouterr().out.startswith("session location cleared: ")
+
+    audit = [
+        e for _, e in await redis.xrange(keys.audit(GROUP)) if e["event"] == "session_location"
+    ]
+    assert [(e["actor"], e["device"], e["user"]) for e in audit] == [
+        ("operator:ann", "hd3001", "acme/1001"),
+        ("operator:ann", "hd3001", "acme/1001"),
+    ]
+    assert "floor 4, room 4.20" in audit[0]["location"]
