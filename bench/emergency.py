@@ -4,7 +4,10 @@ location, the multipart body built per branch) adds to call set-up.
 
 The desk phone hd3001 dials 112 through the hot-desk edge; the demo's
 emergency gateway is a sipp answering peer. "Without" is the same
-directory with every location removed, imported between the rounds.
+directory with every location removed, imported between the rounds. A few
+calls per thousand fail in both modes: the gateway's 180 and 200 are
+relayed by two Kamailio workers at once and may arrive swapped, and the
+scenario aborts on a 180 after the 200 (phones ignore it).
 """
 
 import time
@@ -18,15 +21,20 @@ from tests.support.kamailio import free_udp_port
 WITH, WITHOUT = "112 with location", "112 without location"
 
 
-def without_locations(text: str) -> str:
-    """The directory with no tenant, site or desk location."""
-    doc = yaml.safe_load(text)
+def directory(gateways: Gateways, locations: bool) -> str:
+    """The demo directory at ``gateways``, without on-site notifications
+    (their cost is not the location's), and with or without every tenant,
+    site and desk location."""
+    doc = yaml.safe_load(demo_directory_text(gateways))
     for tenant in doc["tenants"]:
-        tenant.pop("location", None)
-        tenant.pop("sites", None)
+        tenant.pop("emergency_notify", None)
+        if not locations:
+            tenant.pop("location", None)
+            tenant.pop("sites", None)
     for device in doc["devices"]:
-        device.pop("location", None)
-        device.pop("site", None)
+        if not locations:
+            device.pop("location", None)
+            device.pop("site", None)
     return str(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
 
 
@@ -44,10 +52,7 @@ def measure(calls: int, in_flight: int) -> list[EdgeRun]:
     runs = []
     with stack(emergency_port=gateway_port) as st:
         gateways = Gateways(gateway_port, 9, st.peer_port)
-        texts = {
-            WITH: demo_directory_text(gateways),
-            WITHOUT: without_locations(demo_directory_text(gateways)),
-        }
+        texts = {WITH: directory(gateways, True), WITHOUT: directory(gateways, False)}
         gateway = answering_phone(gateway_port, "-l", "10000")
         kamailio = st.edge("kamailio-emergency")
         kamailio.start()
