@@ -297,6 +297,32 @@ A phone's file, as hd3001 (a Yealink T54W) fetches it after a login or logout:
 """
 
 
+# Stopping Redis is how one tries the edge without it (emergency calls still
+# go out): the stack keeps running; any other component exiting stops it.
+_MAY_STOP = ("redis", "redis-replica")
+
+
+async def _supervise(children: list[Child], stop: asyncio.Event) -> int:
+    """Until Ctrl-C (0) or a component other than Redis exits (1)."""
+    waiting = {asyncio.create_task(c.proc.wait()): c.name for c in children if c.proc is not None}
+    stopper = asyncio.create_task(stop.wait())
+    while True:
+        done, _ = await asyncio.wait([stopper, *waiting], return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            return 0
+        for task in done:
+            name = waiting.pop(task)
+            if name not in _MAY_STOP:
+                print(f"{name} exited; stopping the stack", file=sys.stderr)
+                return 1
+            print(
+                f"{name} stopped; the stack runs on without it (Ctrl-C and `make run` again "
+                "to bring it back)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
 async def run(s: DevStackSettings) -> int:
     children = plan(s)
     stop = asyncio.Event()
@@ -320,13 +346,7 @@ async def run(s: DevStackSettings) -> int:
                 await _import_directory(s)
             await _wait_ready(child)
         print(_banner(s), flush=True)
-        exited = [asyncio.create_task(c.proc.wait()) for c in children if c.proc]
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([stopper, *exited], return_when=asyncio.FIRST_COMPLETED)
-        if stopper not in done:
-            print("a component exited; stopping the stack", file=sys.stderr)
-            return 1
-        return 0
+        return await _supervise(children, stop)
     except RuntimeError as exc:
         print(f"make run: {exc}", file=sys.stderr)
         return 1
