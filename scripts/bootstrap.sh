@@ -15,8 +15,10 @@ DEBIAN_PACKAGES=(
     kamailio-tls-modules
     # Voice-menu prompts (speech synthesis and G.711 conversion)
     espeak-ng sox
-    # Building http_async_client from Debian's kamailio source
+    # Building http_async_client and a patched ndb_redis from Debian's
+    # kamailio source (scripts/build_kamailio_modules.sh)
     dpkg-dev build-essential bison flex pkg-config libcurl4-openssl-dev libevent-dev
+    libhiredis-dev patch
 )
 # `kubectl kustomize` for the manifests' tests: Debian's kubernetes-client,
 # unless a kubectl is already installed (its package would own
@@ -37,7 +39,7 @@ if ((${#missing[@]})); then
 fi
 # The Debian redis-server and kamailio units are not used: the stack and the
 # tests start their own processes with their own data and configuration.
-scripts/build_http_async_client.sh
+scripts/build_kamailio_modules.sh
 
 # Voice-menu prompts: made from their texts, again when a text changes.
 if [[ ! -f .cache/prompts/.stamp ]] || [[ -n $(find services/auth/prompts scripts/make_prompts.sh -newer .cache/prompts/.stamp) ]]; then

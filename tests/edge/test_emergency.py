@@ -5,6 +5,7 @@ that still go out from a banned address, without Redis and without the
 binding service."""
 
 import json
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -389,3 +390,26 @@ def test_an_emergency_call_goes_out_without_redis(fresh_edge: Edge) -> None:
             break
         assert time.monotonic() < deadline, f"no lookup after the outage: {again.final_status()}"
         time.sleep(1)
+
+
+def test_an_emergency_call_goes_out_while_redis_hangs(fresh_edge: Edge) -> None:
+    """A Redis that takes connections but never answers (a frozen process):
+    Kamailio's Redis commands time out (a new connection's AUTH too, with
+    the patched ndb_redis) and the call goes out from what the edge keeps."""
+    edge = fresh_edge
+    registered = edge.register("hd3002-before-hang", "hd3002", contact_port=free_udp_port())
+    assert registered.run() == 0 and registered.final_status() == 200
+    frozen = [server.proc for server in (edge.replica, edge.redis) if server.proc is not None]
+    for proc in frozen:
+        proc.send_signal(signal.SIGSTOP)
+    try:
+        first = emergency_call(edge, "112-redis-frozen", "hd3002")
+        # Again, once the first call's connection has timed out: this one
+        # has to reconnect (and authenticate) to a Redis that does not answer.
+        second = emergency_call(edge, "112-redis-still-frozen", "hd3002")
+    finally:
+        for proc in frozen:
+            proc.send_signal(signal.SIGCONT)
+    for invite in (first, second):
+        assert invite.header("P-Asserted-Identity") == f"<sip:{CALLBACK_NUMBER}@{DOMAIN}>"
+        assert location_of(invite)["ROOM"] == "1.07"
