@@ -1,10 +1,12 @@
 """One SIP edge per test module (see ``tests.support.edge``)."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.support.edge import Edge, edge_stack
+from tests.support.kamailio import KamailioServer
 
 
 @pytest.fixture(scope="module")
@@ -18,3 +20,21 @@ def fresh_edge(edge: Edge) -> Edge:
     """The module's edge with every device logged out."""
     edge.logout_all()
     return edge
+
+
+@pytest.fixture
+def guarded_edge(edge: Edge, tmp_path: Path) -> Iterator[KamailioServer]:
+    """A second Kamailio on the module edge's directory, with flood
+    protection (the edge's own gateways: the discard port)."""
+    kamailio = KamailioServer(
+        tmp_path / "kamailio",
+        redis=edge.replica,
+        binding_url=edge.binding.route_url,
+        emergency_gw="sip:127.0.0.1:9",
+        pstn_gw="sip:127.0.0.1:9",
+        antiflood=True,
+    )
+    kamailio.start()
+    kamailio.wait_for_peer_reload()
+    yield kamailio
+    kamailio.stop()

@@ -18,9 +18,9 @@ import redis
 from hotdesk.v1 import binding_pb2 as pb
 
 from services.kernel import keys
-from tests.edge.test_antiflood import _burst
 from tests.support.demo import DOMAIN, demo_directory_text
 from tests.support.edge import Edge
+from tests.support.flood import burst
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.pidf_lo import civic_address, point, validated_pidf_lo
 from tests.support.sipp import SipMessage, Sipp
@@ -63,18 +63,9 @@ def invite_device(invite: SipMessage) -> str:
     return body[start : body.index("@", start)]
 
 
-def emergency_call(edge: Edge, name: str, device: str, port: int | None = None) -> SipMessage:
+def emergency_call(edge: Edge, name: str, device: str) -> SipMessage:
     """``device`` dials 112; the INVITE the emergency gateway received."""
-    gateway = edge.gateway(f"{name}-gw", port or edge.emergency_port).start()
-    try:
-        call = edge.call(name, device, "112")
-        assert call.run() == 0
-        assert call.final_status() == 200
-        assert gateway.wait() == 0
-    finally:
-        gateway.stop()
-    (invite,) = gateway.received("INVITE")
-    return invite
+    return edge.arrival(f"{name}-gw", edge.emergency_port, edge.call(name, device, "112"))
 
 
 def test_an_emergency_call_carries_the_desks_location_and_callback_number(
@@ -166,23 +157,16 @@ def by_country(fresh_edge: Edge) -> Iterator[int]:
 
 
 def test_the_route_follows_the_desks_country(fresh_edge: Edge, by_country: int) -> None:
-    invite = fresh_edge.gateway("uk-psap", by_country).start()
-    try:
-        call = fresh_edge.from_phone(
-            "gb-desk-112",
-            "gx4001",
-            "call",
-            "112",
-            domain="globex.local",
-            target_domain="globex.local",
-            keys={"extra_header": "X-Test: none"},
-        )
-        assert call.run() == 0
-        assert call.final_status() == 200
-        assert invite.wait() == 0
-    finally:
-        invite.stop()
-    (received,) = invite.received("INVITE")
+    call = fresh_edge.from_phone(
+        "gb-desk-112",
+        "gx4001",
+        "call",
+        "112",
+        domain="globex.local",
+        target_domain="globex.local",
+        keys={"extra_header": "X-Test: none"},
+    )
+    received = fresh_edge.arrival("uk-psap", by_country, call)
     assert received.header("P-Asserted-Identity") == "<sip:+442071234000@globex.local>"
     assert "London" in received.body and "<ca:country>GB</ca:country>" in received.body
 
@@ -283,49 +267,26 @@ def test_on_site_staff_are_told_at_once(
     assert event["time"].endswith("Z") and event["call_id"]
 
 
-@pytest.fixture
-def guarded(edge: Edge, tmp_path: Path) -> Iterator[KamailioServer]:
-    """A second Kamailio on the same directory, with flood protection."""
-    kamailio = KamailioServer(
-        tmp_path / "kamailio",
-        redis=edge.replica,
-        binding_url=edge.binding.route_url,
-        emergency_gw="sip:127.0.0.1:9",
-        pstn_gw="sip:127.0.0.1:9",
-        antiflood=True,
-    )
-    kamailio.start()
-    kamailio.wait_for_peer_reload()
-    yield kamailio
-    kamailio.stop()
-
-
 def test_an_emergency_call_passes_a_flood_ban(
-    fresh_edge: Edge, guarded: KamailioServer, tmp_path: Path
+    fresh_edge: Edge, guarded_edge: KamailioServer, tmp_path: Path
 ) -> None:
-    _burst(guarded)
+    guarded = guarded_edge
+    burst(guarded)
     deadline = time.monotonic() + 5
     while "pike: banning 127.0.0.1" not in guarded.log:
         assert time.monotonic() < deadline, "the burst was not banned"
         time.sleep(0.1)
-    gateway = fresh_edge.gateway("gw-behind-ban", fresh_edge.emergency_port).start()
-    try:
-        call = Sipp(
-            "call",
-            f"127.0.0.1:{guarded.sip_port}",
-            tmp_path,
-            name="banned-office-112",
-            local_port=free_udp_port(),
-            service="112",
-            keys={"user": "hd3001", "domain": DOMAIN, "extra_header": "X-Test: none"},
-            auth=("hd3001", "demo-secret-hd3001"),
-        )
-        assert call.run() == 0
-        assert call.final_status() == 200
-        assert gateway.wait() == 0
-    finally:
-        gateway.stop()
-    (invite,) = gateway.received("INVITE")
+    call = Sipp(
+        "call",
+        f"127.0.0.1:{guarded.sip_port}",
+        tmp_path,
+        name="banned-office-112",
+        local_port=free_udp_port(),
+        service="112",
+        keys={"user": "hd3001", "domain": DOMAIN, "extra_header": "X-Test: none"},
+        auth=("hd3001", "demo-secret-hd3001"),
+    )
+    invite = fresh_edge.arrival("gw-behind-ban", fresh_edge.emergency_port, call)
     assert invite.header("P-Asserted-Identity") == f"<sip:{CALLBACK_NUMBER}@{DOMAIN}>"
     assert location_of(invite)["ROOM"] == "3.14"
     # Anything else from the banned address is still dropped.
