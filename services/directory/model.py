@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from services.auth.pins import pin_policy_violation
-from services.kernel.location import Location, location_json
+from services.kernel.location import TEXT, Location, location_json
 from services.kernel.peers import NUMBER_PREFIX, PEER_NAME, PeerAddress, PeerConfig
 from services.kernel.tenants import (
     E164,
@@ -53,6 +53,7 @@ PATTERN_HINTS = {
     "a letter or digit)",
     WEBHOOK_URL: "must be an http:// or https:// URL without spaces",
     r"^[A-Z]{2}$": "must be an ISO 3166-1 country code: two capital letters",
+    TEXT: "must be one line of text (no control characters)",
     PEER_NAME: "must be lowercase letters, digits, '.', '_' or '-' (at most 64, starting with "
     "a letter or digit)",
 }

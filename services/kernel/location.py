@@ -14,8 +14,8 @@ from xml.sax.saxutils import escape, quoteattr
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Free text that goes into XML and into SIP MESSAGE bodies: printable, one line.
-_TEXT = r"^[^\x00-\x1f\x7f]+$"
-_Text = Field(default=None, min_length=1, max_length=128, pattern=_TEXT)
+TEXT = r"^[^\x00-\x1f\x7f]+$"
+_Text = Field(default=None, min_length=1, max_length=128, pattern=TEXT)
 
 # The directory's names for RFC 5139's elements, in the order its schema
 # requires them inside <civicAddress>.

@@ -374,3 +374,20 @@ def test_an_emergency_call_goes_out_while_redis_hangs(fresh_edge: Edge) -> None:
     for invite in (first, second):
         assert invite.header("P-Asserted-Identity") == f"<sip:{CALLBACK_NUMBER}@{DOMAIN}>"
         assert location_of(invite)["ROOM"] == "1.07"
+
+
+def test_no_callback_window_no_callback(fresh_edge: Edge) -> None:
+    edge = fresh_edge
+    demo = demo_directory_text(edge.gateways)
+    text = demo.replace("emergency_callback_minutes: 60", "emergency_callback_minutes: 0")
+    assert text != demo
+    edge.import_directory(text)
+    try:
+        registered = edge.register("hd3001-no-window", "hd3001", contact_port=free_udp_port())
+        assert registered.run() == 0 and registered.final_status() == 200
+        emergency_call(edge, "112-without-callback-window", "hd3001")
+        callback = edge.from_peer("psap-calls-back-too-late", "+4930123450100")
+        assert callback.run() == 0
+        assert callback.final_status() == 404  # an ordinary call: nobody's DID
+    finally:
+        edge.import_directory(demo)
