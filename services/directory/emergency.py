@@ -24,6 +24,7 @@ EMERGENCY_FIELDS = (
     "cb_peers",  # peers a callback may come from, space-separated
     "n_msg",  # SIP URIs told by MESSAGE, space-separated
     "n_hook",  # webhook URLs, space-separated
+    "n_key",  # the key webhooks are signed with (HMAC-SHA256), '' for none
     "tenant",
 )
 
@@ -33,10 +34,11 @@ def emergency_fields(
     tenant: TenantConfig,
     peers: Mapping[str, PeerConfig],
     domains: Mapping[str, str],
+    webhook_secret: str = "",
 ) -> dict[str, str]:
     """``device``'s emergency data (its location already resolved), with
-    ``peers`` the directory's peers by name and ``domains`` its tenants'
-    SIP domains by id."""
+    ``peers`` the directory's peers by name, ``domains`` its tenants' SIP
+    domains by id, and its tenant's webhook key."""
     loc = device.location
     route = tenant.emergency_route_for(loc.country if loc else None)
     inbound = sorted(p.name for p in peers.values() if p.inbound and tenant.id in p.tenants)
@@ -51,5 +53,6 @@ def emergency_fields(
         "cb_peers": " ".join(inbound),
         "n_msg": " ".join(tenant.emergency_notify.messages),
         "n_hook": " ".join(tenant.emergency_notify.webhooks),
+        "n_key": webhook_secret,
         "tenant": tenant.id,
     }

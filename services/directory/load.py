@@ -471,6 +471,11 @@ def parse_directory(text: str, file: str) -> Directory:
         users=tuple(e.model for e in users),
         devices=tuple(resolved),
         peers=tuple(e.model for e in peers),
+        webhook_secrets={
+            e.model.id: e.model.emergency_webhook_secret
+            for e in tenants
+            if e.model.emergency_webhook_secret
+        },
     )
 
 

@@ -66,7 +66,13 @@ _DIALABLE = re.compile(r"^[0-9*#]+$")
 
 class TenantEntry(TenantConfig):
     """A tenant as the file declares it: ``TenantConfig`` (what Redis
-    stores and the services read) plus the rules of a well-formed one."""
+    stores and the services read) plus the rules of a well-formed one, and
+    the key its emergency webhooks are signed with (kept apart: only
+    Kamailio's copy of each desk's emergency data holds it)."""
+
+    emergency_webhook_secret: str | None = Field(
+        default=None, min_length=32, max_length=128, pattern=r"^[!-~]+$", repr=False
+    )
 
     @field_validator("domain")
     @classmethod
@@ -124,8 +130,8 @@ class TenantEntry(TenantConfig):
         return value
 
     def config(self) -> TenantConfig:
-        """As Redis stores it (the plain kernel model)."""
-        return TenantConfig.model_validate(self.model_dump())
+        """As Redis stores it (the plain kernel model): no secret."""
+        return TenantConfig.model_validate(self.model_dump(exclude={"emergency_webhook_secret"}))
 
 
 class UserEntry(BaseModel):
@@ -291,3 +297,5 @@ class Directory(BaseModel):
     users: tuple[UserEntry, ...]
     devices: tuple[DeviceEntry, ...]
     peers: tuple[PeerEntry, ...] = ()
+    # Tenants' emergency webhook keys by tenant id (only tenants with one).
+    webhook_secrets: dict[str, str] = Field(default_factory=dict, repr=False)

@@ -269,7 +269,14 @@ async def make_plan(directory: Directory, stored: Stored, pins: PinWork) -> Plan
     sources = address_list(list(peers.values()))
     domains = {t.id: t.domain for t in directory.tenants}
     emergency = {
-        d.id: emergency_fields(d, file_tenants[d.tenant], peers, domains) for d in directory.devices
+        d.id: emergency_fields(
+            d,
+            file_tenants[d.tenant],
+            peers,
+            domains,
+            directory.webhook_secrets.get(d.tenant, ""),
+        )
+        for d in directory.devices
     }
     return Plan(
         tenants=tuple(tenants),

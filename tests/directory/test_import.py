@@ -134,6 +134,9 @@ async def test_import_of_the_example_writes_the_schema(redis: Redis) -> None:
     assert emergency["cb_peers"] == "demo-pstn"  # the inbound peer serving acme
     assert emergency["n_msg"] == "sip:security@127.0.0.1:5093"
     assert emergency["n_hook"] == "http://127.0.0.1:5094/emergency"
+    # The webhook key only where Kamailio reads a desk's emergency data.
+    assert emergency["n_key"] == "demo-webhook-key-0123456789abcdef"
+    assert "demo-webhook-key" not in await redis.hget(keys.DIR_TENANTS, "acme")
     assert creds == {
         "ha1": sip_ha1("hd3001", "hotdesk.local", "demo-secret-hd3001"),
         "ha1b": sip_ha1b("hd3001", "hotdesk.local", "hotdesk.local", "demo-secret-hd3001"),

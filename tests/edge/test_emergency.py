@@ -4,6 +4,8 @@ per country, callbacks that ring the desk, on-site notification, and calls
 that still go out from a banned address, without Redis and without the
 binding service."""
 
+import hashlib
+import hmac
 import json
 import signal
 import threading
@@ -11,7 +13,6 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
@@ -195,12 +196,12 @@ class _Webhook(BaseHTTPRequestHandler):
     """Records each POST; answers only once ``release`` is set (or after
     10 s), so that a call that waited for it would show."""
 
-    received: list[tuple[dict[str, str], dict[str, Any]]] = []
+    received: list[tuple[dict[str, str], bytes]] = []
     release = threading.Event()
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append((dict(self.headers), json.loads(body)))
+        self.received.append((dict(self.headers), body))
         self.release.wait(10)
         self.send_response(204)
         self.end_headers()
@@ -257,8 +258,13 @@ def test_on_site_staff_are_told_at_once(
         assert time.monotonic() < deadline, "the webhook's answer was not counted"
         time.sleep(0.1)
     assert edge.kamailio.counter("hotdesk_emergency_notify_failures_total") == failed
-    ((headers, event),) = webhook.received
+    ((headers, body),) = webhook.received
     assert headers["Content-Type"] == "application/json"
+    # Signed with acme's key (the demo directory's): the receiver can tell.
+    key = b"demo-webhook-key-0123456789abcdef"
+    expected = hmac.new(key, body, hashlib.sha256).hexdigest()
+    assert headers["X-Hotdesk-Signature"] == f"sha256={expected}"
+    event = json.loads(body)
     assert event["event"] == "emergency_call"
     assert (event["tenant"], event["device"], event["dialled"]) == ("acme", "hd3001", "112")
     assert event["callback_number"] == CALLBACK_NUMBER
