@@ -22,6 +22,14 @@ from tests.support.service_process import ServiceProcess
 FUZZ = settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 MAC_SHAPED = re.compile(r"[0-9a-f]{12}(-hotdesk)?\.cfg")
 PARAMS = ("caller_user", "caller_domain", "callee_user", "callee_domain", "caller_peer")
+
+
+def _utf8_text(max_size: int) -> st.SearchStrategy[str]:
+    """Text that can be sent at all (percent-encoded or as a header): no
+    lone surrogates, which UTF-8 cannot encode."""
+    return st.text(st.characters(codec="utf-8"), max_size=max_size)
+
+
 # Header values http.client can send: no CR, LF or NUL.
 _header_text = st.text(st.characters(codec="utf-8", blacklist_characters="\r\n\x00"), max_size=80)
 
@@ -42,11 +50,11 @@ def _request(
 
 
 _query_values = st.one_of(
-    st.text(max_size=30),
+    _utf8_text(max_size=30),
     st.sampled_from(["hd3001", "1001", "+4930123451001", "hotdesk.local", "*45", "112", ""]),
 )
 _queries = st.lists(
-    st.tuples(st.one_of(st.sampled_from(PARAMS), st.text(max_size=10)), _query_values),
+    st.tuples(st.one_of(st.sampled_from(PARAMS), _utf8_text(max_size=10)), _query_values),
     max_size=7,
 )
 
@@ -67,7 +75,7 @@ def test_the_lookup_answers_every_query_with_json_it_means(
 
 
 @FUZZ
-@given(path=st.text(max_size=40), method=st.sampled_from(["GET", "POST", "PUT", "DELETE"]))
+@given(path=_utf8_text(max_size=40), method=st.sampled_from(["GET", "POST", "PUT", "DELETE"]))
 def test_the_lookup_serves_nothing_else(security_edge: Edge, path: str, method: str) -> None:
     target = "/" + urllib.parse.quote(path)
     if target.startswith("/v1/route"):
@@ -101,12 +109,12 @@ def provision(security_edge: Edge) -> Iterator[ServiceProcess]:
 _macs = st.one_of(
     st.sampled_from(["001565aa3001", "001565aa3002", "0004f2aa3003"]),  # the demo's devices
     st.text("0123456789abcdef", min_size=12, max_size=12),  # mostly nobody's
-    st.text(max_size=14),
+    _utf8_text(max_size=14),
 )
 _names = st.one_of(
     _macs.map(lambda mac: urllib.parse.quote(f"{mac}.cfg")),
     _macs.map(lambda mac: urllib.parse.quote(f"{mac}-hotdesk.cfg")),
-    st.text(max_size=30).map(urllib.parse.quote),
+    _utf8_text(max_size=30).map(urllib.parse.quote),
 )
 _digest = st.builds(
     lambda user, fields: (
@@ -116,7 +124,8 @@ _digest = st.builds(
     st.lists(
         st.tuples(
             st.sampled_from(["realm", "nonce", "uri", "response", "qop", "nc", "cnonce", "x"]),
-            st.text(st.characters(blacklist_characters='"\r\n\x00\\'), max_size=40),
+            # Sendable: UTF-8 (no lone surrogates), no quote, CR, LF, NUL or backslash.
+            st.text(st.characters(codec="utf-8", blacklist_characters='"\r\n\x00\\'), max_size=40),
         ),
         max_size=8,
     ),
