@@ -23,6 +23,7 @@ from services.kernel.clock import Clock
 from services.kernel.location import Location, pidf_lo
 from services.kernel.logs import fields
 from services.kernel.peers import PeerConfig, route_targets
+from services.kernel.records import stored
 from services.kernel.tenants import TenantCache, TenantConfig, Unavailable
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def _looks_like_number(user: str) -> bool:
 @lru_cache(maxsize=4096)
 def _own_rule(doc: str) -> Unavailable:
     """A user's own unavailable rule, as the import stored it (JSON)."""
-    return Unavailable.model_validate_json(doc)
+    return stored(Unavailable, doc)
 
 
 class RoutingIndex:
@@ -61,7 +62,7 @@ class RoutingIndex:
             pipe.hgetall(keys.DIR_PEERS)
             pipe.hgetall(keys.DIR_NUMBERS)
             peers, numbers = await pipe.execute()
-        self.peers = {name: PeerConfig.model_validate_json(doc) for name, doc in peers.items()}
+        self.peers = {name: stored(PeerConfig, doc) for name, doc in peers.items()}
         self.numbers = {}
         for number, ref in numbers.items():
             tenant, extension = ref.split("/", 1)
@@ -281,7 +282,7 @@ class RouteLookup:
 
 @lru_cache(maxsize=4096)
 def _location_doc(doc: str) -> Location:
-    return Location.model_validate_json(doc)
+    return stored(Location, doc)
 
 
 def _location(doc: str) -> Location | None:

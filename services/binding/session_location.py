@@ -17,6 +17,7 @@ from services.kernel.clock import Clock
 from services.kernel.errors import InvalidArgument
 from services.kernel.location import Location, location_json
 from services.kernel.lookup import DirectoryLookup
+from services.kernel.records import stored
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,8 @@ class SessionLocations:
         if not session.HasField("binding"):
             return pb.SetSessionLocationResponse(result=pb.SESSION_LOCATION_RESULT_NO_SESSION)
         key = keys.device(tenant.group, device_id)
-        stored = await self._redis.hget(key, "location")
-        desk = Location.model_validate_json(stored) if stored else None
+        desk_doc = await self._redis.hget(key, "location")
+        desk = stored(Location, desk_doc) if desk_doc else None
         location = given.over(desk) if given is not None else None
         if location is not None and (why := location.incomplete()):
             raise InvalidArgument(f"location_json: the merged location {why}")

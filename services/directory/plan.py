@@ -22,6 +22,7 @@ from services.directory.model import DeviceEntry, Directory, PeerEntry, UserEntr
 from services.directory.state import Stored, StoredDevice, StoredPeer, StoredUser
 from services.kernel.location import Location
 from services.kernel.peers import address_list
+from services.kernel.records import stored
 from services.kernel.tenants import TenantConfig
 
 Action = Literal["add", "change", "remove"]
@@ -125,7 +126,7 @@ class Plan:
 
 def _shown(name: str, value: str) -> str:
     if name == "location" and value:
-        return Location.model_validate_json(value).summary()
+        return stored(Location, value).summary()
     return _FLAGS.get(value, value) if name == "hotdesk" else value
 
 

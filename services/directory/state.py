@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 from services.directory.emergency import EMERGENCY_FIELDS
 from services.kernel import keys
 from services.kernel.peers import PeerConfig
+from services.kernel.records import stored
 from services.kernel.tenants import TenantConfig
 
 USER_FIELDS = ("name", "caller_id", "hotdesk", "hotdesk_id", "dids", "unavailable")
@@ -64,12 +65,11 @@ class Stored:
 
 async def read_stored(redis: Redis) -> Stored:
     tenants = {
-        tid: TenantConfig.model_validate_json(doc)
+        tid: stored(TenantConfig, doc)
         for tid, doc in (await redis.hgetall(keys.DIR_TENANTS)).items()
     }
     peer_configs = [
-        PeerConfig.model_validate_json(doc)
-        for doc in (await redis.hgetall(keys.DIR_PEERS)).values()
+        stored(PeerConfig, doc) for doc in (await redis.hgetall(keys.DIR_PEERS)).values()
     ]
     order = sorted(tenants.values(), key=lambda t: t.id)
     async with redis.pipeline(transaction=False) as pipe:

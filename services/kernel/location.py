@@ -11,7 +11,9 @@ building once and each desk adds its floor and room.
 from functools import lru_cache
 from xml.sax.saxutils import escape, quoteattr
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from services.kernel.records import Record
 
 # Free text that goes into XML and into SIP MESSAGE bodies: printable, one line.
 TEXT = r"^[^\x00-\x1f\x7f]+$"
@@ -45,12 +47,10 @@ CIVIC_ELEMENTS: tuple[tuple[str, str], ...] = (
 )
 
 
-class Location(BaseModel):
+class Location(Record):
     """A location as the directory writes it. Every field is optional here
     (a site or a desk may give only part of it); ``complete`` says whether
     the merged result is enough to dispatch to."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")  # ISO 3166-1 alpha-2
     a1: str | None = _Text  # national subdivision (state, Land)

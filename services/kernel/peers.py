@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from services.kernel.records import Record
 from services.kernel.tenants import SIP_URI
 
 PEER_NAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
@@ -73,10 +74,8 @@ class PeerAddress:
         )
 
 
-class PeerConfig(BaseModel):
+class PeerConfig(Record):
     """A peer as Redis stores it (``hd:{dir}:peers``); no secrets."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=PEER_NAME)
     # The tenants whose users it may call (inbound) and which route calls

@@ -9,13 +9,14 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
 from prometheus_client import Gauge
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.kernel import keys
 from services.kernel.location import Location
 from services.kernel.logs import fields
+from services.kernel.records import Record, stored
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +29,16 @@ DIRECTORY_VERSION = Gauge(
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-class FeatureCodes(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class FeatureCodes(Record):
     login: str = "*45"
     logout: str = "*46"
     # 3CX style: <prefix><extension>* logs in with the extension filled in.
     login_with_extension_prefix: str = "*77*"
 
 
-class ProfileKey(BaseModel):
+class ProfileKey(Record):
     """One key of a user's phone profile: busy lamp field on an extension,
     or a speed dial."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["blf", "speed_dial"]
     value: str = Field(pattern=r"^\+?[0-9*#]{1,32}$")
@@ -56,13 +53,11 @@ E164 = r"^\+[1-9][0-9]{1,14}$"
 FORWARD_TARGET = f"{SIP_URI}|{E164}"
 
 
-class Unavailable(BaseModel):
+class Unavailable(Record):
     """What happens to a call for a user who cannot be reached at a desk
     (logged out, the desk not registered, or no answer within
     ``ring_seconds``): ``reject`` answers 480, ``forward`` sends the call to
     ``target`` with History-Info and Diversion."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     action: Literal["reject", "forward"] = "reject"
     target: str | None = Field(default=None, pattern=FORWARD_TARGET)
@@ -82,11 +77,9 @@ WEBHOOK_URL = r"^https?://[^\s<>\"]{1,200}$"
 SITE_NAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
 
-class EmergencyNotify(BaseModel):
+class EmergencyNotify(Record):
     """Who is told at once when a desk dials an emergency number (Kari's
     Law): SIP URIs that get a MESSAGE, and webhooks that get a JSON POST."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     messages: tuple[Annotated[str, Field(pattern=SIP_URI)], ...] = Field(default=(), max_length=8)
     webhooks: tuple[Annotated[str, Field(pattern=WEBHOOK_URL)], ...] = Field(
@@ -94,9 +87,7 @@ class EmergencyNotify(BaseModel):
     )
 
 
-class TenantConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class TenantConfig(Record):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
     domain: str = Field(min_length=1)
     emergency_numbers: tuple[str, ...] = ("112", "911")
@@ -184,7 +175,7 @@ class TenantCache:
         if version == self._version and self._version is not None:
             return False
         raw = await self._redis.hgetall(keys.DIR_TENANTS)
-        by_id = {tid: TenantConfig.model_validate_json(doc) for tid, doc in raw.items()}
+        by_id = {tid: stored(TenantConfig, doc) for tid, doc in raw.items()}
         self.by_id = by_id
         self.by_domain = {t.domain: t for t in by_id.values()}
         self.domains = {t.id: t.domain for t in by_id.values()}
