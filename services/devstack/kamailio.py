@@ -49,6 +49,13 @@ class EdgeAddresses:
     tls_config_file: str = "kamailio-tls.cfg"
     # kamailio.cfg's overridable limits (#!trydef), e.g. HD_MAX_CONTACTS.
     limits: dict[str, int] = field(default_factory=dict)
+    # A cluster node: its DMQ socket (udp:ip:port), the other nodes' DMQ
+    # ip:port (at most 4), where KDMQ may come from, and this node's SIP
+    # ip:port as the others reach it (default: the SIP listen address).
+    dmq_listen: str | None = None
+    dmq_peers: tuple[str, ...] = ()
+    cluster_from: str = "127.0.0.0/8"
+    node_address: str | None = None
 
 
 def local_config(a: EdgeAddresses) -> str:
@@ -78,6 +85,15 @@ def local_config(a: EdgeAddresses) -> str:
         defines["HD_VOICE_MENU"] = a.voice_menu
     if a.menu_key:
         defines["HD_MENU_KEY_FILE"] = a.menu_key
+    if a.dmq_listen:
+        if len(a.dmq_peers) > 4:
+            raise ValueError("kamailio.cfg takes at most 4 other cluster nodes")
+        defines["HD_DMQ_LISTEN"] = a.dmq_listen
+        defines["HD_DMQ_ADDRESS"] = a.dmq_listen.split(":", 1)[1]
+        defines["HD_CLUSTER_FROM"] = a.cluster_from
+        defines["HD_NODE_ADDRESS"] = a.node_address or a.sip_listen.split(":", 1)[1]
+        for n, peer in enumerate(a.dmq_peers, start=1):
+            defines[f"HD_DMQ_PEER_{n}"] = peer
     lines = ["#!define WITH_HOTDESK"] if a.hotdesk else []
     lines += ["#!define WITH_ANTIFLOOD"] if a.antiflood else []
     lines += [f'#!substdef "!{name}!{int(value)}!g"' for name, value in a.limits.items()]

@@ -60,7 +60,11 @@ class KamailioServer:
         menu_key: Path | None = None,
         tls: bool = True,
         limits: dict[str, int] | None = None,
+        dmq_port: int | None = None,
+        dmq_peers: tuple[int, ...] = (),
     ) -> None:
+        """``dmq_port``: a cluster node with its DMQ socket there, and the
+        other nodes' DMQ sockets on ``dmq_peers`` (all on 127.0.0.1)."""
         binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
         if not Path(binary).exists():
             raise RuntimeError("kamailio is not installed; run `make bootstrap`")
@@ -93,6 +97,8 @@ class KamailioServer:
             push_from=push_from,
             voice_menu=voice_menu,
             menu_key=str(menu_key) if menu_key else None,
+            dmq_listen=f"udp:127.0.0.1:{dmq_port}" if dmq_port else None,
+            dmq_peers=tuple(f"127.0.0.1:{p}" for p in dmq_peers),
         )
         self.proc: subprocess.Popen[bytes] | None = None
 

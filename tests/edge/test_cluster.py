@@ -1,0 +1,193 @@
+"""Three Kamailio nodes with the project's kamailio.cfg as one edge: they
+share registrations and tables over DMQ, and a phone is always reached
+through the node it registered with (Path). One Redis and one binding
+service behind them (the module's edge)."""
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.demo import DOMAIN, secret
+from tests.support.edge import Edge
+from tests.support.kamailio import KamailioServer, free_udp_port
+from tests.support.sipp import Sipp
+
+CALLBACK_NUMBER = "+4930123450100"
+
+
+class Cluster:
+    def __init__(self, edge: Edge, root: Path) -> None:
+        self.edge = edge
+        ports = [free_udp_port() for _ in range(3)]
+        self.nodes = [
+            KamailioServer(
+                root / f"node-{name}",
+                redis=edge.replica,
+                binding_url=edge.binding.route_url,
+                emergency_gw=f"sip:127.0.0.1:{edge.emergency_port}",
+                pstn_gw="sip:127.0.0.1:9",
+                tls=False,
+                dmq_port=port,
+                dmq_peers=tuple(p for p in ports if p != port),
+            )
+            for name, port in zip("abc", ports, strict=True)
+        ]
+
+    def target(self, node: KamailioServer) -> str:
+        return f"127.0.0.1:{node.sip_port}"
+
+    def register(self, node: KamailioServer, device: str, contact_port: int) -> None:
+        sipp = Sipp(
+            "register",
+            self.target(node),
+            self.edge.logs,
+            name=f"{device}-registers-at-{node.sip_port}",
+            local_port=free_udp_port(),
+            keys={"user": device, "domain": DOMAIN, "contact_port": str(contact_port)},
+            auth=(device, secret(device)),
+        )
+        assert sipp.run() == 0
+        assert sipp.final_status() == 200
+
+    def call(self, node: KamailioServer, name: str, device: str, number: str) -> Sipp:
+        return Sipp(
+            "call",
+            self.target(node),
+            self.edge.logs,
+            name=name,
+            local_port=free_udp_port(),
+            service=number,
+            keys={"user": device, "domain": DOMAIN, "extra_header": "X-Test: none"},
+            auth=(device, secret(device)),
+        )
+
+    def from_peer(self, node: KamailioServer, name: str, number: str) -> Sipp:
+        return Sipp(
+            "peer_call",
+            self.target(node),
+            self.edge.logs,
+            name=name,
+            local_port=self.edge.peer_port,
+            service=number,
+            keys={"domain": DOMAIN, "caller": "+4915112345678", "extra_header": "X-Test: none"},
+        )
+
+
+@pytest.fixture(scope="module")
+def cluster(edge: Edge, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = Cluster(edge, tmp_path_factory.mktemp("cluster"))
+    try:
+        yield c
+    finally:
+        for node in c.nodes:
+            node.stop()
+
+
+def started(node: KamailioServer) -> KamailioServer:
+    node.start()
+    node.wait_for_peer_reload()
+    return node
+
+
+def test_a_phone_registered_at_one_node_is_called_through_the_others(
+    fresh_edge: Edge, cluster: Cluster
+) -> None:
+    edge = fresh_edge
+    a, b, c = cluster.nodes
+    started(a)
+    started(b)
+    edge.login("hd3001", "1001")
+    edge.login("hd3002", "1002")
+    bob_port = free_udp_port()
+    bob = edge.gateway("bob-desk-at-a", bob_port).start()
+    try:
+        cluster.register(a, "hd3002", bob_port)
+        # C joins late: it gets A's registrations from B or A.
+        started(c)
+        call = cluster.call(c, "alice-via-c", "hd3001", "1002")
+        assert call.run() == 0
+        assert call.final_status() == 200
+        assert bob.wait() == 0
+    finally:
+        bob.stop()
+    (invite,) = bob.received("INVITE")
+    # Alice's identity, and the way in through C, then A (Bob's node).
+    assert (invite.header("From") or "").startswith('"Alice Example" <sip:1001@')
+    record_routes = " ".join(invite.headers["record-route"])
+    assert f"127.0.0.1:{a.sip_port}" in record_routes
+    assert f"127.0.0.1:{c.sip_port}" in record_routes
+
+
+def test_emergency_data_and_callbacks_are_shared(fresh_edge: Edge, cluster: Cluster) -> None:
+    """hd3001 registers at A, dials 112 through B; the PSAP's callback
+    enters at C and rings hd3001 (through A)."""
+    edge = fresh_edge
+    a, b, c = cluster.nodes
+    for node in (a, b, c):
+        if node.proc is None:
+            started(node)
+    desk_port = free_udp_port()
+    desk = edge.gateway("hd3001-awaiting-callback", desk_port).start()
+    try:
+        cluster.register(a, "hd3001", desk_port)
+        gateway = edge.gateway("psap-via-b", edge.emergency_port).start()
+        try:
+            emergency = cluster.call(b, "idle-hd3001-112-via-b", "hd3001", "112")
+            assert emergency.run() == 0
+            assert emergency.final_status() == 200
+            assert gateway.wait() == 0
+        finally:
+            gateway.stop()
+        deadline = time.monotonic() + 5
+        while c.counter("hotdesk_emergency_callbacks_total") == 0:
+            callback = cluster.from_peer(c, "psap-calls-back-via-c", CALLBACK_NUMBER)
+            assert callback.run() == 0
+            if callback.final_status() == 200:
+                break
+            assert time.monotonic() < deadline, f"no callback: {callback.final_status()}"
+            time.sleep(0.2)
+        assert desk.wait() == 0
+    finally:
+        desk.stop()
+    (invite,) = desk.received("INVITE")
+    assert invite.start_line.startswith("INVITE sip:hd3001@")
+    assert c.counter("hotdesk_emergency_callbacks_total") == 1
+
+
+def _request(method: str, local_port: int, route: str) -> bytes:
+    return (
+        f"{method} sip:hd3002@127.0.0.1:5999 SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:{local_port};branch=z9hG4bK-node-{method}\r\n"
+        "Max-Forwards: 70\r\n"
+        f"Route: {route}\r\n"
+        "From: <sip:hd3001@hotdesk.local>;tag=n1\r\n"
+        "To: <sip:hd3002@hotdesk.local>\r\n"
+        f"Call-ID: pretends-to-be-a-node-{method}@127.0.0.1\r\n"
+        f"CSeq: 1 {method}\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def _status(node: KamailioServer, data: bytes, port: int) -> str:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", port))
+        sock.settimeout(5)
+        sock.sendto(data, ("127.0.0.1", node.sip_port))
+        return sock.recv(4096).decode().split("\r\n", 1)[0]
+
+
+def test_only_nodes_are_trusted_as_nodes(fresh_edge: Edge, cluster: Cluster) -> None:
+    """A request with the Route another node would preload, from anywhere
+    but a node's DMQ socket, is a stranger's (challenged); KDMQ is taken
+    only on the DMQ socket."""
+    a = cluster.nodes[0]
+    if a.proc is None:
+        started(a)
+    route = f"<sip:127.0.0.1:{a.sip_port};lr;hdnode>"
+    port = free_udp_port()
+    assert _status(a, _request("INVITE", port, route), port).startswith("SIP/2.0 407")
+    port = free_udp_port()
+    assert _status(a, _request("KDMQ", port, route), port) == "SIP/2.0 403 Forbidden"
