@@ -18,7 +18,7 @@ DEBIAN_PACKAGES=(
     # Building http_async_client and a patched ndb_redis from Debian's
     # kamailio source (scripts/build_kamailio_modules.sh)
     dpkg-dev build-essential bison flex pkg-config libcurl4-openssl-dev libevent-dev
-    libhiredis-dev patch
+    libhiredis-dev libssl-dev patch
 )
 # `kubectl kustomize` for the manifests' tests: Debian's kubernetes-client,
 # unless a kubectl is already installed (its package would own

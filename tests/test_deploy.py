@@ -12,7 +12,7 @@ import shutil
 import stat
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,11 +67,20 @@ def test_kustomization_lists_every_manifest() -> None:
     assert listed == {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
 
 
-def _undefined_names(local_cfg: str) -> set[str]:
-    """HD_* names kamailio.cfg uses that a kamailio-local.cfg leaves unset."""
+# Needed only with HD_DMQ_LISTEN (a cluster node).
+CLUSTER_NAMES = {"HD_DMQ_ADDRESS", "HD_NODE_ADDRESS", "HD_CLUSTER_FROM"}
+
+
+def _undefined_names(local_cfg: str, cluster: bool = False) -> set[str]:
+    """HD_* names kamailio.cfg uses that a kamailio-local.cfg leaves unset
+    (those of a cluster node too with ``cluster``)."""
     config = (K8S.parent.parent / "kamailio" / "kamailio.cfg").read_text()
-    # Guarded, defaulted (#!trydef), or needed only with an optional one.
+    # Guarded, defaulted (#!trydef), defined by the config itself, or
+    # needed only with an optional one.
     optional = set(re.findall(r"#!(?:ifn?def|trydef) (HD_[A-Z_]+)", config)) | {"HD_TLS_CONFIG"}
+    optional |= set(re.findall(r'#!substdef "!(HD_[A-Z_]+)!', config))
+    if not cluster:
+        optional |= CLUSTER_NAMES
     used = set(re.findall(r"\bHD_[A-Z_]+\b", config)) - optional
     return used - set(re.findall(r'"!(HD_[A-Z_]+)!', local_cfg))
 
@@ -93,6 +102,8 @@ def test_generated_local_config_defines_what_the_config_needs() -> None:
         "sip:b",
     )
     assert _undefined_names(local_config(addresses)) == set()
+    node = replace(addresses, dmq_listen="udp:127.0.0.2:5090", dmq_peers=("127.0.0.3:5090",))
+    assert _undefined_names(local_config(node), cluster=True) == set()
 
 
 # --- The built manifests: `kubectl kustomize deploy/k8s`, what gets applied ---

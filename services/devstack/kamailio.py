@@ -52,6 +52,9 @@ class EdgeAddresses:
     # A cluster node: its DMQ socket (udp:ip:port), the other nodes' DMQ
     # ip:port (at most 4), where KDMQ may come from, and this node's SIP
     # ip:port as the others reach it (default: the SIP listen address).
+    # Operators' RPC socket (a Unix socket path; relative: in the run
+    # directory), for kamcmd.
+    ctl_socket: str | None = "kamailio.ctl"
     dmq_listen: str | None = None
     dmq_peers: tuple[str, ...] = ()
     cluster_from: str = "127.0.0.0/8"
@@ -85,6 +88,8 @@ def local_config(a: EdgeAddresses) -> str:
         defines["HD_VOICE_MENU"] = a.voice_menu
     if a.menu_key:
         defines["HD_MENU_KEY_FILE"] = a.menu_key
+    if a.ctl_socket:
+        defines["HD_CTL_SOCKET"] = a.ctl_socket
     if a.dmq_listen:
         if len(a.dmq_peers) > 4:
             raise ValueError("kamailio.cfg takes at most 4 other cluster nodes")
@@ -132,7 +137,12 @@ def prepare_run_dir(run_dir: Path, a: EdgeAddresses) -> None:
     local = run_dir / "kamailio-local.cfg"
     local.touch(mode=0o600)
     local.chmod(0o600)
-    local.write_text(local_config(replace(a, peers_file=str(peers), tls_config_file=str(tls_file))))
+    ctl = str((run_dir / a.ctl_socket).resolve()) if a.ctl_socket else None
+    local.write_text(
+        local_config(
+            replace(a, peers_file=str(peers), tls_config_file=str(tls_file), ctl_socket=ctl)
+        )
+    )
     if a.tls_listen and a.tls:
         tls_file.write_text(tls_config(a.tls))
     if not peers.exists():

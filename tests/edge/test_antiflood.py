@@ -43,3 +43,38 @@ def test_a_trunk_is_never_banned(guarded_edge: KamailioServer, edge: Edge, tmp_p
         time.sleep(0.1)
     assert "pike: banning 127.0.0.1" in guarded_edge.log
     assert burst(guarded_edge, edge.peer_port, n=10) == 10
+
+
+def test_an_operator_lifts_a_ban_and_lists_registrations(
+    guarded_edge: KamailioServer, tmp_path: Path
+) -> None:
+    """Kamailio's local control socket (kamcmd): the ban list, a ban
+    lifted by hand, and who is registered."""
+    burst(guarded_edge)
+    deadline = time.monotonic() + 5
+    while "127.0.0.1" not in guarded_edge.rpc("htable.dump", "ban"):
+        assert time.monotonic() < deadline, guarded_edge.rpc("htable.dump", "ban")
+        time.sleep(0.1)
+    assert burst(guarded_edge, n=1) == 0  # banned (for 300 s): no answer
+    # Lifted by hand: answered again once pike's own count has cooled down
+    # (a ban lasts 300 s; this takes seconds).
+    deadline = time.monotonic() + 20
+    while True:
+        guarded_edge.rpc("htable.delete", "ban", "127.0.0.1")
+        register = Sipp(
+            "register",
+            f"127.0.0.1:{guarded_edge.sip_port}",
+            tmp_path,
+            name="after-ban-lifted",
+            local_port=free_udp_port(),
+            keys={"user": "hd3003", "domain": "hotdesk.local", "contact_port": "5998"},
+            auth=("hd3003", "demo-secret-hd3003"),
+            timeout_s=2,
+        )
+        register.run()
+        if register.final_status() == 200:
+            break
+        assert time.monotonic() < deadline, "still banned after the ban was lifted"
+        time.sleep(1)
+    listed = guarded_edge.rpc("ul.lookup", "location", "hd3003@hotdesk.local")
+    assert "sip:" in listed and ":5998" in listed

@@ -102,6 +102,19 @@ class KamailioServer:
         )
         self.proc: subprocess.Popen[bytes] | None = None
 
+    def rpc(self, *command: str) -> str:
+        """An operator's RPC through the control socket (kamcmd); its
+        output. kamcmd exits 0 even on an error answer: read the text."""
+        socket_path = (self.run_dir / "kamailio.ctl").resolve()
+        done = subprocess.run(
+            ["kamcmd", "-s", f"unix:{socket_path}", *command],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        return done.stdout + done.stderr
+
     @property
     def log(self) -> str:
         return (self.run_dir / "kamailio.log").read_text(errors="replace")
