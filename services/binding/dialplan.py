@@ -20,19 +20,7 @@ def classify(
     """
     if caller is not None and number in caller.emergency_numbers:
         return pb.CALLEE_KIND_EMERGENCY, ""
-    if dialled_in is None:
+    code = dialled_in.feature_codes.match(number) if dialled_in is not None else None
+    if code is None:
         return NOT_SPECIAL
-    codes = dialled_in.feature_codes
-    if number == codes.login:
-        return pb.CALLEE_KIND_FEATURE_CODE, "login"
-    if number == codes.logout:
-        return pb.CALLEE_KIND_FEATURE_CODE, "logout"
-    prefix = codes.login_with_extension_prefix
-    if (
-        len(number) > len(prefix) + 1
-        and number.startswith(prefix)
-        and number.endswith("*")
-        and number[len(prefix) : -1].isdigit()
-    ):
-        return pb.CALLEE_KIND_FEATURE_CODE, "login_ext"
-    return NOT_SPECIAL
+    return pb.CALLEE_KIND_FEATURE_CODE, code.feature

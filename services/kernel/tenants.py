@@ -6,6 +6,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from prometheus_client import Gauge
@@ -29,11 +30,33 @@ DIRECTORY_VERSION = Gauge(
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
+@dataclass(frozen=True)
+class FeatureCode:
+    """A dialled feature code: ``login`` (with the extension when the code
+    carried it, ``*77*1001*``: feature ``login_ext``) or ``logout``."""
+
+    feature: Literal["login", "logout", "login_ext"]
+    extension: str = ""
+
+
 class FeatureCodes(Record):
     login: str = "*45"
     logout: str = "*46"
     # 3CX style: <prefix><extension>* logs in with the extension filled in.
     login_with_extension_prefix: str = "*77*"
+
+    def match(self, number: str) -> FeatureCode | None:
+        """Which code ``number`` is (the edge routes it to the voice menu,
+        the menu runs its flow), or None."""
+        if number == self.login:
+            return FeatureCode("login")
+        if number == self.logout:
+            return FeatureCode("logout")
+        prefix = self.login_with_extension_prefix
+        middle = number[len(prefix) : -1]
+        if number.startswith(prefix) and number.endswith("*") and middle.isdigit():
+            return FeatureCode("login_ext", middle)
+        return None
 
 
 class ProfileKey(Record):

@@ -26,16 +26,10 @@ class Dialled:
 
 
 def dialled(tenant: TenantConfig, number: str) -> Dialled | None:
-    codes = tenant.feature_codes
-    if number == codes.login:
-        return Dialled("login")
-    if number == codes.logout:
-        return Dialled("logout")
-    prefix = codes.login_with_extension_prefix
-    middle = number[len(prefix) : -1]
-    if number.startswith(prefix) and number.endswith("*") and middle.isdigit():
-        return Dialled("login", middle)
-    return None
+    code = tenant.feature_codes.match(number)
+    if code is None:
+        return None
+    return Dialled("logout" if code.feature == "logout" else "login", code.extension)
 
 
 class Voice(Protocol):
