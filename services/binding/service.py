@@ -9,6 +9,7 @@ from services.binding.core import BindingCore
 from services.binding.expiry import run_sweeper
 from services.binding.grpc_api import POLICY, BindingServicer
 from services.binding.http_api import route_app
+from services.binding.retention import run_trimmer
 from services.binding.settings import BindingSettings
 from services.kernel.clock import Clock, now_ms
 from services.kernel.ops_http import start_site
@@ -22,6 +23,7 @@ class BindingService(ServiceShell):
 
     def __init__(self, settings: BindingSettings, *, clock: Clock = now_ms) -> None:
         super().__init__(settings)
+        self._clock = clock
         self.core = BindingCore(
             self.redis,
             self.tenants,
@@ -44,6 +46,15 @@ class BindingService(ServiceShell):
         self._http = await start_site(route_app(self.core), s.http_host, s.http_port)
         self.parts.push_async_callback(self._http.cleanup)
         self.background(run_sweeper(self.core, s.expiry_interval_seconds))
+        self.background(
+            run_trimmer(
+                self.redis,
+                self.tenants,
+                self._clock,
+                s.stream_max_age_seconds,
+                s.stream_trim_interval_seconds,
+            )
+        )
 
     def addresses(self) -> dict[str, str]:
         return super().addresses() | {"http": f"{self.settings.http_host}:{self.http_port}"}

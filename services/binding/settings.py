@@ -1,5 +1,6 @@
 """Settings of the binding service (environment prefix ``HOTDESK_BINDING_``)."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.kernel.settings import ServiceSettings
@@ -19,3 +20,7 @@ class BindingSettings(ServiceSettings):
     stream_maxlen: int = 1_000_000
     # Approximate cap on each group's audit stream (session locations here).
     audit_maxlen: int = 100_000
+    # Event and audit entries older than this go (checked every
+    # stream_trim_interval_seconds), whatever their number.
+    stream_max_age_seconds: float = Field(default=30 * 86400, gt=0)
+    stream_trim_interval_seconds: float = Field(default=60, gt=0)

@@ -40,7 +40,19 @@ class RedisPair:
         passwords = redis_acl.ensure_passwords(self.secrets)
         configs = []
         for role, folder, port, extra in (
-            ("primary", "redis", self.port, ["appendonly yes", "appendfsync everysec", 'save ""']),
+            (
+                "primary",
+                "redis",
+                self.port,
+                [
+                    "appendonly yes",
+                    "appendfsync everysec",
+                    'save ""',
+                    # When full, writes fail loudly instead of evicting sessions.
+                    "maxmemory 256mb",
+                    "maxmemory-policy noeviction",
+                ],
+            ),
             (
                 "replica",
                 "redis-replica",
