@@ -43,7 +43,9 @@ class BindingService(ServiceShell):
 
     async def start_parts(self) -> None:
         s = self.settings
-        self._http = await start_site(route_app(self.core), s.http_host, s.http_port)
+        self._http = await start_site(
+            route_app(self.core), s.http_host, s.http_port, shared=s.shared_ports
+        )
         self.parts.push_async_callback(self._http.cleanup)
         self.background(run_sweeper(self.core, s.expiry_interval_seconds))
         self.background(

@@ -14,6 +14,11 @@ class BindingSettings(ServiceSettings):
     # The Kamailio-facing lookup endpoint.
     http_host: str = "127.0.0.1"
     http_port: int = 7180
+    # Several binding processes on one machine share the lookup port (and
+    # the gRPC port, which gRPC always opens shareable): Kamailio keeps
+    # its lookups when one of them dies. Off: a second process fails to
+    # start instead.
+    shared_ports: bool = False
     # How often expired sessions are ended (reads ignore them at once anyway).
     expiry_interval_seconds: float = 1.0
     # Approximate cap (XADD MAXLEN ~) on each group's event stream.

@@ -47,9 +47,13 @@ def ops_app(readiness: Readiness) -> web.Application:
     return app
 
 
-async def start_site(app: web.Application, host: str, port: int) -> web.AppRunner:
-    """Start an aiohttp app on host:port; the caller cleans the runner up."""
+async def start_site(
+    app: web.Application, host: str, port: int, *, shared: bool = False
+) -> web.AppRunner:
+    """Start an aiohttp app on host:port; the caller cleans the runner up.
+    ``shared``: other processes may listen on the same port (SO_REUSEPORT;
+    the kernel spreads new connections over them)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port, reuse_address=True).start()
+    await web.TCPSite(runner, host, port, reuse_address=True, reuse_port=shared).start()
     return runner

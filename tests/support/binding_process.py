@@ -7,15 +7,27 @@ from tests.support.service_process import ServiceProcess
 
 class BindingProcess(ServiceProcess):
     def __init__(
-        self, redis_url: str, log_file: Path, redis_password_file: Path | None = None
+        self,
+        redis_url: str,
+        log_file: Path,
+        redis_password_file: Path | None = None,
+        *,
+        sharing_with: "BindingProcess | None" = None,
     ) -> None:
+        """``sharing_with``: a replica of that process, on its lookup and
+        gRPC ports (its own ops port)."""
         super().__init__(
             "binding",
             redis_url,
             log_file,
             ("grpc", "http"),
+            {"HOTDESK_BINDING_SHARED_PORTS": "true"} if sharing_with else None,
             redis_password_file=redis_password_file,
         )
+        if sharing_with is not None:
+            sharing_with.env["HOTDESK_BINDING_SHARED_PORTS"] = "true"
+            self.ports["grpc"] = sharing_with.ports["grpc"]
+            self.ports["http"] = sharing_with.ports["http"]
 
     @property
     def route_url(self) -> str:
