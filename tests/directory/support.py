@@ -4,9 +4,11 @@ cheap argon2 hasher, and a full dump of Redis to compare before and after."""
 from pathlib import Path
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
 from services.auth.pins import PinHasher
+from services.directory.load import DirectoryError, parse_directory
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "directory.yaml"
 # The example's tenants share one cross_tenant_group: every key's tag.
@@ -72,3 +74,10 @@ def mentions(state: dict[str, Any], word: str) -> list[str]:
         if any(has(p) for p in parts):
             found.append(key)
     return found
+
+
+def problems(text: str) -> list[str]:
+    """Every problem parsing ``text`` (as dir.yaml) reports, as printed."""
+    with pytest.raises(DirectoryError) as exc:
+        parse_directory(text, "dir.yaml")
+    return [str(p) for p in exc.value.problems]

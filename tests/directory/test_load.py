@@ -6,15 +6,9 @@ from pathlib import Path
 import pytest
 
 from services.directory.load import DirectoryError, load_directory, parse_directory
-from tests.directory.support import EXAMPLE, edited
+from tests.directory.support import EXAMPLE, edited, problems
 
 VALID_TENANT = "tenants:\n  - {id: a, domain: a.example}\n"
-
-
-def problems(text: str) -> list[str]:
-    with pytest.raises(DirectoryError) as exc:
-        parse_directory(text, "dir.yaml")
-    return [str(p) for p in exc.value.problems]
 
 
 def test_the_example_is_valid() -> None:

@@ -1,10 +1,9 @@
 """Desk locations in the directory: inheritance from tenant and site,
 validation with file, line, entry and field, and the PIDF-LO they become."""
 
-import pytest
-
-from services.directory.load import DirectoryError, parse_directory
+from services.directory.load import parse_directory
 from services.kernel.location import Location, pidf_lo
+from tests.directory.support import problems
 from tests.support.pidf_lo import civic_address, point, validated_pidf_lo
 
 TENANT = """\
@@ -32,12 +31,6 @@ def directory(*devices: str, tenant: str = TENANT) -> str:
 
 def device(n: int, extra: str = "") -> str:
     return DEVICE.format(n=n) + extra
-
-
-def problems(text: str) -> list[str]:
-    with pytest.raises(DirectoryError) as exc:
-        parse_directory(text, "dir.yaml")
-    return [str(p) for p in exc.value.problems]
 
 
 def test_a_desk_merges_its_fields_over_its_site_and_tenant() -> None:

@@ -1,13 +1,12 @@
 """Peers, DIDs and unavailable rules in the directory: validation and import."""
 
-import pytest
 from redis.asyncio import Redis
 
 from services.auth.credentials import sip_ha1
 from services.directory.importer import DirectoryImporter
-from services.directory.load import DirectoryError, parse_directory
+from services.directory.load import parse_directory
 from services.kernel import keys
-from tests.directory.support import CHEAP, EXAMPLE, dump, edited
+from tests.directory.support import CHEAP, EXAMPLE, dump, edited, problems
 from tests.support.secrets import sealing_box
 
 TENANTS = """\
@@ -17,12 +16,6 @@ tenants:
   - id: b
     domain: b.example
 """
-
-
-def problems(text: str) -> list[str]:
-    with pytest.raises(DirectoryError) as exc:
-        parse_directory(text, "dir.yaml")
-    return [str(p) for p in exc.value.problems]
 
 
 def test_peer_fields_are_checked_each_with_its_line() -> None:

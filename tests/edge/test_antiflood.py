@@ -10,6 +10,27 @@ from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.sipp import Sipp
 
 
+def registration(
+    kamailio: KamailioServer,
+    log_dir: Path,
+    name: str,
+    device: str,
+    contact_port: int,
+    timeout_s: int,
+) -> Sipp:
+    """``device`` registering at ``kamailio`` from a port of its own."""
+    return Sipp(
+        "register",
+        f"127.0.0.1:{kamailio.sip_port}",
+        log_dir,
+        name=name,
+        local_port=free_udp_port(),
+        keys={"user": device, "domain": "hotdesk.local", "contact_port": str(contact_port)},
+        auth=(device, f"demo-secret-{device}"),
+        timeout_s=timeout_s,
+    )
+
+
 def test_a_flooding_source_is_banned(guarded_edge: KamailioServer, tmp_path: Path) -> None:
     burst(guarded_edge)
     deadline = time.monotonic() + 5  # the workers may still be reading the burst
@@ -17,16 +38,7 @@ def test_a_flooding_source_is_banned(guarded_edge: KamailioServer, tmp_path: Pat
         time.sleep(0.1)
     assert "pike: banning 127.0.0.1" in guarded_edge.log
     # Banned now: a well-formed REGISTER from the same address gets no answer.
-    register = Sipp(
-        "register",
-        f"127.0.0.1:{guarded_edge.sip_port}",
-        tmp_path,
-        name="banned",
-        local_port=free_udp_port(),
-        keys={"user": "hd3001", "domain": "hotdesk.local", "contact_port": "5999"},
-        auth=("hd3001", "demo-secret-hd3001"),
-        timeout_s=3,
-    )
+    register = registration(guarded_edge, tmp_path, "banned", "hd3001", 5999, timeout_s=3)
     register.run()
     assert register.received(401) == []
     assert register.final_status() is None
@@ -61,15 +73,8 @@ def test_an_operator_lifts_a_ban_and_lists_registrations(
     deadline = time.monotonic() + 20
     while True:
         guarded_edge.rpc("htable.delete", "ban", "127.0.0.1")
-        register = Sipp(
-            "register",
-            f"127.0.0.1:{guarded_edge.sip_port}",
-            tmp_path,
-            name="after-ban-lifted",
-            local_port=free_udp_port(),
-            keys={"user": "hd3003", "domain": "hotdesk.local", "contact_port": "5998"},
-            auth=("hd3003", "demo-secret-hd3003"),
-            timeout_s=2,
+        register = registration(
+            guarded_edge, tmp_path, "after-ban-lifted", "hd3003", 5998, timeout_s=2
         )
         register.run()
         if register.final_status() == 200:
