@@ -1,6 +1,6 @@
-"""Two binding service processes on one lookup port (SO_REUSEPORT): the
-kernel spreads Kamailio's lookups over both, and when one dies the other
-answers every lookup that follows."""
+"""Two binding service processes on one lookup port (SO_REUSEPORT): when
+the one answering Kamailio's lookups dies, the other answers every lookup
+that follows."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,11 +80,14 @@ def served(binding: BindingProcess) -> float:
 def test_kamailio_keeps_its_lookups_when_one_binding_process_dies(
     fresh_edge: Edge, replicas: tuple[KamailioServer, list[BindingProcess]], tmp_path: Path
 ) -> None:
-    kamailio, (first, second) = replicas
+    kamailio, processes = replicas
     assert lookups_answered(kamailio, tmp_path, "both-up") == [403] * CALLS
-    # Both took part (each lookup is a new connection, spread by the kernel).
-    assert served(first) > 0 and served(second) > 0
-    before = served(second)
-    first.kill()
+    # Kamailio's lookup client keeps its connections: one process may have
+    # taken every lookup. The one that served goes.
+    busy = max(processes, key=served)
+    (survivor,) = [p for p in processes if p is not busy]
+    assert served(busy) > 0
+    before = served(survivor)
+    busy.kill()
     assert lookups_answered(kamailio, tmp_path, "one-left") == [403] * CALLS
-    assert served(second) == before + CALLS
+    assert served(survivor) == before + CALLS
