@@ -272,6 +272,8 @@ hotdesk-edge is running (Ctrl-C stops everything)
   check-sync pushes (provision only)    udp:{h}:{s.push_port}
   Kamailio metrics                      http://{h}:{s.kamailio_metrics_port}/metrics
   emergency / PSTN gateways (peers)     {s.emergency_gw}  {s.pstn_gw}
+  emergency notifications (demo)        sip:security@{h}:5093 (MESSAGE)  http://{h}:5094/emergency
+  Kamailio control (kamcmd)             unix:{s.data_dir / "kamailio" / "kamailio.ctl"}
 
 Desk phones register as hd3001..hd3003 @ hotdesk.local (proxy udp:{h}:{s.sip_port}),
 password demo-secret-<device>; see README "Try a call". From a softphone registered
@@ -290,6 +292,12 @@ number without credentials; the same from any other port is challenged (README
 "Calls from outside"):
   sipp {h}:{s.sip_port} -sf tests/sip/peer_call.xml -i {h} -p 5092 -m 1 -s +4930123451001 \\
        -key domain hotdesk.local -key caller +4915112345678 -key extra_header "X-Demo: 1"
+
+An emergency call from an idle desk carries its location (README "Emergency calls"):
+  sipp -sf tests/sip/answer.xml -p 5091 -i {h} -m 1 -trace_msg -message_file /tmp/112.log -bg
+  sipp {h}:{s.sip_port} -sf tests/sip/call.xml -i {h} -m 1 -s 112 -key user hd3001 \
+       -key domain hotdesk.local -key extra_header "X-Demo: 1" -au hd3001 -ap demo-secret-hd3001
+  grep -o '<ca:FLR>.*</ca:ROOM>' /tmp/112.log
 
 A phone's file, as hd3001 (a Yealink T54W) fetches it after a login or logout:
   curl --digest -u hd3001:demo-secret-hd3001 -A 'Yealink SIP-T54W 96.86.0.100 00:15:65:aa:30:01' \\
