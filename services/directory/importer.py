@@ -29,10 +29,11 @@ from services.directory.apply import (
 )
 from services.directory.hashing import PinWork
 from services.directory.model import Directory
-from services.directory.plan import Plan, Step, make_plan
+from services.directory.plan import Plan, PlanRefused, Step, make_plan
 from services.directory.state import read_stored
 from services.kernel import keys
 from services.kernel.logs import fields
+from services.kernel.records import SCHEMA_VERSION
 from services.kernel.secretbox import SecretBox
 from services.kernel.tenants import TenantCache
 
@@ -142,8 +143,15 @@ class DirectoryImporter:
         """One try; None if Redis changed under it (then nothing was
         written). Sessions it ends are added to ``ended``."""
         async with self._redis.pipeline(transaction=True) as tx:
-            await tx.watch(keys.DIR_VERSION)
+            await tx.watch(keys.DIR_VERSION, keys.DIR_SCHEMA)
             version = int(await tx.get(keys.DIR_VERSION) or 0)
+            schema = int(await tx.get(keys.DIR_SCHEMA) or 0)
+            if schema > SCHEMA_VERSION:
+                raise PlanRefused(
+                    f"the directory in Redis was written by a newer version (records schema "
+                    f"{schema}; this version writes {SCHEMA_VERSION}): importing with this one "
+                    "would drop what it does not know; import with the newer version"
+                )
             plan = await make_plan(directory, await read_stored(self._redis), pins)
             if dry_run or not plan.writes:
                 return ImportReport(plan, version, tuple(ended), dry_run)
@@ -158,6 +166,7 @@ class DirectoryImporter:
             rotation = SecretRotation(int(now) + self._secret_grace_seconds, int(now * 1000))
             queue_writes(tx, plan, pin_hashes, counters, self._box, rotation)
             tx.incr(keys.DIR_VERSION)
+            tx.set(keys.DIR_SCHEMA, SCHEMA_VERSION)
             try:
                 await tx.execute()
             except WatchError:

@@ -40,6 +40,7 @@ DIR_NUMBERS = "hd:{dir}:numbers"  # hash DID (+E.164) -> "tenant/extension"
 # address-file format, "digest" its SHA-256 (Kamailio reloads on a change)
 DIR_PEER_SOURCES = "hd:{dir}:peer_sources"
 DIR_VERSION = "hd:{dir}:version"  # integer, incremented by every import that changes anything
+DIR_SCHEMA = "hd:{dir}:schema"  # integer: the stored records' schema (records.SCHEMA_VERSION)
 
 
 def tag(group: str) -> str:

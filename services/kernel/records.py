@@ -13,6 +13,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
 
 _TOLERANT = {"stored": True}
+# The records' schema this version writes. A version reads records of a
+# newer schema (it ignores what it does not know) but does not import over
+# them: its import would drop what it does not know.
+SCHEMA_VERSION = 1
 
 
 class Record(BaseModel):

@@ -12,10 +12,11 @@ from redis.asyncio import Redis
 from services.binding.service import start_binding_service
 from services.directory.importer import DirectoryImporter, ImportReport
 from services.directory.load import DirectoryError, load_directory, parse_directory
+from services.directory.plan import PlanRefused
 from services.kernel import keys
 from services.kernel.location import Location
-from services.kernel.records import stored
-from tests.directory.support import CHEAP, EXAMPLE
+from services.kernel.records import SCHEMA_VERSION, stored
+from tests.directory.support import CHEAP, EXAMPLE, dump
 from tests.support.redis_server import RedisServer
 from tests.support.secrets import sealing_box
 from tests.support.services import binding_settings
@@ -76,3 +77,15 @@ def test_the_directory_file_stays_strict() -> None:
     with pytest.raises(ValueError, match="extra"):
         Location.model_validate({"flor": "3"})
     assert stored(Location, '{"floor": "3", "flor": "3"}') == Location(floor="3")
+
+
+async def test_this_version_does_not_import_over_a_newer_schema(redis: Redis) -> None:
+    await imported(redis)
+    assert await redis.get(keys.DIR_SCHEMA) == str(SCHEMA_VERSION)
+    await redis.set(keys.DIR_SCHEMA, SCHEMA_VERSION + 1)
+    before = await dump(redis)
+    with pytest.raises(PlanRefused, match="written by a newer version"):
+        await DirectoryImporter(redis, CHEAP, box=sealing_box()).apply(
+            parse_directory(EXAMPLE.read_text().replace("Alice Example", "Alice Newname"), "d")
+        )
+    assert await dump(redis) == before
