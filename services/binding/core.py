@@ -71,7 +71,7 @@ class BindingCore:
         tenants.on_reload.append(index.reload)
         self._routes = RouteLookup(redis, tenants, index, self._scripts, clock)
         audit = AuditTrail(redis, audit_maxlen, clock)
-        self._locations = SessionLocations(redis, self._lookup, audit, clock)
+        self._locations = SessionLocations(redis, self._lookup, audit)
 
     async def _user(self, ref: pb.UserRef) -> UserName | None:
         try:

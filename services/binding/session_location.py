@@ -4,8 +4,6 @@ room). Emergency calls from the device send it until the session ends:
 it is stored with the device's generation at the time, and any login or
 logout bumps the generation, so it can never outlive the session."""
 
-import logging
-
 from hotdesk.v1 import binding_pb2 as pb
 from pydantic import ValidationError
 from redis.asyncio import Redis
@@ -13,13 +11,10 @@ from redis.asyncio import Redis
 from services.binding import metrics
 from services.kernel import keys
 from services.kernel.audit import AuditTrail
-from services.kernel.clock import Clock
 from services.kernel.errors import InvalidArgument
 from services.kernel.location import Location, location_json
 from services.kernel.lookup import DirectoryLookup
 from services.kernel.records import stored
-
-log = logging.getLogger(__name__)
 
 # KEYS[1] the device hash; ARGV: the generation read, the location JSON
 # ('' clears). Written only if no login or logout came in between.
@@ -45,13 +40,10 @@ def _parsed(doc: str) -> Location:
 
 
 class SessionLocations:
-    def __init__(
-        self, redis: Redis, lookup: DirectoryLookup, audit: AuditTrail, clock: Clock
-    ) -> None:
+    def __init__(self, redis: Redis, lookup: DirectoryLookup, audit: AuditTrail) -> None:
         self._redis = redis
         self._lookup = lookup
         self._audit = audit
-        self._clock = clock
         self._set = redis.register_script(_SET)
 
     async def set(

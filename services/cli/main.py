@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         help="where emergency calls from a device say it is until its session ends",
     )
     where.add_argument("device", help="the device of a live session")
-    for name in ("building", "floor", "room", "seat", "text"):
+    for name in sessions.LOCATION_OPTIONS:
         where.add_argument(f"--{name}", help=f"{name} (over the desk's own location)")
     where.add_argument("--json", help="a location in the directory's format, as JSON")
     where.add_argument("--clear", action="store_true", help="back to the desk's own location")

@@ -201,7 +201,8 @@ async def status(args: argparse.Namespace, settings: CliSettings) -> Exit:
     return Exit.OK
 
 
-_LOCATION_OPTIONS = ("building", "floor", "room", "seat", "text")
+# What `hotdesk session-location` takes as options (the rest through --json).
+LOCATION_OPTIONS = ("building", "floor", "room", "seat", "text")
 
 
 async def session_location(args: argparse.Namespace, settings: CliSettings) -> Exit:
@@ -212,7 +213,7 @@ async def session_location(args: argparse.Namespace, settings: CliSettings) -> E
     elif args.json:
         doc = args.json
     else:
-        given = {k: getattr(args, k) for k in _LOCATION_OPTIONS if getattr(args, k)}
+        given = {k: getattr(args, k) for k in LOCATION_OPTIONS if getattr(args, k)}
         if not given:
             return _refused("give --floor/--room/... , --json or --clear", Exit.INVALID)
         doc = json.dumps(given)

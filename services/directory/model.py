@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from services.auth.pins import pin_policy_violation
-from services.kernel.location import TEXT, Location, location_json
+from services.kernel.location import COUNTRY, TEXT, Location, location_json
 from services.kernel.peers import NUMBER_PREFIX, PEER_NAME, PeerAddress, PeerConfig
 from services.kernel.tenants import (
     E164,
@@ -49,11 +49,10 @@ PATTERN_HINTS = {
     FORWARD_TARGET: "must be a SIP URI (sip:user@host) or an E.164 number (+ and digits)",
     E164: "must be an E.164 number: + and 2 to 15 digits, not starting with 0",
     NUMBER_PREFIX: "must be an E.164 prefix: + and 1 to 15 digits, not starting with 0",
-    SITE_NAME: "must be lowercase letters, digits, '.', '_' or '-' (at most 64, starting with "
-    "a letter or digit)",
     WEBHOOK_URL: "must be an http:// or https:// URL without spaces",
-    r"^[A-Z]{2}$": "must be an ISO 3166-1 country code: two capital letters",
+    COUNTRY: "must be an ISO 3166-1 country code: two capital letters",
     TEXT: "must be one line of text (no control characters)",
+    # Peer and site names (SITE_NAME is the same pattern).
     PEER_NAME: "must be lowercase letters, digits, '.', '_' or '-' (at most 64, starting with "
     "a letter or digit)",
 }

@@ -17,6 +17,7 @@ from services.kernel.records import Record
 
 # Free text that goes into XML and into SIP MESSAGE bodies: printable, one line.
 TEXT = r"^[^\x00-\x1f\x7f]+$"
+COUNTRY = r"^[A-Z]{2}$"  # ISO 3166-1 alpha-2
 _Text = Field(default=None, min_length=1, max_length=128, pattern=TEXT)
 
 # The directory's names for RFC 5139's elements, in the order its schema
@@ -49,10 +50,10 @@ CIVIC_ELEMENTS: tuple[tuple[str, str], ...] = (
 
 class Location(Record):
     """A location as the directory writes it. Every field is optional here
-    (a site or a desk may give only part of it); ``complete`` says whether
-    the merged result is enough to dispatch to."""
+    (a site or a desk may give only part of it); ``incomplete()`` says
+    whether the merged result is enough to dispatch to."""
 
-    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")  # ISO 3166-1 alpha-2
+    country: str | None = Field(default=None, pattern=COUNTRY)
     a1: str | None = _Text  # national subdivision (state, Land)
     a2: str | None = _Text  # county, district
     a3: str | None = _Text  # city
@@ -98,13 +99,14 @@ class Location(Record):
 
     def incomplete(self) -> str | None:
         """Why a responder could not be sent here (None: dispatchable):
-        a country and a street or subdivision, or coordinates."""
+        a country and a street, state, county, city or street group, or
+        coordinates (a city division or neighbourhood alone is not)."""
         if self.latitude is not None:
             return None
         if self.country is None:
             return "has no country"
         if not (self.street or self.a1 or self.a2 or self.a3 or self.a6):
-            return "has no street (or a1-a6 subdivision) and no coordinates"
+            return "has no street (nor a1, a2, a3 or a6) and no coordinates"
         return None
 
     def summary(self) -> str:
@@ -143,18 +145,13 @@ _NAMESPACES = (
 )
 
 
+@lru_cache(maxsize=4096)
 def pidf_lo(location: Location, device: str, domain: str) -> str:
     """The PIDF-LO document for ``device`` (of SIP domain ``domain``) at
     ``location``: one <dm:device> per location form (civic, geodetic), as
     RFC 5491 recommends, usage rules that let the emergency network pass
     it on, method Manual (the directory said so). One line: it travels in
     Kamailio's memory and in a SIP body."""
-    return _pidf_lo(location.model_dump_json(exclude_none=True), device, domain)
-
-
-@lru_cache(maxsize=4096)
-def _pidf_lo(doc: str, device: str, domain: str) -> str:
-    location = Location.model_validate_json(doc)
     shapes: list[tuple[str, str]] = []
     civic = location.civic
     if civic:

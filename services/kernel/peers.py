@@ -17,9 +17,9 @@ from typing import Literal
 from pydantic import Field
 
 from services.kernel.records import Record
-from services.kernel.tenants import SIP_URI
+from services.kernel.tenants import NAME, SIP_URI
 
-PEER_NAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+PEER_NAME = NAME
 # A number range: an E.164 prefix (the DIDs it covers start with it).
 NUMBER_PREFIX = r"^\+[1-9][0-9]{0,14}$"
 # The permissions module's group for every peer address.

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.kernel import keys
-from services.kernel.location import Location
+from services.kernel.location import COUNTRY, Location
 from services.kernel.logs import fields
 from services.kernel.records import Record, stored
 
@@ -97,7 +97,9 @@ class Unavailable(Record):
 
 # Where on-site staff hear of an emergency call: http(s) only, no spaces.
 WEBHOOK_URL = r"^https?://[^\s<>\"]{1,200}$"
-SITE_NAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+# Sites and peers are named alike (peers.PEER_NAME is this).
+NAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+SITE_NAME = NAME
 
 
 class EmergencyNotify(Record):
@@ -135,7 +137,7 @@ class TenantConfig(Record):
     emergency_route: tuple[str, ...] = Field(default=(), max_length=8)
     # Per country of the calling desk's location (ISO 3166 code): replaces
     # emergency_route for desks there.
-    emergency_routes: dict[Annotated[str, Field(pattern=r"^[A-Z]{2}$")], tuple[str, ...]] = Field(
+    emergency_routes: dict[Annotated[str, Field(pattern=COUNTRY)], tuple[str, ...]] = Field(
         default_factory=dict, max_length=64
     )
     # A call from a peer to a desk's emergency caller ID within this long
