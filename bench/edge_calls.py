@@ -196,7 +196,7 @@ def _setup_times_ms(message_log: Path, invite_cseq: str) -> list[float]:
     return setup
 
 
-def _load(
+def load_run(
     kamailio: KamailioServer,
     number: str,
     calls: int,
@@ -247,16 +247,20 @@ def measure(calls: int, in_flight: int) -> list[EdgeRun]:
                         if not hotdesk:
                             # The phone calls the device directly.
                             mode = f"plain (lookup off)#{round_no}"
-                            runs.append(_load(kamailio, "hd3002", calls, in_flight, st.work, mode))
+                            runs.append(
+                                load_run(kamailio, "hd3002", calls, in_flight, st.work, mode)
+                            )
                             continue
                         kamailio.wait_for_peer_reload()
                         # Alice (hd3001) calls Bob's extension ...
                         mode = f"{DESK_TO_DESK}#{round_no}"
-                        runs.append(_load(kamailio, "1002", calls, in_flight, st.work, mode))
+                        runs.append(load_run(kamailio, "1002", calls, in_flight, st.work, mode))
                         # ... and the trunk calls Bob's number.
                         mode = f"{INBOUND}#{round_no}"
                         runs.append(
-                            _load(kamailio, BOB_DID, calls, in_flight, st.work, mode, st.peer_port)
+                            load_run(
+                                kamailio, BOB_DID, calls, in_flight, st.work, mode, st.peer_port
+                            )
                         )
                     finally:
                         kamailio.stop()

@@ -14,7 +14,7 @@ import time
 
 import yaml
 
-from bench.edge_calls import EdgeRun, Stack, _load, answering_phone, stack
+from bench.edge_calls import EdgeRun, Stack, answering_phone, load_run, stack
 from tests.support.demo import Gateways, demo_directory_text, import_directory_text
 from tests.support.kamailio import free_udp_port
 
@@ -62,7 +62,7 @@ def measure(calls: int, in_flight: int) -> list[EdgeRun]:
                 for mode, text in texts.items():
                     _import(st, text)
                     runs.append(
-                        _load(kamailio, "112", calls, in_flight, st.work, f"{mode}#{round_no}")
+                        load_run(kamailio, "112", calls, in_flight, st.work, f"{mode}#{round_no}")
                     )
         finally:
             kamailio.stop()

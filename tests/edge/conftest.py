@@ -26,14 +26,7 @@ def fresh_edge(edge: Edge) -> Edge:
 def guarded_edge(edge: Edge, tmp_path: Path) -> Iterator[KamailioServer]:
     """A second Kamailio on the module edge's directory, with flood
     protection (the edge's own gateways: the discard port)."""
-    kamailio = KamailioServer(
-        tmp_path / "kamailio",
-        redis=edge.replica,
-        binding_url=edge.binding.route_url,
-        emergency_gw="sip:127.0.0.1:9",
-        pstn_gw="sip:127.0.0.1:9",
-        antiflood=True,
-    )
+    kamailio = edge.another_kamailio(tmp_path / "kamailio", antiflood=True)
     kamailio.start()
     kamailio.wait_for_peer_reload()
     yield kamailio

@@ -31,14 +31,7 @@ def replicas(edge: Edge, tmp_path: Path) -> Iterator[tuple[KamailioServer, list[
     )
     first.start()
     second.start()
-    kamailio = KamailioServer(
-        tmp_path / "kamailio",
-        redis=edge.replica,
-        binding_url=first.route_url,
-        emergency_gw="sip:127.0.0.1:9",
-        pstn_gw="sip:127.0.0.1:9",
-        tls=False,
-    )
+    kamailio = edge.another_kamailio(tmp_path / "kamailio", binding_url=first.route_url, tls=False)
     kamailio.start()
     try:
         yield kamailio, [first, second]

@@ -23,12 +23,9 @@ class Cluster:
         self.edge = edge
         ports = [free_udp_port() for _ in range(3)]
         self.nodes = [
-            KamailioServer(
+            edge.another_kamailio(
                 root / f"node-{name}",
-                redis=edge.replica,
-                binding_url=edge.binding.route_url,
                 emergency_gw=f"sip:127.0.0.1:{edge.emergency_port}",
-                pstn_gw="sip:127.0.0.1:9",
                 tls=False,
                 dmq_port=port,
                 dmq_peers=tuple(p for p in ports if p != port),

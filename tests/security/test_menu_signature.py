@@ -22,7 +22,6 @@ from tests.security.direct import (
     status,
 )
 from tests.support.edge import Edge
-from tests.support.kamailio import KamailioServer
 from tests.support.service_process import ServiceProcess
 
 
@@ -97,14 +96,8 @@ def test_the_edge_does_not_start_without_the_key(edge: Edge, tmp_path: Path) -> 
     Kamailio 5.6's teardown instead of exiting, with TLS more often than
     not, and its exit status is not reliable: the container's entrypoint
     checks the key before starting it.)"""
-    kamailio = KamailioServer(
-        tmp_path / "kamailio",
-        redis=edge.replica,
-        binding_url=edge.binding.route_url,
-        emergency_gw="sip:127.0.0.1:9",
-        pstn_gw="sip:127.0.0.1:9",
-        voice_menu=f"sip:127.0.0.1:{edge.menu_port}",
-        tls=False,
+    kamailio = edge.another_kamailio(
+        tmp_path / "kamailio", voice_menu=f"sip:127.0.0.1:{edge.menu_port}", tls=False
     )
     try:
         with contextlib.suppress(RuntimeError):  # "kamailio exited": the usual end

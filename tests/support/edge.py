@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 from hotdesk.v1 import binding_pb2 as pb
@@ -140,6 +141,18 @@ class Edge:
 
     def gateway(self, name: str, port: int, scenario: str = "answer") -> Sipp:
         return Sipp(scenario, None, self.logs, name=name, local_port=port)
+
+    def another_kamailio(self, run_dir: Path, **options: Any) -> KamailioServer:
+        """A further Kamailio (not started) on this edge's Redis replica and
+        binding service; ``options`` are KamailioServer's (its own gateways
+        are the discard port unless given)."""
+        settings: dict[str, Any] = {
+            "redis": self.replica,
+            "binding_url": self.binding.route_url,
+            "emergency_gw": "sip:127.0.0.1:9",
+            "pstn_gw": "sip:127.0.0.1:9",
+        }
+        return KamailioServer(run_dir, **(settings | options))
 
     def arrival(self, gateway: str, gateway_port: int, call: Sipp) -> SipMessage:
         """Run ``call`` (it must complete) with ``gateway`` answering on
