@@ -27,6 +27,7 @@ from services.kernel.clock import Clock, now_ms
 from services.kernel.errors import InvalidArgument
 from services.kernel.logs import fields
 from services.kernel.lookup import DirectoryLookup, IncompleteUserRef, UserName
+from services.kernel.replication import ReplicatedScripts
 from services.kernel.tenants import TenantCache, TenantConfig
 
 log = logging.getLogger(__name__)
@@ -60,11 +61,17 @@ class BindingCore:
         clock: Clock = now_ms,
         stream_maxlen: int = STREAM_MAXLEN,
         audit_maxlen: int = AUDIT_MAXLEN,
+        replica_acks: int = 0,
+        replica_ack_timeout_ms: int = 500,
     ) -> None:
         self._redis = redis
         self._tenants = tenants
         self._lookup = DirectoryLookup(redis, tenants)
         self._scripts = BindingScripts.register(redis)
+        # Logins and logouts are answered once replicas hold them.
+        self._changes = ReplicatedScripts(
+            redis, replica_acks, replica_ack_timeout_ms, metrics.UNREPLICATED_CHANGES.inc
+        )
         self._clock = clock
         self._maxlen = stream_maxlen
         index = RoutingIndex(redis)
@@ -72,6 +79,9 @@ class BindingCore:
         self._routes = RouteLookup(redis, tenants, index, self._scripts, clock)
         audit = AuditTrail(redis, audit_maxlen, clock)
         self._locations = SessionLocations(redis, self._lookup, audit)
+
+    async def aclose(self) -> None:
+        await self._changes.aclose()
 
     async def _user(self, ref: pb.UserRef) -> UserName | None:
         try:
@@ -131,9 +141,10 @@ class BindingCore:
             )
         now = self._clock()
         group = device_tenant.group
-        result_name, session, ended = await self._scripts.login(
-            keys=[keys.device(group, device_id), user.key],
-            args=[
+        result_name, session, ended = await self._changes.call(
+            self._scripts.login,
+            [keys.device(group, device_id), user.key],
+            [
                 keys.prefix(group),
                 device_id,
                 user.tenant.id,
@@ -160,9 +171,10 @@ class BindingCore:
     ) -> pb.LogoutResponse:
         reason_name = CHANGE_REASONS.get(reason, "logout")
         actor = actor or "unknown"
-        result, ended = await self._scripts.logout(
-            keys=[key],
-            args=[
+        result, ended = await self._changes.call(
+            self._scripts.logout,
+            [key],
+            [
                 keys.prefix(group),
                 mode,
                 device_id,

@@ -28,6 +28,11 @@ ROUTE_LOOKUP_SECONDS = Histogram(
     buckets=_FAST_BUCKETS,
 )
 LOGINS = Counter("hotdesk_binding_logins_total", "Login attempts by result", ["result"])
+UNREPLICATED_CHANGES = Counter(
+    "hotdesk_binding_unreplicated_changes_total",
+    "Logins and logouts answered before the wanted number of Redis replicas had them "
+    "(a replica down or slow: the change is on the master only)",
+)
 SESSIONS_ENDED = Counter(
     "hotdesk_binding_sessions_ended_total",
     "Sessions ended, by reason (logout, takeover, moved, expired, operator, directory)",

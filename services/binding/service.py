@@ -30,6 +30,8 @@ class BindingService(ServiceShell):
             clock=clock,
             stream_maxlen=settings.stream_maxlen,
             audit_maxlen=settings.audit_maxlen,
+            replica_acks=settings.redis_replica_acks,
+            replica_ack_timeout_ms=settings.redis_replica_ack_timeout_ms,
         )
         self._http: web.AppRunner | None = None
 
@@ -47,6 +49,7 @@ class BindingService(ServiceShell):
             route_app(self.core), s.http_host, s.http_port, shared=s.shared_ports
         )
         self.parts.push_async_callback(self._http.cleanup)
+        self.parts.push_async_callback(self.core.aclose)
         self.background(run_sweeper(self.core, s.expiry_interval_seconds))
         self.background(
             run_trimmer(

@@ -19,6 +19,13 @@ class BindingSettings(ServiceSettings):
     # its lookups when one of them dies. Off: a second process fails to
     # start instead.
     shared_ports: bool = False
+    # A login or logout is answered only once this many replicas of the
+    # Redis holding it have it (WAIT, up to the timeout): a session a user
+    # was told about survives the loss of that Redis. 0: answer at once.
+    # Fewer replicas in time (one is down) is logged and counted, and the
+    # answer still goes out: the write is on the master.
+    redis_replica_acks: int = Field(default=0, ge=0)
+    redis_replica_ack_timeout_ms: int = Field(default=500, gt=0)
     # How often expired sessions are ended (reads ignore them at once anyway).
     expiry_interval_seconds: float = 1.0
     # Approximate cap (XADD MAXLEN ~) on each group's event stream.

@@ -12,8 +12,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from services.auth.pins import PinHasher
 from services.cli.exits import Exit, Failure
 from services.cli.settings import CliSettings
-from services.directory.importer import DirectoryImporter, ImportConflict
+from services.directory.importer import DirectoryImporter
 from services.directory.load import DirectoryError, load_directory
+from services.directory.lock import ImportConflict
 from services.directory.model import Directory
 from services.directory.plan import PlanRefused
 from services.kernel.errors import MissingConfiguration
@@ -57,6 +58,7 @@ async def import_(args: argparse.Namespace, settings: CliSettings) -> Exit:
         raise Failure(f"cannot seal SIP secrets: {exc}", Exit.INVALID) from exc
     redis = connect(
         settings.redis_url,
+        cluster=settings.redis_cluster,
         password_file=settings.redis_password_file,
         ca_file=settings.redis_ca_file,
     )

@@ -25,6 +25,9 @@ class CliSettings(BaseSettings):
         default_factory=lambda: _local("secrets/redis-directory")
     )
     redis_ca_file: Path | None = None
+    # A Redis Cluster: redis_url names any of its nodes, and the import
+    # writes one transaction per slot (see services.directory.importer).
+    redis_cluster: bool = False
     # The key of the SIP secrets' encrypted copies an import writes.
     secrets_key_file: Path | None = Field(default_factory=lambda: _local("secrets/sip-secrets.key"))
     # How long a device's replaced SIP secret stays valid after an import

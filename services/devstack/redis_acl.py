@@ -80,8 +80,17 @@ REPLICA: dict[str, tuple[str, ...]] = {
         "+select",
     ),
 }
+# Every node of a Redis Cluster: the primary's users, and Kamailio as its
+# own user (ndb_redis with the project's patch can ``AUTH <user> <pass>``;
+# it reads the masters, since it does not send READONLY to replicas).
+CLUSTER: dict[str, tuple[str, ...]] = {**PRIMARY, "kamailio": REPLICA["default"]}
+_ROLES = {"primary": PRIMARY, "replica": REPLICA, "cluster": CLUSTER}
 # Password file names: who holds the password.
-_HOLDER = {("primary", "default"): "admin", ("replica", "default"): "kamailio"}
+_HOLDER = {
+    ("primary", "default"): "admin",
+    ("cluster", "default"): "admin",
+    ("replica", "default"): "kamailio",
+}
 PASSWORDS = ("admin", "binding", "auth", "provision", "directory", "replica", "kamailio")
 
 
@@ -105,10 +114,10 @@ def ensure_passwords(folder: Path) -> dict[str, str]:
 
 
 def acl_text(role: str, passwords: dict[str, str]) -> str:
-    """The ACL file of the ``primary`` or the ``replica``: each user on,
-    with its password's SHA-256 only."""
+    """The ACL file of the ``primary``, the ``replica`` or a ``cluster``
+    node: each user on, with its password's SHA-256 only."""
     lines = []
-    for user, rules in (PRIMARY if role == "primary" else REPLICA).items():
+    for user, rules in _ROLES[role].items():
         holder = _HOLDER.get((role, user), user)
         digest = hashlib.sha256(passwords[holder].encode()).hexdigest()
         lines.append(f"user {user} on #{digest} resetkeys resetchannels {' '.join(rules)}")
@@ -143,9 +152,11 @@ def as_arguments(lines: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    roles = ("primary", "replica", "replica-auth")
+    roles = ("primary", "replica", "cluster", "replica-auth")
     if len(argv) != 2 or argv[0] not in roles:
-        usage = "usage: python -m services.devstack.redis_acl primary|replica|replica-auth DIR"
+        usage = (
+            "usage: python -m services.devstack.redis_acl primary|replica|cluster|replica-auth DIR"
+        )
         print(usage, file=sys.stderr)
         return 2
     folder = Path(argv[1])

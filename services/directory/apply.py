@@ -2,8 +2,8 @@
 
 Users and devices that leave lose their session first, through the binding
 core (so the event stream records the logout with reason ``directory``);
-then every write goes out in one MULTI/EXEC, queued on a pipeline the caller
-has WATCHing the directory version (see ``services.directory.importer``).
+then every write is recorded per slot (``services.directory.slots``) and
+goes out in MULTI/EXEC as ``services.directory.importer`` says.
 
 Which keys an entry owns is its *footprint*; what an import deletes is the
 old footprint minus the new one, so a user who changes a field keeps the
@@ -25,6 +25,7 @@ from services.auth.credentials import (
 )
 from services.binding.core import STREAM_MAXLEN, BindingCore
 from services.directory.plan import DeviceStep, Plan, peer_sources_digest
+from services.directory.slots import SlotBatches, slot_of
 from services.kernel import keys
 from services.kernel.secretbox import SecretBox
 from services.kernel.tenants import TenantConfig
@@ -177,19 +178,41 @@ async def end_sessions(core: BindingCore, plan: Plan) -> list[pb.Binding]:
     return ended
 
 
-async def watch_leaving(tx: Redis, redis: Redis, plan: Plan) -> bool:
-    """WATCH the hashes of leaving users and devices on ``tx``; whether none
-    of them has a session now. A login after ``end_sessions`` either shows
-    here (False: end the sessions again) or fails the transaction."""
-    names = [keys.user(u.tenant.group, u.tenant.id, u.extension) for u in plan.leaving_users()]
-    device_names = [keys.device(d.tenant.group, d.id) for d in plan.leaving_devices()]
-    if not names and not device_names:
+@dataclass(frozen=True)
+class Leaving:
+    """The hashes of leaving users and devices (those of one slot, with
+    ``in_slot``), which a transaction writing them WATCHes."""
+
+    users: tuple[str, ...]
+    devices: tuple[str, ...]
+
+    @classmethod
+    def of(cls, plan: Plan) -> "Leaving":
+        return cls(
+            tuple(
+                keys.user(u.tenant.group, u.tenant.id, u.extension) for u in plan.leaving_users()
+            ),
+            tuple(keys.device(d.tenant.group, d.id) for d in plan.leaving_devices()),
+        )
+
+    def in_slot(self, slot: int) -> "Leaving":
+        return Leaving(
+            tuple(k for k in self.users if slot_of(k) == slot),
+            tuple(k for k in self.devices if slot_of(k) == slot),
+        )
+
+
+async def watch_leaving(tx: Redis, redis: Redis, leaving: Leaving) -> bool:
+    """WATCH the hashes of ``leaving`` on ``tx``; whether none of them has a
+    session now. A login after ``end_sessions`` either shows here (False:
+    end the sessions again) or fails the transaction."""
+    if not leaving.users and not leaving.devices:
         return True
-    await tx.watch(*names, *device_names)
+    await tx.watch(*leaving.users, *leaving.devices)
     async with redis.pipeline(transaction=False) as pipe:
-        for name in names:
+        for name in leaving.users:
             pipe.hget(name, "device")
-        for name in device_names:
+        for name in leaving.devices:
             pipe.hget(name, "user_ext")
         return not any(await pipe.execute())
 
@@ -218,7 +241,9 @@ async def stale_lockout_counters(redis: Redis, plan: Plan) -> list[str]:
     return found
 
 
-def _queue_rotation(tx: Redis, ds: DeviceStep, t: TenantConfig, rotation: SecretRotation) -> None:
+def _queue_rotation(
+    tx: SlotBatches, ds: DeviceStep, t: TenantConfig, rotation: SecretRotation
+) -> None:
     """A device that keeps its realm and gets a new SIP secret: the old one
     stays valid for a while, and its phone is told."""
     old = ds.old
@@ -242,14 +267,14 @@ def _queue_rotation(tx: Redis, ds: DeviceStep, t: TenantConfig, rotation: Secret
 
 
 def queue_writes(
-    tx: Redis,
+    tx: SlotBatches,
     plan: Plan,
     pin_hashes: dict[str, str],
     extra_deletes: list[str],
     box: SecretBox,
     rotation: SecretRotation,
 ) -> None:
-    """Queue the plan on ``tx`` (in MULTI): first what goes, then what the
+    """Record the plan's writes on ``tx``: first what goes, then what the
     file says, so that an index entry moving from one entry to another
     (a hot-desk id, a domain) ends up with the new owner."""
     stale = _stale(plan)

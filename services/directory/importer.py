@@ -6,6 +6,10 @@ write everything in one MULTI/EXEC that increments the version. If another
 import (or a login on a leaving entry) got in between, EXEC fails, nothing
 of this attempt is written, and the import starts over from a fresh read,
 so that two imports never interleave; after ``attempts`` tries it gives up.
+
+A Redis Cluster cannot run one transaction over every slot: there the
+import writes one transaction per slot under an import lock (see
+``_attempt_per_slot``).
 """
 
 import asyncio
@@ -21,6 +25,7 @@ from redis.exceptions import WatchError
 from services.auth.pins import PinHasher
 from services.binding.core import BindingCore
 from services.directory.apply import (
+    Leaving,
     SecretRotation,
     end_sessions,
     queue_writes,
@@ -28,21 +33,19 @@ from services.directory.apply import (
     watch_leaving,
 )
 from services.directory.hashing import PinWork
+from services.directory.lock import ImportConflict, import_lock
 from services.directory.model import Directory
 from services.directory.plan import Plan, PlanRefused, Step, make_plan
+from services.directory.slots import SlotBatches
 from services.directory.state import read_stored
 from services.kernel import keys
 from services.kernel.logs import fields
 from services.kernel.records import SCHEMA_VERSION
+from services.kernel.redis_conn import is_cluster
 from services.kernel.secretbox import SecretBox
 from services.kernel.tenants import TenantCache
 
 log = logging.getLogger(__name__)
-
-
-class ImportConflict(Exception):
-    """Concurrent changes kept the import from applying (nothing of it was
-    written); running it again is safe."""
 
 
 @dataclass(frozen=True)
@@ -142,35 +145,100 @@ class DirectoryImporter:
     ) -> ImportReport | None:
         """One try; None if Redis changed under it (then nothing was
         written). Sessions it ends are added to ``ended``."""
+        if is_cluster(self._redis):
+            return await self._attempt_per_slot(directory, pins, ended, dry_run)
         async with self._redis.pipeline(transaction=True) as tx:
             await tx.watch(keys.DIR_VERSION, keys.DIR_SCHEMA)
-            version = int(await tx.get(keys.DIR_VERSION) or 0)
-            schema = int(await tx.get(keys.DIR_SCHEMA) or 0)
-            if schema > SCHEMA_VERSION:
-                raise PlanRefused(
-                    f"the directory in Redis was written by a newer version (records schema "
-                    f"{schema}; this version writes {SCHEMA_VERSION}): importing with this one "
-                    "would drop what it does not know; import with the newer version"
-                )
+            version = await self._stored_version(tx)
             plan = await make_plan(directory, await read_stored(self._redis), pins)
             if dry_run or not plan.writes:
                 return ImportReport(plan, version, tuple(ended), dry_run)
             ended += await end_sessions(self._core, plan)
-            if not await watch_leaving(tx, self._redis, plan):
+            if not await watch_leaving(tx, self._redis, Leaving.of(plan)):
                 return None
-            hashes = await asyncio.gather(*(pins.hash_for(u.ref, pin) for u, pin in plan.new_pins))
-            counters = await stale_lockout_counters(self._redis, plan)
+            writes = await self._writes(plan, pins)
             tx.multi()
-            pin_hashes = {u.ref: h for (u, _), h in zip(plan.new_pins, hashes, strict=True)}
-            now = time.time()
-            rotation = SecretRotation(int(now) + self._secret_grace_seconds, int(now * 1000))
-            queue_writes(tx, plan, pin_hashes, counters, self._box, rotation)
-            tx.incr(keys.DIR_VERSION)
-            tx.set(keys.DIR_SCHEMA, SCHEMA_VERSION)
+            writes.replay(tx)
             try:
                 await tx.execute()
             except WatchError:
                 return None
+        return self._done(plan, version, ended)
+
+    async def _attempt_per_slot(
+        self, directory: Directory, pins: PinWork, ended: list[pb.Binding], dry_run: bool
+    ) -> ImportReport:
+        """On a Redis Cluster: one transaction per slot, the directory
+        index's last, under an import lock (a second import waits for none:
+        it is refused). A login on a leaving entry fails only its slot's
+        transaction, which is retried after ending that session again: the
+        writes are the same whatever the sessions, so no slot is left
+        half-written."""
+        version = await self._stored_version(self._redis)
+        plan = await make_plan(directory, await read_stored(self._redis), pins)
+        if dry_run or not plan.writes:
+            return ImportReport(plan, version, tuple(ended), dry_run)
+        async with import_lock(self._redis):
+            if await self._stored_version(self._redis) != version:
+                raise ImportConflict("another import changed the directory meanwhile: run it again")
+            ended += await end_sessions(self._core, plan)
+            writes = await self._writes(plan, pins)
+            leaving = Leaving.of(plan)
+            for slot in writes.slots():
+                await self._write_slot(writes, slot, leaving.in_slot(slot), plan, ended)
+        return self._done(plan, version, ended)
+
+    async def _write_slot(
+        self,
+        writes: SlotBatches,
+        slot: int,
+        leaving: Leaving,
+        plan: Plan,
+        ended: list[pb.Binding],
+    ) -> None:
+        for _ in range(self._attempts):
+            async with self._redis.pipeline(transaction=True) as tx:
+                if not await watch_leaving(tx, self._redis, leaving):
+                    ended += await end_sessions(self._core, plan)
+                    continue
+                tx.multi()
+                writes.replay(tx, slot)
+                try:
+                    await tx.execute()
+                    return
+                except WatchError:
+                    ended += await end_sessions(self._core, plan)
+        raise ImportConflict(
+            f"logins kept arriving on entries this import removes ({self._attempts} attempts on "
+            f"slot {slot}); part of the file is written: run it again to finish"
+        )
+
+    async def _stored_version(self, redis: Redis) -> int:
+        """The directory version; refuses a directory a newer version wrote."""
+        version = int(await redis.get(keys.DIR_VERSION) or 0)
+        schema = int(await redis.get(keys.DIR_SCHEMA) or 0)
+        if schema > SCHEMA_VERSION:
+            raise PlanRefused(
+                f"the directory in Redis was written by a newer version (records schema "
+                f"{schema}; this version writes {SCHEMA_VERSION}): importing with this one "
+                "would drop what it does not know; import with the newer version"
+            )
+        return version
+
+    async def _writes(self, plan: Plan, pins: PinWork) -> SlotBatches:
+        """Every write of ``plan``, the version's increment last."""
+        hashes = await asyncio.gather(*(pins.hash_for(u.ref, pin) for u, pin in plan.new_pins))
+        counters = await stale_lockout_counters(self._redis, plan)
+        pin_hashes = {u.ref: h for (u, _), h in zip(plan.new_pins, hashes, strict=True)}
+        now = time.time()
+        rotation = SecretRotation(int(now) + self._secret_grace_seconds, int(now * 1000))
+        writes = SlotBatches()
+        queue_writes(writes, plan, pin_hashes, counters, self._box, rotation)
+        writes.incr(keys.DIR_VERSION)
+        writes.set(keys.DIR_SCHEMA, SCHEMA_VERSION)
+        return writes
+
+    def _done(self, plan: Plan, version: int, ended: list[pb.Binding]) -> ImportReport:
         report = ImportReport(plan, version + 1, tuple(ended), dry_run=False)
         self._log(report)
         return report

@@ -41,6 +41,8 @@ DIR_NUMBERS = "hd:{dir}:numbers"  # hash DID (+E.164) -> "tenant/extension"
 DIR_PEER_SOURCES = "hd:{dir}:peer_sources"
 DIR_VERSION = "hd:{dir}:version"  # integer, incremented by every import that changes anything
 DIR_SCHEMA = "hd:{dir}:schema"  # integer: the stored records' schema (records.SCHEMA_VERSION)
+# string: the token of the import running on a Redis Cluster (expires)
+DIR_IMPORT_LOCK = "hd:{dir}:import_lock"
 
 
 def tag(group: str) -> str:

@@ -1,9 +1,19 @@
 """One way to open Redis: redis.asyncio with retries, so that a Redis
-restart is ridden out by reconnecting instead of by restarting the service."""
+restart (or a Redis Cluster fail-over) is ridden out by reconnecting
+instead of by restarting the service.
+
+A single Redis or a Redis Cluster: the services hold either as ``Redis``.
+``RedisCluster`` offers the same commands (it routes each by its key's
+slot, splits pipelines per node and runs a transaction in one slot); the
+services use only what both have, keep every script and transaction in one
+hash tag (``services.kernel.keys``), and read many streams per slot where
+one command cannot span slots (``is_cluster``). The same tests run on both.
+"""
 
 from pathlib import Path
+from typing import Any, cast
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
@@ -12,25 +22,38 @@ from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
 def connect(
     url: str,
     *,
+    cluster: bool = False,
     password_file: Path | None = None,
     ca_file: Path | None = None,
     socket_timeout: float = 2.0,
 ) -> "Redis":
     """``url`` names the ACL user (``redis://binding@host:6379/0``); its
     password is read from ``password_file`` (never in the URL or logs);
-    ``rediss://`` with ``ca_file`` speaks TLS."""
-    extra: dict[str, object] = {}
+    ``rediss://`` with ``ca_file`` speaks TLS. With ``cluster``, ``url`` is
+    any node of a Redis Cluster (the client learns the others from it)."""
+    extra: dict[str, Any] = {}
     if password_file is not None:
         extra["password"] = password_file.read_text().strip()
     if ca_file is not None:
         extra["ssl_ca_certs"] = str(ca_file)
-    return Redis.from_url(
-        url,
-        **extra,
+    retry = Retry(ExponentialBackoff(cap=1.0, base=0.02), retries=8)
+    common: dict[str, Any] = dict(
         decode_responses=True,
         socket_timeout=socket_timeout,
         socket_connect_timeout=socket_timeout,
+        retry=retry,
+    )
+    if cluster:
+        client = RedisCluster.from_url(url, **extra, **common)
+        return cast(Redis, client)
+    return Redis.from_url(
+        url,
+        **extra,
+        **common,
         health_check_interval=10,
-        retry=Retry(ExponentialBackoff(cap=1.0, base=0.02), retries=8),
         retry_on_error=[ConnectionError, TimeoutError, BusyLoadingError],
     )
+
+
+def is_cluster(redis: "Redis") -> bool:
+    return isinstance(redis, RedisCluster)

@@ -49,6 +49,7 @@ class ServiceShell(ABC):
         self.tls = TlsMaterial.of(settings, type(self).__name__)
         self.redis = connect(
             settings.redis_url,
+            cluster=settings.redis_cluster,
             password_file=settings.redis_password_file,
             ca_file=settings.redis_ca_file,
         )

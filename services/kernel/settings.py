@@ -36,3 +36,5 @@ class ServiceSettings(BaseSettings):
     # password in this file; rediss:// with redis_ca_file for TLS.
     redis_password_file: Path | None = None
     redis_ca_file: Path | None = None
+    # A Redis Cluster: redis_url then names any of its nodes.
+    redis_cluster: bool = False

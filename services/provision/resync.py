@@ -28,6 +28,7 @@ from services.kernel import keys
 from services.kernel.clock import Clock
 from services.kernel.lifecycle import cancel_and_wait
 from services.kernel.logs import fields
+from services.kernel.redis_conn import is_cluster
 from services.kernel.tenants import TenantCache
 from services.provision import metrics
 from services.provision.pacing import TokenBucket
@@ -66,6 +67,8 @@ class ConsumerOptions:
     claim_idle_ms: int
     workers: int
     block_ms: int = 1000
+    # Redis Cluster: the pause between rounds of reads that found nothing.
+    poll_ms: int = 100
 
 
 def collapse(group: str, entries: list[tuple[str, dict[str, str]]]) -> list[PushJob]:
@@ -160,14 +163,17 @@ class ResyncConsumer:
                     continue
                 streams = {keys.events(g): cursors.setdefault(keys.events(g), "0") for g in groups}
                 catching_up = any(c != ">" for c in streams.values())
-                replies = await self._redis.xreadgroup(
-                    CONSUMER_GROUP,
-                    self._options.consumer,
-                    streams,
-                    count=self._options.batch,
-                    block=None if catching_up else self._options.block_ms,
-                )
-                got = _by_stream(replies)
+                if is_cluster(self._redis):
+                    got = await self._read_each(streams, catching_up)
+                else:
+                    replies = await self._redis.xreadgroup(
+                        CONSUMER_GROUP,
+                        self._options.consumer,
+                        streams,
+                        count=self._options.batch,
+                        block=None if catching_up else self._options.block_ms,
+                    )
+                    got = _by_stream(replies)
                 for g in groups:
                     stream = keys.events(g)
                     entries = got.get(stream, [])
@@ -178,6 +184,23 @@ class ResyncConsumer:
             except (RedisError, OSError) as exc:
                 log.warning("consumer_read_failed", extra=fields(error=str(exc)))
                 await asyncio.sleep(1.0)
+
+    async def _read_each(self, streams: dict[str, str], catching_up: bool) -> dict[str, list[Any]]:
+        """On a Redis Cluster one command cannot read streams of different
+        slots: one XREADGROUP per stream, all in one pipeline (a round trip
+        per node); when nothing new came, a pause of ``poll_ms`` instead of
+        a blocking read."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for stream, cursor in streams.items():
+                pipe.xreadgroup(
+                    CONSUMER_GROUP, self._options.consumer, {stream: cursor}, self._options.batch
+                )
+            got: dict[str, list[Any]] = {}
+            for reply in await pipe.execute():
+                got |= _by_stream(reply)
+        if not catching_up and not any(got.values()):
+            await asyncio.sleep(self._options.poll_ms / 1000)
+        return got
 
     async def _claim_idle(self, groups: list[str]) -> None:
         """Take over entries another instance read and left idle (it died)."""

@@ -15,8 +15,9 @@ from services.auth.credentials import sip_ha1, sip_ha1b
 from services.auth.pins import PinHasher
 from services.binding.core import BindingCore
 from services.directory.emergency import EMERGENCY_FIELDS
-from services.directory.importer import DirectoryImporter, ImportConflict, ImportReport
+from services.directory.importer import DirectoryImporter, ImportReport
 from services.directory.load import load_directory, parse_directory
+from services.directory.lock import ImportConflict
 from services.directory.model import Directory
 from services.directory.plan import PlanRefused
 from services.kernel import keys

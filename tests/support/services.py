@@ -13,7 +13,7 @@ from tests.support.pki import tls_settings
 CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 8, "argon2_parallelism": 1}
 
 
-def binding_settings(redis_url: str) -> BindingSettings:
+def binding_settings(redis_url: str, **overrides: object) -> BindingSettings:
     return BindingSettings.model_validate(
         {
             **tls_settings("service:binding"),
@@ -23,6 +23,7 @@ def binding_settings(redis_url: str) -> BindingSettings:
             "ops_port": 0,
             "shutdown_grace_seconds": 1,
             "expiry_interval_seconds": 0.1,
+            **overrides,
         }
     )
 

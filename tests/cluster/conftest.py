@@ -1,0 +1,45 @@
+import random
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.devstack.redis_cluster import LocalRedisCluster
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_node_ports(n: int) -> tuple[int, ...]:
+    """Ports whose cluster bus port (+10000) is free too; Redis refuses
+    ports above 55535 for that reason."""
+    found: list[int] = []
+    for _ in range(1000):
+        port = random.randrange(20000, 30000)
+        if port not in found and _bindable(port) and _bindable(port + 10000):
+            found.append(port)
+            if len(found) == n:
+                return tuple(found)
+    raise RuntimeError("no free ports for a Redis Cluster")
+
+
+@pytest.fixture(scope="module")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedisCluster]:
+    """Three masters with a replica each, the project's ACL users on every
+    node; a replica takes over 2 s after its master stops answering."""
+    cluster = LocalRedisCluster(
+        "127.0.0.1",
+        free_node_ports(6),
+        Path(tmp_path_factory.mktemp("redis-cluster")),
+        node_timeout_ms=2000,
+    )
+    cluster.start()
+    yield cluster
+    cluster.stop()

@@ -1,0 +1,254 @@
+"""The services on a real Redis Cluster (three masters, a replica each,
+each component as its own ACL user): the directory import in per-slot
+transactions, logins answered once a replica holds them, the provision
+consumer reading each group's stream, and a master killed under logins."""
+
+import asyncio
+import signal
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from hotdesk.v1 import binding_pb2 as pb
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from services.auth.pins import PinHasher
+from services.auth.service import start_auth_service
+from services.binding import metrics
+from services.binding.core import BindingCore
+from services.binding.service import start_binding_service
+from services.devstack.redis_cluster import LocalRedisCluster
+from services.directory.importer import DirectoryImporter
+from services.directory.load import load_directory
+from services.directory.lock import ImportConflict
+from services.kernel import keys
+from services.kernel.redis_conn import connect
+from services.kernel.tenants import TenantCache
+from services.provision.service import start_provision_service
+from tests.support.demo import DIRECTORY
+from tests.support.provision import provision_settings
+from tests.support.secrets import sealing_box
+from tests.support.services import auth_settings, binding_settings
+
+GROUP = "acme-group"
+DEVICES = ("hd3001", "hd3002", "hd3003")
+USERS = ("1001", "1002", "1003")
+
+
+def as_user(cluster: LocalRedisCluster, user: str) -> Redis:
+    return connect(cluster.url_as(user), cluster=True, password_file=cluster.password_file(user))
+
+
+def service_redis(cluster: LocalRedisCluster, user: str) -> dict[str, object]:
+    """A service's Redis settings besides its URL."""
+    return {"redis_password_file": cluster.password_file(user), "redis_cluster": True}
+
+
+async def import_demo(cluster: LocalRedisCluster) -> int:
+    redis = as_user(cluster, "directory")
+    try:
+        importer = DirectoryImporter(redis, PinHasher(1, 8, 1), box=sealing_box())
+        return (await importer.apply(load_directory(DIRECTORY))).version
+    finally:
+        await redis.aclose()
+
+
+@pytest.fixture
+async def binding_core(redis_cluster: LocalRedisCluster) -> AsyncIterator[BindingCore]:
+    """A binding core as the binding service's user, answering logins once
+    one replica holds them."""
+    await import_demo(redis_cluster)
+    redis = as_user(redis_cluster, "binding")
+    tenants = TenantCache(redis)
+    await tenants.refresh()
+    core = BindingCore(redis, tenants, replica_acks=1)
+    yield core
+    await core.aclose()
+    await redis.aclose()
+
+
+def keys_per_master(cluster: LocalRedisCluster) -> dict[int, int]:
+    counts = {}
+    for port in cluster.running():
+        with cluster.admin(port) as node:
+            if node.info("replication")["role"] == "master":
+                counts[port] = node.dbsize()
+    return counts
+
+
+async def test_the_import_writes_every_master_and_a_second_run_changes_nothing(
+    redis_cluster: LocalRedisCluster,
+) -> None:
+    version = await import_demo(redis_cluster)
+    assert version >= 1
+    counts = keys_per_master(redis_cluster)
+    assert len(counts) == 3
+    assert sum(1 for n in counts.values() if n) >= 2, counts
+    assert await import_demo(redis_cluster) == version
+
+    admin = as_user(redis_cluster, "directory")
+    try:
+        assert await admin.hget(keys.DIR_DEVICES, "hd3001") == "acme"
+        assert await admin.hget(keys.device(GROUP, "hd3001"), "tenant") == "acme"
+        assert await admin.hget(keys.sip_credentials("hotdesk.local", "hd3001"), "ha1")
+    finally:
+        await admin.aclose()
+
+
+async def test_a_second_import_is_refused_while_one_holds_the_lock(
+    redis_cluster: LocalRedisCluster,
+) -> None:
+    version = await import_demo(redis_cluster)
+    redis = as_user(redis_cluster, "directory")
+    try:
+        await redis.set(keys.DIR_IMPORT_LOCK, "another import", ex=60)
+        changed = load_directory(DIRECTORY).model_copy(
+            update={"users": load_directory(DIRECTORY).users[:-1]}
+        )
+        importer = DirectoryImporter(redis, PinHasher(1, 8, 1), box=sealing_box())
+        with pytest.raises(ImportConflict, match="another directory import is running"):
+            await importer.apply(changed)
+        assert int(await redis.get(keys.DIR_VERSION) or 0) == version
+        await redis.delete(keys.DIR_IMPORT_LOCK)
+    finally:
+        await redis.aclose()
+
+
+async def test_a_login_reaches_the_lookup_and_the_provision_consumer(
+    redis_cluster: LocalRedisCluster,
+) -> None:
+    await import_demo(redis_cluster)
+    binding = await start_binding_service(
+        binding_settings(
+            redis_cluster.url_as("binding"),
+            **service_redis(redis_cluster, "binding"),
+            redis_replica_acks=1,
+        )
+    )
+    auth = await start_auth_service(
+        auth_settings(
+            redis_cluster.url_as("auth"), binding.grpc_port, **service_redis(redis_cluster, "auth")
+        )
+    )
+    provision = await start_provision_service(
+        provision_settings(
+            redis_cluster.url_as("provision"),
+            binding.grpc_port,
+            auth.grpc_port,
+            **service_redis(redis_cluster, "provision"),
+        )
+    )
+    redis = as_user(redis_cluster, "directory")
+    try:
+        login = await binding.core.login(
+            "hd3002", pb.UserRef(tenant="acme", extension="1002"), allow_takeover=True, actor="t"
+        )
+        assert login.result == pb.LOGIN_RESULT_LOGGED_IN
+        url = f"http://127.0.0.1:{binding.http_port}/v1/route"
+        query = {
+            "caller_user": "hd3001",
+            "caller_domain": "hotdesk.local",
+            "callee_user": "1002",
+            "callee_domain": "hotdesk.local",
+        }
+        async with aiohttp.ClientSession() as http, http.get(url, params=query) as r:
+            assert r.status == 200, await r.text()
+            assert (await r.json())["callee_device"] == "hd3002"
+        generation = login.binding.generation
+        status = keys.provision_status(GROUP, "hd3002")
+        deadline = time.monotonic() + 20
+        while int(await redis.hget(status, "pushed_gen") or 0) < generation:
+            assert time.monotonic() < deadline, "the provision consumer never pushed the login"
+            await asyncio.sleep(0.1)
+    finally:
+        await redis.aclose()
+        await provision.stop()
+        await auth.stop()
+        await binding.stop()
+
+
+async def test_a_master_dies_and_no_acknowledged_login_is_lost(
+    redis_cluster: LocalRedisCluster, binding_core: BindingCore
+) -> None:
+    master = redis_cluster.master_of(keys.device(GROUP, "hd3001"))
+    acknowledged: dict[str, str] = {}
+    killed_at = 0.0
+    back_at = 0.0
+    failed = 0
+    deadline = time.monotonic() + 60
+    for n in range(10_000):
+        assert time.monotonic() < deadline, "logins did not work again after the fail-over"
+        device, ext = DEVICES[n % 3], USERS[(n // 3) % 3]
+        try:
+            r = await binding_core.login(
+                device, pb.UserRef(tenant="acme", extension=ext), allow_takeover=True, actor="t"
+            )
+        except RedisError:  # the master is gone and no replica has taken over yet
+            failed += 1
+            await asyncio.sleep(0.05)
+            continue
+        assert r.result in (pb.LOGIN_RESULT_LOGGED_IN, pb.LOGIN_RESULT_ALREADY_LOGGED_IN), r
+        acknowledged = {d: u for d, u in acknowledged.items() if u != ext}
+        acknowledged[device] = ext
+        if n == 20:
+            redis_cluster.kill(master)
+            killed_at = time.monotonic()
+        elif killed_at and not back_at and n > 20:
+            back_at = time.monotonic()
+        if back_at and n > 60:
+            break
+    print(
+        f"master {master} killed: logins worked again after {back_at - killed_at:.2f} s "
+        f"({failed} attempts failed meanwhile)"
+    )
+    assert redis_cluster.master_of(keys.device(GROUP, "hd3001")) != master
+    for device in DEVICES:
+        state = await binding_core.get_by_device(device)
+        assert state is not None
+        now = state.binding.extension if state.HasField("binding") else None
+        assert now == acknowledged.get(device), (device, now, acknowledged)
+    redis_cluster.start_node(master)
+    redis_cluster.wait_ok()
+
+
+async def test_a_login_waits_for_the_replica_and_says_when_it_did_not_get_it(
+    redis_cluster: LocalRedisCluster, binding_core: BindingCore
+) -> None:
+    master = redis_cluster.master_of(keys.device(GROUP, "hd3002"))
+    replica = redis_cluster.process(redis_cluster.replica_of(master))
+    before = metrics.UNREPLICATED_CHANGES._value.get()
+    ref = pb.UserRef(tenant="acme", extension="1002")
+    r = await binding_core.login("hd3002", ref, allow_takeover=True, actor="t")
+    assert r.result in (pb.LOGIN_RESULT_LOGGED_IN, pb.LOGIN_RESULT_ALREADY_LOGGED_IN)
+    assert metrics.UNREPLICATED_CHANGES._value.get() == before
+    replica.send_signal(signal.SIGSTOP)
+    try:
+        out = await binding_core.logout_device("hd3002", reason=pb.CHANGE_REASON_LOGOUT, actor="t")
+        assert out.result == pb.LOGOUT_RESULT_LOGGED_OUT
+        assert metrics.UNREPLICATED_CHANGES._value.get() == before + 1
+    finally:
+        replica.send_signal(signal.SIGCONT)
+
+
+async def test_an_import_removing_a_logged_in_user_ends_the_session_first(
+    redis_cluster: LocalRedisCluster, binding_core: BindingCore
+) -> None:
+    ref = pb.UserRef(tenant="acme", extension="1003")
+    r = await binding_core.login("hd3003", ref, allow_takeover=True, actor="t")
+    assert r.result in (pb.LOGIN_RESULT_LOGGED_IN, pb.LOGIN_RESULT_ALREADY_LOGGED_IN)
+    full = load_directory(DIRECTORY)
+    without = full.model_copy(
+        update={"users": tuple(u for u in full.users if u.ref != "acme/1003")}
+    )
+    redis = as_user(redis_cluster, "directory")
+    try:
+        importer = DirectoryImporter(redis, PinHasher(1, 8, 1), box=sealing_box())
+        report = await importer.apply(without)
+        assert [(b.device_id, b.extension) for b in report.sessions_ended] == [("hd3003", "1003")]
+        assert not await redis.exists(keys.user(GROUP, "acme", "1003"))
+        assert await redis.hget(keys.device(GROUP, "hd3003"), "user_ext") is None
+        assert await importer.apply(full)
+    finally:
+        await redis.aclose()
