@@ -33,9 +33,14 @@ class EdgeAddresses:
     peers_file: str = "kamailio-peers.list"
     # host:port phones reach this edge at (default: the SIP listen address).
     advertise: str | None = None
-    # Kamailio's Redis password (it is the ACL user "default"); written into
-    # kamailio-local.cfg, which is therefore private (mode 600).
+    # Kamailio's Redis password (of the ACL user "default", or redis_user);
+    # written into kamailio-local.cfg, which is therefore private (mode 600).
     redis_password: str = ""
+    redis_user: str = ""
+    # A Redis Cluster (redis_host:redis_port is one of its nodes), and a
+    # second node (host:port) commands go to after the first failed.
+    redis_cluster: bool = False
+    redis_second: str | None = None
     # SIP over TCP too, on the UDP listener's address and port.
     tcp: bool = True
     # The internal socket only the provision service's check-sync pushes
@@ -61,14 +66,23 @@ class EdgeAddresses:
     node_address: str | None = None
 
 
+def _redis_spec(a: EdgeAddresses, name: str, host: str, port: int) -> str:
+    """An ndb_redis server spec (``user=``: kamailio/patches)."""
+    spec = f"name={name};addr={host};port={port}"
+    if a.redis_user:
+        spec += f";user={a.redis_user}"
+    if a.redis_password:
+        spec += f";pass={a.redis_password}"
+    return spec
+
+
 def local_config(a: EdgeAddresses) -> str:
     defines = {
         "HD_LISTEN": a.sip_listen,
         "HD_ADVERTISE": a.advertise or a.sip_listen.split(":", 1)[1],
         "HD_PEERS_FILE": a.peers_file,
         "HD_HTTP_LISTEN": a.http_listen,
-        "HD_REDIS": f"name=hd;addr={a.redis_host};port={a.redis_port}"
-        + (f";pass={a.redis_password}" if a.redis_password else ""),
+        "HD_REDIS": _redis_spec(a, "hd", a.redis_host, a.redis_port),
         "HD_BINDING_URL": a.binding_url,
         "HD_BINDING_TIMEOUT": str(a.binding_timeout_ms),
         "HD_MODULES": str(MODULES),
@@ -76,6 +90,9 @@ def local_config(a: EdgeAddresses) -> str:
         "HD_PSTN_GW": a.pstn_gw,
         "HD_PUSH_FROM": a.push_from,
     }
+    if a.redis_second:
+        host, port = a.redis_second.rsplit(":", 1)
+        defines["HD_SECOND_REDIS"] = _redis_spec(a, "hd2", host, int(port))
     if a.tcp:
         defines["HD_TCP_LISTEN"] = "tcp:" + a.sip_listen.split(":", 1)[1]
     if a.push_listen:
@@ -101,6 +118,7 @@ def local_config(a: EdgeAddresses) -> str:
             defines[f"HD_DMQ_PEER_{n}"] = peer
     lines = ["#!define WITH_HOTDESK"] if a.hotdesk else []
     lines += ["#!define WITH_ANTIFLOOD"] if a.antiflood else []
+    lines += ["#!define HD_CLUSTER_REDIS"] if a.redis_cluster else []
     lines += [f'#!substdef "!{name}!{int(value)}!g"' for name, value in a.limits.items()]
     lines += [f'#!substdef "!{name}!{value}!g"' for name, value in defines.items()]
     return "\n".join(lines) + "\n"

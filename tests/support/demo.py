@@ -49,12 +49,14 @@ def demo_directory_text(gateways: Gateways | None = None) -> str:
     return text
 
 
-def import_directory_text(redis_url: str, text: str, password_file: Path | None = None) -> int:
-    """Import ``text`` (as the ACL user of ``redis_url``, if it names one);
-    the directory version after it."""
+def import_directory_text(
+    redis_url: str, text: str, password_file: Path | None = None, *, cluster: bool = False
+) -> int:
+    """Import ``text`` (as the ACL user of ``redis_url``, if it names one;
+    into a Redis Cluster with ``cluster``); the directory version after it."""
 
     async def run() -> int:
-        redis = connect(redis_url, password_file=password_file)
+        redis = connect(redis_url, cluster=cluster, password_file=password_file)
         directory = parse_directory(text, str(DIRECTORY))
         report = await DirectoryImporter(redis, PinHasher(1, 8, 1), box=sealing_box()).apply(
             directory
@@ -66,9 +68,13 @@ def import_directory_text(redis_url: str, text: str, password_file: Path | None 
 
 
 def import_demo_directory(
-    redis_url: str, gateways: Gateways | None = None, password_file: Path | None = None
+    redis_url: str,
+    gateways: Gateways | None = None,
+    password_file: Path | None = None,
+    *,
+    cluster: bool = False,
 ) -> None:
-    import_directory_text(redis_url, demo_directory_text(gateways), password_file)
+    import_directory_text(redis_url, demo_directory_text(gateways), password_file, cluster=cluster)
 
 
 def caller_argv(

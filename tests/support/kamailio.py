@@ -9,8 +9,10 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from services.devstack.kamailio import EdgeAddresses, kamailio_argv, prepare_run_dir
+from services.devstack.redis_cluster import LocalRedisCluster
 from tests.support.pki import credentials
 from tests.support.processes import wait_until_serving
 from tests.support.redis_server import RedisServer
@@ -43,12 +45,28 @@ def free_tcp_port() -> int:
         return port
 
 
+def _redis_addresses(redis: RedisServer | LocalRedisCluster) -> dict[str, Any]:
+    """Kamailio on a single Redis is the replica's default user; on a Redis
+    Cluster the ACL user ``kamailio`` of every node, with two seeds."""
+    if isinstance(redis, LocalRedisCluster):
+        return {
+            "redis_host": redis.host,
+            "redis_port": redis.ports[0],
+            "redis_second": f"{redis.host}:{redis.ports[1]}",
+            "redis_cluster": True,
+            "redis_user": "kamailio",
+            "redis_password": redis.password("kamailio"),
+        }
+    password = redis.password_file("kamailio").read_text().strip() if redis.acl else ""
+    return {"redis_host": "127.0.0.1", "redis_port": redis.port, "redis_password": password}
+
+
 class KamailioServer:
     def __init__(
         self,
         run_dir: Path,
         *,
-        redis: RedisServer,
+        redis: RedisServer | LocalRedisCluster,
         binding_url: str,
         emergency_gw: str,
         pstn_gw: str,
@@ -82,12 +100,7 @@ class KamailioServer:
             tls=credentials("sip:edge") if tls else None,
             limits=limits or {},
             http_listen=f"tcp:127.0.0.1:{self.http_port}",
-            redis_host="127.0.0.1",
-            redis_port=redis.port,
-            # Kamailio is the replica's default user (ndb_redis knows no other).
-            redis_password=(
-                redis.password_file("kamailio").read_text().strip() if redis.acl else ""
-            ),
+            **_redis_addresses(redis),
             binding_url=binding_url,
             emergency_gw=emergency_gw,
             pstn_gw=pstn_gw,
