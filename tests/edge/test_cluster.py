@@ -118,6 +118,37 @@ def test_a_phone_registered_at_one_node_is_called_through_the_others(
     assert f"127.0.0.1:{c.sip_port}" in record_routes
 
 
+def test_a_dead_nodes_phones_are_reached_once_they_register_at_another(
+    fresh_edge: Edge, cluster: Cluster
+) -> None:
+    """A dies with hd3002 registered through it; the phone registers again
+    (its next refresh, or its DNS SRV fail-over) at B: a call entering at C
+    rings it through B."""
+    edge = fresh_edge
+    a, b, c = cluster.nodes
+    for node in (a, b, c):
+        if node.proc is None:
+            started(node)
+    edge.login("hd3001", "1001")
+    edge.login("hd3002", "1002")
+    bob_port = free_udp_port()
+    bob = edge.gateway("bob-desk-after-a-died", bob_port).start()
+    try:
+        cluster.register(a, "hd3002", bob_port)
+        a.kill()
+        cluster.register(b, "hd3002", bob_port)
+        call = cluster.call(c, "alice-via-c-after-a-died", "hd3001", "1002")
+        assert call.run() == 0
+        assert call.final_status() == 200
+        assert bob.wait() == 0
+    finally:
+        bob.stop()
+    (invite,) = bob.received("INVITE")
+    record_routes = " ".join(invite.headers["record-route"])
+    assert f"127.0.0.1:{b.sip_port}" in record_routes
+    assert f"127.0.0.1:{a.sip_port}" not in record_routes
+
+
 def test_emergency_data_and_callbacks_are_shared(fresh_edge: Edge, cluster: Cluster) -> None:
     """hd3001 registers at A, dials 112 through B; the PSAP's callback
     enters at C and rings hd3001 (through A)."""

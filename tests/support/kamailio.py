@@ -174,6 +174,15 @@ class KamailioServer:
             log=lambda: self.log,
         )
 
+    def kill(self) -> None:
+        """The node dies at once (SIGKILL to every Kamailio process)."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+
     def stop(self) -> None:
         if self.proc is None:
             return
