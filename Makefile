@@ -3,13 +3,16 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: bootstrap run test lint unit bench soak clean
+.PHONY: bootstrap run cluster test lint unit bench soak clean
 
 bootstrap:
 	@scripts/bootstrap.sh
 
 run: bootstrap
 	$(PY) -m services.devstack
+
+cluster: bootstrap
+	$(PY) -m services.devstack.cluster
 
 lint: bootstrap
 	$(VENV)/bin/ruff check .

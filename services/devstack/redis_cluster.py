@@ -195,9 +195,18 @@ class LocalRedisCluster:
                 return bool(role["master_link_status"] == "up")
             return True
 
-    def master_of(self, key: str) -> int:
-        """The port of the master serving ``key``'s slot now."""
-        with self.admin(self.running()[0]) as client:
+    def master_of(self, key: str, running: tuple[int, ...] = ()) -> int:
+        """The port of the master serving ``key``'s slot now, as the first of
+        the nodes this object started (or of ``running``) that answers."""
+        for port in running or tuple(self.running()):
+            try:
+                return self._master_of(key, port)
+            except redis.ConnectionError:
+                continue
+        raise RuntimeError("no node of the Redis Cluster answers")
+
+    def _master_of(self, key: str, port: int) -> int:
+        with self.admin(port) as client:
             slot = int(client.cluster("keyslot", key))
             for start, end, master, *_ in client.execute_command("CLUSTER SLOTS"):
                 if start <= slot <= end:

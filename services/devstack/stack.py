@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.devstack.kamailio import EdgeAddresses, kamailio_argv, prepare_run_dir
 from services.devstack.menu_key import ensure_menu_key
 from services.devstack.pki import LOCAL_HOSTS, LocalCa
+from services.devstack.redis_cluster import LocalRedisCluster
 from services.devstack.redis_pair import RedisPair
 from services.kernel.secretbox import SecretBox
 
@@ -66,7 +67,7 @@ class Child:
     proc: asyncio.subprocess.Process | None = None
 
 
-def _identity(ca: LocalCa, name: str) -> dict[str, str]:
+def identity(ca: LocalCa, name: str) -> dict[str, str]:
     """The gRPC identity of service ``name``: a certificate of the local CA
     (its CN ``service:<name>``), valid for this machine's addresses."""
     c = ca.issue(name, f"service:{name}", LOCAL_HOSTS)
@@ -81,19 +82,34 @@ def _redis(s: DevStackSettings) -> RedisPair:
     return RedisPair(s.host, s.redis_port, s.redis_replica_port, s.data_dir)
 
 
+def service_env(
+    prefix: str,
+    host: str,
+    ca: LocalCa,
+    grpc_port: int,
+    ops_port: int,
+    redis: RedisPair | LocalRedisCluster,
+) -> dict[str, str]:
+    """A service's addresses, identity and Redis (as its own ACL user)."""
+    name = prefix.removeprefix("HOTDESK_").removesuffix("_").lower()
+    env = {
+        f"{prefix}REDIS_URL": redis.url_as(name),
+        f"{prefix}REDIS_PASSWORD_FILE": str(redis.password_file(name)),
+        f"{prefix}GRPC_HOST": host,
+        f"{prefix}GRPC_PORT": str(grpc_port),
+        f"{prefix}OPS_HOST": host,
+        f"{prefix}OPS_PORT": str(ops_port),
+        **{f"{prefix}{k}": v for k, v in identity(ca, name).items()},
+    }
+    if isinstance(redis, LocalRedisCluster):
+        env[f"{prefix}REDIS_CLUSTER"] = "true"
+    return env
+
+
 def _service_env(
     prefix: str, s: DevStackSettings, ca: LocalCa, grpc_port: int, ops_port: int
 ) -> dict[str, str]:
-    name = prefix.removeprefix("HOTDESK_").removesuffix("_").lower()
-    return {
-        f"{prefix}REDIS_URL": _redis(s).url_as(name),
-        f"{prefix}REDIS_PASSWORD_FILE": str(_redis(s).password_file(name)),
-        f"{prefix}GRPC_HOST": s.host,
-        f"{prefix}GRPC_PORT": str(grpc_port),
-        f"{prefix}OPS_HOST": s.host,
-        f"{prefix}OPS_PORT": str(ops_port),
-        **{f"{prefix}{k}": v for k, v in _identity(ca, name).items()},
-    }
+    return service_env(prefix, s.host, ca, grpc_port, ops_port, _redis(s))
 
 
 def secrets_key(s: DevStackSettings) -> Path:
@@ -191,13 +207,13 @@ def plan(s: DevStackSettings) -> list[Child]:
     ]
 
 
-async def _pump(name: str, stream: asyncio.StreamReader) -> None:
+async def pump(name: str, stream: asyncio.StreamReader) -> None:
     while line := await stream.readline():
         sys.stdout.write(f"{name:>8} | {line.decode(errors='replace')}")
         sys.stdout.flush()
 
 
-async def _wait_ready(child: Child, within: float = 20.0) -> None:
+async def wait_ready(child: Child, within: float = 20.0) -> None:
     deadline = time.monotonic() + within
     async with aiohttp.ClientSession() as http:
         while True:
@@ -227,28 +243,35 @@ async def _wait_redis(s: DevStackSettings, within: float = 10.0) -> None:
             await asyncio.sleep(0.1)
 
 
-async def _import_directory(s: DevStackSettings) -> None:
-    env = os.environ | {
-        "HOTDESK_CLI_REDIS_URL": _redis(s).url_as("directory"),
-        "HOTDESK_CLI_REDIS_PASSWORD_FILE": str(_redis(s).password_file("directory")),
-        "HOTDESK_CLI_SECRETS_KEY_FILE": str(secrets_key(s)),
-        "HOTDESK_CLI_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
-    }
+async def import_directory(file: Path, cli_env: dict[str, str]) -> None:
+    """``hotdesk directory import`` of ``file``, with the CLI's settings."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "services.cli.main",
         "directory",
         "import",
-        str(s.directory_file),
-        env=env,
+        str(file),
+        env=os.environ | cli_env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
     assert proc.stdout is not None
-    await _pump("import", proc.stdout)
+    await pump("import", proc.stdout)
     if await proc.wait() != 0:
         raise RuntimeError("the demo directory did not import")
+
+
+async def _import_directory(s: DevStackSettings) -> None:
+    await import_directory(
+        s.directory_file,
+        {
+            "HOTDESK_CLI_REDIS_URL": _redis(s).url_as("directory"),
+            "HOTDESK_CLI_REDIS_PASSWORD_FILE": str(_redis(s).password_file("directory")),
+            "HOTDESK_CLI_SECRETS_KEY_FILE": str(secrets_key(s)),
+            "HOTDESK_CLI_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
+        },
+    )
 
 
 def _banner(s: DevStackSettings) -> str:
@@ -310,7 +333,7 @@ A phone's file, as hd3001 (a Yealink T54W) fetches it after a login or logout:
 _MAY_STOP = ("redis", "redis-replica")
 
 
-async def _supervise(children: list[Child], stop: asyncio.Event) -> int:
+async def supervise(children: list[Child], stop: asyncio.Event) -> int:
     """Until Ctrl-C (0) or a component other than Redis exits (1)."""
     waiting = {asyncio.create_task(c.proc.wait()): c.name for c in children if c.proc is not None}
     stopper = asyncio.create_task(stop.wait())
@@ -331,43 +354,59 @@ async def _supervise(children: list[Child], stop: asyncio.Event) -> int:
             )
 
 
-async def run(s: DevStackSettings) -> int:
-    children = plan(s)
+async def start(child: Child) -> "asyncio.Task[None]":
+    """Start ``child``; the task that copies its output to the terminal."""
+    child.proc = await asyncio.create_subprocess_exec(
+        *child.argv,
+        cwd=child.cwd,
+        env=os.environ | child.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert child.proc.stdout is not None
+    return asyncio.create_task(pump(child.name, child.proc.stdout))
+
+
+async def stop_all(children: list[Child], pumps: list["asyncio.Task[None]"]) -> None:
+    """Stop the children, last started first."""
+    for child in reversed(children):
+        if child.proc is not None and child.proc.returncode is None:
+            child.proc.terminate()
+            try:
+                await asyncio.wait_for(child.proc.wait(), 10)
+            except TimeoutError:
+                child.proc.kill()
+    for task in pumps:
+        task.cancel()
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event Ctrl-C (and SIGTERM) sets."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run(s: DevStackSettings) -> int:
+    children = plan(s)
+    stop = stop_on_signals()
     pumps: list[asyncio.Task[None]] = []
     try:
         for child in children:
-            child.proc = await asyncio.create_subprocess_exec(
-                *child.argv,
-                cwd=child.cwd,
-                env=os.environ | child.env,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-            )
-            assert child.proc.stdout is not None
-            pumps.append(asyncio.create_task(_pump(child.name, child.proc.stdout)))
+            pumps.append(await start(child))
             if child.name == "redis":
                 await _wait_redis(s)
                 await _import_directory(s)
-            await _wait_ready(child)
+            await wait_ready(child)
         print(_banner(s), flush=True)
-        return await _supervise(children, stop)
+        return await supervise(children, stop)
     except RuntimeError as exc:
         print(f"make run: {exc}", file=sys.stderr)
         return 1
     finally:
-        for child in reversed(children):
-            if child.proc is not None and child.proc.returncode is None:
-                child.proc.terminate()
-                try:
-                    await asyncio.wait_for(child.proc.wait(), 10)
-                except TimeoutError:
-                    child.proc.kill()
-        for pump in pumps:
-            pump.cancel()
+        await stop_all(children, pumps)
 
 
 def main() -> int:
