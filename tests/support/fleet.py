@@ -126,6 +126,8 @@ class Fleet:
     kamailio: KamailioServer
     provision: ServiceProcess
     phones: NotifiedPhones
+    # Further members of the provision consumer group (fleet_stack's ``members``).
+    more_provisions: list[ServiceProcess]
 
     def binding_stub(self) -> binding_pb2_grpc.BindingServiceStub:
         return binding_pb2_grpc.BindingServiceStub(pki.channel(self.binding.grpc_address))
@@ -143,9 +145,12 @@ class Fleet:
 
 
 @contextmanager
-def fleet_stack(root: Path, size: int, provision_env: dict[str, str]) -> Iterator[Fleet]:
+def fleet_stack(
+    root: Path, size: int, provision_env: dict[str, str], members: int = 1
+) -> Iterator[Fleet]:
     """``size`` registered fleet phones behind the real edge, the binding and
-    provision services as processes (``provision_env`` adds settings)."""
+    provision services as processes (``provision_env`` adds settings;
+    ``members`` provision processes share the consumer group)."""
     redis = RedisServer(root / "redis")
     redis.start()
     try:
@@ -161,26 +166,31 @@ def fleet_stack(root: Path, size: int, provision_env: dict[str, str]) -> Iterato
             push_from=PUSH_FROM,
         )
         kamailio.start()
-        provision = ServiceProcess(
-            "provision",
-            redis.url,
-            root / "provision.log",
-            ("grpc", "http"),
-            {
-                "HOTDESK_PROVISION_BINDING_ADDRESS": binding.grpc_address,
-                "HOTDESK_PROVISION_PUSH_EDGE_PORT": str(kamailio.push_port),
-                "HOTDESK_PROVISION_PUSH_BIND_HOST": PUSH_HOST,
-                "HOTDESK_PROVISION_CONSUMER_NAME": "provision-0",
-                **provision_env,
-            },
-        )
+        provisions = [
+            ServiceProcess(
+                "provision",
+                redis.url,
+                root / f"provision-{n}.log",
+                ("grpc", "http"),
+                {
+                    "HOTDESK_PROVISION_BINDING_ADDRESS": binding.grpc_address,
+                    "HOTDESK_PROVISION_PUSH_EDGE_PORT": str(kamailio.push_port),
+                    "HOTDESK_PROVISION_PUSH_BIND_HOST": PUSH_HOST,
+                    "HOTDESK_PROVISION_CONSUMER_NAME": f"provision-{n}",
+                    **provision_env,
+                },
+            )
+            for n in range(members)
+        ]
         with NotifiedPhones() as phones:
             register_fleet(kamailio.sip_port, size, phones.port, root)
-            provision.start()
+            for provision in provisions:
+                provision.start()
             try:
-                yield Fleet(size, redis, binding, kamailio, provision, phones)
+                yield Fleet(size, redis, binding, kamailio, provisions[0], phones, provisions[1:])
             finally:
-                provision.stop()
+                for provision in provisions:
+                    provision.stop()
                 kamailio.stop()
                 binding.stop()
     finally:
