@@ -8,6 +8,8 @@ import asyncio
 
 from bench.blf import BlfLatency
 from bench.blf import measure as measure_blf
+from bench.cluster import ONE_NODE, THREE_NODES, ClusterRun, Replication, measure_registrations
+from bench.cluster import measure_calls as measure_cluster_calls
 from bench.edge_calls import DESK_TO_DESK, INBOUND, EdgeRun, LoginToRoute, measure_login_to_route
 from bench.edge_calls import measure as measure_edge
 from bench.emergency import WITH as EMERGENCY_WITH
@@ -246,11 +248,39 @@ def _menu_table(runs: list[MenuRun]) -> str:
     )
 
 
+def _cluster_tables(runs: list[ClusterRun], replication: Replication) -> str:
+    rows = [
+        [r.mode, f"{r.calls_ok:,}", f"{r.calls_failed:,}", f"{r.seconds:.1f}", f"{r.cps:,.0f}"]
+        for r in runs
+    ]
+    calls = table(["mode", "calls ok", "failed", "seconds", "calls/s"], rows)
+
+    def mean_cps(mode: str) -> float:
+        picked = [r.cps for r in runs if r.mode.startswith(mode)]
+        return sum(picked) / len(picked)
+
+    ratio = table(
+        ["three nodes vs one (same run, same offered load)", "ratio"],
+        [["calls/s", f"{mean_cps(THREE_NODES) / mean_cps(ONE_NODE):.2f}"]],
+    )
+    held = table(
+        ["registered at node 1", "held by nodes 2 and 3", "replicated within s"],
+        [
+            [
+                f"{replication.registered:,}",
+                ", ".join(f"{n:,}" for n in replication.held),
+                f"{replication.seconds:.1f}",
+            ]
+        ],
+    )
+    return f"{calls}\n\n{ratio}\n\n{held}"
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument(
         "--only",
-        choices=["lookups", "edge", "emergency", "provision", "menu", "grpc", "all"],
+        choices=["lookups", "edge", "cluster", "emergency", "provision", "menu", "grpc", "all"],
         default="all",
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 1_000_000])
@@ -307,6 +337,17 @@ async def main() -> None:
         print(_blf_table(blf))
         print()
     if args.only == "edge":
+        return
+    if args.only in ("cluster", "all"):
+        print("cluster: three Kamailio nodes against one ...", flush=True)
+        cluster_runs = await asyncio.to_thread(
+            measure_cluster_calls, args.edge_calls, args.edge_in_flight
+        )
+        replication = await asyncio.to_thread(measure_registrations, args.fleet)
+        print(f"\nCalls through the cluster ({args.edge_in_flight} in flight per caller)")
+        print(_cluster_tables(cluster_runs, replication))
+        print()
+    if args.only == "cluster":
         return
     if args.only in ("emergency", "all"):
         print("emergency: 112 with and without the desk's location ...", flush=True)

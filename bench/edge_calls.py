@@ -156,7 +156,7 @@ def _caller(kamailio: KamailioServer, number: str, peer_port: int | None) -> lis
     ]
 
 
-def _call_load(
+def call_load(
     kamailio: KamailioServer,
     number: str,
     calls: int,
@@ -196,6 +196,13 @@ def _setup_times_ms(message_log: Path, invite_cseq: str) -> list[float]:
     return setup
 
 
+def completed(stat_csv: Path) -> tuple[int, int]:
+    """Calls that succeeded and failed, from sipp's statistics file."""
+    with stat_csv.open() as f:
+        last = list(csv.DictReader(f, delimiter=";"))[-1]
+    return int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"])
+
+
 def load_run(
     kamailio: KamailioServer,
     number: str,
@@ -212,17 +219,16 @@ def load_run(
     run_dir.mkdir()
     started = time.monotonic()
     stats = ("-trace_stat", "-stf", str(run_dir / "stat.csv"), "-fd", "1")
-    _call_load(kamailio, number, calls, in_flight, run_dir, *stats, peer_port=peer_port)
+    call_load(kamailio, number, calls, in_flight, run_dir, *stats, peer_port=peer_port)
     seconds = time.monotonic() - started
-    with (run_dir / "stat.csv").open() as f:
-        last = list(csv.DictReader(f, delimiter=";"))[-1]
+    ok, failed = completed(run_dir / "stat.csv")
     log = run_dir / "messages.log"
     trace = ("-trace_msg", "-message_file", str(log))
-    _call_load(kamailio, number, SETUP_SAMPLES, 1, run_dir, *trace, peer_port=peer_port)
+    call_load(kamailio, number, SETUP_SAMPLES, 1, run_dir, *trace, peer_port=peer_port)
     return EdgeRun(
         mode,
-        int(last["SuccessfulCall(C)"]),
-        int(last["FailedCall(C)"]),
+        ok,
+        failed,
         seconds,
         _setup_times_ms(log, "2 INVITE" if peer_port is None else "1 INVITE"),
     )

@@ -116,6 +116,17 @@ def test_a_phone_registered_at_one_node_is_called_through_the_others(
     record_routes = " ".join(invite.headers["record-route"])
     assert f"127.0.0.1:{a.sip_port}" in record_routes
     assert f"127.0.0.1:{c.sip_port}" in record_routes
+    # Through A itself: straight to Bob's Contact.
+    bob = edge.gateway("bob-desk-at-a-again", bob_port).start()
+    try:
+        call = cluster.call(a, "alice-via-a", "hd3001", "1002")
+        assert call.run() == 0
+        assert call.final_status() == 200
+        assert bob.wait() == 0
+    finally:
+        bob.stop()
+    (invite,) = bob.received("INVITE")
+    assert f"127.0.0.1:{c.sip_port}" not in " ".join(invite.headers["record-route"])
 
 
 def test_a_dead_nodes_phones_are_reached_once_they_register_at_another(
