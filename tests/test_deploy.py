@@ -18,6 +18,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
+import redis
 import yaml
 from pydantic_settings import BaseSettings
 
@@ -34,6 +36,7 @@ from services.cli.settings import CliSettings
 from services.devstack import redis_acl
 from services.devstack.kamailio import EdgeAddresses, local_config
 from services.provision.settings import ProvisionSettings
+from tests.support.redis_server import free_port
 
 ROOT = Path(__file__).parents[1]
 K8S = ROOT / "deploy" / "k8s"
@@ -43,7 +46,7 @@ Manifest = dict[str, Any]
 # Settings the production overlay sets that a service may not have yet: the
 # services' Redis Cluster mode comes with the services' own change. Allowed
 # only while the settings class lacks it (then checked like every other).
-PENDING_SETTINGS = {"redis_cluster"}
+PENDING_SETTINGS = {"redis_cluster", "redis_replica_acks"}
 
 
 def _kustomization(directory: Path) -> Manifest:
@@ -990,11 +993,16 @@ def test_service_files_come_from_the_contracted_secrets(built: list[Manifest], n
         assert _file_source(built, name, want_path) == (secret, "key")
 
 
-def test_redis_loads_its_users_from_the_acl_secret(built: list[Manifest]) -> None:
+# The users file of each overlay's Redis: the primary's (services.devstack.
+# redis_acl's role `primary`), a Redis Cluster node's (role `cluster`).
+USERS_FILE = {"dev": "users.acl", "production": "cluster.acl"}
+
+
+def test_redis_loads_its_users_from_the_acl_secret(built: list[Manifest], overlay: str) -> None:
     (container,) = _pod(_workload(built, "redis"))["spec"]["containers"]
     args = container["args"]
     path = args[args.index("--aclfile") + 1]
-    assert _file_source(built, "redis", path) == ("hotdesk-redis-acl", "users.acl")
+    assert _file_source(built, "redis", path) == ("hotdesk-redis-acl", USERS_FILE[overlay])
     # Its data stays on the claim.
     mounts = _mounts(built, "redis")
     (claim,) = _workload(built, "redis")["spec"]["volumeClaimTemplates"]
@@ -1277,6 +1285,107 @@ def test_kamailio_reaches_the_cluster_nodes(built: list[Manifest]) -> None:
     node = _workload_peer(built, "redis")
     assert _selects({"matchLabels": destination.label_dict}, node.label_dict)
     assert _flow(built, _workload_peer(built, "kamailio"), node, target, "TCP")
+
+
+@PRODUCTION
+def test_the_redis_nodes_arguments_and_the_job_make_a_cluster(
+    built: list[Manifest], tmp_path: Path
+) -> None:
+    """Six real redis-servers with the StatefulSet's arguments (their files
+    and ports moved here) and the Job's script (the nodes' names and port
+    moved to loopback ports): three masters, each with a replica linked as
+    ACL user `replica`; run again, the script leaves the cluster alone."""
+    (container,) = _pod(_workload(built, "redis"))["spec"]["containers"]
+    (job,) = _of_kind(built, "Job")
+    script = _pod(job)["spec"]["containers"][0]["args"][0]
+    passwords = redis_acl.ensure_passwords(tmp_path / "secrets")
+    config, *rest = container["args"]
+    arguments = _redis_arguments(rest)
+    (acl_path,) = arguments["aclfile"]
+    files = {
+        config: redis_acl.replica_auth(passwords) + "\n",
+        # The primary's users (what a cluster node's file has besides
+        # Kamailio's own user).
+        acl_path: redis_acl.acl_text("primary", passwords),
+        "/etc/hotdesk/redis-admin/password": passwords["admin"],
+    }
+    for path, text in files.items():
+        local = tmp_path / "files" / path.lstrip("/")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_text(text)
+    ports = [free_port() for _ in range(12)]
+    assert len(set(ports)) == 12
+    processes = []
+    try:
+        for i in range(6):
+            node = tmp_path / f"node{i}"
+            node.mkdir()
+            args = [
+                str(tmp_path / "files" / a.lstrip("/")) if a in files else a
+                for a in container["args"]
+            ]
+            (nodes_conf,) = arguments["cluster-config-file"]
+            args = [str(node / "nodes.conf") if a == nodes_conf else a for a in args]
+            processes.append(
+                subprocess.Popen(
+                    [
+                        "redis-server",
+                        *args,
+                        "--port",
+                        str(ports[i]),
+                        "--bind",
+                        "127.0.0.1",
+                        "--cluster-port",
+                        str(ports[6 + i]),
+                        "--dir",
+                        str(node),
+                        "--logfile",
+                        str(node / "log"),
+                    ],
+                )
+            )
+        (read,) = re.findall(r"\$\(cat \S+\)", script)
+        local_script = script.replace(
+            read, f"$(cat {tmp_path / 'files/etc/hotdesk/redis-admin/password'})"
+        )
+        assert local_script.count("host=redis-$i.redis-cluster\n") == 1
+        local_script = local_script.replace(
+            "host=redis-$i.redis-cluster\n",
+            "host=127.0.0.1; set -- " + " ".join(map(str, ports[:6])) + "; shift $i; port=$1\n",
+        )
+        assert local_script.count(":6379") == 1 and local_script.count("-p 6379") == 2
+        local_script = local_script.replace(":6379", ":$port").replace("-p 6379", '-p "$port"')
+
+        def run_job() -> str:
+            done = subprocess.run(
+                ["sh", "-c", local_script], capture_output=True, text=True, timeout=180
+            )
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        run_job()
+        admin = [
+            redis.Redis(port=p, password=passwords["admin"], decode_responses=True)
+            for p in ports[:6]
+        ]
+        for _ in range(200):
+            roles = [a.info("replication") for a in admin]
+            linked = [r for r in roles if r["role"] == "slave" and r["master_link_status"] == "up"]
+            if admin[0].cluster("info")["cluster_state"] == "ok" and len(linked) == 3:
+                break
+            time.sleep(0.1)
+        assert admin[0].cluster("info")["cluster_state"] == "ok"
+        masters = [r for r in roles if r["role"] == "master"]
+        assert len(masters) == 3 and all(int(m["connected_slaves"]) == 1 for m in masters)
+        assert len(linked) == 3
+        assert "the cluster exists" in run_job()
+        for client in admin:
+            client.close()
+    finally:
+        for process in processes:
+            process.kill()
+        for process in processes:
+            process.wait(timeout=30)
 
 
 # --- Both builds are valid Kubernetes objects -----------------------------------
