@@ -32,6 +32,9 @@
 # once, and written into kamailio-local.cfg with this node's own addresses
 # (HD_DMQ_LISTEN, HD_DMQ_ADDRESS, HD_NODE_ADDRESS). A peer that comes back
 # with another IP is not followed: see the README ("Kubernetes").
+# With EDGE_REDIS_CLUSTER set (non-empty), Redis is a Redis Cluster: the
+# rendered file starts with #!define HD_CLUSTER_REDIS (the template picks
+# its Redis lines by it).
 # Arguments are passed on to Kamailio.
 set -eu
 
@@ -114,6 +117,10 @@ if [ -f "$template" ]; then
     if [ -n "${EDGE_DMQ_PEERS:-}" ]; then
         defines=$(cluster_defines "$local_cfg.new")
         echo "$defines" >>"$local_cfg.new"
+    fi
+    if [ -n "${EDGE_REDIS_CLUSTER:-}" ]; then
+        { echo '#!define HD_CLUSTER_REDIS'; cat "$local_cfg.new"; } >"$local_cfg.redis"
+        mv "$local_cfg.redis" "$local_cfg.new"
     fi
     mv "$local_cfg.new" "$local_cfg"
     umask 022

@@ -43,10 +43,6 @@ K8S = ROOT / "deploy" / "k8s"
 BASE = K8S / "base"
 OVERLAYS = ("dev", "production")
 Manifest = dict[str, Any]
-# Settings the production overlay sets that a service may not have yet: the
-# services' Redis Cluster mode comes with the services' own change. Allowed
-# only while the settings class lacks it (then checked like every other).
-PENDING_SETTINGS = {"redis_cluster", "redis_replica_acks"}
 
 
 def _kustomization(directory: Path) -> Manifest:
@@ -79,8 +75,7 @@ def test_manifest_env_and_ports_match_settings(
     for var in env:
         assert var.startswith(prefix), var
         setting = var.removeprefix(prefix).lower()
-        pending = setting in PENDING_SETTINGS and setting not in settings.model_fields
-        assert setting in settings.model_fields or pending, var
+        assert setting in settings.model_fields, var
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     for port_name, number in ports.items():
         assert env[f"{prefix}{port_name.upper()}_PORT"] == str(number)
@@ -1306,7 +1301,7 @@ def test_the_redis_nodes_arguments_and_the_job_make_a_cluster(
         config: redis_acl.replica_auth(passwords) + "\n",
         # The primary's users (what a cluster node's file has besides
         # Kamailio's own user).
-        acl_path: redis_acl.acl_text("primary", passwords),
+        acl_path: redis_acl.acl_text("cluster", passwords),
         "/etc/hotdesk/redis-admin/password": passwords["admin"],
     }
     for path, text in files.items():
@@ -1482,8 +1477,10 @@ def test_entrypoint_renders_the_redis_password_and_starts_kamailio(
     assert done.returncode == 0, done.stderr
     text = rendered.read_text()
     assert "@REDIS_PASSWORD@" not in text
-    (spec,) = re.findall(r'#!substdef "!HD_REDIS!(.*)!g"', text)
-    assert dict(kv.split("=", 1) for kv in spec.split(";"))["pass"] == "0f1e2d3c4b5a"
+    specs = re.findall(r'#!substdef "!(?:HD_REDIS|HD_SECOND_REDIS)!(.*)!g"', text)
+    assert len(specs) == 3  # a Redis Cluster's two seeds, or the replica
+    for spec in specs:
+        assert dict(kv.split("=", 1) for kv in spec.split(";"))["pass"] == "0f1e2d3c4b5a"
     # Only the same user may read it; the rest of the template is unchanged.
     assert stat.S_IMODE(rendered.stat().st_mode) == 0o600
     template = (tmp_path / "template.cfg").read_text()
@@ -1526,6 +1523,31 @@ def _node(built: list[Manifest], peers: str) -> dict[str, str]:
         "EDGE_POD_IP": "127.0.0.2",
         "EDGE_PEER_WAIT_SECONDS": "1",
     }
+
+
+def test_entrypoint_renders_the_redis_cluster_lines(built: list[Manifest], tmp_path: Path) -> None:
+    """Production's Kamailio (EDGE_REDIS_CLUSTER) logs in as ACL user
+    kamailio on the cluster, with a second seed; dev's as the replica's
+    default user."""
+    done, rendered = _run_entrypoint(
+        built, tmp_path, "0f1e2d3c4b5a\n", cluster={"EDGE_REDIS_CLUSTER": "true"}
+    )
+    assert done.returncode == 0, done.stderr
+    text = rendered.read_text()
+    assert text.startswith("#!define HD_CLUSTER_REDIS\n")
+    cluster_part = text.split("#!ifdef HD_CLUSTER_REDIS", 1)[1].split("#!else", 1)[0]
+    specs = re.findall(r'#!substdef "!(HD_REDIS|HD_SECOND_REDIS)!(.*)!g"', cluster_part)
+    assert [name for name, _ in specs] == ["HD_REDIS", "HD_SECOND_REDIS"]
+    for _, spec in specs:
+        fields = dict(kv.split("=", 1) for kv in spec.split(";"))
+        assert (fields["user"], fields["pass"]) == ("kamailio", "0f1e2d3c4b5a")
+
+
+def test_production_kamailio_reads_the_redis_cluster() -> None:
+    production = [d for d in yaml.safe_load_all(_build("production")) if d]
+    (container,) = _pod(_workload(production, "kamailio"))["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env.get("EDGE_REDIS_CLUSTER") == "true"
 
 
 @PRODUCTION
