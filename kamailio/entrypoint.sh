@@ -32,6 +32,9 @@
 # once, and written into kamailio-local.cfg with this node's own addresses
 # (HD_DMQ_LISTEN, HD_DMQ_ADDRESS, HD_NODE_ADDRESS). A peer that comes back
 # with another IP is not followed: see the README ("Kubernetes").
+# With EDGE_ADVERTISE_HOST set, the host of HD_ADVERTISE and
+# HD_TLS_ADVERTISE (ports kept) is replaced by it: a cluster node's own
+# name, where phones and peers reach that node.
 # With EDGE_REDIS_CLUSTER set (non-empty), Redis is a Redis Cluster: the
 # rendered file starts with #!define HD_CLUSTER_REDIS (the template picks
 # its Redis lines by it).
@@ -117,6 +120,14 @@ if [ -f "$template" ]; then
     if [ -n "${EDGE_DMQ_PEERS:-}" ]; then
         defines=$(cluster_defines "$local_cfg.new")
         echo "$defines" >>"$local_cfg.new"
+    fi
+    if [ -n "${EDGE_ADVERTISE_HOST:-}" ]; then
+        case $EDGE_ADVERTISE_HOST in
+        *[!A-Za-z0-9.-]*) fail "EDGE_ADVERTISE_HOST must be a host name or IPv4 address" ;;
+        esac
+        sed 's/^\(#!substdef "!HD_\(TLS_\)\{0,1\}ADVERTISE!\)[^:!]*:/\1'"$EDGE_ADVERTISE_HOST"':/' \
+            "$local_cfg.new" >"$local_cfg.host"
+        mv "$local_cfg.host" "$local_cfg.new"
     fi
     if [ -n "${EDGE_REDIS_CLUSTER:-}" ]; then
         { echo '#!define HD_CLUSTER_REDIS'; cat "$local_cfg.new"; } >"$local_cfg.redis"

@@ -1543,11 +1543,35 @@ def test_entrypoint_renders_the_redis_cluster_lines(built: list[Manifest], tmp_p
         assert (fields["user"], fields["pass"]) == ("kamailio", "0f1e2d3c4b5a")
 
 
-def test_production_kamailio_reads_the_redis_cluster() -> None:
+def test_production_kamailio_reads_the_redis_cluster_and_advertises_its_node() -> None:
     production = [d for d in yaml.safe_load_all(_build("production")) if d]
     (container,) = _pod(_workload(production, "kamailio"))["spec"]["containers"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env.get("EDGE_REDIS_CLUSTER") == "true"
+    # Its own name per pod: Kubernetes expands $(EDGE_NODE_NAME), declared before.
+    names = [e["name"] for e in container["env"]]
+    assert names.index("EDGE_NODE_NAME") < names.index("EDGE_ADVERTISE_HOST")
+    assert env["EDGE_ADVERTISE_HOST"].startswith("$(EDGE_NODE_NAME).")
+
+
+def test_entrypoint_puts_the_advertised_host_in_both_advertise_lines(
+    built: list[Manifest], tmp_path: Path
+) -> None:
+    done, rendered = _run_entrypoint(
+        built, tmp_path, "0f1e2d", cluster={"EDGE_ADVERTISE_HOST": "kamailio-1.sip.example"}
+    )
+    assert done.returncode == 0, done.stderr
+    defines = dict(re.findall(r'#!substdef "!(HD_[A-Z_]*ADVERTISE)!(.*)!g"', rendered.read_text()))
+    assert defines == {
+        "HD_ADVERTISE": "kamailio-1.sip.example:5060",
+        "HD_TLS_ADVERTISE": "kamailio-1.sip.example:5061",
+    }
+    (tmp_path / "bad").mkdir()
+    bad, _ = _run_entrypoint(
+        built, tmp_path / "bad", "0f1e2d", cluster={"EDGE_ADVERTISE_HOST": "a/b"}
+    )
+    assert bad.returncode != 0
+    assert "EDGE_ADVERTISE_HOST" in bad.stderr
 
 
 @PRODUCTION

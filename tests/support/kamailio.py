@@ -80,9 +80,12 @@ class KamailioServer:
         limits: dict[str, int] | None = None,
         dmq_port: int | None = None,
         dmq_peers: tuple[int, ...] = (),
+        advertise_host: str | None = None,
     ) -> None:
         """``dmq_port``: a cluster node with its DMQ socket there, and the
-        other nodes' DMQ sockets on ``dmq_peers`` (all on 127.0.0.1)."""
+        other nodes' DMQ sockets on ``dmq_peers`` (all on 127.0.0.1);
+        ``advertise_host``: the name its SIP sockets advertise (with their
+        port)."""
         binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
         if not Path(binary).exists():
             raise RuntimeError("kamailio is not installed; run `make bootstrap`")
@@ -112,6 +115,7 @@ class KamailioServer:
             menu_key=str(menu_key) if menu_key else None,
             dmq_listen=f"udp:127.0.0.1:{dmq_port}" if dmq_port else None,
             dmq_peers=tuple(f"127.0.0.1:{p}" for p in dmq_peers),
+            advertise=f"{advertise_host}:{self.sip_port}" if advertise_host else None,
         )
         self.proc: subprocess.Popen[bytes] | None = None
 
