@@ -136,7 +136,8 @@ def test_kamailio_answers_sip(
     images: None, configmap: dict[str, str], replica: RedisServer, tmp_path: Path
 ) -> None:
     """The edge, its addresses moved onto loopback ports and its Redis onto
-    the test's replica, serves its metrics and answers an OPTIONS."""
+    the test's replica, serves its metrics and answers an OPTIONS, with no
+    error logged."""
     sip, http = free_sip_port(), free_tcp_port()
     local_cfg = with_defines(
         configmap["kamailio-local.cfg"],
@@ -165,6 +166,11 @@ def test_kamailio_answers_sip(
             sock.sendto(options_request(sip, sock.getsockname()[1], 0), ("127.0.0.1", sip))
             answer = sock.recv(4096).decode()
         assert answer.startswith("SIP/2.0 200 "), answer
+        # Nothing went wrong on the way (e.g. without netbase's
+        # /etc/protocols: "could not get TCP protocol number"); the only
+        # errors are the readiness probes' connections closed unread.
+        errors = [line for line in edge.logs().splitlines() if " ERROR: " in line]
+        assert [line for line in errors if "core/tcp_read.c" not in line] == []
 
 
 def service_env(name: str, redis: RedisServer) -> dict[str, str]:
