@@ -20,8 +20,8 @@ cd "$(dirname "$0")/.."
 
 export CONTAINERS_CONF="$PWD/scripts/images/containers.conf"
 VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' pyproject.toml | head -n 1)
-DEBIAN=docker.io/library/debian:bookworm-slim
-PYTHON=docker.io/library/python:3.11-slim-bookworm
+DEBIAN=debian:bookworm-slim
+PYTHON=python:3.11-slim-bookworm
 WORK=.cache/images
 
 log() { echo "images: $*" >&2; }
