@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: bootstrap run cluster test lint unit bench soak clean
+.PHONY: bootstrap run cluster test lint unit images bench soak clean
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -23,6 +23,10 @@ unit: bootstrap
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test: lint unit
+
+# Both container images (hotdesk-edge, hotdesk-edge-kamailio) with podman.
+images: bootstrap
+	@scripts/images.sh
 
 bench: bootstrap
 	$(PY) -m bench $(BENCH_ARGS)

@@ -19,6 +19,11 @@ DEBIAN_PACKAGES=(
     # kamailio source (scripts/build_kamailio_modules.sh)
     dpkg-dev build-essential bison flex pkg-config libcurl4-openssl-dev libevent-dev
     libhiredis-dev libssl-dev patch
+    # Building and running the container images (scripts/images.sh): podman
+    # with runc (scripts/images/containers.conf), and mmdebstrap for a Debian
+    # base image where no registry is reachable
+    podman buildah runc conmon catatonit fuse-overlayfs slirp4netns uidmap
+    containernetworking-plugins iptables mmdebstrap
 )
 # `kubectl kustomize` for the manifests' tests: Debian's kubernetes-client,
 # unless a kubectl is already installed (its package would own

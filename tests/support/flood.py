@@ -5,7 +5,8 @@ import socket
 from tests.support.kamailio import KamailioServer
 
 
-def _options(proxy_port: int, local_port: int, n: int) -> bytes:
+def options_request(proxy_port: int, local_port: int, n: int) -> bytes:
+    """The ``n``-th OPTIONS from ``local_port`` to the edge on ``proxy_port``."""
     return (
         f"OPTIONS sip:127.0.0.1:{proxy_port} SIP/2.0\r\n"
         f"Via: SIP/2.0/UDP 127.0.0.1:{local_port};branch=z9hG4bK-flood-{n}\r\n"
@@ -28,7 +29,7 @@ def burst(kamailio: KamailioServer, local_port: int = 0, n: int = 300) -> int:
         sock.bind(("127.0.0.1", local_port))
         port = sock.getsockname()[1]
         for i in range(n):
-            sock.sendto(_options(kamailio.sip_port, port, i), proxy)
+            sock.sendto(options_request(kamailio.sip_port, port, i), proxy)
         sock.settimeout(1)
         try:
             while sock.recv(4096):
