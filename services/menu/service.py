@@ -60,10 +60,3 @@ class MenuService(ServiceShell):
             "auth": s.auth_address,
             "binding": s.binding_address,
         }
-
-
-async def start_menu_service(settings: MenuSettings) -> MenuService:
-    """Start the service in-process (ports 0: free ones). ``stop()`` ends it."""
-    service = MenuService(settings)
-    await service.start()
-    return service
