@@ -7,7 +7,7 @@ COPY pyproject.toml ./
 COPY services ./services
 COPY proto ./proto
 COPY scripts/make_prompts.sh ./scripts/
-# Voice-menu prompts: speech from services/auth/prompts/*.txt.
+# Voice-menu prompts: speech from services/menu/prompt_texts/*.txt.
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends espeak-ng sox >/dev/null \
  && scripts/make_prompts.sh /app/prompts
@@ -32,7 +32,7 @@ COPY --from=build /app/prompts ./prompts
 # Bytecode compiled now: at run time the root filesystem is read-only.
 RUN python -m compileall -q services gen
 ENV PYTHONPATH=/app:/app/gen \
-    HOTDESK_AUTH_PROMPTS_DIR=/app/prompts \
+    HOTDESK_MENU_PROMPTS_DIR=/app/prompts \
     PYTHONUNBUFFERED=1
 USER 10001:10001
 ENTRYPOINT ["python", "-m"]

@@ -17,7 +17,7 @@ class MenuRun:
     streams: int
     packets: int
     spacing_errors_ms: list[float]
-    cpu_seconds: float  # of the auth service (the menu) during the run
+    cpu_seconds: float  # of the menu service during the run
     seconds: float
 
 
@@ -25,10 +25,10 @@ def measure(sizes: list[int], seconds: float) -> list[MenuRun]:
     runs = []
     # Every call comes from one desk: the menu's caps are lifted to the load.
     most = str(max([1, *sizes]))
-    caps = {"HOTDESK_AUTH_MENU_MAX_CALLS_PER_DEVICE": most, "HOTDESK_AUTH_MENU_MAX_CALLS": most}
+    caps = {"HOTDESK_MENU_MAX_CALLS_PER_DEVICE": most, "HOTDESK_MENU_MAX_CALLS": most}
     with tempfile.TemporaryDirectory() as tmp, edge_stack(Path(tmp), caps) as edge:
         for calls in [1, *sizes]:
-            cpu = cpu_seconds(edge.auth.pid)
+            cpu = cpu_seconds(edge.menu.pid)
             rtp, took = concurrent_calls(
                 edge.target, calls, Path(tmp) / f"c{calls}", seconds=seconds
             )
@@ -38,7 +38,7 @@ def measure(sizes: list[int], seconds: float) -> list[MenuRun]:
                     len(rtp.arrivals),
                     sum(len(t) for t in rtp.arrivals.values()),
                     rtp.spacing_errors_ms(),
-                    cpu_seconds(edge.auth.pid) - cpu,
+                    cpu_seconds(edge.menu.pid) - cpu,
                     took,
                 )
             )

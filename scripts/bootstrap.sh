@@ -47,7 +47,7 @@ fi
 scripts/build_kamailio_modules.sh
 
 # Voice-menu prompts: made from their texts, again when a text changes.
-if [[ ! -f .cache/prompts/.stamp ]] || [[ -n $(find services/auth/prompts scripts/make_prompts.sh -newer .cache/prompts/.stamp) ]]; then
+if [[ ! -f .cache/prompts/.stamp ]] || [[ -n $(find services/menu/prompt_texts scripts/make_prompts.sh -newer .cache/prompts/.stamp) ]]; then
     echo "bootstrap: making voice-menu prompts in .cache/prompts"
     rm -rf .cache/prompts
     scripts/make_prompts.sh .cache/prompts

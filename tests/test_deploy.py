@@ -63,7 +63,19 @@ def _declared(directory: Path) -> list[Manifest]:
     ("name", "settings", "prefix"),
     [
         ("binding", BindingSettings, "HOTDESK_BINDING_"),
-        ("auth", AuthSettings, "HOTDESK_AUTH_"),
+        pytest.param(
+            "auth",
+            AuthSettings,
+            "HOTDESK_AUTH_",
+            # Strict: passes (and so fails here) once the manifests move the
+            # menu into its own Deployment; then drop this mark.
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=KeyError,
+                reason="auth.yaml still declares the voice menu's UDP port 7260, which "
+                "services/menu serves now (no HOTDESK_AUTH_MENU_PORT any more)",
+            ),
+        ),
         ("provision", ProvisionSettings, "HOTDESK_PROVISION_"),
     ],
 )
@@ -977,9 +989,8 @@ def test_service_files_come_from_the_contracted_secrets(built: list[Manifest], n
     path = files.pop("REDIS_PASSWORD_FILE")
     assert path == "/etc/hotdesk/redis/password"
     assert _file_source(built, name, path) == (f"hotdesk-redis-{user}", "password")
-    # The rest: the menu key (auth), the SIP secrets' key (provision).
+    # The rest: the SIP secrets' key (provision).
     expected = {
-        "auth": {"MENU_KEY_FILE": ("/etc/hotdesk/menu/key", "hotdesk-menu-key")},
         "provision": {"SECRETS_KEY_FILE": ("/etc/hotdesk/secrets/key", "hotdesk-secrets-key")},
     }.get(name, {})
     assert set(files) == set(expected)

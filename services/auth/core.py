@@ -73,8 +73,7 @@ class AuthCore:
         self._settings = settings
         self._store = PinStore(redis, tenants, settings)
         self._lockout = Lockout(redis, settings, clock)
-        # Shared with the voice menu, which audits its calls' outcomes here too.
-        self.audit = Audit(redis, settings.audit_maxlen, clock)
+        self._audit = Audit(redis, settings.audit_maxlen, clock)
         self._binding_login = binding_login
 
     async def verify_pin(
@@ -94,7 +93,7 @@ class AuthCore:
             if user is not None and user.tenant.group != device_tenant.group:
                 user = None  # no login is possible across groups: unknown here
             checked = await self._attempt(device_tenant.group, device_id, user, pin)
-        await self.audit.pin_attempt(
+        await self._audit.pin_attempt(
             device_tenant.group if device_tenant else None,
             tenant=checked.user.tenant.id if checked.user else ref.tenant,
             extension=checked.user.extension if checked.user else UNKNOWN_EXTENSION,
@@ -127,7 +126,7 @@ class AuthCore:
             return _Checked(ok, "ok", user)
         gate = self._lockout.failed(admission)
         for scope in admission.starts:
-            await self.audit.record(
+            await self._audit.record(
                 group,
                 "pin_lockout",
                 scope=scope,
@@ -158,7 +157,7 @@ class AuthCore:
     async def set_pin(self, ref: pb.UserRef, pin: str, actor: str) -> None:
         user = await self._store.existing_user(ref)
         await self._store.set_pin(user, pin)
-        await self.audit.record(
+        await self._audit.record(
             user.tenant.group,
             "pin_set",
             tenant=user.tenant.id,
@@ -181,7 +180,7 @@ class AuthCore:
         else:
             raise InvalidArgument("unlock needs a user or a device")
         cleared = await self._lockout.unlock(group, device_id or None, user)
-        await self.audit.record(
+        await self._audit.record(
             group,
             "unlock",
             tenant=user.tenant.id if user else "",

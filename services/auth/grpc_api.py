@@ -20,11 +20,12 @@ from services.kernel.rpc import Policy
 if TYPE_CHECKING:
     Context = grpc.aio.ServicerContext[Any, Any]
 
-PROVISION = "service:provision"
-# The phone screen (provision) checks PINs and logs in with one; only
+PROVISION, MENU = "service:provision", "service:menu"
+# The phone screen (provision) checks PINs and logs in with one; the voice
+# menu checks PINs (it logs in through the binding service itself); only
 # operators set PINs or clear lockouts.
 POLICY: Policy = {
-    "VerifyPin": frozenset({PROVISION, OPERATOR}),
+    "VerifyPin": frozenset({PROVISION, MENU, OPERATOR}),
     "LoginWithPin": frozenset({PROVISION, OPERATOR}),
     "SetPin": frozenset({OPERATOR}),
     "Unlock": frozenset({OPERATOR}),

@@ -1,7 +1,5 @@
 """Settings of the auth service (environment prefix ``HOTDESK_AUTH_``)."""
 
-from pathlib import Path
-
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -50,33 +48,3 @@ class AuthSettings(ServiceSettings):
     user_lock_seconds: int = Field(default=900, ge=1)
     # Approximate cap (XADD MAXLEN ~) on each group's audit stream.
     audit_maxlen: int = Field(default=100_000, ge=1)
-    # The voice menu: SIP (UDP) on menu_host:menu_port, RTP on free ports of
-    # menu_host; menu_advertise is the address put in Contact and SDP (the
-    # pod's IP when menu_host is 0.0.0.0). Only requests from
-    # menu_trusted_edges (the Kamailio edge: comma-separated addresses or
-    # networks) are served: they carry the authenticated device in
-    # X-Hotdesk-Device. menu_port 0: a free port.
-    menu_enabled: bool = True
-    menu_host: str = "127.0.0.1"
-    menu_port: int = 7260
-    menu_advertise: str = ""
-    menu_trusted_edges: str = "127.0.0.1"
-    # The key Kamailio signs X-Hotdesk-Device with (64 hex characters in a
-    # file, read at start); a call whose signature is wrong or older than
-    # menu_signature_max_age_seconds is refused. Required when the menu is
-    # enabled: there is no unsigned mode.
-    menu_key_file: Path | None = None
-    menu_signature_max_age_seconds: float = Field(default=30.0, gt=0)
-    # Calls at once: per device (486 Busy Here beyond; a desk phone has one
-    # or two lines) and in total (503 with Retry-After beyond).
-    menu_max_calls_per_device: int = Field(default=2, ge=1)
-    menu_max_calls: int = Field(default=200, ge=1)
-    prompts_dir: Path = Path(__file__).resolve().parents[2] / ".cache" / "prompts"
-    # Ring this long before answering (0: answer at once).
-    menu_answer_after_seconds: float = Field(default=0.0, ge=0)
-    # Waiting for the first digit of an answer, and between digits.
-    menu_first_digit_seconds: float = Field(default=10.0, gt=0)
-    menu_inter_digit_seconds: float = Field(default=5.0, gt=0)
-    menu_tries: int = Field(default=3, ge=1)
-    # Every call ends by itself after this long.
-    menu_max_call_seconds: float = Field(default=120.0, gt=0)

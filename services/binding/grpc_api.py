@@ -21,13 +21,14 @@ from services.kernel.rpc import Policy
 if TYPE_CHECKING:
     Context = grpc.aio.ServicerContext[Any, Any]
 
-AUTH, PROVISION = "service:auth", "service:provision"
-# Only the auth service (PIN checked) and operators log users in; the phone
-# screen (provision) logs out; Kamailio asks over HTTP, not here.
+AUTH, MENU, PROVISION = "service:auth", "service:menu", "service:provision"
+# Only the auth service and the voice menu (PIN checked by auth) and
+# operators log users in; the phone screen (provision) logs out; Kamailio
+# asks over HTTP, not here.
 POLICY: Policy = {
-    "Login": frozenset({AUTH, OPERATOR}),
-    "Logout": frozenset({AUTH, PROVISION, OPERATOR}),
-    "GetByDevice": frozenset({AUTH, PROVISION, OPERATOR}),
+    "Login": frozenset({AUTH, MENU, OPERATOR}),
+    "Logout": frozenset({AUTH, MENU, PROVISION, OPERATOR}),
+    "GetByDevice": frozenset({AUTH, MENU, PROVISION, OPERATOR}),
     "GetByUser": frozenset({AUTH, PROVISION, OPERATOR}),
     "List": frozenset({PROVISION, OPERATOR}),
     "Expire": frozenset({OPERATOR}),

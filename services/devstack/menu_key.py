@@ -1,7 +1,7 @@
 """The voice menu's signing key for a local run and the tests: 32 random
 bytes written as 64 hex characters to a file only its owner can read. The
-edge (Kamailio's ``HD_MENU_KEY_FILE``) and the auth service
-(``HOTDESK_AUTH_MENU_KEY_FILE``) read the same file at start."""
+edge (Kamailio's ``HD_MENU_KEY_FILE``) and the voice menu
+(``HOTDESK_MENU_KEY_FILE``) read the same file at start."""
 
 import os
 import secrets

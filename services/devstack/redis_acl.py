@@ -29,6 +29,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from services.kernel import keys
+
 # Everything but what can read or wipe the whole server, or reconfigure it.
 _COMMANDS = "+@all -@dangerous -@admin"
 # The primary's users: key patterns (``%R~``: read only), then command
@@ -62,6 +64,18 @@ PRIMARY: dict[str, tuple[str, ...]] = {
         "~hd:provfail:*",
         _COMMANDS,
     ),
+    # The voice menu reads which tenant a device is in and the tenants'
+    # settings (feature codes, language, logout policy), and writes nothing:
+    # PINs go through the auth service, sessions through the binding service.
+    "menu": (
+        *(f"%R~{key}" for key in (keys.DIR_VERSION, keys.DIR_TENANTS, keys.DIR_DEVICES)),
+        "-@all",
+        "+get",
+        "+hget",
+        "+hgetall",
+        "+ping",
+        "+select",
+    ),
     # The directory import writes everything the directory owns, ends
     # sessions through the binding scripts, and scans for stale counters.
     "directory": ("~hd:*", _COMMANDS),
@@ -91,7 +105,16 @@ _HOLDER = {
     ("cluster", "default"): "admin",
     ("replica", "default"): "kamailio",
 }
-PASSWORDS = ("admin", "binding", "auth", "provision", "directory", "replica", "kamailio")
+PASSWORDS = (
+    "admin",
+    "binding",
+    "auth",
+    "menu",
+    "provision",
+    "directory",
+    "replica",
+    "kamailio",
+)
 
 
 def password_file(folder: Path, holder: str) -> Path:

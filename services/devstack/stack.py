@@ -43,7 +43,9 @@ class DevStackSettings(BaseSettings):
     binding_ops_port: int = 7190
     auth_grpc_port: int = 7200
     auth_ops_port: int = 7290
-    menu_port: int = 7260
+    menu_grpc_port: int = 7250  # health only
+    menu_port: int = 7260  # SIP (UDP) of the voice menu
+    menu_ops_port: int = 7270
     provision_grpc_port: int = 7300
     provision_http_port: int = 7380
     provision_ops_port: int = 7390
@@ -134,12 +136,14 @@ def plan(s: DevStackSettings) -> list[Child]:
     menu_key = ensure_menu_key((s.data_dir / "menu.key").resolve())
     SecretBox.new_key_file(secrets_key(s))
     auth_env = _service_env("HOTDESK_AUTH_", s, ca, s.auth_grpc_port, s.auth_ops_port)
-    auth_env |= {
-        "HOTDESK_AUTH_MENU_KEY_FILE": str(menu_key),
-        "HOTDESK_AUTH_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
-        "HOTDESK_AUTH_MENU_HOST": s.host,
-        "HOTDESK_AUTH_MENU_PORT": str(s.menu_port),
-        "HOTDESK_AUTH_MENU_TRUSTED_EDGES": s.host,
+    auth_env |= {"HOTDESK_AUTH_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}"}
+    menu_env = _service_env("HOTDESK_MENU_", s, ca, s.menu_grpc_port, s.menu_ops_port) | {
+        "HOTDESK_MENU_KEY_FILE": str(menu_key),
+        "HOTDESK_MENU_AUTH_ADDRESS": f"{s.host}:{s.auth_grpc_port}",
+        "HOTDESK_MENU_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
+        "HOTDESK_MENU_SIP_HOST": s.host,
+        "HOTDESK_MENU_SIP_PORT": str(s.menu_port),
+        "HOTDESK_MENU_TRUSTED_EDGES": s.host,
     }
     provision_env = _service_env(
         "HOTDESK_PROVISION_", s, ca, s.provision_grpc_port, s.provision_ops_port
@@ -190,6 +194,12 @@ def plan(s: DevStackSettings) -> list[Child]:
             [py, "-m", "services.auth"],
             auth_env,
             f"http://{s.host}:{s.auth_ops_port}/readyz",
+        ),
+        Child(
+            "menu",
+            [py, "-m", "services.menu"],
+            menu_env,
+            f"http://{s.host}:{s.menu_ops_port}/readyz",
         ),
         Child(
             "kamailio",
@@ -285,8 +295,10 @@ hotdesk-edge is running (Ctrl-C stops everything)
   binding Kamailio endpoint             http://{h}:{s.binding_http_port}/v1/route
   binding metrics / health              http://{h}:{s.binding_ops_port}/metrics  /readyz
   auth gRPC                             {h}:{s.auth_grpc_port}
-  voice menu (feature codes)            udp:{h}:{s.menu_port}   *45 login, *46 logout, *77*<ext>*
   auth metrics / health                 http://{h}:{s.auth_ops_port}/metrics  /readyz
+  voice menu (feature codes)            udp:{h}:{s.menu_port}   *45 login, *46 logout, *77*<ext>*
+  voice menu gRPC health                {h}:{s.menu_grpc_port}
+  voice menu metrics / health           http://{h}:{s.menu_ops_port}/metrics  /readyz
   provision gRPC                        {h}:{s.provision_grpc_port}
   phone files (point phones here)       http://{h}:{s.provision_http_port}/
   provision metrics / health            http://{h}:{s.provision_ops_port}/metrics  /readyz

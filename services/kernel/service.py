@@ -40,6 +40,7 @@ def port_of(runner: web.AppRunner) -> int:
 
 
 class ServiceShell(ABC):
+    # The service's gRPC API; "" for a service that serves health only.
     grpc_service_name: ClassVar[str]
     # Which roles (``service:<name>``, ``operator``) may call each method.
     grpc_policy: ClassVar[Policy]
@@ -113,7 +114,7 @@ class ServiceShell(ABC):
             (s.grpc_host, s.grpc_port),
             self.tls,
             self.register_grpc,
-            {self.grpc_service_name: self.grpc_policy},
+            {self.grpc_service_name: self.grpc_policy} if self.grpc_service_name else {},
             reflection_on=s.grpc_reflection,
         )
         self.readiness.ready = True

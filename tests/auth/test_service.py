@@ -29,7 +29,7 @@ from services.kernel.tenants import TenantCache, TenantConfig
 from tests.support import pki
 from tests.support.clock import FakeClock
 from tests.support.redis_server import RedisServer, free_port
-from tests.support.services import auth_settings, binding_settings, menu_key_file
+from tests.support.services import auth_settings, binding_settings
 
 SERVICE = "hotdesk.v1.AuthService"
 ROOT = Path(__file__).resolve().parents[2]
@@ -207,9 +207,7 @@ async def test_process_serves_until_sigterm(
         "HOTDESK_AUTH_GRPC_PORT": str(grpc_port),
         "HOTDESK_AUTH_OPS_PORT": str(ops_port),
         "HOTDESK_AUTH_LOG_FORMAT": "json",
-        "HOTDESK_AUTH_MENU_PORT": "0",
         **pki.tls_env("HOTDESK_AUTH_", "service:auth"),
-        "HOTDESK_AUTH_MENU_KEY_FILE": str(menu_key_file()),
     }
     log = tmp_path / "auth.log"
     with log.open("wb") as out:

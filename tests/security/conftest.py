@@ -13,7 +13,7 @@ from tests.support import pki
 from tests.support.edge import Edge, edge_stack
 
 SETTINGS = {
-    "HOTDESK_AUTH_MENU_MAX_CALLS": "3",
+    "HOTDESK_MENU_MAX_CALLS": "3",
     "HOTDESK_AUTH_USER_MAX_FAILURES": "6",
 }
 

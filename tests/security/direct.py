@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from services.auth.menu.edge_signature import header_value, load_key
+from services.menu.edge_signature import header_value, load_key
 
 
 def offer(address: str = "127.0.0.1", port: int = 9, m_line: str = "") -> str:

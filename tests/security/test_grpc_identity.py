@@ -85,12 +85,13 @@ async def test_tls_without_a_certificate_of_our_ca_is_refused(
     ("identity", "allowed"),
     [
         ("service:auth", True),  # it checked the PIN
+        ("service:menu", True),  # auth checked the PIN for it (VerifyPin)
         ("operator:ann", True),
         ("service:provision", False),  # the phone screen logs in through auth
         ("service:binding", False),
     ],
 )
-async def test_only_auth_and_operators_log_users_in(
+async def test_only_auth_the_menu_and_operators_log_users_in(
     services: tuple[BindingService, AuthService], redis: Redis, identity: str, allowed: bool
 ) -> None:
     binding, _ = services
@@ -106,13 +107,13 @@ async def test_only_auth_and_operators_log_users_in(
         # Who acted is the certificate; the request's own claim is ignored.
         assert event["actor"] == identity
     on_behalf = pb.LoginRequest(device_id="hd3001", user=LOGIN.user, actor="user:voice-menu")
-    if identity == "service:auth":
+    if identity in ("service:auth", "service:menu"):
         async with pki.aio_channel(f"127.0.0.1:{binding.grpc_port}", identity) as channel:
             stub = binding_pb2_grpc.BindingServiceStub(channel)
             await stub.Logout(pb.LogoutRequest(device_id="hd3001", actor="user:voice-menu"))
             await stub.Login(on_behalf, timeout=5)
         *_, (_, last) = await redis.xrange(keys.events("acme"))
-        assert last["actor"] == "service:auth/user:voice-menu"
+        assert last["actor"] == f"{identity}/user:voice-menu"
 
 
 async def test_only_operators_set_pins_or_unlock(
@@ -121,7 +122,7 @@ async def test_only_operators_set_pins_or_unlock(
     _, auth = services
     set_pin = apb.SetPinRequest(user=pb.UserRef(tenant="acme", extension="1001"), pin="2580")
     unlock = apb.UnlockRequest(user=pb.UserRef(tenant="acme", extension="1001"))
-    for identity in ("service:provision", "service:binding", "service:auth"):
+    for identity in ("service:provision", "service:binding", "service:auth", "service:menu"):
         async with pki.aio_channel(f"127.0.0.1:{auth.grpc_port}", identity) as channel:
             stub = auth_pb2_grpc.AuthServiceStub(channel)
             for call in (stub.SetPin(set_pin, timeout=5), stub.Unlock(unlock, timeout=5)):
@@ -132,6 +133,27 @@ async def test_only_operators_set_pins_or_unlock(
         stub = auth_pb2_grpc.AuthServiceStub(channel)
         await stub.SetPin(set_pin, timeout=5)
         assert (await stub.Unlock(unlock, timeout=5)).cleared == 0
+
+
+async def test_the_menu_checks_pins_but_logs_in_only_through_binding(
+    services: tuple[BindingService, AuthService],
+) -> None:
+    """The voice menu may ask auth whether a PIN is right, nothing more of
+    auth (its logins go to the binding service, which it may call)."""
+    _, auth = services
+    alice = pb.UserRef(tenant="acme", extension="1001")
+    async with pki.aio_channel(f"127.0.0.1:{auth.grpc_port}", "service:menu") as channel:
+        stub = auth_pb2_grpc.AuthServiceStub(channel)
+        checked = await stub.VerifyPin(
+            apb.VerifyPinRequest(user=alice, device_id="hd3001", pin="0000", channel="voice-menu"),
+            timeout=5,
+        )
+        assert checked.result != apb.PIN_RESULT_OK
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.LoginWithPin(
+                apb.LoginWithPinRequest(user=alice, device_id="hd3001", pin="0000"), timeout=5
+            )
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 def _served_serial(port: int) -> int:

@@ -45,7 +45,7 @@ def test_twenty_calls_at_once_from_one_desk_then_the_total(edge: Edge) -> None:
         assert header(full[0], "Retry-After").isdigit()
         hang_up(sock, menu, answered(got + more))
         replies(sock, 0.5)
-    metrics = edge.auth.metrics()
+    metrics = edge.menu.metrics()
     assert metrics['hotdesk_menu_outcomes_total{outcome="busy"}'] >= 18
     assert metrics['hotdesk_menu_outcomes_total{outcome="overloaded"}'] >= 1
     # The places are given back: a call fits again.

@@ -45,4 +45,4 @@ def test_a_malformed_offer_is_answered_400_and_the_menu_keeps_serving(
         answered = final(sock)
         assert status(answered) == 200, answered
         hang_up(sock, menu, [answered])
-    assert "Traceback" not in edge.auth.log_file.read_text()
+    assert "Traceback" not in edge.menu.log_file.read_text()

@@ -48,7 +48,7 @@ def forged(edge: Edge, call_id: str, tmp_path: Path) -> dict[str, str]:
 def test_a_forged_device_header_from_a_trusted_address_is_refused(
     edge: Edge, tmp_path: Path, kind: str
 ) -> None:
-    before = edge.auth.metrics().get("hotdesk_menu_calls_total", 0.0)
+    before = edge.menu.metrics().get("hotdesk_menu_calls_total", 0.0)
     call_id = new_call_id()
     with edge_socket() as sock:  # 127.0.0.1: inside menu_trusted_edges
         header = forged(edge, call_id, tmp_path)[kind]
@@ -57,8 +57,8 @@ def test_a_forged_device_header_from_a_trusted_address_is_refused(
         assert not [r for r in replies(sock, 0.5) if r.startswith(b"SIP/2.0 2")]
     assert status(reply) == 403, reply
     assert b"X-Hotdesk-Device" in reply.split(b"\r\n", 1)[0], reply  # the reason phrase says why
-    assert edge.auth.metrics().get("hotdesk_menu_calls_total", 0.0) == before
-    assert "menu_refused" in edge.auth.log_file.read_text()
+    assert edge.menu.metrics().get("hotdesk_menu_calls_total", 0.0) == before
+    assert "menu_refused" in edge.menu.log_file.read_text()
 
 
 def test_the_edges_signature_is_taken(edge: Edge) -> None:
@@ -78,16 +78,17 @@ def test_the_edges_signature_is_taken(edge: Edge) -> None:
 
 def test_the_menu_does_not_start_without_its_key(edge: Edge, tmp_path: Path) -> None:
     """Zero trust: there is no unsigned mode."""
-    auth = ServiceProcess(
-        "auth",
-        edge.redis.url,
-        tmp_path / "auth.log",
+    menu = ServiceProcess(
+        "menu",
+        edge.redis.url_as("menu"),
+        tmp_path / "menu.log",
         ("grpc",),
-        {"HOTDESK_AUTH_MENU_PORT": "0"},  # and no HOTDESK_AUTH_MENU_KEY_FILE
+        {"HOTDESK_MENU_SIP_PORT": "0"},  # and no HOTDESK_MENU_KEY_FILE
+        redis_password_file=edge.redis.password_file("menu"),
     )
     with pytest.raises(RuntimeError, match="exited"):
-        auth.start()
-    assert "HOTDESK_AUTH_MENU_KEY_FILE" in auth.log_file.read_text()
+        menu.start()
+    assert "HOTDESK_MENU_KEY_FILE" in menu.log_file.read_text()
 
 
 def test_the_edge_does_not_start_without_the_key(edge: Edge, tmp_path: Path) -> None:

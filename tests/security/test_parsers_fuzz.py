@@ -9,13 +9,13 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.auth.menu.edge_signature import (
+from services.menu.edge_signature import (
     EdgeSignature,
     SignatureError,
     SignedDevice,
     header_value,
 )
-from services.auth.menu.sdp import Offer, SdpError, parse_offer
+from services.menu.sdp import Offer, SdpError, parse_offer
 from services.sip.message import SipMessage, SipParseError, parse
 
 FUZZ = settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)

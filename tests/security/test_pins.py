@@ -86,8 +86,10 @@ def test_an_extension_that_matches_no_user_is_never_logged_or_audited(
     for entry in entries:
         for value in entry.values():
             assert value != "4711" and (value.isdigit() or "4711" not in value), entry
-    # As the value of any logged field (ports and times may hold the digits).
-    assert re.search(r"=4711(?![0-9])", edge.auth.log_file.read_text()) is None
+    # As the value of any logged field, in text (auth) or JSON (the menu);
+    # ports and times may hold the digits.
+    for service in (edge.auth, edge.menu):
+        assert re.search(r'(=|":"?)4711(?![0-9])', service.log_file.read_text()) is None
 
 
 def audit(edge: Edge) -> list[dict[str, str]]:

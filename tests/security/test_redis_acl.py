@@ -53,6 +53,25 @@ def test_each_service_reaches_only_its_own_keys(
             c.flushall()
 
 
+def test_the_menu_reads_the_directory_it_needs_and_writes_nothing(edge: Edge) -> None:
+    with client(edge.redis, "menu") as menu:
+        assert menu.hget(keys.DIR_DEVICES, "hd3001") == "acme"
+        assert "acme" in menu.hgetall(keys.DIR_TENANTS)
+        assert menu.get(keys.DIR_VERSION)
+        session = keys.device(GROUP, "hd3001")
+        for command in (
+            ("GET", PIN),
+            ("HGETALL", session),
+            ("HGET", CREDENTIALS, "ha1"),
+            ("HGET", keys.DIR_HOTDESK_IDS, "x"),
+            ("HSET", keys.DIR_DEVICES, "hd3001", "other"),
+            ("XADD", keys.audit(GROUP), "*", "event", "forged"),
+            ("HSET", session, "user", "1001"),
+        ):
+            with pytest.raises(NoPermissionError):
+                menu.execute_command(*command)
+
+
 def test_kamailio_reads_credentials_on_the_replica_and_nothing_else(edge: Edge) -> None:
     with client(edge.replica, None, "kamailio") as kamailio:
         assert kamailio.hget(CREDENTIALS, "ha1")

@@ -1,7 +1,8 @@
 """A whole SIP edge for tests and benchmarks: real Redis with the demo
-directory, the binding service and the auth service (with its voice menu)
-as processes, and Kamailio with the project's kamailio.cfg."""
+directory, the binding, auth and voice-menu services as processes, and
+Kamailio with the project's kamailio.cfg."""
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +39,8 @@ class Edge:
     redis: RedisServer  # the primary (``url``: the administrator's)
     replica: RedisServer  # what Kamailio reads
     binding: BindingProcess
-    auth: ServiceProcess  # with the voice menu on menu_port
+    auth: ServiceProcess
+    menu: ServiceProcess  # the voice menu, SIP on menu_port
     menu_port: int
     menu_key: Path  # the key the edge signs X-Hotdesk-Device with
     kamailio: KamailioServer
@@ -57,6 +59,13 @@ class Edge:
 
     def stub(self) -> binding_pb2_grpc.BindingServiceStub:
         return binding_pb2_grpc.BindingServiceStub(pki.channel(self.binding.grpc_address))
+
+    def menu_calls(self) -> list[dict[str, Any]]:
+        """What the menu logged of each call that ended (``menu_call_ended``:
+        device, code, extension, outcome, dtmf, rtp_packets), oldest first."""
+        lines = self.menu.log_file.read_text().splitlines()
+        entries = (json.loads(line) for line in lines if line.startswith("{"))
+        return [e for e in entries if e.get("event") == "menu_call_ended"]
 
     def import_directory(self, text: str, within: float = 10) -> None:
         """Import ``text`` and wait until the binding service routes by it
@@ -232,11 +241,12 @@ class Edge:
 @contextmanager
 def edge_stack(
     root: Path,
-    auth_env: dict[str, str] | None = None,
+    service_env: dict[str, str] | None = None,
     kamailio_limits: dict[str, int] | None = None,
 ) -> Iterator[Edge]:
-    """The whole edge under ``root``; ``auth_env`` adds or overrides the
-    auth service's settings (``HOTDESK_AUTH_...``), ``kamailio_limits``
+    """The whole edge under ``root``; ``service_env`` adds or overrides the
+    auth and menu services' settings (``HOTDESK_AUTH_...``,
+    ``HOTDESK_MENU_...``), ``kamailio_limits``
     kamailio.cfg's limits (``HD_MAX_CONTACTS``, ...)."""
     # Every component as its own Redis ACL user, Kamailio on the read-only
     # replica, as in `make run`.
@@ -250,8 +260,6 @@ def edge_stack(
         redis.url_as("binding"), root / "binding.log", redis.password_file("binding")
     )
     binding.start()
-    menu_port = free_udp_port()
-    menu_key = ensure_menu_key(root / "menu.key")
     auth = ServiceProcess(
         "auth",
         redis.url_as("auth"),
@@ -259,17 +267,33 @@ def edge_stack(
         ("grpc",),
         {
             "HOTDESK_AUTH_BINDING_ADDRESS": binding.grpc_address,
-            "HOTDESK_AUTH_MENU_PORT": str(menu_port),
-            "HOTDESK_AUTH_MENU_KEY_FILE": str(menu_key),
-            "HOTDESK_AUTH_MENU_ANSWER_AFTER_SECONDS": "0.5",
-            "HOTDESK_AUTH_MENU_FIRST_DIGIT_SECONDS": "4",
-            "HOTDESK_AUTH_MENU_INTER_DIGIT_SECONDS": "2",
             **{f"HOTDESK_AUTH_{k.upper()}": str(v) for k, v in CHEAP_ARGON2.items()},
-            **(auth_env or {}),
+            **(service_env or {}),
         },
         redis_password_file=redis.password_file("auth"),
     )
     auth.start()
+    menu_port = free_udp_port()
+    menu_key = ensure_menu_key(root / "menu.key")
+    menu = ServiceProcess(
+        "menu",
+        redis.url_as("menu"),
+        root / "menu.log",
+        ("grpc",),
+        {
+            "HOTDESK_MENU_AUTH_ADDRESS": auth.grpc_address,
+            "HOTDESK_MENU_BINDING_ADDRESS": binding.grpc_address,
+            "HOTDESK_MENU_SIP_PORT": str(menu_port),
+            "HOTDESK_MENU_KEY_FILE": str(menu_key),
+            "HOTDESK_MENU_ANSWER_AFTER_SECONDS": "0.5",
+            "HOTDESK_MENU_FIRST_DIGIT_SECONDS": "4",
+            "HOTDESK_MENU_INTER_DIGIT_SECONDS": "2",
+            "HOTDESK_MENU_LOG_FORMAT": "json",  # for menu_calls()
+            **(service_env or {}),
+        },
+        redis_password_file=redis.password_file("menu"),
+    )
+    menu.start()
     # The edge's own gateways (for tenants without routes, and emergency
     # calls when the lookup fails) are the demo's, as in `make run`.
     kamailio = KamailioServer(
@@ -291,6 +315,7 @@ def edge_stack(
             replica,
             binding,
             auth,
+            menu,
             menu_port,
             menu_key,
             kamailio,
@@ -301,6 +326,7 @@ def edge_stack(
         )
     finally:
         kamailio.stop()
+        menu.stop()
         auth.stop()
         binding.stop()
         replica.kill()

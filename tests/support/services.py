@@ -1,13 +1,8 @@
 """Settings for services started in-process by tests: free ports, quick
 drains, cheap argon2 (the production cost has its own test)."""
 
-import functools
-import tempfile
-from pathlib import Path
-
 from services.auth.settings import AuthSettings
 from services.binding.settings import BindingSettings
-from services.devstack.menu_key import ensure_menu_key
 from tests.support.pki import tls_settings
 
 CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 8, "argon2_parallelism": 1}
@@ -28,15 +23,6 @@ def binding_settings(redis_url: str, **overrides: object) -> BindingSettings:
     )
 
 
-_KEYS = tempfile.TemporaryDirectory(prefix="hotdesk-menu-key-")
-
-
-@functools.cache
-def menu_key_file() -> Path:
-    """One voice-menu signing key per test process, for in-process menus."""
-    return ensure_menu_key(Path(_KEYS.name) / "menu.key")
-
-
 def auth_settings(redis_url: str, binding_port: int = 0, **overrides: object) -> AuthSettings:
     return AuthSettings.model_validate(
         {
@@ -47,8 +33,6 @@ def auth_settings(redis_url: str, binding_port: int = 0, **overrides: object) ->
             "ops_port": 0,
             "binding_address": f"127.0.0.1:{binding_port}",
             "shutdown_grace_seconds": 1,
-            "menu_port": 0,
-            "menu_key_file": menu_key_file(),
             **overrides,
         }
     )

@@ -20,10 +20,10 @@ import random
 import struct
 from collections.abc import Callable
 
-from services.auth import metrics
-from services.auth.menu.dtmf import EventDecoder
-from services.auth.menu.sdp import Offer
 from services.kernel.logs import fields
+from services.menu import metrics
+from services.menu.dtmf import EventDecoder
+from services.menu.sdp import Offer
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The voice menu's SIP side: a UDP user agent server for the calls Kamailio
 relays to it.
 
-Served only to the edge: a request must come from ``menu_trusted_edges``,
+Served only to the edge: a request must come from ``trusted_edges``,
 and a new call must carry the edge's signed ``X-Hotdesk-Device`` (see
 ``edge_signature``), which names the phone the edge authenticated and the
 address it called from; media goes to that address only (see ``rtp``).
@@ -23,20 +23,23 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 
 import grpc
-from hotdesk.v1 import binding_pb2_grpc
+from hotdesk.v1 import auth_pb2_grpc, binding_pb2_grpc
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.auth import metrics
-from services.auth.core import AuthCore
-from services.auth.menu.actions import DeviceActions
-from services.auth.menu.dtmf import info_digit
-from services.auth.menu.edge_signature import HEADER, EdgeSignature, SignatureError, SignedDevice
-from services.auth.menu.flow import Conversation, Dialled, converse, dialled
-from services.auth.menu.limits import CallLimits
-from services.auth.menu.prompts import PromptLibrary
-from services.auth.menu.rtp import MediaSession
-from services.auth.menu.sdp import (
+from services.kernel.lifecycle import cancel_and_wait
+from services.kernel.logs import fields
+from services.kernel.lookup import DirectoryLookup
+from services.kernel.tenants import TenantCache, TenantConfig
+from services.menu import metrics
+from services.menu.actions import DeviceActions
+from services.menu.dtmf import info_digit
+from services.menu.edge_signature import HEADER, EdgeSignature, SignatureError, SignedDevice
+from services.menu.flow import Conversation, Dialled, converse, dialled
+from services.menu.limits import CallLimits
+from services.menu.prompts import PromptLibrary
+from services.menu.rtp import MediaSession
+from services.menu.sdp import (
     NoCommonCodec,
     NotAnAddress,
     Offer,
@@ -44,12 +47,8 @@ from services.auth.menu.sdp import (
     answer,
     parse_offer,
 )
-from services.auth.menu.voice import CallVoice
-from services.auth.settings import AuthSettings
-from services.kernel.lifecycle import cancel_and_wait
-from services.kernel.logs import fields
-from services.kernel.lookup import DirectoryLookup
-from services.kernel.tenants import TenantCache, TenantConfig
+from services.menu.settings import MenuSettings
+from services.menu.voice import CallVoice
 from services.sip.message import (
     SipMessage,
     SipParseError,
@@ -127,8 +126,8 @@ def _sdp_refusal(exc: SdpError) -> tuple[int, str, str]:
 class VoiceMenu(asyncio.DatagramProtocol):
     def __init__(
         self,
-        settings: AuthSettings,
-        core: AuthCore,
+        settings: MenuSettings,
+        auth: auth_pb2_grpc.AuthServiceAsyncStub,
         binding: binding_pb2_grpc.BindingServiceAsyncStub,
         tenants: TenantCache,
         redis: Redis,
@@ -136,18 +135,18 @@ class VoiceMenu(asyncio.DatagramProtocol):
     ) -> None:
         self._s = settings
         self._signature = signature
-        self._limits = CallLimits(settings.menu_max_calls_per_device, settings.menu_max_calls)
+        self._limits = CallLimits(settings.max_calls_per_device, settings.max_calls)
         self._pending: set[str] = set()  # Call-IDs of new calls being set up
-        self._core = core
+        self._auth = auth
         self._binding = binding
         self._lookup = DirectoryLookup(redis, tenants)
         self._prompts = PromptLibrary(settings.prompts_dir)
         self._trusted = [
             ipaddress.ip_network(a.strip(), strict=False)
-            for a in settings.menu_trusted_edges.split(",")
+            for a in settings.trusted_edges.split(",")
             if a.strip()
         ]
-        self._advertise = settings.menu_advertise or settings.menu_host
+        self._advertise = settings.advertise or settings.sip_host
         self._calls: dict[str, Call] = {}
         self._transactions = ClientTransactions()  # our BYEs
         self._tasks: set[asyncio.Task[None]] = set()
@@ -160,10 +159,10 @@ class VoiceMenu(asyncio.DatagramProtocol):
         self._prompts.check()
         loop = asyncio.get_running_loop()
         self._transport, _ = await loop.create_datagram_endpoint(
-            lambda: self, local_addr=(self._s.menu_host, self._s.menu_port)
+            lambda: self, local_addr=(self._s.sip_host, self._s.sip_port)
         )
         self.port = int(self._transport.get_extra_info("sockname")[1])
-        log.info("voice_menu_listening", extra=fields(address=f"{self._s.menu_host}:{self.port}"))
+        log.info("voice_menu_listening", extra=fields(address=f"{self._s.sip_host}:{self.port}"))
 
     async def stop(self) -> None:
         """Hang up every answered call (BYE, bounded), end the rest, close."""
@@ -331,8 +330,8 @@ class VoiceMenu(asyncio.DatagramProtocol):
             self._prompts,
             tenant.id,
             tenant.language,
-            self._s.menu_first_digit_seconds,
-            self._s.menu_inter_digit_seconds,
+            self._s.first_digit_seconds,
+            self._s.inter_digit_seconds,
         )
         media.offer = offer
         call = Call(invite, addr, tenant, device, what, media, voice)
@@ -341,12 +340,12 @@ class VoiceMenu(asyncio.DatagramProtocol):
         self._calls[call.call_id] = call
         metrics.MENU_CALLS.inc()
         metrics.MENU_ACTIVE.inc()
-        local_port = await media.open(self._s.menu_host)
+        local_port = await media.open(self._s.sip_host)
         self._reply(invite, addr, 100, "Trying", call.local_tag)
         try:
-            if self._s.menu_answer_after_seconds:
+            if self._s.answer_after_seconds:
                 self._reply(invite, addr, 180, "Ringing", call.local_tag)
-                await asyncio.sleep(self._s.menu_answer_after_seconds)
+                await asyncio.sleep(self._s.answer_after_seconds)
             if call.ended:
                 return
             sdp = answer(offer, self._advertise, local_port, call.sdp_session, call.sdp_version)
@@ -385,12 +384,12 @@ class VoiceMenu(asyncio.DatagramProtocol):
 
     async def _talk(self, call: Call) -> None:
         actions = DeviceActions(
-            self._core, self._binding, call.tenant.id, call.device, self._s.binding_timeout_seconds
+            self._auth, self._binding, call.tenant.id, call.device, self._s.rpc_timeout_seconds
         )
-        conversation = Conversation(call.voice, actions, call.tenant, self._s.menu_tries)
+        conversation = Conversation(call.voice, actions, call.tenant, self._s.tries)
         call.conversation = conversation
         try:
-            await converse(conversation, call.what, self._s.menu_max_call_seconds)
+            await converse(conversation, call.what, self._s.max_call_seconds)
         except (grpc.aio.AioRpcError, RedisError, OSError) as exc:
             conversation.outcome = "unavailable"
             log.warning("menu_unavailable", extra=fields(device=call.device, error=str(exc)))
@@ -470,7 +469,7 @@ class VoiceMenu(asyncio.DatagramProtocol):
         await self._transactions.start(lambda data: self._send(data, destination), bye, BYE_WITHIN)
 
     def _end(self, call: Call, *, hung_up: bool) -> None:
-        """Once per call: stop its media and flow, count and audit the outcome."""
+        """Once per call: stop its media and flow, count and log the outcome."""
         if self._calls.get(call.call_id) is not call:
             return
         del self._calls[call.call_id]
@@ -484,13 +483,10 @@ class VoiceMenu(asyncio.DatagramProtocol):
         if hung_up and conversation is not None and outcome not in ("logged_in", "logged_out"):
             outcome = "abandoned"
         metrics.MENU_OUTCOMES.labels(outcome).inc()
-        self._spawn(self._audit_outcome(call, outcome))
-
-    async def _audit_outcome(self, call: Call, outcome: str) -> None:
-        with contextlib.suppress(RedisError, OSError):
-            await self._core.audit.record(
-                call.tenant.group,
-                "voice_menu",
+        log.info(
+            "menu_call_ended",
+            extra=fields(
+                tenant=call.tenant.id,
                 device=call.device,
                 code=call.what.kind,
                 # Only an extension that matched a user (never what was typed).
@@ -498,4 +494,5 @@ class VoiceMenu(asyncio.DatagramProtocol):
                 outcome=outcome,
                 dtmf=",".join(sorted(call.dtmf_methods)),
                 rtp_packets=call.media.packets_sent,
-            )
+            ),
+        )

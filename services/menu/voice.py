@@ -4,8 +4,8 @@ codec and the tenant's language, digits from RFC 4733 or SIP INFO."""
 import asyncio
 import contextlib
 
-from services.auth.menu.prompts import PromptLibrary
-from services.auth.menu.rtp import MediaSession
+from services.menu.prompts import PromptLibrary
+from services.menu.rtp import MediaSession
 
 
 class CallVoice:

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from services.auth.menu.dtmf import EventDecoder, info_digit
-from services.auth.menu.flow import Dialled, dialled
-from services.auth.menu.limits import CallLimits
-from services.auth.menu.prompts import MissingPrompt, PromptLibrary
-from services.auth.menu.rtp import MediaSession
-from services.auth.menu.sdp import NoCommonCodec, NotAnAddress, SdpError, answer, parse_offer
 from services.kernel.tenants import FeatureCodes, TenantConfig
+from services.menu.dtmf import EventDecoder, info_digit
+from services.menu.flow import Dialled, dialled
+from services.menu.limits import CallLimits
+from services.menu.prompts import MissingPrompt, PromptLibrary
+from services.menu.rtp import MediaSession
+from services.menu.sdp import NoCommonCodec, NotAnAddress, SdpError, answer, parse_offer
 
 TENANT = TenantConfig(
     id="acme", domain="hotdesk.local", feature_codes=FeatureCodes(login="*44", logout="*55")

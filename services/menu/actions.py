@@ -1,14 +1,12 @@
-"""``Actions`` of a menu call at one device: PIN checks in this service's
-core (lockout and audit, channel "voice-menu"), sessions over the binding
-service's gRPC API."""
+"""``Actions`` of a menu call at one device, all over gRPC with the menu's
+own identity: PIN checks by the auth service (lockout and audit there,
+channel "voice-menu"), sessions by the binding service."""
 
 from __future__ import annotations
 
 from hotdesk.v1 import auth_pb2 as apb
+from hotdesk.v1 import auth_pb2_grpc, binding_pb2_grpc
 from hotdesk.v1 import binding_pb2 as pb
-from hotdesk.v1 import binding_pb2_grpc
-
-from services.auth.core import AuthCore
 
 CHANNEL = "voice-menu"
 
@@ -16,13 +14,13 @@ CHANNEL = "voice-menu"
 class DeviceActions:
     def __init__(
         self,
-        core: AuthCore,
+        auth: auth_pb2_grpc.AuthServiceAsyncStub,
         binding: binding_pb2_grpc.BindingServiceAsyncStub,
         tenant: str,
         device: str,
         timeout: float,
     ) -> None:
-        self._core = core
+        self._auth = auth
         self._binding = binding
         self._tenant = tenant
         self._device = device
@@ -32,7 +30,12 @@ class DeviceActions:
         return pb.UserRef(tenant=self._tenant, extension=extension)
 
     async def verify_pin(self, extension: str, pin: str) -> apb.VerifyPinResponse:
-        return await self._core.verify_pin(self._user(extension), self._device, pin, CHANNEL)
+        return await self._auth.VerifyPin(
+            apb.VerifyPinRequest(
+                user=self._user(extension), device_id=self._device, pin=pin, channel=CHANNEL
+            ),
+            timeout=self._timeout,
+        )
 
     async def device(self) -> pb.DeviceState:
         return await self._binding.GetByDevice(

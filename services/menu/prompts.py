@@ -3,7 +3,7 @@ the tenant's own folder, then in the tenant's language, then in English."""
 
 from pathlib import Path
 
-from services.auth.menu.sdp import CODECS
+from services.menu.sdp import CODECS
 
 _SUFFIX = {0: "ul", 8: "al"}
 
