@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from services.devstack.menu_key import ensure_menu_key
 from tests.support.containers import (
     KAMAILIO_IMAGE,
     RESTRICTED,
@@ -32,7 +33,6 @@ from tests.support.kamailio import free_sip_port, free_tcp_port, free_udp_port
 from tests.support.pki import credentials
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.secrets import secrets_key_file
-from tests.support.services import menu_key_file
 
 # The images' users and groups (the manifests' runAsUser and fsGroup).
 SERVICES_GID = 10001
@@ -115,7 +115,7 @@ def kamailio_options(tmp_path: Path, files: dict[str, str], redis: RedisServer) 
             tmp_path / "redis", {"password": redis.password_file("kamailio")}, KAMAILIO_GID
         ),
         "/etc/hotdesk/menu": secret_volume(
-            tmp_path / "menu", {"key": menu_key_file()}, KAMAILIO_GID
+            tmp_path / "menu", {"key": ensure_menu_key(tmp_path / "menu.key")}, KAMAILIO_GID
         ),
     }
     writable = ("/etc/kamailio/local", "/var/run/hotdesk", "/run/kamailio", "/tmp")
@@ -193,12 +193,15 @@ def service_env(name: str, redis: RedisServer) -> dict[str, str]:
     if name in ("binding", "provision"):
         env |= {"HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(free_port())}
     if name == "auth":
+        env |= {"BINDING_ADDRESS": f"127.0.0.1:{free_port()}"}
+    if name == "menu":
         env |= {
-            "MENU_HOST": "127.0.0.1",
-            "MENU_PORT": str(free_udp_port()),
-            "MENU_ADVERTISE": "127.0.0.1",
-            "MENU_TRUSTED_EDGES": "127.0.0.0/8",
-            "MENU_KEY_FILE": "/etc/hotdesk/menu/key",
+            "SIP_HOST": "127.0.0.1",
+            "SIP_PORT": str(free_udp_port()),
+            "ADVERTISE": "127.0.0.1",
+            "TRUSTED_EDGES": "127.0.0.0/8",
+            "KEY_FILE": "/etc/hotdesk/menu/key",
+            "AUTH_ADDRESS": f"127.0.0.1:{free_port()}",
             "BINDING_ADDRESS": f"127.0.0.1:{free_port()}",
         }
     if name == "provision":
@@ -221,8 +224,8 @@ def service_secrets(name: str, redis: RedisServer, tmp_path: Path) -> dict[str, 
         "/etc/hotdesk/tls": {"tls.crt": tls.cert, "tls.key": tls.key, "ca.crt": tls.ca},
         "/etc/hotdesk/redis": {"password": redis.password_file(name)},
     }
-    if name == "auth":
-        volumes["/etc/hotdesk/menu"] = {"key": menu_key_file()}
+    if name == "menu":
+        volumes["/etc/hotdesk/menu"] = {"key": ensure_menu_key(tmp_path / "menu.key")}
     if name == "provision":
         volumes["/etc/hotdesk/secrets"] = {"key": secrets_key_file()}
     return {
@@ -231,7 +234,7 @@ def service_secrets(name: str, redis: RedisServer, tmp_path: Path) -> dict[str, 
     }
 
 
-@pytest.mark.parametrize("name", ["binding", "auth", "provision"])
+@pytest.mark.parametrize("name", ["binding", "auth", "menu", "provision"])
 def test_a_service_becomes_ready_and_stops_cleanly(
     images: None, primary: RedisServer, tmp_path: Path, name: str
 ) -> None:

@@ -56,7 +56,11 @@ class ClusterSettings(BaseSettings):
     binding_ops_ports: tuple[int, int] = (7190, 7191)
     auth_grpc_port: int = 7200
     auth_ops_ports: tuple[int, int] = (7290, 7291)
+    # Voice menus: SIP per process (node a and c use the first, b the
+    # second), gRPC (health) shared, ops per process.
     menu_ports: tuple[int, int] = (7260, 7261)
+    menu_grpc_port: int = 7250
+    menu_ops_ports: tuple[int, int] = (7270, 7271)
     provision_grpc_port: int = 7300
     provision_http_ports: tuple[int, int] = (7380, 7381)
     provision_ops_ports: tuple[int, int] = (7390, 7391)
@@ -87,12 +91,16 @@ def _services(s: ClusterSettings, ca: LocalCa, redis: LocalRedisCluster) -> list
         }
         auth = service_env(
             "HOTDESK_AUTH_", s.host, ca, s.auth_grpc_port, s.auth_ops_ports[n], redis
+        ) | {"HOTDESK_AUTH_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}"}
+        menu = service_env(
+            "HOTDESK_MENU_", s.host, ca, s.menu_grpc_port, s.menu_ops_ports[n], redis
         ) | {
-            "HOTDESK_AUTH_MENU_KEY_FILE": str(menu_key),
-            "HOTDESK_AUTH_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
-            "HOTDESK_AUTH_MENU_HOST": s.host,
-            "HOTDESK_AUTH_MENU_PORT": str(s.menu_ports[n]),
-            "HOTDESK_AUTH_MENU_TRUSTED_EDGES": s.host,
+            "HOTDESK_MENU_KEY_FILE": str(menu_key),
+            "HOTDESK_MENU_AUTH_ADDRESS": f"{s.host}:{s.auth_grpc_port}",
+            "HOTDESK_MENU_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
+            "HOTDESK_MENU_SIP_HOST": s.host,
+            "HOTDESK_MENU_SIP_PORT": str(s.menu_ports[n]),
+            "HOTDESK_MENU_TRUSTED_EDGES": s.host,
         }
         provision = service_env(
             "HOTDESK_PROVISION_", s.host, ca, s.provision_grpc_port, s.provision_ops_ports[n], redis
@@ -112,6 +120,7 @@ def _services(s: ClusterSettings, ca: LocalCa, redis: LocalRedisCluster) -> list
         for name, env, ops in (
             ("binding", binding, s.binding_ops_ports[n]),
             ("auth", auth, s.auth_ops_ports[n]),
+            ("menu", menu, s.menu_ops_ports[n]),
             ("provision", provision, s.provision_ops_ports[n]),
         ):
             children.append(
@@ -182,7 +191,8 @@ hotdesk-edge is running as a cluster (Ctrl-C stops everything)
 {nodes}
   Redis Cluster      masters {h}:{masters}; replicas {replicas}
   binding x2         gRPC {h}:{s.binding_grpc_port}, lookup :{s.binding_http_port} (shared ports)
-  auth x2            gRPC {h}:{s.auth_grpc_port} (shared); voice menus {menus}
+  auth x2            gRPC {h}:{s.auth_grpc_port} (shared)
+  voice menu x2      {menus}
   provision x2       gRPC {h}:{s.provision_grpc_port} (shared); phone files {files}
   check-sync pushes  udp:{h}:{s.push_port} (node a)
 

@@ -75,6 +75,12 @@ PRIMARY: dict[str, tuple[str, ...]] = {
         "+hgetall",
         "+ping",
         "+select",
+        # A Redis Cluster's map and its commands' key positions (the
+        # cluster client asks for both).
+        "+cluster|slots",
+        "+cluster|shards",
+        "+cluster|nodes",
+        "+command",
     ),
     # The directory import writes everything the directory owns, ends
     # sessions through the binding scripts, and scans for stale counters.
