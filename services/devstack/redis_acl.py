@@ -129,6 +129,23 @@ def password_file(folder: Path, holder: str) -> Path:
     return folder / f"redis-{holder}"
 
 
+class LocalSecrets:
+    """The passwords of `make run`'s and `make cluster`'s Redis users, in
+    ``<data_dir>/secrets`` (a class with a ``data_dir`` inherits this)."""
+
+    data_dir: Path
+
+    @property
+    def secrets(self) -> Path:
+        return self.data_dir / "secrets"
+
+    def password_file(self, holder: str) -> Path:
+        return password_file(self.secrets, holder).resolve()
+
+    def password(self, holder: str) -> str:
+        return self.password_file(holder).read_text().strip()
+
+
 def ensure_passwords(folder: Path) -> dict[str, str]:
     """A random password per holder in ``folder`` (mode 600), kept if there."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -60,7 +60,7 @@ def _private(path: Path, text: str) -> None:
 
 
 @dataclass
-class LocalRedisCluster:
+class LocalRedisCluster(redis_acl.LocalSecrets):
     """``len(ports)`` nodes; the first third become masters when the
     cluster is created, each of the others a replica."""
 
@@ -70,16 +70,6 @@ class LocalRedisCluster:
     node_timeout_ms: int = 3000
     maxmemory: str = "256mb"
     _procs: dict[int, "subprocess.Popen[bytes]"] = field(default_factory=dict)
-
-    @property
-    def secrets(self) -> Path:
-        return self.data_dir / "secrets"
-
-    def password_file(self, holder: str) -> Path:
-        return redis_acl.password_file(self.secrets, holder).resolve()
-
-    def password(self, holder: str) -> str:
-        return self.password_file(holder).read_text().strip()
 
     def url_as(self, user: str, port: int | None = None) -> str:
         """A component's seed URL (its password in ``password_file``)."""

@@ -16,21 +16,11 @@ def _private(path: Path, text: str) -> None:
 
 
 @dataclass(frozen=True)
-class RedisPair:
+class RedisPair(redis_acl.LocalSecrets):
     host: str
     port: int
     replica_port: int
     data_dir: Path  # primary in redis/, replica in redis-replica/, passwords in secrets/
-
-    @property
-    def secrets(self) -> Path:
-        return self.data_dir / "secrets"
-
-    def password_file(self, holder: str) -> Path:
-        return redis_acl.password_file(self.secrets, holder).resolve()
-
-    def password(self, holder: str) -> str:
-        return self.password_file(holder).read_text().strip()
 
     def url_as(self, user: str) -> str:
         return f"redis://{user}@{self.host}:{self.port}/0"

@@ -15,7 +15,7 @@ from services.devstack.redis_cluster import LocalRedisCluster
 from services.kernel import keys
 from tests.support import pki
 from tests.support.binding_process import BindingProcess
-from tests.support.demo import DOMAIN, Gateways, import_demo_directory, secret
+from tests.support.demo import DOMAIN, Gateways, desk_call, import_demo_directory, registration
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.sipp import Sipp
 
@@ -73,26 +73,21 @@ class ClusterEdge:
         return r
 
     def register(self, device: str, contact_port: int) -> Sipp:
-        return Sipp(
-            "register",
-            f"127.0.0.1:{self.kamailio.sip_port}",
-            self.logs,
+        return registration(
+            self.kamailio.sip_port,
+            device,
+            contact_port=contact_port,
+            log_dir=self.logs,
             name=f"{device}-registers-{time.monotonic_ns()}",
-            local_port=free_udp_port(),
-            keys={"user": device, "domain": DOMAIN, "contact_port": str(contact_port)},
-            auth=(device, secret(device)),
         )
 
     def call(self, device: str, number: str) -> Sipp:
-        return Sipp(
-            "call",
-            f"127.0.0.1:{self.kamailio.sip_port}",
-            self.logs,
+        return desk_call(
+            self.kamailio.sip_port,
+            device,
+            number,
+            log_dir=self.logs,
             name=f"{device}-calls-{number}",
-            local_port=free_udp_port(),
-            service=number,
-            keys={"user": device, "domain": DOMAIN, "extra_header": "X-Test: none"},
-            auth=(device, secret(device)),
         )
 
 

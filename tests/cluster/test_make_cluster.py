@@ -19,7 +19,7 @@ import pytest
 
 from services.devstack.cluster import ClusterSettings
 from tests.cluster.conftest import free_node_ports
-from tests.support.demo import DOMAIN, secret
+from tests.support.demo import desk_call, register_desk
 from tests.support.kamailio import free_sip_port, free_tcp_port, free_udp_port
 from tests.support.sipp import Sipp
 
@@ -42,9 +42,6 @@ class RunningCluster:
             timeout=30,
             check=False,
         )
-
-    def sip(self, node: int) -> str:
-        return f"127.0.0.1:{self.settings.sip_ports[node]}"
 
 
 def _free_settings(tmp: Path) -> ClusterSettings:
@@ -133,26 +130,15 @@ def test_a_call_through_node_c_rings_the_desk_registered_at_node_a(
     desk = Sipp("answer", None, logs, name="bob-desk", local_port=desk_port).start()
     try:
         for node, device, contact in ((0, "hd3002", desk_port), (1, "hd3001", free_udp_port())):
-            register = Sipp(
-                "register",
-                running.sip(node),
-                logs,
+            register_desk(
+                running.settings.sip_ports[node],
+                device,
+                contact_port=contact,
+                log_dir=logs,
                 name=f"{device}-registers",
-                local_port=free_udp_port(),
-                keys={"user": device, "domain": DOMAIN, "contact_port": str(contact)},
-                auth=(device, secret(device)),
             )
-            assert register.run() == 0
-            assert register.final_status() == 200
-        call = Sipp(
-            "call",
-            running.sip(2),
-            logs,
-            name="alice-calls-bob-via-c",
-            local_port=free_udp_port(),
-            service="1002",
-            keys={"user": "hd3001", "domain": DOMAIN, "extra_header": "X-Test: none"},
-            auth=("hd3001", secret("hd3001")),
+        call = desk_call(
+            running.settings.sip_ports[2], "hd3001", "1002", log_dir=logs, name="alice-via-c"
         )
         assert call.run() == 0
         assert call.final_status() == 200

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.demo import DOMAIN, secret
+from tests.support.demo import desk_call, register_desk
 from tests.support.edge import Edge
 from tests.support.kamailio import KamailioServer, free_udp_port
-from tests.support.sipp import Sipp
 
 # Resolves to the loopback address the node listens on, and differs from it.
 NAME = "localhost"
@@ -33,30 +32,22 @@ def test_via_and_record_route_name_the_advertised_address(
     edge = fresh_edge
     edge.login("hd3001", "1001")
     edge.login("hd3002", "1002")
-    target = f"127.0.0.1:{advertising.sip_port}"
     bob_port = free_udp_port()
     bob = edge.gateway("bob-behind-advertising-node", bob_port).start()
     try:
-        register = Sipp(
-            "register",
-            target,
-            edge.logs,
+        register_desk(
+            advertising.sip_port,
+            "hd3002",
+            contact_port=bob_port,
+            log_dir=edge.logs,
             name="hd3002-registers-advertised",
-            local_port=free_udp_port(),
-            keys={"user": "hd3002", "domain": DOMAIN, "contact_port": str(bob_port)},
-            auth=("hd3002", secret("hd3002")),
         )
-        assert register.run() == 0
-        assert register.final_status() == 200
-        call = Sipp(
-            "call",
-            target,
-            edge.logs,
+        call = desk_call(
+            advertising.sip_port,
+            "hd3001",
+            "1002",
+            log_dir=edge.logs,
             name="alice-calls-through-advertising-node",
-            local_port=free_udp_port(),
-            service="1002",
-            keys={"user": "hd3001", "domain": DOMAIN, "extra_header": "X-Test: none"},
-            auth=("hd3001", secret("hd3001")),
         )
         # Alice's ACK and BYE follow the Record-Route, i.e. the advertised
         # name: they reach the node and then Bob (his scenario waits for BYE).

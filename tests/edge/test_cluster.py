@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.demo import DOMAIN, secret
+from tests.support.demo import DOMAIN, desk_call, register_desk
 from tests.support.edge import Edge
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.sipp import Sipp
@@ -36,30 +36,23 @@ class Cluster:
     def target(self, node: KamailioServer) -> str:
         return f"127.0.0.1:{node.sip_port}"
 
+    def all_started(self) -> list[KamailioServer]:
+        for node in self.nodes:
+            if node.proc is None:
+                started(node)
+        return self.nodes
+
     def register(self, node: KamailioServer, device: str, contact_port: int) -> None:
-        sipp = Sipp(
-            "register",
-            self.target(node),
-            self.edge.logs,
+        register_desk(
+            node.sip_port,
+            device,
+            contact_port=contact_port,
+            log_dir=self.edge.logs,
             name=f"{device}-registers-at-{node.sip_port}",
-            local_port=free_udp_port(),
-            keys={"user": device, "domain": DOMAIN, "contact_port": str(contact_port)},
-            auth=(device, secret(device)),
         )
-        assert sipp.run() == 0
-        assert sipp.final_status() == 200
 
     def call(self, node: KamailioServer, name: str, device: str, number: str) -> Sipp:
-        return Sipp(
-            "call",
-            self.target(node),
-            self.edge.logs,
-            name=name,
-            local_port=free_udp_port(),
-            service=number,
-            keys={"user": device, "domain": DOMAIN, "extra_header": "X-Test: none"},
-            auth=(device, secret(device)),
-        )
+        return desk_call(node.sip_port, device, number, log_dir=self.edge.logs, name=name)
 
     def from_peer(self, node: KamailioServer, name: str, number: str) -> Sipp:
         return Sipp(
@@ -136,10 +129,7 @@ def test_a_dead_nodes_phones_are_reached_once_they_register_at_another(
     (its next refresh, or its DNS SRV fail-over) at B: a call entering at C
     rings it through B."""
     edge = fresh_edge
-    a, b, c = cluster.nodes
-    for node in (a, b, c):
-        if node.proc is None:
-            started(node)
+    a, b, c = cluster.all_started()
     edge.login("hd3001", "1001")
     edge.login("hd3002", "1002")
     bob_port = free_udp_port()
@@ -164,10 +154,7 @@ def test_emergency_data_and_callbacks_are_shared(fresh_edge: Edge, cluster: Clus
     """hd3001 registers at A, dials 112 through B; the PSAP's callback
     enters at C and rings hd3001 (through A)."""
     edge = fresh_edge
-    a, b, c = cluster.nodes
-    for node in (a, b, c):
-        if node.proc is None:
-            started(node)
+    a, b, c = cluster.all_started()
     desk_port = free_udp_port()
     desk = edge.gateway("hd3001-awaiting-callback", desk_port).start()
     try:

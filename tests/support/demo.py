@@ -106,6 +106,31 @@ def caller_argv(
     ]
 
 
+def register_desk(
+    proxy_port: int, device: str, *, contact_port: int, log_dir: Path, name: str
+) -> None:
+    """Desk phone ``device`` registers through the edge at ``proxy_port``
+    with its Contact at ``contact_port`` (the test fails unless 200)."""
+    sipp = registration(proxy_port, device, contact_port=contact_port, log_dir=log_dir, name=name)
+    assert sipp.run() == 0
+    assert sipp.final_status() == 200
+
+
+def desk_call(proxy_port: int, device: str, number: str, *, log_dir: Path, name: str) -> Sipp:
+    """sipp as desk phone ``device`` calling ``number`` once through the
+    edge at ``proxy_port``, answering its challenge with the device's secret."""
+    return Sipp(
+        "call",
+        f"127.0.0.1:{proxy_port}",
+        log_dir,
+        name=name,
+        local_port=free_udp_port(),
+        service=number,
+        keys={"user": device, "domain": DOMAIN, "extra_header": "X-Test: none"},
+        auth=(device, secret(device)),
+    )
+
+
 def registration(
     proxy_port: int,
     device: str,
