@@ -17,7 +17,7 @@ from tests.support import pki
 from tests.support.binding_process import BindingProcess
 from tests.support.demo import DOMAIN, Gateways, desk_call, import_demo_directory, registration
 from tests.support.kamailio import KamailioServer, free_udp_port
-from tests.support.sipp import Sipp
+from tests.support.sipp import Sipp, answered
 
 
 class ClusterEdge:
@@ -113,17 +113,13 @@ def test_a_call_reaches_the_desk_a_user_logged_in_at(cluster_edge: ClusterEdge) 
         pb.LOGIN_RESULT_ALREADY_LOGGED_IN,
     )
     bob_port = free_udp_port()
-    bob = Sipp("answer", None, edge.logs, name="bob-desk", local_port=bob_port).start()
-    try:
-        registration = edge.register("hd3002", bob_port)
-        assert registration.run() == 0
-        assert registration.final_status() == 200
-        call = edge.call("hd3001", "1002")
-        assert call.run() == 0
-        assert call.final_status() == 200
-        assert bob.wait() == 0
-    finally:
-        bob.stop()
+    registration = edge.register("hd3002", bob_port)
+    assert registration.run() == 0
+    assert registration.final_status() == 200
+    bob = answered(
+        edge.call("hd3001", "1002"),
+        Sipp("answer", None, edge.logs, name="bob-desk", local_port=bob_port),
+    )
     (invite,) = bob.received("INVITE")
     assert (invite.header("From") or "").startswith('"Alice Example" <sip:1001@')
 

@@ -21,7 +21,7 @@ from services.devstack.cluster import ClusterSettings
 from tests.cluster.conftest import free_node_ports
 from tests.support.demo import desk_call, register_desk
 from tests.support.kamailio import free_sip_port, free_tcp_port, free_udp_port
-from tests.support.sipp import Sipp
+from tests.support.sipp import Sipp, answered
 
 DEMO_GROUP_KEY = "hd:{acme-group}:dev:hd3001"
 
@@ -127,24 +127,18 @@ def test_a_call_through_node_c_rings_the_desk_registered_at_node_a(
         assert login.returncode == 0, login.stderr
     logs = tmp_path / "sipp"
     desk_port = free_udp_port()
-    desk = Sipp("answer", None, logs, name="bob-desk", local_port=desk_port).start()
-    try:
-        for node, device, contact in ((0, "hd3002", desk_port), (1, "hd3001", free_udp_port())):
-            register_desk(
-                running.settings.sip_ports[node],
-                device,
-                contact_port=contact,
-                log_dir=logs,
-                name=f"{device}-registers",
-            )
-        call = desk_call(
-            running.settings.sip_ports[2], "hd3001", "1002", log_dir=logs, name="alice-via-c"
+    for node, device, contact in ((0, "hd3002", desk_port), (1, "hd3001", free_udp_port())):
+        register_desk(
+            running.settings.sip_ports[node],
+            device,
+            contact_port=contact,
+            log_dir=logs,
+            name=f"{device}-registers",
         )
-        assert call.run() == 0
-        assert call.final_status() == 200
-        assert desk.wait() == 0
-    finally:
-        desk.stop()
+    call = desk_call(
+        running.settings.sip_ports[2], "hd3001", "1002", log_dir=logs, name="alice-via-c"
+    )
+    desk = answered(call, Sipp("answer", None, logs, name="bob-desk", local_port=desk_port))
     (invite,) = desk.received("INVITE")
     assert (invite.header("From") or "").startswith('"Alice Example" <sip:1001@')
 

@@ -13,7 +13,7 @@ import pytest
 from tests.support.demo import DOMAIN, desk_call, register_desk
 from tests.support.edge import Edge
 from tests.support.kamailio import KamailioServer, free_udp_port
-from tests.support.sipp import Sipp
+from tests.support.sipp import Sipp, answered
 
 CALLBACK_NUMBER = "+4930123450100"
 
@@ -92,33 +92,19 @@ def test_a_phone_registered_at_one_node_is_called_through_the_others(
     edge.login("hd3001", "1001")
     edge.login("hd3002", "1002")
     bob_port = free_udp_port()
-    bob = edge.gateway("bob-desk-at-a", bob_port).start()
-    try:
-        cluster.register(a, "hd3002", bob_port)
-        # C joins late: it gets A's registrations from B or A.
-        started(c)
-        call = cluster.call(c, "alice-via-c", "hd3001", "1002")
-        assert call.run() == 0
-        assert call.final_status() == 200
-        assert bob.wait() == 0
-    finally:
-        bob.stop()
-    (invite,) = bob.received("INVITE")
+    cluster.register(a, "hd3002", bob_port)
+    # C joins late: it gets A's registrations from B or A.
+    started(c)
+    call = cluster.call(c, "alice-via-c", "hd3001", "1002")
+    (invite,) = answered(call, edge.gateway("bob-desk-at-a", bob_port)).received("INVITE")
     # Alice's identity, and the way in through C, then A (Bob's node).
     assert (invite.header("From") or "").startswith('"Alice Example" <sip:1001@')
     record_routes = " ".join(invite.headers["record-route"])
     assert f"127.0.0.1:{a.sip_port}" in record_routes
     assert f"127.0.0.1:{c.sip_port}" in record_routes
     # Through A itself: straight to Bob's Contact.
-    bob = edge.gateway("bob-desk-at-a-again", bob_port).start()
-    try:
-        call = cluster.call(a, "alice-via-a", "hd3001", "1002")
-        assert call.run() == 0
-        assert call.final_status() == 200
-        assert bob.wait() == 0
-    finally:
-        bob.stop()
-    (invite,) = bob.received("INVITE")
+    call = cluster.call(a, "alice-via-a", "hd3001", "1002")
+    (invite,) = answered(call, edge.gateway("bob-desk-again", bob_port)).received("INVITE")
     assert f"127.0.0.1:{c.sip_port}" not in " ".join(invite.headers["record-route"])
 
 
@@ -133,17 +119,11 @@ def test_a_dead_nodes_phones_are_reached_once_they_register_at_another(
     edge.login("hd3001", "1001")
     edge.login("hd3002", "1002")
     bob_port = free_udp_port()
-    bob = edge.gateway("bob-desk-after-a-died", bob_port).start()
-    try:
-        cluster.register(a, "hd3002", bob_port)
-        a.kill()
-        cluster.register(b, "hd3002", bob_port)
-        call = cluster.call(c, "alice-via-c-after-a-died", "hd3001", "1002")
-        assert call.run() == 0
-        assert call.final_status() == 200
-        assert bob.wait() == 0
-    finally:
-        bob.stop()
+    cluster.register(a, "hd3002", bob_port)
+    a.kill()
+    cluster.register(b, "hd3002", bob_port)
+    call = cluster.call(c, "alice-via-c-after-a-died", "hd3001", "1002")
+    bob = answered(call, edge.gateway("bob-desk-after-a-died", bob_port))
     (invite,) = bob.received("INVITE")
     record_routes = " ".join(invite.headers["record-route"])
     assert f"127.0.0.1:{b.sip_port}" in record_routes

@@ -31,7 +31,7 @@ from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.redis_server import RedisServer
 from tests.support.service_process import ServiceProcess
 from tests.support.services import CHEAP_ARGON2
-from tests.support.sipp import SipMessage, Sipp
+from tests.support.sipp import SipMessage, Sipp, answered
 
 
 @dataclass
@@ -166,14 +166,7 @@ class Edge:
     def arrival(self, gateway: str, gateway_port: int, call: Sipp) -> SipMessage:
         """Run ``call`` (it must complete) with ``gateway`` answering on
         ``gateway_port``; the INVITE that arrived there."""
-        answering = self.gateway(gateway, gateway_port).start()
-        try:
-            assert call.run() == 0
-            assert call.final_status() == 200
-            assert answering.wait() == 0
-        finally:
-            answering.stop()
-        (invite,) = answering.received("INVITE")
+        (invite,) = answered(call, self.gateway(gateway, gateway_port)).received("INVITE")
         return invite
 
     def from_peer(

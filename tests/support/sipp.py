@@ -182,3 +182,16 @@ class Sipp:
             if m.direction == "received" and m.status and m.status >= 200
         ]
         return finals[-1] if finals else None
+
+
+def answered(call: Sipp, answering: Sipp) -> Sipp:
+    """Run ``call`` (it must complete with 200) while ``answering`` takes
+    it (started here, and done when this returns: read what it received)."""
+    answering.start()
+    try:
+        assert call.run() == 0
+        assert call.final_status() == 200
+        assert answering.wait() == 0
+    finally:
+        answering.stop()
+    return answering
