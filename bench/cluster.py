@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.edge_calls import answering_phone, call_load, completed, register, stack
+from bench.edge_calls import alice_calls_bob, call_load, completed, register
 from tests.support.fleet import import_fleet, register_fleet
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.redis_server import RedisServer
@@ -107,25 +107,16 @@ def _parallel(
 
 def measure_calls(calls: int, in_flight: int) -> list[ClusterRun]:
     runs = []
-    with stack() as st:
-        answer_port = free_udp_port()
-        answering = answering_phone(answer_port, "-l", "10000")
-        try:
-            st.login("hd3001", "1001")
-            st.login("hd3002", "1002")
-            for round_no in range(2):
-                for count in (1, 3):
-                    work = st.work / f"round-{round_no}-{count}"
-                    with _started(_nodes(work, st.redis, st.binding.route_url, count)) as nodes:
-                        register(nodes[0], "hd3002", answer_port)
-                        time.sleep(0.5)  # the registration reaches the other nodes
-                        entries = nodes if count == 3 else nodes * 3
-                        mode = THREE_NODES if count == 3 else ONE_NODE
-                        runs.append(
-                            _parallel(entries, calls, in_flight, work, f"{mode}#{round_no}")
-                        )
-        finally:
-            answering.kill()
+    with alice_calls_bob() as (st, answer_port):
+        for round_no in range(2):
+            for count in (1, 3):
+                work = st.work / f"round-{round_no}-{count}"
+                with _started(_nodes(work, st.redis, st.binding.route_url, count)) as nodes:
+                    register(nodes[0], "hd3002", answer_port)
+                    time.sleep(0.5)  # the registration reaches the other nodes
+                    entries = nodes if count == 3 else nodes * 3
+                    mode = THREE_NODES if count == 3 else ONE_NODE
+                    runs.append(_parallel(entries, calls, in_flight, work, f"{mode}#{round_no}"))
     return runs
 
 

@@ -234,44 +234,48 @@ def load_run(
     )
 
 
-def measure(calls: int, in_flight: int) -> list[EdgeRun]:
-    runs = []
+@contextlib.contextmanager
+def alice_calls_bob() -> Iterator[tuple[Stack, int]]:
+    """The stack with Alice logged in at hd3001 and Bob at hd3002, and Bob's
+    answering phone (any number of calls at once) on the port yielded."""
     with stack() as st:
         answer_port = free_udp_port()
         answering = answering_phone(answer_port, "-l", "10000")
         try:
             st.login("hd3001", "1001")
             st.login("hd3002", "1002")
-            # Side by side, alternating: plain, hot-desk (desk to desk, then
-            # a trunk calling Bob's DID), plain, hot-desk.
-            for round_no in range(2):
-                for hotdesk in (False, True):
-                    kamailio = st.edge(f"kamailio-{round_no}-{hotdesk}", hotdesk)
-                    kamailio.start()
-                    try:
-                        register(kamailio, "hd3002", answer_port)
-                        if not hotdesk:
-                            # The phone calls the device directly.
-                            mode = f"plain (lookup off)#{round_no}"
-                            runs.append(
-                                load_run(kamailio, "hd3002", calls, in_flight, st.work, mode)
-                            )
-                            continue
-                        kamailio.wait_for_peer_reload()
-                        # Alice (hd3001) calls Bob's extension ...
-                        mode = f"{DESK_TO_DESK}#{round_no}"
-                        runs.append(load_run(kamailio, "1002", calls, in_flight, st.work, mode))
-                        # ... and the trunk calls Bob's number.
-                        mode = f"{INBOUND}#{round_no}"
-                        runs.append(
-                            load_run(
-                                kamailio, BOB_DID, calls, in_flight, st.work, mode, st.peer_port
-                            )
-                        )
-                    finally:
-                        kamailio.stop()
+            yield st, answer_port
         finally:
             answering.kill()
+
+
+def measure(calls: int, in_flight: int) -> list[EdgeRun]:
+    runs = []
+    with alice_calls_bob() as (st, answer_port):
+        # Side by side, alternating: plain, hot-desk (desk to desk, then a
+        # trunk calling Bob's DID), plain, hot-desk.
+        for round_no in range(2):
+            for hotdesk in (False, True):
+                kamailio = st.edge(f"kamailio-{round_no}-{hotdesk}", hotdesk)
+                kamailio.start()
+                try:
+                    register(kamailio, "hd3002", answer_port)
+                    if not hotdesk:
+                        # The phone calls the device directly.
+                        mode = f"plain (lookup off)#{round_no}"
+                        runs.append(load_run(kamailio, "hd3002", calls, in_flight, st.work, mode))
+                        continue
+                    kamailio.wait_for_peer_reload()
+                    # Alice (hd3001) calls Bob's extension ...
+                    mode = f"{DESK_TO_DESK}#{round_no}"
+                    runs.append(load_run(kamailio, "1002", calls, in_flight, st.work, mode))
+                    # ... and the trunk calls Bob's number.
+                    mode = f"{INBOUND}#{round_no}"
+                    runs.append(
+                        load_run(kamailio, BOB_DID, calls, in_flight, st.work, mode, st.peer_port)
+                    )
+                finally:
+                    kamailio.stop()
     return runs
 
 
