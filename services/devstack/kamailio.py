@@ -60,6 +60,10 @@ class EdgeAddresses:
     # Operators' RPC socket (a Unix socket path; relative: in the run
     # directory), for kamcmd.
     ctl_socket: str | None = "kamailio.ctl"
+    # The media relay of voice-menu calls: rtpengine's ng control socket
+    # (udp:host:port) and the address its media reaches the menu from.
+    rtpengine: str | None = None
+    media_relay_ip: str | None = None
     dmq_listen: str | None = None
     dmq_peers: tuple[str, ...] = ()
     cluster_from: str = "127.0.0.0/8"
@@ -107,6 +111,11 @@ def local_config(a: EdgeAddresses) -> str:
         defines["HD_MENU_KEY_FILE"] = a.menu_key
     if a.ctl_socket:
         defines["HD_CTL_SOCKET"] = a.ctl_socket
+    if a.rtpengine:
+        if not a.media_relay_ip:
+            raise ValueError("rtpengine needs media_relay_ip")
+        defines["HD_RTPENGINE"] = a.rtpengine
+        defines["HD_MEDIA_RELAY_IP"] = a.media_relay_ip
     if a.dmq_listen:
         if len(a.dmq_peers) > 4:
             raise ValueError("kamailio.cfg takes at most 4 other cluster nodes")

@@ -209,16 +209,18 @@ class Edge:
         timeout_s: int = 20,
         media_port: int | None = None,
         local_ip: str = "127.0.0.1",
+        via: KamailioServer | None = None,
     ) -> Sipp:
         """Desk phone ``device`` of ``domain`` plays ``scenario`` towards
         ``service`` (in ``target_domain`` where the scenario says so),
         answering the edge's challenge with its credentials (or ``auth``:
-        another user name and/or password), from ``local_ip``."""
+        another user name and/or password), from ``local_ip``, through the
+        edge's Kamailio (or ``via`` another)."""
         user, password = auth or (None, None)
         user = user or device
         return Sipp(
             scenario,
-            self.target,
+            f"127.0.0.1:{via.sip_port}" if via else self.target,
             self.logs,
             name=name,
             local_port=free_udp_port(),

@@ -81,11 +81,13 @@ class KamailioServer:
         dmq_port: int | None = None,
         dmq_peers: tuple[int, ...] = (),
         advertise_host: str | None = None,
+        rtpengine: str | None = None,
     ) -> None:
         """``dmq_port``: a cluster node with its DMQ socket there, and the
         other nodes' DMQ sockets on ``dmq_peers`` (all on 127.0.0.1);
         ``advertise_host``: the name its SIP sockets advertise (with their
-        port)."""
+        port); ``rtpengine``: the media relay's ng socket (udp:127.0.0.1:port)
+        for voice-menu calls."""
         binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
         if not Path(binary).exists():
             raise RuntimeError("kamailio is not installed; run `make bootstrap`")
@@ -116,6 +118,8 @@ class KamailioServer:
             dmq_listen=f"udp:127.0.0.1:{dmq_port}" if dmq_port else None,
             dmq_peers=tuple(f"127.0.0.1:{p}" for p in dmq_peers),
             advertise=f"{advertise_host}:{self.sip_port}" if advertise_host else None,
+            rtpengine=rtpengine,
+            media_relay_ip="127.0.0.1" if rtpengine else None,
         )
         self.proc: subprocess.Popen[bytes] | None = None
 
