@@ -13,8 +13,9 @@ DEBIAN_PACKAGES=(
     kamailio-json-modules sip-tester
     # crypto.so: the edge signs X-Hotdesk-Device for the voice menu
     kamailio-tls-modules
-    # Voice-menu prompts (speech synthesis and G.711 conversion)
-    espeak-ng sox
+    # Voice-menu prompts (speech synthesis and G.711 conversion), and the
+    # media relay Kamailio puts between phones and the menu (userspace)
+    espeak-ng sox rtpengine-daemon
     # Building http_async_client and a patched ndb_redis from Debian's
     # kamailio source (scripts/build_kamailio_modules.sh)
     dpkg-dev build-essential bison flex pkg-config libcurl4-openssl-dev libevent-dev

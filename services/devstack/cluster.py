@@ -23,6 +23,7 @@ from services.devstack.stack import (
     ROOT,
     Child,
     import_directory,
+    media_relay,
     service_env,
     start,
     stop_all,
@@ -64,6 +65,9 @@ class ClusterSettings(BaseSettings):
     provision_grpc_port: int = 7300
     provision_http_ports: tuple[int, int] = (7380, 7381)
     provision_ops_ports: tuple[int, int] = (7390, 7391)
+    # One media relay for the three nodes' voice-menu calls.
+    rtpengine_port: int = 2230
+    media_ports: tuple[int, int] = (23000, 23999)
     emergency_gw: str = "sip:127.0.0.1:5091"
     pstn_gw: str = "sip:127.0.0.1:5092"
 
@@ -157,6 +161,8 @@ def _kamailio_nodes(s: ClusterSettings, redis: LocalRedisCluster) -> list[Child]
                 pstn_gw=s.pstn_gw,
                 voice_menu=f"sip:{s.host}:{s.menu_ports[n % 2]}",
                 menu_key=str(menu_key),
+                rtpengine=f"udp:{s.host}:{s.rtpengine_port}",
+                media_relay_ip=s.host,
                 dmq_listen=f"udp:{s.host}:{s.dmq_ports[n]}",
                 dmq_peers=tuple(f"{s.host}:{p}" for p in s.dmq_ports if p != s.dmq_ports[n]),
                 cluster_from=f"{s.host}/32",
@@ -185,6 +191,7 @@ def _banner(s: ClusterSettings, redis: LocalRedisCluster) -> str:
     replicas = ", ".join(str(p) for p in s.redis_ports[3:])
     menus = ", ".join(f"udp:{h}:{p}" for p in s.menu_ports)
     files = ", ".join(f"http://{h}:{p}/" for p in s.provision_http_ports)
+    media = "-".join(str(p) for p in s.media_ports)
     return f"""
 hotdesk-edge is running as a cluster (Ctrl-C stops everything)
 
@@ -195,6 +202,7 @@ hotdesk-edge is running as a cluster (Ctrl-C stops everything)
   voice menu x2      {menus}
   provision x2       gRPC {h}:{s.provision_grpc_port} (shared); phone files {files}
   check-sync pushes  udp:{h}:{s.push_port} (node a)
+  media relay        rtpengine udp:{h}:{s.rtpengine_port}, media ports {media}
 
 A call from a phone registered at :{s.sip_ports[1]} to a user whose desk registered
 at :{s.sip_ports[0]}, placed through :{s.sip_ports[2]} (README "make cluster"):
@@ -233,7 +241,11 @@ async def run(s: ClusterSettings) -> int:
                 "HOTDESK_CLI_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
             },
         )
-        children = _services(s, ca, redis) + _kamailio_nodes(s, redis)
+        children = [
+            *_services(s, ca, redis),
+            media_relay(s.host, s.rtpengine_port, s.media_ports),
+            *_kamailio_nodes(s, redis),
+        ]
         for child in children:
             pumps.append(await start(child))
             await wait_ready(child)

@@ -49,6 +49,9 @@ class DevStackSettings(BaseSettings):
     provision_grpc_port: int = 7300
     provision_http_port: int = 7380
     provision_ops_port: int = 7390
+    # The media relay of voice-menu calls: its control port and media ports.
+    rtpengine_port: int = 2230
+    media_ports: tuple[int, int] = (23000, 23999)
     sip_port: int = 5060  # UDP and TCP
     sips_port: int = 5061  # TLS
     push_port: int = 5070  # the provision service's check-sync pushes only
@@ -177,6 +180,8 @@ def plan(s: DevStackSettings) -> list[Child]:
             pstn_gw=s.pstn_gw,
             voice_menu=f"sip:{s.host}:{s.menu_port}",
             menu_key=str(menu_key),
+            rtpengine=f"udp:{s.host}:{s.rtpengine_port}",
+            media_relay_ip=s.host,
         ),
     )
     kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
@@ -201,6 +206,7 @@ def plan(s: DevStackSettings) -> list[Child]:
             menu_env,
             f"http://{s.host}:{s.menu_ops_port}/readyz",
         ),
+        media_relay(s.host, s.rtpengine_port, s.media_ports),
         Child(
             "kamailio",
             kamailio_argv(kamailio, kamailio_dir),
@@ -215,6 +221,20 @@ def plan(s: DevStackSettings) -> list[Child]:
             f"http://{s.host}:{s.provision_ops_port}/readyz",
         ),
     ]
+
+
+def media_relay(host: str, port: int, media_ports: tuple[int, int]) -> Child:
+    """rtpengine, forwarding in userspace: Kamailio relays voice-menu
+    calls' media through it (kamailio.cfg, HD_RTPENGINE)."""
+    return Child(
+        "rtpengine",
+        [
+            shutil.which("rtpengine") or "/usr/bin/rtpengine",
+            *(f"--interface={host}", f"--listen-ng={host}:{port}"),
+            *(f"--port-min={media_ports[0]}", f"--port-max={media_ports[1]}"),
+            *("--table=-1", "--foreground", "--log-stderr", "--log-level=5"),
+        ],
+    )
 
 
 async def pump(name: str, stream: asyncio.StreamReader) -> None:
@@ -286,6 +306,7 @@ async def _import_directory(s: DevStackSettings) -> None:
 
 def _banner(s: DevStackSettings) -> str:
     h = s.host
+    media = "-".join(str(p) for p in s.media_ports)
     return f"""
 hotdesk-edge is running (Ctrl-C stops everything)
 
@@ -296,6 +317,7 @@ hotdesk-edge is running (Ctrl-C stops everything)
   binding metrics / health              http://{h}:{s.binding_ops_port}/metrics  /readyz
   auth gRPC                             {h}:{s.auth_grpc_port}
   auth metrics / health                 http://{h}:{s.auth_ops_port}/metrics  /readyz
+  media relay of menu calls (rtpengine) udp:{h}:{s.rtpengine_port}  media ports {media}
   voice menu (feature codes)            udp:{h}:{s.menu_port}   *45 login, *46 logout, *77*<ext>*
   voice menu gRPC health                {h}:{s.menu_grpc_port}
   voice menu metrics / health           http://{h}:{s.menu_ops_port}/metrics  /readyz

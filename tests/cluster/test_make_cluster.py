@@ -60,6 +60,8 @@ def _free_settings(tmp: Path) -> ClusterSettings:
         auth_ops_ports=(free_tcp_port(), free_tcp_port()),
         menu_ports=(free_udp_port(), free_udp_port()),
         menu_grpc_port=free_tcp_port(),
+        rtpengine_port=free_udp_port(),
+        media_ports=(25000, 25999),
         menu_ops_ports=(free_tcp_port(), free_tcp_port()),
         provision_grpc_port=free_tcp_port(),
         provision_http_ports=(free_tcp_port(), free_tcp_port()),
