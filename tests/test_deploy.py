@@ -762,6 +762,29 @@ def test_the_pod_network_reaches_the_phone_ports_only_for_the_menus_byes(
         assert in_pod_network <= {"menu"} | nodes, (entry["name"], in_pod_network)
 
 
+def test_the_menu_takes_sip_from_kamailio_only(built: list[Manifest]) -> None:
+    """The menu serves requests from its trusted edges, the pod network (in
+    step with HD_PUSH_FROM): the policies let nothing in the pod network but
+    Kamailio reach its SIP port, and Kamailio's pods are among the trusted.
+    Its Contact and SDP carry the pod's own address."""
+    (container,) = _containers(_pod(_workload(built, "menu"))["spec"])
+    env = _env(container)
+    trusted = ipaddress.ip_network(env["HOTDESK_MENU_TRUSTED_EDGES"])
+    assert trusted == ipaddress.ip_network(_kamailio_defines(built)["HD_PUSH_FROM"])
+    sources = _model_sources(built)
+    assert ipaddress.ip_address(sources["kamailio"].address) in trusted
+    sip = _named_ports(built, sources["menu"])["sip"]
+    assert sip == int(env["HOTDESK_MENU_SIP_PORT"])
+    allowed = {
+        who
+        for who, source in sources.items()
+        if _allowed(built, "Ingress", sources["menu"], source, sip, "UDP")
+    }
+    assert allowed == {"kamailio"}
+    (advertise,) = [e for e in container["env"] if e["name"] == "HOTDESK_MENU_ADVERTISE"]
+    assert advertise["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+
+
 def _push_port(built: list[Manifest]) -> int:
     """The port of Kamailio's internal push socket (HD_PUSH_LISTEN)."""
     protocol, _, port = _kamailio_defines(built)["HD_PUSH_LISTEN"].split(":")
