@@ -35,6 +35,7 @@ from services.binding.settings import BindingSettings
 from services.cli.settings import CliSettings
 from services.devstack import redis_acl
 from services.devstack.kamailio import EdgeAddresses, local_config
+from services.menu.settings import MenuSettings
 from services.provision.settings import ProvisionSettings
 from tests.support.redis_server import free_port
 
@@ -63,19 +64,8 @@ def _declared(directory: Path) -> list[Manifest]:
     ("name", "settings", "prefix"),
     [
         ("binding", BindingSettings, "HOTDESK_BINDING_"),
-        pytest.param(
-            "auth",
-            AuthSettings,
-            "HOTDESK_AUTH_",
-            # Strict: passes (and so fails here) once the manifests move the
-            # menu into its own Deployment; then drop this mark.
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=KeyError,
-                reason="auth.yaml still declares the voice menu's UDP port 7260, which "
-                "services/menu serves now (no HOTDESK_AUTH_MENU_PORT any more)",
-            ),
-        ),
+        ("auth", AuthSettings, "HOTDESK_AUTH_"),
+        ("menu", MenuSettings, "HOTDESK_MENU_"),
         ("provision", ProvisionSettings, "HOTDESK_PROVISION_"),
     ],
 )
@@ -170,6 +160,7 @@ OPERATOR_CREATED_SECRETS = {
     "hotdesk-redis-admin",  # the administrator (production's cluster-creating Job only)
     "hotdesk-redis-binding",
     "hotdesk-redis-auth",
+    "hotdesk-redis-menu",
     "hotdesk-redis-provision",
     "hotdesk-redis-kamailio",
     "hotdesk-redis-directory",  # the CLI's directory imports (operators' pods)
@@ -678,7 +669,7 @@ def _configured_calls(built: list[Manifest]) -> list[tuple[str, str, int, str]]:
 def test_every_configured_call_is_allowed(built: list[Manifest]) -> None:
     calls = _configured_calls(built)
     callers = {caller for caller, *_ in calls}
-    assert {"binding", "auth", "provision", "kamailio"} <= callers
+    assert {"binding", "auth", "menu", "provision", "kamailio"} <= callers
     for caller, host, port, protocol in calls:
         destination, target = _service_target(built, host, port, protocol)
         source = _workload_peer(built, caller)
@@ -695,7 +686,7 @@ def test_operators_prometheus_and_dns_are_let_through(built: list[Manifest]) -> 
         for p in s["spec"].get("ports", [])
         if p.get("appProtocol") == "grpc"
     ]
-    assert len(grpc_ports) == 3
+    assert len(grpc_ports) == 4
     redis_ports = [
         ("redis", p["port"])
         for s in services
@@ -713,7 +704,7 @@ def test_operators_prometheus_and_dns_are_let_through(built: list[Manifest]) -> 
             port = int(annotations["prometheus.io/port"])
             assert _flow(built, sources["prometheus"], sources[name], port, "TCP"), name
             scraped += 1
-    assert scraped >= 4
+    assert scraped >= 5
     # DNS from every pod.
     dns = Peer.pod(KUBE_DNS[0], KUBE_DNS[1], _pod_address(built))
     for name in [*_workload_names(built), "operator-tools"]:
@@ -768,7 +759,30 @@ def test_the_pod_network_reaches_the_phone_ports_only_for_the_menus_byes(
             if who != "outside" and _allowed(built, "Ingress", edge, source, port, proto)
         }
         nodes = {"kamailio"} if _cluster_peers(built) and proto == "UDP" else set()
-        assert in_pod_network <= {"auth"} | nodes, (entry["name"], in_pod_network)
+        assert in_pod_network <= {"menu"} | nodes, (entry["name"], in_pod_network)
+
+
+def test_the_menu_takes_sip_from_kamailio_only(built: list[Manifest]) -> None:
+    """The menu serves requests from its trusted edges, the pod network (in
+    step with HD_PUSH_FROM): the policies let nothing in the pod network but
+    Kamailio reach its SIP port, and Kamailio's pods are among the trusted.
+    Its Contact and SDP carry the pod's own address."""
+    (container,) = _containers(_pod(_workload(built, "menu"))["spec"])
+    env = _env(container)
+    trusted = ipaddress.ip_network(env["HOTDESK_MENU_TRUSTED_EDGES"])
+    assert trusted == ipaddress.ip_network(_kamailio_defines(built)["HD_PUSH_FROM"])
+    sources = _model_sources(built)
+    assert ipaddress.ip_address(sources["kamailio"].address) in trusted
+    sip = _named_ports(built, sources["menu"])["sip"]
+    assert sip == int(env["HOTDESK_MENU_SIP_PORT"])
+    allowed = {
+        who
+        for who, source in sources.items()
+        if _allowed(built, "Ingress", sources["menu"], source, sip, "UDP")
+    }
+    assert allowed == {"kamailio"}
+    (advertise,) = [e for e in container["env"] if e["name"] == "HOTDESK_MENU_ADVERTISE"]
+    assert advertise["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
 
 
 def _push_port(built: list[Manifest]) -> int:
@@ -963,7 +977,7 @@ def _mounted_file(mounts: dict[str, tuple[Manifest, Manifest]], path: str) -> tu
     return volume["secret"]["secretName"], key
 
 
-@pytest.mark.parametrize("name", ["binding", "auth", "provision"])
+@pytest.mark.parametrize("name", ["binding", "auth", "menu", "provision"])
 def test_service_files_come_from_the_contracted_secrets(built: list[Manifest], name: str) -> None:
     (container,) = _pod(_workload(built, name))["spec"]["containers"]
     env = _env(container)
@@ -989,9 +1003,10 @@ def test_service_files_come_from_the_contracted_secrets(built: list[Manifest], n
     path = files.pop("REDIS_PASSWORD_FILE")
     assert path == "/etc/hotdesk/redis/password"
     assert _file_source(built, name, path) == (f"hotdesk-redis-{user}", "password")
-    # The rest: the SIP secrets' key (provision).
+    # The rest: the SIP secrets' key (provision), the edge's signing key (menu).
     expected = {
         "provision": {"SECRETS_KEY_FILE": ("/etc/hotdesk/secrets/key", "hotdesk-secrets-key")},
+        "menu": {"KEY_FILE": ("/etc/hotdesk/menu/key", "hotdesk-menu-key")},
     }.get(name, {})
     assert set(files) == set(expected)
     for setting, (want_path, secret) in expected.items():
@@ -1267,7 +1282,7 @@ def test_redis_is_a_cluster_of_six_that_the_job_creates(built: list[Manifest]) -
     ]
 
 
-@pytest.mark.parametrize("name", ["binding", "auth", "provision"])
+@pytest.mark.parametrize("name", ["binding", "auth", "menu", "provision"])
 @PRODUCTION
 def test_the_services_use_redis_in_cluster_mode(built: list[Manifest], name: str) -> None:
     (container,) = _pod(_workload(built, name))["spec"]["containers"]
