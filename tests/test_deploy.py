@@ -106,7 +106,9 @@ def _undefined_names(local_cfg: str, cluster: bool = False) -> set[str]:
     config = (ROOT / "kamailio" / "kamailio.cfg").read_text()
     # Guarded, defaulted (#!trydef), defined by the config itself, or
     # needed only with an optional one.
-    optional = set(re.findall(r"#!(?:ifn?def|trydef) (HD_[A-Z_]+)", config)) | {"HD_TLS_CONFIG"}
+    # HD_TLS_CONFIG goes with HD_TLS_LISTEN, HD_MEDIA_RELAY_IP with HD_RTPENGINE.
+    optional = set(re.findall(r"#!(?:ifn?def|trydef) (HD_[A-Z_]+)", config))
+    optional |= {"HD_TLS_CONFIG", "HD_MEDIA_RELAY_IP"}
     optional |= set(re.findall(r'#!substdef "!(HD_[A-Z_]+)!', config))
     if not cluster:
         optional |= CLUSTER_NAMES
