@@ -8,6 +8,7 @@ Kamailio down its fallback route.
 """
 
 import json
+import logging
 
 from aiohttp import web
 from google.protobuf.descriptor import FieldDescriptor
@@ -15,6 +16,10 @@ from hotdesk.v1 import binding_pb2 as pb
 from redis.exceptions import RedisError
 
 from services.binding.core import BindingCore
+from services.kernel import correlation
+from services.kernel.logs import fields
+
+log = logging.getLogger(__name__)
 
 CORE = web.AppKey("core", BindingCore)
 _PARAMS = ("caller_user", "caller_domain", "callee_user", "callee_domain")
@@ -46,6 +51,9 @@ def _error(status: int, message: str) -> web.Response:
 
 
 async def route(request: web.Request) -> web.Response:
+    cid = request.headers.get(correlation.HTTP_HEADER)
+    if cid:
+        correlation.adopt(cid)  # the SIP Call-ID Kamailio sends
     query = request.query
     twice = sorted({k for k in query if len(query.getall(k)) > 1})
     if twice:
@@ -65,6 +73,7 @@ async def route(request: web.Request) -> web.Response:
     try:
         answer = await request.app[CORE].route(lookup)
     except (RedisError, OSError) as exc:
+        log.warning("route_unavailable", extra=fields(error=str(exc)))
         return _error(503, f"redis: {exc}")
     return web.Response(text=route_json(answer), content_type="application/json")
 

@@ -176,11 +176,13 @@ def prepare_run_dir(run_dir: Path, a: EdgeAddresses) -> None:
         peers.write_text("")
 
 
-def kamailio_argv(binary: str, run_dir: Path) -> list[str]:
+def kamailio_argv(binary: str, run_dir: Path, *, json_logs: bool = False) -> list[str]:
     """Foreground, logging to stderr; run it with ``cwd=run_dir``.
 
     256 MB of shared memory: at ~2,000 calls/s the finished transactions
     waiting out their timers need more than 64 MB (tm: "out of mem").
+    ``json_logs``: one JSON object per line with the message's Call-ID as
+    ``callid`` (Kamailio's json log engine, flags c and M), as in production.
     """
     return [
         binary,
@@ -196,4 +198,5 @@ def kamailio_argv(binary: str, run_dir: Path) -> list[str]:
         "256",
         "-M",
         "16",
+        *(["--log-engine=json:cM"] if json_logs else []),
     ]

@@ -1,11 +1,12 @@
 """The audit trail of operator and user actions: a capped Redis Stream per
-group plus a structured log line. Never holds a PIN or a secret."""
+group plus a structured log line, both with the request's correlation id.
+Never holds a PIN or a secret."""
 
 import logging
 
 from redis.asyncio import Redis
 
-from services.kernel import keys
+from services.kernel import correlation, keys
 from services.kernel.clock import Clock, now_ms
 from services.kernel.logs import fields
 
@@ -23,5 +24,8 @@ class AuditTrail:
         unknown device names no group) only logs."""
         if group is not None:
             entry = {"ts_ms": self._clock(), "event": event, **details}
+            cid = correlation.current.get()
+            if cid:
+                entry["correlation_id"] = cid
             await self._redis.xadd(keys.audit(group), entry, maxlen=self._maxlen, approximate=True)
         log.info(event, extra=fields(group=group, **details))

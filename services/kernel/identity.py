@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import grpc
 
+from services.kernel import correlation
 from services.kernel.errors import MissingConfiguration
 from services.kernel.logs import fields
 
@@ -101,7 +102,12 @@ def secure_channel(address: str, settings: TlsFiles, who: str) -> grpc.aio.Chann
     credentials = grpc.ssl_channel_credentials(
         root_certificates=ca, private_key=key, certificate_chain=cert
     )
-    return grpc.aio.secure_channel(address, credentials)
+    return grpc.aio.secure_channel(
+        address,
+        credentials,
+        # The stubs type interceptors by the (untyped) grpc-stubs generics.
+        interceptors=[correlation.ClientInterceptor()],  # type: ignore[list-item]
+    )
 
 
 def peer_identity(context: Context) -> str:

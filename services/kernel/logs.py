@@ -9,12 +9,23 @@ import logging
 import sys
 from typing import Any
 
+from services.kernel import correlation
+
 _RESERVED = "fields"
 
 
 def fields(**values: Any) -> dict[str, Any]:
     """``log.info("login", extra=fields(device="hd3001"))``."""
     return {_RESERVED: values}
+
+
+def _details(record: logging.LogRecord) -> dict[str, Any]:
+    """The record's fields, and the call's or request's correlation id."""
+    details: dict[str, Any] = dict(getattr(record, _RESERVED, {}))
+    cid = correlation.current.get()
+    if cid:
+        details.setdefault("correlation_id", cid)
+    return details
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,7 +36,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
         }
-        entry.update(getattr(record, _RESERVED, {}))
+        entry.update(_details(record))
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str, separators=(",", ":"))
@@ -37,7 +48,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        extra = getattr(record, _RESERVED, {})
+        extra = _details(record)
         if extra:
             line += " " + " ".join(f"{k}={v}" for k, v in extra.items())
         return line

@@ -20,6 +20,7 @@ import grpc
 from prometheus_client import Counter, Histogram
 from redis.exceptions import RedisError
 
+from services.kernel import correlation
 from services.kernel.errors import ServiceError
 from services.kernel.identity import has_role, peer_identity
 from services.kernel.logs import fields
@@ -87,6 +88,7 @@ def _guarded(service: str, method: str, roles: frozenset[str], inner: Behaviour)
     async def behaviour(request: Any, context: Context) -> Any:
         started = time.perf_counter()
         code = grpc.StatusCode.OK
+        correlation.adopt(correlation.from_metadata(context.invocation_metadata()))
         try:
             identity = peer_identity(context)
             if not any(has_role(identity, role) for role in roles):

@@ -27,6 +27,7 @@ from hotdesk.v1 import auth_pb2_grpc, binding_pb2_grpc
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.kernel import correlation
 from services.kernel.lifecycle import cancel_and_wait
 from services.kernel.logs import fields
 from services.kernel.lookup import DirectoryLookup
@@ -280,7 +281,9 @@ class VoiceMenu(asyncio.DatagramProtocol):
         self._reply(request, addr, status, reason, extra=extra)
 
     async def _new_call(self, invite: SipMessage, addr: Address) -> None:
-        """Admit a new call (signed device, within the caps), then run it."""
+        """Admit a new call (signed device, within the caps), then run it;
+        everything it logs and asks other services carries its Call-ID."""
+        correlation.adopt(invite.call_id)
         try:
             try:
                 signed = self._signature.verify(invite.get_all(HEADER), invite.call_id)

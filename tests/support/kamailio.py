@@ -82,12 +82,14 @@ class KamailioServer:
         dmq_peers: tuple[int, ...] = (),
         advertise_host: str | None = None,
         rtpengine: str | None = None,
+        json_logs: bool = False,
     ) -> None:
         """``dmq_port``: a cluster node with its DMQ socket there, and the
         other nodes' DMQ sockets on ``dmq_peers`` (all on 127.0.0.1);
         ``advertise_host``: the name its SIP sockets advertise (with their
         port); ``rtpengine``: the media relay's ng socket (udp:127.0.0.1:port)
-        for voice-menu calls."""
+        for voice-menu calls; ``json_logs``: Kamailio logs JSON lines with
+        each message's Call-ID, as in production."""
         binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
         if not Path(binary).exists():
             raise RuntimeError("kamailio is not installed; run `make bootstrap`")
@@ -121,6 +123,7 @@ class KamailioServer:
             rtpengine=rtpengine,
             media_relay_ip="127.0.0.1" if rtpengine else None,
         )
+        self.json_logs = json_logs
         self.proc: subprocess.Popen[bytes] | None = None
 
     def rpc(self, *command: str) -> str:
@@ -168,7 +171,7 @@ class KamailioServer:
         # Its own process group: stop() ends every Kamailio process, also
         # when the main one hangs in its teardown and has to be killed.
         self.proc = subprocess.Popen(
-            kamailio_argv(self.binary, self.run_dir),
+            kamailio_argv(self.binary, self.run_dir, json_logs=self.json_logs),
             cwd=self.run_dir,
             stdout=log,
             stderr=subprocess.STDOUT,
