@@ -33,7 +33,7 @@ from pydantic_settings import BaseSettings
 from services.auth.settings import AuthSettings
 from services.binding.settings import BindingSettings
 from services.cli.settings import CliSettings
-from services.devstack import redis_acl
+from services.devstack import prometheus_rule, redis_acl
 from services.devstack.kamailio import EdgeAddresses, local_config
 from services.menu.settings import MenuSettings
 from services.provision.settings import ProvisionSettings
@@ -1453,14 +1453,14 @@ def test_the_validation_catches_a_wrong_field() -> None:
 
 # --- Prometheus Operator objects --------------------------------------------------
 
-RULES_FILE = ROOT / "deploy" / "monitoring" / "rules" / "hotdesk.rules.yml"
-
 
 def test_the_prometheus_rule_is_the_rule_file(built: list[Manifest]) -> None:
-    """The PrometheusRule carries exactly what promtool checks and tests."""
+    """The PrometheusRule carries exactly what promtool checks and tests,
+    and its file is what the generator writes."""
     (rule,) = _of_kind(built, "PrometheusRule")
-    assert rule["spec"] == yaml.safe_load(RULES_FILE.read_text()), (
-        f"copy the groups of {RULES_FILE.relative_to(ROOT)} into base/monitoring.yaml"
+    assert rule["spec"] == yaml.safe_load(prometheus_rule.RULES.read_text())
+    assert prometheus_rule.TARGET.read_text() == prometheus_rule.render(), (
+        "regenerate it: python -m services.devstack.prometheus_rule"
     )
 
 
