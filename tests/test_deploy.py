@@ -33,7 +33,7 @@ from pydantic_settings import BaseSettings
 from services.auth.settings import AuthSettings
 from services.binding.settings import BindingSettings
 from services.cli.settings import CliSettings
-from services.devstack import redis_acl
+from services.devstack import prometheus_rule, redis_acl
 from services.devstack.kamailio import EdgeAddresses, local_config
 from services.menu.settings import MenuSettings
 from services.provision.settings import ProvisionSettings
@@ -1418,7 +1418,7 @@ KUBERNETES_VERSIONS = sorted(
     set(kubernetes_validate.utils.all_versions()), key=lambda v: tuple(map(int, v.split(".")))
 )[-3:]
 # Custom resources, which Kubernetes' own schemas do not describe.
-CUSTOM_GROUPS = {"cert-manager.io"}
+CUSTOM_GROUPS = {"cert-manager.io", "monitoring.coreos.com"}
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
@@ -1449,6 +1449,41 @@ def test_the_validation_catches_a_wrong_field() -> None:
     for broken in (hpa, service):
         with pytest.raises(kubernetes_validate.ValidationError):
             kubernetes_validate.validate(broken, KUBERNETES_VERSIONS[-1], strict=True)
+
+
+# --- Prometheus Operator objects --------------------------------------------------
+
+
+def test_the_prometheus_rule_is_the_rule_file(built: list[Manifest]) -> None:
+    """The PrometheusRule carries exactly what promtool checks and tests,
+    and its file is what the generator writes."""
+    (rule,) = _of_kind(built, "PrometheusRule")
+    assert rule["spec"] == yaml.safe_load(prometheus_rule.RULES.read_text())
+    assert prometheus_rule.TARGET.read_text() == prometheus_rule.render(), (
+        "regenerate it: python -m services.devstack.prometheus_rule"
+    )
+
+
+def test_every_metrics_port_is_scraped_under_its_job_name(built: list[Manifest]) -> None:
+    """Each workload's ops (services) or metrics (Kamailio) port is in a
+    PodMonitor, and the job label comes from the pod's name label, which
+    the rules select on (job="binding", job="kamailio", ...)."""
+    monitors = _of_kind(built, "PodMonitor")
+    scraped = set()
+    for workload in _of_kind(built, *WORKLOAD_KINDS):
+        pod = _pod(workload)
+        ports = {p["name"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
+        wanted = ports & {"ops", "metrics"}
+        for monitor in monitors:
+            if _selects(monitor["spec"]["selector"], pod["metadata"]["labels"]):
+                assert monitor["spec"]["jobLabel"] in pod["metadata"]["labels"]
+                endpoints = {e["port"] for e in monitor["spec"]["podMetricsEndpoints"]}
+                assert endpoints <= ports, workload["metadata"]["name"]
+                wanted -= endpoints
+        assert not wanted, f"{workload['metadata']['name']}: {wanted} not scraped"
+        if ports & {"ops", "metrics"}:
+            scraped.add(pod["metadata"]["labels"]["app.kubernetes.io/name"])
+    assert scraped == {"kamailio", "binding", "auth", "provision", "menu"}
 
 
 # --- kamailio/entrypoint.sh, run -----------------------------------------------
