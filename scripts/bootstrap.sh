@@ -25,6 +25,9 @@ DEBIAN_PACKAGES=(
     # base image where no registry is reachable
     podman buildah runc conmon catatonit fuse-overlayfs slirp4netns uidmap
     containernetworking-plugins iptables mmdebstrap
+    # A local Prometheus for `make run` and the dashboards' live test (the
+    # package's recommends would add node-exporter and ~380 MB)
+    prometheus
 )
 # `kubectl kustomize` for the manifests' tests: Debian's kubernetes-client,
 # unless a kubectl is already installed (its package would own
