@@ -57,7 +57,8 @@ def selectors(expr: str) -> list[str]:
 
     def walk(node: object) -> None:
         if isinstance(node, promql_parser.VectorSelector):
-            found.append(str(node))
+            # The parser prints label values unescaped: escape them again.
+            found.append(str(node).replace("\\", "\\\\"))
         elif isinstance(node, promql_parser.MatrixSelector):
             walk(node.vector_selector)
         elif isinstance(node, promql_parser.Call):

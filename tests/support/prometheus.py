@@ -5,6 +5,7 @@ import json
 import math
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -48,8 +49,11 @@ class PrometheusServer:
     def api(self, path: str, **params: str | list[str]) -> Any:
         """``/api/v1/<path>``'s ``data``; list values repeat the parameter."""
         query = urllib.parse.urlencode(params, doseq=True)
-        with urllib.request.urlopen(f"{self.url}/api/v1/{path}?{query}", timeout=10) as r:
-            body = json.load(r)
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v1/{path}?{query}", timeout=10) as r:
+                body = json.load(r)
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"{path} {params}: {exc.read().decode()}") from None
         assert body["status"] == "success", body
         return body["data"]
 
