@@ -1,18 +1,23 @@
-"""The committed dashboards are the generator's output, and pass a lint:
+"""The committed dashboards are the generator's output, valid against
+Grafana's dashboard schema, and pass a lint:
 the datasource and instance variables, a unit and a description on every
 panel, unique titles and refIds, rate()/increase() over $__rate_interval,
 PromQL that parses, no deprecated panel types."""
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from services.monitoring import dashboards
 from tests.support.dashboards import committed, resolve, selectors, targets
 
 MODELS = committed()
+# Grafana 11.6's Dashboard type as a JSON Schema (scripts/dashboard_schema.sh).
+SCHEMA = dashboards.DASHBOARD_DIR.parent / "schema" / "dashboard.schema.json"
 DEPRECATED = {"graph", "singlestat", "table-old", "grafana-piechart-panel"}
 
 
@@ -35,6 +40,16 @@ def test_there_is_an_overview_and_one_dashboard_per_service() -> None:
         "provision.json",
         "kamailio.json",
     }
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_dashboard_matches_grafanas_schema(name: str) -> None:
+    validator = jsonschema.Draft7Validator(json.loads(SCHEMA.read_text()))
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(MODELS[name])]
+    assert not errors, "\n".join(errors)
+    # The schema has teeth: a panel placed by a string is refused.
+    broken = MODELS[name] | {"panels": [MODELS[name]["panels"][0] | {"gridPos": "top"}]}
+    assert not validator.is_valid(broken)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
