@@ -3,13 +3,18 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: bootstrap run cluster test lint unit images bench soak clean
+.PHONY: bootstrap run dashboards cluster test lint unit images bench soak clean
 
 bootstrap:
 	@scripts/bootstrap.sh
 
 run: bootstrap
 	$(PY) -m services.devstack
+
+# Regenerate the Grafana dashboards' JSON (deploy/monitoring/dashboards) from
+# services/monitoring/dashboards.py; a test keeps the committed files equal.
+dashboards: bootstrap
+	$(PY) -m services.monitoring.dashboards deploy/monitoring/dashboards
 
 cluster: bootstrap
 	$(PY) -m services.devstack.cluster

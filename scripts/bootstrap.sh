@@ -25,8 +25,9 @@ DEBIAN_PACKAGES=(
     # base image where no registry is reachable
     podman buildah runc conmon catatonit fuse-overlayfs slirp4netns uidmap
     containernetworking-plugins iptables mmdebstrap
-    # promtool for the alert rules' tests (deploy/monitoring/rules); the
-    # package's recommends (node exporter and friends) stay out
+    # Prometheus: promtool for the alert rules' tests, and a local server for
+    # `make run` and the dashboards' live test (the package's recommends,
+    # node exporter and ~380 MB, stay out)
     prometheus
 )
 # `kubectl kustomize` for the manifests' tests: Debian's kubernetes-client,

@@ -42,6 +42,8 @@ from tests.support.redis_server import free_port
 ROOT = Path(__file__).parents[1]
 K8S = ROOT / "deploy" / "k8s"
 BASE = K8S / "base"
+# The dashboards' ConfigMap, generated from deploy/monitoring/dashboards.
+MONITORING = ROOT / "deploy" / "monitoring"
 OVERLAYS = ("dev", "production")
 Manifest = dict[str, Any]
 
@@ -93,7 +95,7 @@ def test_kustomization_lists_every_manifest(directory: str) -> None:
     listed = {*kustomization.get("resources", []), *kustomization.get("patchesStrategicMerge", [])}
     assert listed == {p.name for p in (K8S / directory).glob("*.yaml")} - {"kustomization.yaml"}
     for base in kustomization.get("bases", []):
-        assert (K8S / directory / base).resolve() == BASE
+        assert (K8S / directory / base).resolve() in {BASE, MONITORING}
 
 
 # Needed only with HD_DMQ_LISTEN (a cluster node).
@@ -275,6 +277,20 @@ def test_kustomize_builds_everything_into_one_namespace(built: list[Manifest]) -
     others = [d for d in built if d["kind"] != "Namespace"]
     assert others
     assert {d["metadata"].get("namespace") for d in others} == {name}
+
+
+def test_the_dashboards_configmap_holds_every_dashboard(built: list[Manifest]) -> None:
+    """kube-prometheus-stack's Grafana sidecar loads ConfigMaps labelled
+    grafana_dashboard: "1"; this one carries the committed dashboards."""
+    (dashboards,) = [
+        d
+        for d in _of_kind(built, "ConfigMap")
+        if d["metadata"]["name"].startswith("hotdesk-dashboards")
+    ]
+    assert dashboards["metadata"]["labels"]["grafana_dashboard"] == "1"
+    files = {p.name: p.read_text() for p in (MONITORING / "dashboards").glob("*.json")}
+    assert dashboards["data"] == files
+    assert len(yaml.safe_dump(dashboards)) < 1024 * 1024  # a ConfigMap's limit
 
 
 def test_namespace_enforces_the_restricted_pod_security_standard(built: list[Manifest]) -> None:

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.devstack.kamailio import EdgeAddresses, kamailio_argv, prepare_run_dir
 from services.devstack.menu_key import ensure_menu_key
 from services.devstack.pki import LOCAL_HOSTS, LocalCa
+from services.devstack.prometheus import prometheus_argv, scrape_config
 from services.devstack.redis_cluster import LocalRedisCluster
 from services.devstack.redis_pair import RedisPair
 from services.kernel.secretbox import SecretBox
@@ -56,6 +57,11 @@ class DevStackSettings(BaseSettings):
     sips_port: int = 5061  # TLS
     push_port: int = 5070  # the provision service's check-sync pushes only
     kamailio_metrics_port: int = 5080
+    # A local Prometheus scraping every component (the Grafana dashboards of
+    # deploy/monitoring/dashboards read it); not 9090, which a distribution's
+    # own Prometheus often holds.
+    prometheus: bool = True
+    prometheus_port: int = 9095
     # Where calls to emergency and other outside numbers go (a gateway of
     # yours; `sipp -sn uas -p 5091` plays one locally).
     emergency_gw: str = "sip:127.0.0.1:5091"
@@ -185,7 +191,7 @@ def plan(s: DevStackSettings) -> list[Child]:
         ),
     )
     kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
-    return [
+    children = [
         Child("redis", [redis_server, str(primary_conf)]),
         Child("redis-replica", [redis_server, str(replica_conf)]),
         Child(
@@ -221,6 +227,35 @@ def plan(s: DevStackSettings) -> list[Child]:
             f"http://{s.host}:{s.provision_ops_port}/readyz",
         ),
     ]
+    if s.prometheus:
+        children.append(prometheus(s))
+    return children
+
+
+def prometheus(s: DevStackSettings) -> Child:
+    """Prometheus scraping every component's /metrics, its data under
+    data_dir/prometheus."""
+    run_dir = s.data_dir / "prometheus"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = run_dir / "prometheus.yml"
+    h = s.host
+    config.write_text(
+        scrape_config(
+            {
+                "binding": [f"{h}:{s.binding_ops_port}"],
+                "auth": [f"{h}:{s.auth_ops_port}"],
+                "menu": [f"{h}:{s.menu_ops_port}"],
+                "provision": [f"{h}:{s.provision_ops_port}"],
+                "kamailio": [f"{h}:{s.kamailio_metrics_port}"],
+            }
+        )
+    )
+    return Child(
+        "prometheus",
+        prometheus_argv(config, run_dir / "data", f"{h}:{s.prometheus_port}"),
+        {},
+        f"http://{h}:{s.prometheus_port}/-/ready",
+    )
 
 
 def media_relay(host: str, port: int, media_ports: tuple[int, int]) -> Child:
@@ -304,6 +339,13 @@ async def _import_directory(s: DevStackSettings) -> None:
     )
 
 
+def _prometheus_line(s: DevStackSettings) -> str:
+    if not s.prometheus:
+        return "  Prometheus                            off (HOTDESK_DEV_PROMETHEUS=false)\n"
+    url = f"http://{s.host}:{s.prometheus_port}"
+    return f"  Prometheus (Grafana: README)          {url}\n"
+
+
 def _banner(s: DevStackSettings) -> str:
     h = s.host
     media = "-".join(str(p) for p in s.media_ports)
@@ -328,7 +370,7 @@ hotdesk-edge is running (Ctrl-C stops everything)
   SIP over TLS (CA {s.data_dir}/pki/ca.crt)  tls:{h}:{s.sips_port}
   check-sync pushes (provision only)    udp:{h}:{s.push_port}
   Kamailio metrics                      http://{h}:{s.kamailio_metrics_port}/metrics
-  emergency / PSTN gateways (peers)     {s.emergency_gw}  {s.pstn_gw}
+{_prometheus_line(s)}  emergency / PSTN gateways (peers)     {s.emergency_gw}  {s.pstn_gw}
   emergency notifications (demo)        sip:security@{h}:5093 (MESSAGE)  http://{h}:5094/emergency
   Kamailio control (kamcmd)             unix:{s.data_dir / "kamailio" / "kamailio.ctl"}
 

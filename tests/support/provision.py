@@ -129,9 +129,14 @@ SCREEN_DEVICE_FILE = "0004f2aa3003-hotdesk.cfg"
 
 async def screen_url(stack: Stack, page: str) -> str:
     """The page URL as hd3003's own file names it."""
+    return await screen_url_at(stack.url, page)
+
+
+async def screen_url_at(base_url: str, page: str) -> str:
+    """The page URL as hd3003's own file, served at ``base_url``, names it."""
     async with (
         phone_session(POLYCOM_VVX450_UA, "hd3003") as session,
-        session.get(f"{stack.url}/{SCREEN_DEVICE_FILE}") as r,
+        session.get(f"{base_url}/{SCREEN_DEVICE_FILE}") as r,
     ):
         body = await r.text()
     found = re.search(rf"(http://[^\s<\"]+/screen/hd3003/[0-9a-f.]+/{page})", body)

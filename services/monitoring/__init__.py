@@ -1,0 +1,1 @@
+"""Monitoring as code: the Grafana dashboards of the edge."""

@@ -1,0 +1,82 @@
+"""A real Prometheus (Debian's package) for tests, on a free loopback port,
+scraping the given targets every second."""
+
+import json
+import math
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from services.devstack.prometheus import prometheus_argv, scrape_config
+from tests.support.processes import wait_until_serving
+from tests.support.redis_server import free_port
+
+
+class PrometheusServer:
+    def __init__(self, run_dir: Path, targets: Mapping[str, Sequence[str]]) -> None:
+        self.run_dir = run_dir
+        self.targets = targets
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        config = self.run_dir / "prometheus.yml"
+        config.write_text(scrape_config(self.targets, interval="1s"))
+        argv = prometheus_argv(config, self.run_dir / "data", f"127.0.0.1:{self.port}")
+        with (self.run_dir / "prometheus.log").open("wb") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        wait_until_serving(
+            self.proc,
+            f"{self.url}/-/ready",
+            within=20,
+            what="prometheus",
+            log=lambda: (self.run_dir / "prometheus.log").read_text(errors="replace"),
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+            self.proc = None
+
+    def api(self, path: str, **params: str | list[str]) -> Any:
+        """``/api/v1/<path>``'s ``data``; list values repeat the parameter."""
+        query = urllib.parse.urlencode(params, doseq=True)
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v1/{path}?{query}", timeout=10) as r:
+                body = json.load(r)
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"{path} {params}: {exc.read().decode()}") from None
+        assert body["status"] == "success", body
+        return body["data"]
+
+    def wait_for_targets(self, within: float = 30) -> None:
+        """Until every target is up and its first samples can be queried
+        (target discovery alone waits about 5 s)."""
+        wanted = sum(len(addresses) for addresses in self.targets.values())
+        deadline = time.monotonic() + within
+        while True:
+            up = self.api("query", query="up == 1")["result"]
+            if len(up) == wanted:
+                return
+            assert time.monotonic() < deadline, f"targets not all up: {self.api('targets')}"
+            time.sleep(0.5)
+
+    def range_values(self, expr: str, seconds: int = 60) -> list[float]:
+        """Every value ``expr`` took over the last ``seconds`` (1 s steps),
+        NaN left out."""
+        end = time.time()
+        data = self.api("query_range", query=expr, start=str(end - seconds), end=str(end), step="1")
+        values = (float(v) for series in data["result"] for _, v in series["values"])
+        return [v for v in values if not math.isnan(v)]
+
+    def series(self, selector: str) -> list[dict[str, str]]:
+        found: list[dict[str, str]] = self.api("series", **{"match[]": selector})
+        return found
