@@ -7,12 +7,25 @@ from pathlib import Path
 
 import yaml
 
+# The project's alert and recording rules (their unit tests sit beside them).
+RULES = tuple(
+    sorted(
+        p
+        for p in (Path(__file__).resolve().parents[2] / "deploy" / "monitoring" / "rules").glob(
+            "*.yml"
+        )
+        if not p.name.endswith(".test.yml")
+    )
+)
+
 
 def scrape_config(targets: Mapping[str, Sequence[str]], interval: str = "5s") -> str:
     """prometheus.yml scraping ``targets`` (job -> ``host:port`` of each
-    /metrics) every ``interval``."""
+    /metrics; the job names are the ones the rules select on) every
+    ``interval``, evaluating the project's rules."""
     config = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "rule_files": [str(p) for p in RULES],
         "scrape_configs": [
             {"job_name": job, "static_configs": [{"targets": list(addresses)}]}
             for job, addresses in targets.items()

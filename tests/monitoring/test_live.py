@@ -168,3 +168,24 @@ def test_every_metric_selector_matches_a_series(prometheus: PrometheusServer) ->
     assert not unmatched, "\n".join(unmatched)
     # A name written from memory would not match (xhttp_prom adds no _total).
     assert not prometheus.series("kamailio_core_rcv_requests_total")
+
+
+def test_the_rules_load_and_evaluate_against_the_live_series(
+    prometheus: PrometheusServer,
+) -> None:
+    """The rule files the local Prometheus loads (the same as the
+    PrometheusRule): every alert and recording rule evaluates without error,
+    and every recording rule yields data from the live edge."""
+    deadline = time.monotonic() + 15  # rules evaluate every second
+    while True:
+        rules = [r for g in prometheus.api("rules")["groups"] for r in g["rules"]]
+        unhealthy = [f"{r['name']}: {r.get('lastError')}" for r in rules if r["health"] != "ok"]
+        if rules and not unhealthy:
+            break
+        assert time.monotonic() < deadline, "\n".join(unhealthy) or "no rules loaded"
+        time.sleep(1)
+    alerts = {r["name"] for r in rules if r["type"] == "alerting"}
+    assert {"HotdeskLookupsFailing", "HotdeskNoBinding", "HotdeskNoKamailio"} <= alerts
+    # The edge is healthy: nothing about lookups or instances fires.
+    firing = {r["name"] for r in rules if r["type"] == "alerting" and r["state"] == "firing"}
+    assert not firing & {"HotdeskLookupsFailing", "HotdeskNoBinding", "HotdeskNoKamailio"}
