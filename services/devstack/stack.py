@@ -265,6 +265,9 @@ def media_relay(host: str, port: int, media_ports: tuple[int, int]) -> Child:
         "rtpengine",
         [
             shutil.which("rtpengine") or "/usr/bin/rtpengine",
+            # Not the distribution's /etc/rtpengine/rtpengine.conf: its CLI
+            # and TCP control ports would clash with a second relay.
+            "--config-file=none",
             *(f"--interface={host}", f"--listen-ng={host}:{port}"),
             *(f"--port-min={media_ports[0]}", f"--port-max={media_ports[1]}"),
             *("--table=-1", "--foreground", "--log-stderr", "--log-level=5"),

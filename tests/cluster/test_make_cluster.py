@@ -99,7 +99,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster
         if "is running as a cluster" in line:
             break
         assert time.monotonic() < deadline, "".join(output[-40:])
-    assert proc.poll() is None, "".join(output[-40:])
+    why = [line for line in output if "make cluster:" in line or " exited" in line]
+    assert proc.poll() is None, "".join(why + output[-40:])
     run = settings.data_dir
     cli_env = env | {
         "HOTDESK_CLI_BINDING_ADDRESS": f"127.0.0.1:{settings.binding_grpc_port}",

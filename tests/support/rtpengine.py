@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from services.devstack.stack import media_relay
 from tests.support.kamailio import free_udp_port
 
 # Media ports: below Linux's ephemeral range, away from other tests' ports.
@@ -17,10 +18,8 @@ MEDIA_PORTS = (24000, 24999)
 
 class RtpEngine:
     def __init__(self, log_file: Path) -> None:
-        binary = shutil.which("rtpengine")
-        if binary is None:
+        if shutil.which("rtpengine") is None:
             raise RuntimeError("rtpengine is not installed; run `make bootstrap`")
-        self.binary = binary
         self.ng_port = free_udp_port()
         self.log_file = log_file
         self.proc: subprocess.Popen[bytes] | None = None
@@ -30,18 +29,9 @@ class RtpEngine:
         return f"udp:127.0.0.1:{self.ng_port}"
 
     def start(self) -> None:
-        low, high = MEDIA_PORTS
+        argv = media_relay("127.0.0.1", self.ng_port, MEDIA_PORTS).argv
         with self.log_file.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    self.binary,
-                    *("--interface=127.0.0.1", f"--listen-ng=127.0.0.1:{self.ng_port}"),
-                    *(f"--port-min={low}", f"--port-max={high}"),
-                    *("--table=-1", "--foreground", "--log-stderr", "--log-level=6"),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while not self._answers_ping():
             if self.proc.poll() is not None or time.monotonic() > deadline:
