@@ -2,6 +2,7 @@
 directory, the binding, auth and voice-menu services as processes, and
 Kamailio with the project's kamailio.cfg."""
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -244,66 +245,72 @@ def edge_stack(
     ``HOTDESK_MENU_...``), ``kamailio_limits``
     kamailio.cfg's limits (``HD_MAX_CONTACTS``, ...)."""
     # Every component as its own Redis ACL user, Kamailio on the read-only
-    # replica, as in `make run`.
-    redis = RedisServer(root / "redis", acl=True)
-    redis.start()
-    replica = redis.replica(root / "redis-replica")
-    replica.start()
-    gateways = Gateways(free_udp_port(), free_udp_port(), free_udp_port())
-    import_demo_directory(redis.url_as("directory"), gateways, redis.password_file("directory"))
-    binding = BindingProcess(
-        redis.url_as("binding"), root / "binding.log", redis.password_file("binding")
-    )
-    binding.start()
-    auth = ServiceProcess(
-        "auth",
-        redis.url_as("auth"),
-        root / "auth.log",
-        ("grpc",),
-        {
-            "HOTDESK_AUTH_BINDING_ADDRESS": binding.grpc_address,
-            **{f"HOTDESK_AUTH_{k.upper()}": str(v) for k, v in CHEAP_ARGON2.items()},
-            **(service_env or {}),
-        },
-        redis_password_file=redis.password_file("auth"),
-    )
-    auth.start()
-    menu_port = free_udp_port()
-    menu_key = ensure_menu_key(root / "menu.key")
-    menu = ServiceProcess(
-        "menu",
-        redis.url_as("menu"),
-        root / "menu.log",
-        ("grpc",),
-        {
-            "HOTDESK_MENU_AUTH_ADDRESS": auth.grpc_address,
-            "HOTDESK_MENU_BINDING_ADDRESS": binding.grpc_address,
-            "HOTDESK_MENU_SIP_PORT": str(menu_port),
-            "HOTDESK_MENU_KEY_FILE": str(menu_key),
-            "HOTDESK_MENU_ANSWER_AFTER_SECONDS": "0.5",
-            "HOTDESK_MENU_FIRST_DIGIT_SECONDS": "4",
-            "HOTDESK_MENU_INTER_DIGIT_SECONDS": "2",
-            "HOTDESK_MENU_LOG_FORMAT": "json",  # for menu_calls()
-            **(service_env or {}),
-        },
-        redis_password_file=redis.password_file("menu"),
-    )
-    menu.start()
-    # The edge's own gateways (for tenants without routes, and emergency
-    # calls when the lookup fails) are the demo's, as in `make run`.
-    kamailio = KamailioServer(
-        root / "kamailio",
-        redis=replica,
-        binding_url=binding.route_url,
-        emergency_gw=f"sip:127.0.0.1:{gateways.emergency}",
-        pstn_gw=f"sip:127.0.0.1:{gateways.pstn}",
-        push_from=PUSH_FROM,
-        voice_menu=f"sip:127.0.0.1:{menu_port}",
-        menu_key=menu_key,
-        limits=kamailio_limits,
-    )
-    kamailio.start()
-    try:
+    # replica, as in `make run`. Each is stopped however far the start got.
+    with contextlib.ExitStack() as running:
+        redis = RedisServer(root / "redis", acl=True)
+        running.callback(redis.kill)
+        redis.start()
+        replica = redis.replica(root / "redis-replica")
+        running.callback(replica.kill)
+        replica.start()
+        gateways = Gateways(free_udp_port(), free_udp_port(), free_udp_port())
+        import_demo_directory(redis.url_as("directory"), gateways, redis.password_file("directory"))
+        binding = BindingProcess(
+            redis.url_as("binding"), root / "binding.log", redis.password_file("binding")
+        )
+        running.callback(binding.stop)
+        binding.start()
+        auth = ServiceProcess(
+            "auth",
+            redis.url_as("auth"),
+            root / "auth.log",
+            ("grpc",),
+            {
+                "HOTDESK_AUTH_BINDING_ADDRESS": binding.grpc_address,
+                **{f"HOTDESK_AUTH_{k.upper()}": str(v) for k, v in CHEAP_ARGON2.items()},
+                **(service_env or {}),
+            },
+            redis_password_file=redis.password_file("auth"),
+        )
+        running.callback(auth.stop)
+        auth.start()
+        menu_port = free_udp_port()
+        menu_key = ensure_menu_key(root / "menu.key")
+        menu = ServiceProcess(
+            "menu",
+            redis.url_as("menu"),
+            root / "menu.log",
+            ("grpc",),
+            {
+                "HOTDESK_MENU_AUTH_ADDRESS": auth.grpc_address,
+                "HOTDESK_MENU_BINDING_ADDRESS": binding.grpc_address,
+                "HOTDESK_MENU_SIP_PORT": str(menu_port),
+                "HOTDESK_MENU_KEY_FILE": str(menu_key),
+                "HOTDESK_MENU_ANSWER_AFTER_SECONDS": "0.5",
+                "HOTDESK_MENU_FIRST_DIGIT_SECONDS": "4",
+                "HOTDESK_MENU_INTER_DIGIT_SECONDS": "2",
+                "HOTDESK_MENU_LOG_FORMAT": "json",  # for menu_calls()
+                **(service_env or {}),
+            },
+            redis_password_file=redis.password_file("menu"),
+        )
+        running.callback(menu.stop)
+        menu.start()
+        # The edge's own gateways (for tenants without routes, and emergency
+        # calls when the lookup fails) are the demo's, as in `make run`.
+        kamailio = KamailioServer(
+            root / "kamailio",
+            redis=replica,
+            binding_url=binding.route_url,
+            emergency_gw=f"sip:127.0.0.1:{gateways.emergency}",
+            pstn_gw=f"sip:127.0.0.1:{gateways.pstn}",
+            push_from=PUSH_FROM,
+            voice_menu=f"sip:127.0.0.1:{menu_port}",
+            menu_key=menu_key,
+            limits=kamailio_limits,
+        )
+        running.callback(kamailio.stop)
+        kamailio.start()
         kamailio.wait_for_peer_reload()
         yield Edge(
             redis,
@@ -319,10 +326,3 @@ def edge_stack(
             gateways.pstn_source,
             root / "sipp",
         )
-    finally:
-        kamailio.stop()
-        menu.stop()
-        auth.stop()
-        binding.stop()
-        replica.kill()
-        redis.kill()
