@@ -26,8 +26,6 @@ def json_logging_node(fresh_edge: Edge, tmp_path: Path) -> Iterator[KamailioServ
     node = fresh_edge.another_kamailio(
         tmp_path / "kamailio",
         tls=False,
-        voice_menu=f"sip:127.0.0.1:{fresh_edge.menu_port}",
-        menu_key=fresh_edge.menu_key,
         json_logs=True,
     )
     try:

@@ -30,8 +30,6 @@ def relayed(fresh_edge: Edge, relay: RtpEngine, tmp_path: Path) -> Iterator[Kama
     node = fresh_edge.another_kamailio(
         tmp_path / "kamailio",
         tls=False,
-        voice_menu=f"sip:127.0.0.1:{fresh_edge.menu_port}",
-        menu_key=fresh_edge.menu_key,
         rtpengine=relay.ng_socket,
     )
     try:

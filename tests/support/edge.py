@@ -153,14 +153,16 @@ class Edge:
         return Sipp(scenario, None, self.logs, name=name, local_port=port)
 
     def another_kamailio(self, run_dir: Path, **options: Any) -> KamailioServer:
-        """A further Kamailio (not started) on this edge's Redis replica and
-        binding service; ``options`` are KamailioServer's (its own gateways
-        are the discard port unless given)."""
+        """A further Kamailio (not started) on this edge's Redis replica,
+        binding service and voice menu; ``options`` are KamailioServer's (its
+        own gateways are the discard port unless given)."""
         settings: dict[str, Any] = {
             "redis": self.replica,
             "binding_url": self.binding.route_url,
             "emergency_gw": "sip:127.0.0.1:9",
             "pstn_gw": "sip:127.0.0.1:9",
+            "voice_menu": f"sip:127.0.0.1:{self.menu_port}",
+            "menu_key": self.menu_key,
         }
         return KamailioServer(run_dir, **(settings | options))
 
