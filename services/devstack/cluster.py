@@ -16,7 +16,6 @@ from pathlib import Path
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.devstack.kamailio import EdgeAddresses, kamailio_argv, prepare_run_dir
-from services.devstack.menu_key import ensure_menu_key
 from services.devstack.pki import LocalCa
 from services.devstack.redis_cluster import LocalRedisCluster
 from services.devstack.stack import (
@@ -24,6 +23,8 @@ from services.devstack.stack import (
     Child,
     import_directory,
     media_relay,
+    menu_key,
+    secrets_key,
     service_env,
     start,
     stop_all,
@@ -76,13 +77,10 @@ def redis_cluster(s: ClusterSettings) -> LocalRedisCluster:
     return LocalRedisCluster(s.host, s.redis_ports, s.data_dir)
 
 
-def _secrets_key(s: ClusterSettings) -> Path:
-    return (s.data_dir / "secrets" / "sip-secrets.key").resolve()
-
-
-def _services(s: ClusterSettings, ca: LocalCa, redis: LocalRedisCluster) -> list[Child]:
+def _services(
+    s: ClusterSettings, ca: LocalCa, redis: LocalRedisCluster, signing_key: Path
+) -> list[Child]:
     py = sys.executable
-    menu_key = ensure_menu_key((s.data_dir / "menu.key").resolve())
     children = []
     for n, i in enumerate(INSTANCES):
         binding = service_env(
@@ -99,7 +97,7 @@ def _services(s: ClusterSettings, ca: LocalCa, redis: LocalRedisCluster) -> list
         menu = service_env(
             "HOTDESK_MENU_", s.host, ca, s.menu_grpc_port, s.menu_ops_ports[n], redis
         ) | {
-            "HOTDESK_MENU_KEY_FILE": str(menu_key),
+            "HOTDESK_MENU_KEY_FILE": str(signing_key),
             "HOTDESK_MENU_AUTH_ADDRESS": f"{s.host}:{s.auth_grpc_port}",
             "HOTDESK_MENU_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
             "HOTDESK_MENU_SIP_HOST": s.host,
@@ -119,7 +117,7 @@ def _services(s: ClusterSettings, ca: LocalCa, redis: LocalRedisCluster) -> list
             "HOTDESK_PROVISION_PUSH_EDGE_PORT": str(s.push_port),
             "HOTDESK_PROVISION_PUSH_BIND_HOST": s.host,
             "HOTDESK_PROVISION_CONSUMER_NAME": f"devcluster-{i}",
-            "HOTDESK_PROVISION_SECRETS_KEY_FILE": str(_secrets_key(s)),
+            "HOTDESK_PROVISION_SECRETS_KEY_FILE": str(secrets_key(s.data_dir)),
         }
         for name, env, ops in (
             ("binding", binding, s.binding_ops_ports[n]),
@@ -137,10 +135,9 @@ def _ready(s: ClusterSettings, ops_port: int) -> str:
     return f"http://{s.host}:{ops_port}/readyz"
 
 
-def _kamailio_nodes(s: ClusterSettings, redis: LocalRedisCluster) -> list[Child]:
+def _kamailio_nodes(s: ClusterSettings, redis: LocalRedisCluster, signing_key: Path) -> list[Child]:
     """The nodes speak UDP and TCP (TLS: `make run`)."""
     binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
-    menu_key = ensure_menu_key((s.data_dir / "menu.key").resolve())
     nodes = []
     for n, name in enumerate(NODES):
         run_dir = s.data_dir / f"kamailio-{name}"
@@ -160,7 +157,7 @@ def _kamailio_nodes(s: ClusterSettings, redis: LocalRedisCluster) -> list[Child]
                 emergency_gw=s.emergency_gw,
                 pstn_gw=s.pstn_gw,
                 voice_menu=f"sip:{s.host}:{s.menu_ports[n % 2]}",
-                menu_key=str(menu_key),
+                menu_key=str(signing_key),
                 rtpengine=f"udp:{s.host}:{s.rtpengine_port}",
                 media_relay_ip=s.host,
                 dmq_listen=f"udp:{s.host}:{s.dmq_ports[n]}",
@@ -224,7 +221,7 @@ The master holding the demo tenants' sessions, to kill it (a replica takes over)
 async def run(s: ClusterSettings) -> int:
     ca = LocalCa(s.data_dir / "pki")
     ca.issue("operator", f"operator:{os.environ.get('USER') or 'operator'}")
-    SecretBox.new_key_file(_secrets_key(s))
+    SecretBox.new_key_file(secrets_key(s.data_dir))
     redis = redis_cluster(s)
     stop = stop_on_signals()
     children: list[Child] = []
@@ -237,14 +234,15 @@ async def run(s: ClusterSettings) -> int:
                 "HOTDESK_CLI_REDIS_URL": redis.url_as("directory"),
                 "HOTDESK_CLI_REDIS_PASSWORD_FILE": str(redis.password_file("directory")),
                 "HOTDESK_CLI_REDIS_CLUSTER": "true",
-                "HOTDESK_CLI_SECRETS_KEY_FILE": str(_secrets_key(s)),
+                "HOTDESK_CLI_SECRETS_KEY_FILE": str(secrets_key(s.data_dir)),
                 "HOTDESK_CLI_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
             },
         )
+        signing_key = menu_key(s.data_dir)
         children = [
-            *_services(s, ca, redis),
+            *_services(s, ca, redis, signing_key),
             media_relay(s.host, s.rtpengine_port, s.media_ports),
-            *_kamailio_nodes(s, redis),
+            *_kamailio_nodes(s, redis, signing_key),
         ]
         for child in children:
             pumps.append(await start(child))

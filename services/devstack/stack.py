@@ -123,10 +123,16 @@ def _service_env(
     return service_env(prefix, s.host, ca, grpc_port, ops_port, _redis(s))
 
 
-def secrets_key(s: DevStackSettings) -> Path:
-    """The SIP secrets' key: the import seals with it, provisioning opens
-    (where the CLI finds it by itself)."""
-    return (s.data_dir / "secrets" / "sip-secrets.key").resolve()
+def secrets_key(data_dir: Path) -> Path:
+    """The SIP secrets' key under a stack's ``data_dir``: the import seals
+    with it, provisioning opens (where the CLI finds it by itself)."""
+    return (data_dir / "secrets" / "sip-secrets.key").resolve()
+
+
+def menu_key(data_dir: Path) -> Path:
+    """The key the edge signs X-Hotdesk-Device with and the voice menu
+    checks, under a stack's ``data_dir`` (made the first time)."""
+    return ensure_menu_key((data_dir / "menu.key").resolve())
 
 
 def plan(s: DevStackSettings) -> list[Child]:
@@ -142,12 +148,12 @@ def plan(s: DevStackSettings) -> list[Child]:
         "HOTDESK_BINDING_HTTP_PORT": str(s.binding_http_port),
     }
     # The edge signs X-Hotdesk-Device with it, the voice menu checks it.
-    menu_key = ensure_menu_key((s.data_dir / "menu.key").resolve())
-    SecretBox.new_key_file(secrets_key(s))
+    signing_key = menu_key(s.data_dir)
+    SecretBox.new_key_file(secrets_key(s.data_dir))
     auth_env = _service_env("HOTDESK_AUTH_", s, ca, s.auth_grpc_port, s.auth_ops_port)
     auth_env |= {"HOTDESK_AUTH_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}"}
     menu_env = _service_env("HOTDESK_MENU_", s, ca, s.menu_grpc_port, s.menu_ops_port) | {
-        "HOTDESK_MENU_KEY_FILE": str(menu_key),
+        "HOTDESK_MENU_KEY_FILE": str(signing_key),
         "HOTDESK_MENU_AUTH_ADDRESS": f"{s.host}:{s.auth_grpc_port}",
         "HOTDESK_MENU_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
         "HOTDESK_MENU_SIP_HOST": s.host,
@@ -167,7 +173,7 @@ def plan(s: DevStackSettings) -> list[Child]:
         "HOTDESK_PROVISION_PUSH_EDGE_PORT": str(s.push_port),
         "HOTDESK_PROVISION_PUSH_BIND_HOST": s.host,
         "HOTDESK_PROVISION_CONSUMER_NAME": "devstack",
-        "HOTDESK_PROVISION_SECRETS_KEY_FILE": str(secrets_key(s)),
+        "HOTDESK_PROVISION_SECRETS_KEY_FILE": str(secrets_key(s.data_dir)),
     }
     kamailio_dir = s.data_dir / "kamailio"
     prepare_run_dir(
@@ -185,7 +191,7 @@ def plan(s: DevStackSettings) -> list[Child]:
             emergency_gw=s.emergency_gw,
             pstn_gw=s.pstn_gw,
             voice_menu=f"sip:{s.host}:{s.menu_port}",
-            menu_key=str(menu_key),
+            menu_key=str(signing_key),
             rtpengine=f"udp:{s.host}:{s.rtpengine_port}",
             media_relay_ip=s.host,
         ),
@@ -336,7 +342,7 @@ async def _import_directory(s: DevStackSettings) -> None:
         {
             "HOTDESK_CLI_REDIS_URL": _redis(s).url_as("directory"),
             "HOTDESK_CLI_REDIS_PASSWORD_FILE": str(_redis(s).password_file("directory")),
-            "HOTDESK_CLI_SECRETS_KEY_FILE": str(secrets_key(s)),
+            "HOTDESK_CLI_SECRETS_KEY_FILE": str(secrets_key(s.data_dir)),
             "HOTDESK_CLI_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
         },
     )

@@ -14,7 +14,7 @@ import redis
 
 from services.kernel import keys
 from tests.support.edge import Edge
-from tests.support.kamailio import KamailioServer, free_udp_port
+from tests.support.kamailio import KamailioServer
 from tests.support.menu_calls import scenario
 from tests.support.sipp import parse_message_log
 
@@ -61,15 +61,8 @@ def test_a_login_by_voice_is_one_id_in_every_log(
     fresh_edge: Edge, json_logging_node: KamailioServer, tmp_path: Path
 ) -> None:
     edge = fresh_edge
-    call = edge.from_phone(
-        "login-to-follow",
-        "hd3001",
-        scenario(["dtmf:1001#", "dtmf:4711#"], tmp_path),
-        "*45",
-        timeout_s=40,
-        media_port=free_udp_port(),
-        via=json_logging_node,
-    )
+    login = scenario(["dtmf:1001#", "dtmf:4711#"], tmp_path)
+    call = edge.dial("hd3001", "*45", login, "login-to-follow", via=json_logging_node)
     assert call.run() == 0, call.messages
     sent = parse_message_log(call.message_file.read_text(errors="replace"))
     call_id = next(m.header("Call-ID") for m in sent if m.method == "INVITE")

@@ -11,7 +11,7 @@ import pytest
 from hotdesk.v1 import binding_pb2 as pb
 
 from tests.support.edge import Edge
-from tests.support.kamailio import KamailioServer, free_udp_port
+from tests.support.kamailio import KamailioServer
 from tests.support.menu_calls import scenario
 from tests.support.rtpengine import MEDIA_PORTS, RtpEngine
 
@@ -44,15 +44,8 @@ def test_a_login_by_voice_with_media_through_the_relay(
     fresh_edge: Edge, relay: RtpEngine, relayed: KamailioServer, tmp_path: Path
 ) -> None:
     edge = fresh_edge
-    call = edge.from_phone(
-        "login-through-the-relay",
-        "hd3001",
-        scenario(["dtmf:1001#", "dtmf:4711#"], tmp_path),
-        "*45",
-        timeout_s=40,
-        media_port=free_udp_port(),
-        via=relayed,
-    )
+    login = scenario(["dtmf:1001#", "dtmf:4711#"], tmp_path)
+    call = edge.dial("hd3001", "*45", login, "login-through-the-relay", via=relayed)
     call.start()
     # Mid-call (the menu is playing its prompts, the phone sends digits):
     # the relay receives RTP from both sides.

@@ -17,9 +17,7 @@ from hotdesk.v1 import binding_pb2 as pb
 from services.menu.edge_signature import header_value, load_key
 from tests.support import pki
 from tests.support.edge import Edge, edge_stack
-from tests.support.kamailio import free_udp_port
 from tests.support.menu_calls import concurrent_calls, scenario
-from tests.support.sipp import Sipp
 
 GROUP = "acme-group"
 
@@ -41,10 +39,6 @@ def menu(fresh_edge: Edge) -> Iterator[Edge]:
         stub.Unlock(apb.UnlockRequest(user=pb.UserRef(tenant="acme", extension=ext), actor="t"))
 
 
-def dial(edge: Edge, device: str, number: str, path: Path, name: str) -> Sipp:
-    return edge.from_phone(name, device, path, number, timeout_s=40, media_port=free_udp_port())
-
-
 def on(edge: Edge, device: str) -> str:
     state = edge.stub().GetByDevice(pb.GetByDeviceRequest(device_id=device))
     return state.binding.extension if state.HasField("binding") else ""
@@ -56,7 +50,7 @@ def outcome(edge: Edge) -> dict[str, Any]:
 
 
 def test_login_with_rfc4733_digits(menu: Edge, tmp_path: Path) -> None:
-    call = dial(menu, "hd3001", "*45", scenario(["dtmf:1001#", "dtmf:4711#"], tmp_path), "login")
+    call = menu.dial("hd3001", "*45", scenario(["dtmf:1001#", "dtmf:4711#"], tmp_path), "login")
     assert call.run() == 0, call.messages
     assert on(menu, "hd3001") == "1001"
     audit = outcome(menu)
@@ -68,7 +62,7 @@ def test_wrong_pin_three_times_speaks_the_lockout_and_logs_nobody_in(
     menu: Edge, tmp_path: Path
 ) -> None:
     steps = ["dtmf:1003#", "dtmf:1234#"] * 3
-    call = dial(menu, "hd3002", "*45", scenario(steps, tmp_path), "wrong-pin")
+    call = menu.dial("hd3002", "*45", scenario(steps, tmp_path), "wrong-pin")
     assert call.run() == 0, call.messages
     assert on(menu, "hd3002") == ""
     assert outcome(menu)["outcome"] == "locked"
@@ -76,13 +70,13 @@ def test_wrong_pin_three_times_speaks_the_lockout_and_logs_nobody_in(
 
 def test_takeover_needs_the_2(menu: Edge, tmp_path: Path) -> None:
     menu.login("hd3001", "1002")
-    refuse = dial(
-        menu, "hd3001", "*45", scenario(["dtmf:1001#", "dtmf:4711#", "dtmf:9"], tmp_path), "no"
+    refuse = menu.dial(
+        "hd3001", "*45", scenario(["dtmf:1001#", "dtmf:4711#", "dtmf:9"], tmp_path), "no"
     )
     assert refuse.run() == 0, refuse.messages
     assert on(menu, "hd3001") == "1002"
-    take = dial(
-        menu, "hd3001", "*45", scenario(["dtmf:1001#", "dtmf:4711#", "dtmf:2"], tmp_path), "yes"
+    take = menu.dial(
+        "hd3001", "*45", scenario(["dtmf:1001#", "dtmf:4711#", "dtmf:2"], tmp_path), "yes"
     )
     assert take.run() == 0, take.messages
     assert on(menu, "hd3001") == "1001"
@@ -90,32 +84,32 @@ def test_takeover_needs_the_2(menu: Edge, tmp_path: Path) -> None:
 
 
 def test_3cx_style_code_skips_the_extension(menu: Edge, tmp_path: Path) -> None:
-    call = dial(menu, "hd3003", "*77*1003*", scenario(["dtmf:5173#"], tmp_path), "77")
+    call = menu.dial("hd3003", "*77*1003*", scenario(["dtmf:5173#"], tmp_path), "77")
     assert call.run() == 0, call.messages
     assert on(menu, "hd3003") == "1003"
 
 
 def test_logout_asks_the_pin(menu: Edge, tmp_path: Path) -> None:
     menu.login("hd3001", "1001")
-    call = dial(menu, "hd3001", "*46", scenario(["dtmf:4711#"], tmp_path), "logout")
+    call = menu.dial("hd3001", "*46", scenario(["dtmf:4711#"], tmp_path), "logout")
     assert call.run() == 0, call.messages
     assert on(menu, "hd3001") == ""
     assert outcome(menu)["outcome"] == "logged_out"
 
 
 def test_sip_info_digits(menu: Edge, tmp_path: Path) -> None:
-    call = dial(menu, "hd3002", "*45", scenario(["info:1002#", "info:8264#"], tmp_path), "info")
+    call = menu.dial("hd3002", "*45", scenario(["info:1002#", "info:8264#"], tmp_path), "info")
     assert call.run() == 0, call.messages
     assert on(menu, "hd3002") == "1002"
     assert outcome(menu)["dtmf"] == "info"
 
 
 def test_cancel_while_ringing_and_hangup_mid_menu_leave_nothing(menu: Edge, tmp_path: Path) -> None:
-    cancel = dial(menu, "hd3001", "*45", scenario([], tmp_path, end="cancel"), "cancel")
+    cancel = menu.dial("hd3001", "*45", scenario([], tmp_path, end="cancel"), "cancel")
     assert cancel.run() == 0, cancel.messages
     assert cancel.received(487)
-    hangup = dial(
-        menu, "hd3001", "*45", scenario(["dtmf:1001#", "dtmf:47"], tmp_path, end="hangup"), "bye"
+    hangup = menu.dial(
+        "hd3001", "*45", scenario(["dtmf:1001#", "dtmf:47"], tmp_path, end="hangup"), "bye"
     )
     assert hangup.run() == 0, hangup.messages
     assert on(menu, "hd3001") == ""
@@ -124,7 +118,7 @@ def test_cancel_while_ringing_and_hangup_mid_menu_leave_nothing(menu: Edge, tmp_
 
 def test_hold_and_resume_then_log_in(menu: Edge, tmp_path: Path) -> None:
     steps = ["reinvite:hold", "pause:500", "reinvite:resume", "dtmf:1002#", "dtmf:8264#"]
-    call = dial(menu, "hd3002", "*45", scenario(steps, tmp_path, codec=8), "hold")
+    call = menu.dial("hd3002", "*45", scenario(steps, tmp_path, codec=8), "hold")
     assert call.run() == 0, call.messages
     assert on(menu, "hd3002") == "1002"
 
@@ -241,6 +235,6 @@ def test_transactions_retransmissions_and_options(menu: Edge) -> None:
 
 
 def test_a_silent_caller_is_told_and_hung_up_on(menu: Edge, tmp_path: Path) -> None:
-    call = dial(menu, "hd3001", "*45", scenario([], tmp_path), "silent")
+    call = menu.dial("hd3001", "*45", scenario([], tmp_path), "silent")
     assert call.run() == 0, call.messages  # the menu sends the BYE
     assert outcome(menu)["outcome"] == "timeout"

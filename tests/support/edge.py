@@ -149,6 +149,21 @@ class Edge:
             auth=(auth_user, password) if auth_user or password else None,
         )
 
+    def dial(
+        self,
+        device: str,
+        number: str,
+        path: Path,
+        name: str,
+        via: KamailioServer | None = None,
+    ) -> Sipp:
+        """Desk phone ``device`` calls the voice menu's ``number`` with the
+        scenario at ``path`` (tests/support/menu_calls.py), its RTP on a port
+        of its own, long enough for the prompts."""
+        return self.from_phone(
+            name, device, path, number, timeout_s=40, media_port=free_udp_port(), via=via
+        )
+
     def gateway(self, name: str, port: int, scenario: str = "answer") -> Sipp:
         return Sipp(scenario, None, self.logs, name=name, local_port=port)
 
