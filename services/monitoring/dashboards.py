@@ -26,7 +26,6 @@ from grafana_foundation_sdk.models.dashboard import (
 )
 
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
-DASHBOARD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "monitoring" / "dashboards"
 SEL = 'instance=~"$instance"'
 RATE = "$__rate_interval"
 

@@ -13,11 +13,12 @@ import jsonschema
 import pytest
 
 from services.monitoring import dashboards
-from tests.support.dashboards import committed, resolve, selectors, targets
+from services.monitoring.panels import DASHBOARD_DIR, committed, resolve, targets
+from tests.support.dashboards import selectors
 
 MODELS = committed()
 # Grafana 11.6's Dashboard type as a JSON Schema (scripts/dashboard_schema.sh).
-SCHEMA = dashboards.DASHBOARD_DIR.parent / "schema" / "dashboard.schema.json"
+SCHEMA = DASHBOARD_DIR.parent / "schema" / "dashboard.schema.json"
 DEPRECATED = {"graph", "singlestat", "table-old", "grafana-piechart-panel"}
 
 
@@ -26,9 +27,7 @@ def test_committed_json_is_what_the_generator_writes(tmp_path: Path) -> None:
     generated = {p.name: p.read_text() for p in sorted(tmp_path.glob("*.json"))}
     assert generated.keys() == MODELS.keys()
     for name, text in generated.items():
-        assert (dashboards.DASHBOARD_DIR / name).read_text() == text, (
-            f"{name} is stale: run `make dashboards`"
-        )
+        assert (DASHBOARD_DIR / name).read_text() == text, f"{name} is stale: run `make dashboards`"
 
 
 def test_there_is_an_overview_and_one_dashboard_per_service() -> None:

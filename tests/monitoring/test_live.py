@@ -15,15 +15,9 @@ from hotdesk.v1 import auth_pb2_grpc, provision_pb2_grpc
 from hotdesk.v1 import binding_pb2 as pb
 from hotdesk.v1 import provision_pb2 as ppb
 
+from services.monitoring.panels import Target, committed, resolved
 from tests.support import pki
-from tests.support.dashboards import (
-    Target,
-    committed,
-    instance_query,
-    resolve,
-    selectors,
-    targets,
-)
+from tests.support.dashboards import selectors
 from tests.support.edge import Edge, edge_stack
 from tests.support.fleet import PUSH_HOST
 from tests.support.kamailio import free_udp_port
@@ -139,19 +133,16 @@ async def screen_login(provision: ServiceProcess, ext: str, pin: str) -> None:
     assert status == 200
 
 
-def resolved(server: PrometheusServer) -> Iterator[tuple[Target, str]]:
+def every_target(server: PrometheusServer) -> Iterator[tuple[Target, str]]:
     """Every panel target of every dashboard, with ``$instance`` set to all
     the instances its variable lists and ``$__rate_interval`` to 10 s."""
-    for name, model in MODELS.items():
-        metric = instance_query(model)
-        instances: list[str] = server.api("label/instance/values", **{"match[]": metric})
-        assert instances, f"{name}: $instance lists nothing ({metric})"
-        for target in targets(name, model):
-            yield target, resolve(target.expr, instances)
+    for target, expr in resolved(server, MODELS):
+        assert expr, f"{target.dashboard}: $instance lists nothing"
+        yield target, expr
 
 
 def test_every_panel_query_returns_data(prometheus: PrometheusServer) -> None:
-    pending = dict(resolved(prometheus))
+    pending = dict(every_target(prometheus))
     deadline = time.monotonic() + 15  # the last scrapes may still be on their way
     while pending := {t: e for t, e in pending.items() if not prometheus.range_values(e, 90)}:
         assert time.monotonic() < deadline, "no data:\n" + "\n".join(map(str, pending))
@@ -161,7 +152,7 @@ def test_every_panel_query_returns_data(prometheus: PrometheusServer) -> None:
 def test_every_metric_selector_matches_a_series(prometheus: PrometheusServer) -> None:
     unmatched = [
         f"{target}: {selector}"
-        for target, expr in resolved(prometheus)
+        for target, expr in every_target(prometheus)
         for selector in selectors(expr)
         if not prometheus.series(selector)
     ]

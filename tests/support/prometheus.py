@@ -1,28 +1,23 @@
 """A real Prometheus (Debian's package) for tests, on a free loopback port,
 scraping the given targets every second."""
 
-import json
-import math
 import subprocess
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from services.devstack.prometheus import prometheus_argv, scrape_config
+from services.monitoring.prometheus_api import PrometheusAPI
 from tests.support.processes import wait_until_serving
 from tests.support.redis_server import free_port
 
 
-class PrometheusServer:
+class PrometheusServer(PrometheusAPI):
     def __init__(self, run_dir: Path, targets: Mapping[str, Sequence[str]]) -> None:
         self.run_dir = run_dir
         self.targets = targets
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(f"http://127.0.0.1:{self.port}")
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -46,17 +41,6 @@ class PrometheusServer:
             self.proc.wait(timeout=20)
             self.proc = None
 
-    def api(self, path: str, **params: str | list[str]) -> Any:
-        """``/api/v1/<path>``'s ``data``; list values repeat the parameter."""
-        query = urllib.parse.urlencode(params, doseq=True)
-        try:
-            with urllib.request.urlopen(f"{self.url}/api/v1/{path}?{query}", timeout=10) as r:
-                body = json.load(r)
-        except urllib.error.HTTPError as exc:
-            raise AssertionError(f"{path} {params}: {exc.read().decode()}") from None
-        assert body["status"] == "success", body
-        return body["data"]
-
     def wait_for_targets(self, within: float = 30) -> None:
         """Until every target is up and its first samples can be queried
         (target discovery alone waits about 5 s)."""
@@ -68,15 +52,3 @@ class PrometheusServer:
                 return
             assert time.monotonic() < deadline, f"targets not all up: {self.api('targets')}"
             time.sleep(0.5)
-
-    def range_values(self, expr: str, seconds: int = 60) -> list[float]:
-        """Every value ``expr`` took over the last ``seconds`` (1 s steps),
-        NaN left out."""
-        end = time.time()
-        data = self.api("query_range", query=expr, start=str(end - seconds), end=str(end), step="1")
-        values = (float(v) for series in data["result"] for _, v in series["values"])
-        return [v for v in values if not math.isnan(v)]
-
-    def series(self, selector: str) -> list[dict[str, str]]:
-        found: list[dict[str, str]] = self.api("series", **{"match[]": selector})
-        return found
