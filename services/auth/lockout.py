@@ -16,7 +16,7 @@ slot): users can only log in on devices of their own group anyway.
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from redis.asyncio import Redis
 
@@ -29,6 +29,10 @@ from services.kernel.lua import register
 
 GateState = Literal["open", "backoff", "locked"]
 Scope = Literal["user_device", "device", "user"]
+# Every scope's series exists from the start: a dashboard shows 0 lockouts,
+# not "no data", and a rate over the first lockout sees it.
+for _scope in get_args(Scope):
+    metrics.LOCKOUTS.labels(_scope)
 
 
 @dataclass(frozen=True)

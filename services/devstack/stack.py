@@ -238,6 +238,18 @@ def plan(s: DevStackSettings) -> list[Child]:
     return children
 
 
+def scrape_targets(s: DevStackSettings) -> dict[str, list[str]]:
+    """Every component's metrics address, by scrape job."""
+    h = s.host
+    return {
+        "binding": [f"{h}:{s.binding_ops_port}"],
+        "auth": [f"{h}:{s.auth_ops_port}"],
+        "menu": [f"{h}:{s.menu_ops_port}"],
+        "provision": [f"{h}:{s.provision_ops_port}"],
+        "kamailio": [f"{h}:{s.kamailio_metrics_port}"],
+    }
+
+
 def prometheus(s: DevStackSettings) -> Child:
     """Prometheus scraping every component's /metrics, its data under
     data_dir/prometheus."""
@@ -245,17 +257,7 @@ def prometheus(s: DevStackSettings) -> Child:
     run_dir.mkdir(parents=True, exist_ok=True)
     config = run_dir / "prometheus.yml"
     h = s.host
-    config.write_text(
-        scrape_config(
-            {
-                "binding": [f"{h}:{s.binding_ops_port}"],
-                "auth": [f"{h}:{s.auth_ops_port}"],
-                "menu": [f"{h}:{s.menu_ops_port}"],
-                "provision": [f"{h}:{s.provision_ops_port}"],
-                "kamailio": [f"{h}:{s.kamailio_metrics_port}"],
-            }
-        )
-    )
+    config.write_text(scrape_config(scrape_targets(s)))
     return Child(
         "prometheus",
         prometheus_argv(config, run_dir / "data", f"{h}:{s.prometheus_port}"),
@@ -302,6 +304,25 @@ async def wait_ready(child: Child, within: float = 20.0) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{child.name} not ready after {within:.0f} s")
             await asyncio.sleep(0.2)
+
+
+async def wait_scraped(s: DevStackSettings, targets: int, within: float = 30.0) -> None:
+    """Until Prometheus has scraped every component once: a counter's first
+    sample then predates the walk-through, whose first steps show as rates."""
+    url = f"http://{s.host}:{s.prometheus_port}/api/v1/query"
+    deadline = time.monotonic() + within
+    async with aiohttp.ClientSession() as http:
+        while True:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(url, params={"query": "count(up == 1)"}) as resp:
+                    result = (await resp.json())["data"]["result"]
+                    if result and int(result[0]["value"][1]) == targets:
+                        return
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"prometheus scraped fewer than {targets} targets in {within:.0f} s"
+                )
+            await asyncio.sleep(0.5)
 
 
 async def _wait_redis(s: DevStackSettings, within: float = 10.0) -> None:
@@ -485,6 +506,8 @@ async def run(s: DevStackSettings) -> int:
                 await _wait_redis(s)
                 await _import_directory(s)
             await wait_ready(child)
+        if s.prometheus:
+            await wait_scraped(s, sum(map(len, scrape_targets(s).values())))
         print(_banner(s), flush=True)
         return await supervise(children, stop)
     except RuntimeError as exc:

@@ -18,6 +18,7 @@ from services.menu.edge_signature import header_value, load_key
 from tests.support import pki
 from tests.support.edge import Edge, edge_stack
 from tests.support.menu_calls import concurrent_calls, scenario
+from tests.support.sipp import SCENARIOS
 
 GROUP = "acme-group"
 
@@ -97,10 +98,11 @@ def test_logout_asks_the_pin(menu: Edge, tmp_path: Path) -> None:
     assert outcome(menu)["outcome"] == "logged_out"
 
 
-def test_sip_info_digits(menu: Edge, tmp_path: Path) -> None:
-    call = menu.dial("hd3002", "*45", scenario(["info:1002#", "info:8264#"], tmp_path), "info")
+def test_sip_info_digits(menu: Edge) -> None:
+    """The README's voice-menu login (tests/sip/menu_login.xml)."""
+    call = menu.dial("hd3001", "*45", SCENARIOS / "menu_login.xml", "info")
     assert call.run() == 0, call.messages
-    assert on(menu, "hd3002") == "1002"
+    assert on(menu, "hd3001") == "1001"
     assert outcome(menu)["dtmf"] == "info"
 
 

@@ -1,0 +1,126 @@
+"""`make run` (on free ports) and the README's first-login walk-through,
+run as the README writes it: its last step, the panel check against make
+run's own Prometheus, finds data in every panel of the overview dashboard."""
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.devstack.stack import DevStackSettings
+from tests.support.kamailio import free_sip_port, free_tcp_port, free_udp_port
+
+ROOT = Path(__file__).resolve().parents[2]
+BANNER_END = "First login (in another terminal"
+
+
+def walkthrough() -> str:
+    """The shell block under the README's "First login, step by step"."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## First login, step by step", 1)[1]
+    match = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert match, "no sh block in the README's first-login section"
+    return match.group(1)
+
+
+def free_settings(tmp: Path) -> DevStackSettings:
+    tcp = {
+        name: free_tcp_port()
+        for name in DevStackSettings.model_fields
+        if name.endswith("_port")
+        and name not in ("sip_port", "menu_port", "push_port", "rtpengine_port")
+    }
+    return DevStackSettings(
+        data_dir=tmp / "run",
+        sip_port=free_sip_port(),
+        menu_port=free_udp_port(),
+        push_port=free_udp_port(),
+        rtpengine_port=free_udp_port(),
+        media_ports=(26000, 26999),
+    ).model_copy(update=tcp)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStackSettings]:
+    settings = free_settings(tmp_path_factory.mktemp("make-run"))
+    env = os.environ | {
+        f"HOTDESK_DEV_{k.upper()}": json.dumps(v) if isinstance(v, tuple) else str(v)
+        for k, v in settings.model_dump().items()
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.devstack"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output: list[str] = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 180
+    for line in proc.stdout:
+        output.append(line)
+        if BANNER_END in line:
+            break
+        assert time.monotonic() < deadline, "".join(output[-40:])
+    assert proc.poll() is None, "".join(output[-40:])
+    try:
+        yield settings
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_every_overview_panel_has_data_after_the_readme_walkthrough(
+    stack: DevStackSettings,
+) -> None:
+    s, pki = stack, stack.data_dir / "pki"
+    script = walkthrough()
+    for default, port in (
+        (5060, s.sip_port),
+        (7180, s.binding_http_port),
+        (7380, s.provision_http_port),
+        (9095, s.prometheus_port),
+    ):
+        script = script.replace(f"127.0.0.1:{default}", f"127.0.0.1:{port}")
+    script = script.replace(".venv/bin/", f"{Path(sys.executable).parent}/")
+    cli = {
+        "HOTDESK_CLI_BINDING_ADDRESS": f"127.0.0.1:{s.binding_grpc_port}",
+        "HOTDESK_CLI_AUTH_ADDRESS": f"127.0.0.1:{s.auth_grpc_port}",
+        "HOTDESK_CLI_PROVISION_ADDRESS": f"127.0.0.1:{s.provision_grpc_port}",
+        "HOTDESK_CLI_GRPC_TLS_CERT_FILE": str(pki / "operator.crt"),
+        "HOTDESK_CLI_GRPC_TLS_KEY_FILE": str(pki / "operator.key"),
+        "HOTDESK_CLI_GRPC_TLS_CA_FILE": str(pki / "ca.crt"),
+    }
+    # The one PIN the walk-through types (Carol's) comes from stdin here.
+    run = subprocess.run(
+        ["bash", "-c", script],
+        input="5173\n",
+        cwd=ROOT,
+        env=os.environ | cli,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    said = run.stdout + run.stderr
+    assert "logged in: Carol Example (acme/1003) on hd3003" in said, said
+    assert "account.1.label = 1001 Alice Example" in said, said  # logged in by voice
+    assert "wrong PIN" in said, said
+    # The panel check is the last step: its exit status is the script's.
+    assert run.returncode == 0, said
+    assert "0 of " in run.stderr and "NO DATA" not in run.stdout, said
