@@ -162,4 +162,4 @@ done
 
 # kamailio.cfg imports kamailio-local.cfg from the working directory.
 cd "$local_dir"
-exec "$kamailio" -DD -E -f "$config" -Y "$run_dir" -m 256 -M 16 "$@"
+exec "$kamailio" -DD -E -f "$config" -Y "$run_dir" -m 256 -M 16 -x tlsf "$@"

@@ -179,7 +179,7 @@ def prepare_run_dir(run_dir: Path, a: EdgeAddresses) -> None:
 def kamailio_argv(binary: str, run_dir: Path, *, json_logs: bool = False) -> list[str]:
     """Foreground, logging to stderr; run it with ``cwd=run_dir``.
 
-    256 MB of shared memory: at ~2,000 calls/s the finished transactions
+    256 MB of shared memory (TLSF memory manager): at ~2,000 calls/s the finished transactions
     waiting out their timers need more than 64 MB (tm: "out of mem").
     ``json_logs``: one JSON object per line with the message's Call-ID as
     ``callid`` (Kamailio's json log engine, flags c and M), as in production.
@@ -198,5 +198,9 @@ def kamailio_argv(binary: str, run_dir: Path, *, json_logs: bool = False) -> lis
         "256",
         "-M",
         "16",
+        # TLSF, not the default first-fit allocator, whose search took ~15 %
+        # of a call's CPU under load.
+        "-x",
+        "tlsf",
         *(["--log-engine=json:cM"] if json_logs else []),
     ]

@@ -115,6 +115,12 @@ LOOKUP_LATENCY = latency(
     "Time the binding service took to answer one route lookup, Redis round trip included",
     "hotdesk_binding_route_lookup_seconds",
 )
+LOOKUP_AT_KAMAILIO = latency(
+    "Lookup time at Kamailio (added call set-up)",
+    "A lookup's time as Kamailio sees it, query sent to reply resumed (binding service, "
+    "network and both sides' queues): what the hot-desk lookup adds to call set-up",
+    "kamailio_hotdesk_lookup_seconds",
+)
 LOGINS = Panel(
     "Logins by result",
     "Login attempts the binding service answered, by result",
@@ -447,6 +453,7 @@ DASHBOARDS = (
             EDGE_CALLS,
             EDGE_ERRORS,
             HOTDESK_ROUTING,
+            LOOKUP_AT_KAMAILIO,
             KAMAILIO_REQUESTS,
             REGISTRATIONS,
             DIALOGS,
