@@ -81,8 +81,19 @@ class Edge:
         while self.binding.metrics()["hotdesk_directory_version"] < version:
             assert time.monotonic() < deadline, "the binding service did not reload"
             time.sleep(0.1)
+        self._wait_replica_synced(deadline)
         if self._peer_sources() != sources:
             self.kamailio.wait_for_peer_reload(after=reloads)
+
+    def _wait_replica_synced(self, deadline: float) -> None:
+        """Until the replica Kamailio reads has every write the primary has
+        (a REGISTER right after an import reads what the device's emergency
+        data is from there; a busy machine lets the replica lag)."""
+        with redis.Redis.from_url(self.redis.url) as primary:
+            wanted = int(primary.info("replication")["master_repl_offset"])
+            while int(primary.info("replication")["slave0"]["offset"]) < wanted:
+                assert time.monotonic() < deadline, "the replica did not catch up"
+                time.sleep(0.05)
 
     def _peer_sources(self) -> str | None:
         with redis.Redis.from_url(self.redis.url, decode_responses=True) as client:
