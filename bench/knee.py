@@ -35,6 +35,7 @@ class Step:
     completed: int  # 200 OK to the authenticated INVITE, then to the BYE
     failed: int  # calls the caller gave up (any reason, timeouts included)
     timed_out: int  # of those: no answer in time (receive timeout, retransmissions spent)
+    unexpected: int  # of those: an answer the call does not expect (e.g. 503, 408)
     retransmissions: int  # requests the caller had to send again
     sent_rate: float  # first to last new INVITE: what the caller really offered
     setup_ms: tuple[float, ...]  # authenticated INVITE -> its 200 OK, per answered call
@@ -105,6 +106,7 @@ class Headline:
     half_rate: int | None  # half the plain knee, where both paths ran once more
     added_p50_ms: float | None  # hot-desk minus plain at half_rate
     added_p99_ms: float | None
+    half_passed: bool  # both paths were under their knee at half_rate
 
     @property
     def ratio(self) -> float | None:
@@ -123,14 +125,16 @@ def headline(ladder: Sequence[Step], half: Sequence[Step]) -> Headline:
     plain = knee(ladder, PLAIN)
     at_half = {s.path: s for s in half}
     added: list[float | None] = [None, None]
+    passed = False
     if PLAIN in at_half and HOTDESK in at_half:
         p, h = at_half[PLAIN], at_half[HOTDESK]
+        passed = p.passes and h.passes
         if p.setup_ms and h.setup_ms:
             added = [
                 percentile(list(h.setup_ms), q) - percentile(list(p.setup_ms), q)
                 for q in (0.5, 0.99)
             ]
-    return Headline(plain, knee(ladder, HOTDESK), half_knee_rate(plain), added[0], added[1])
+    return Headline(plain, knee(ladder, HOTDESK), half_knee_rate(plain), added[0], added[1], passed)
 
 
 def _ms(value: float | None) -> str:
@@ -148,6 +152,7 @@ def step_table(steps: Sequence[Step]) -> str:
             f"{s.completed_ratio * 100:.2f} %",
             f"{s.failed:,}",
             f"{s.timed_out:,}",
+            f"{s.unexpected:,}",
             f"{s.retransmissions:,}",
             _ms(s.p50),
             _ms(s.p99),
@@ -165,6 +170,7 @@ def step_table(steps: Sequence[Step]) -> str:
             "completed %",
             "failed",
             "timed out",
+            "unexpected",
             "retrans",
             "setup p50 ms",
             "setup p99 ms",
@@ -206,6 +212,8 @@ def headline_table(h: Headline) -> str:
     if h.plain.first_bad is None or h.hotdesk.first_bad is None:
         ratio += " (a knee not bracketed)" if h.ratio is not None else ""
     half = "-" if h.half_rate is None else f"{h.half_rate:,}/s"
+    if h.half_rate is not None and not h.half_passed:
+        half += ", a path over its knee there"
     return table(
         ["same run", "value", "target"],
         [

@@ -35,6 +35,7 @@ def step(
         completed=completed,
         failed=attempted - completed,
         timed_out=0,
+        unexpected=attempted - completed,
         retransmissions=0,
         sent_rate=float(rate) if sent_rate is None else sent_rate,
         setup_ms=setup_ms,
@@ -108,6 +109,16 @@ def test_headline_without_a_hot_desk_knee_has_no_ratio() -> None:
     assert h.ratio is None
     assert h.added_p50_ms is None
     assert "below the lowest step (100/s failed)" in headline_table(h)
+
+
+def test_headline_says_when_a_path_was_over_its_knee_at_half_the_plain_knee() -> None:
+    ladder = [step(PLAIN, 200), step(PLAIN, 400, completed=0), step(HOTDESK, 50)]
+    over = [step(PLAIN, 100), step(HOTDESK, 100, setup_ms=(900.0,) * 10)]
+    h = headline(ladder, over)
+    assert not h.half_passed
+    assert h.added_p50_ms == pytest.approx(898.0)
+    assert "(100/s, a path over its knee there)" in headline_table(h)
+    assert headline(ladder, [step(PLAIN, 100), step(HOTDESK, 100)]).half_passed
 
 
 def test_tables_show_every_step_and_cpu_per_completed_call() -> None:
