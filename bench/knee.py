@@ -40,6 +40,8 @@ class Step:
     sent_rate: float  # first to last new INVITE: what the caller really offered
     setup_ms: tuple[float, ...]  # authenticated INVITE -> its 200 OK, per answered call
     cpu_seconds: Mapping[str, float] = field(default_factory=dict)  # process -> CPU during the step
+    others_cores: float = 0.0  # cores busy with processes not of this run during the step
+    rerun: bool = False  # the first try failed while other processes were busy
 
     @property
     def completed_ratio(self) -> float:
@@ -156,7 +158,8 @@ def step_table(steps: Sequence[Step]) -> str:
             f"{s.retransmissions:,}",
             _ms(s.p50),
             _ms(s.p99),
-            "yes" if s.passes else "no",
+            ("yes" if s.passes else "no") + (" (rerun)" if s.rerun else ""),
+            f"{s.others_cores:.2f}",
         ]
         for s in steps
     ]
@@ -175,6 +178,7 @@ def step_table(steps: Sequence[Step]) -> str:
             "setup p50 ms",
             "setup p99 ms",
             "under knee",
+            "others' cores",
         ],
         rows,
     )

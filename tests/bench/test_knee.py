@@ -1,6 +1,8 @@
 """The capacity benchmark's arithmetic on synthetic steps: which steps
 pass, the knee of each path, where to probe next, and the headline."""
 
+from dataclasses import replace
+
 import pytest
 
 from bench.capacity import parse_short_log
@@ -122,9 +124,17 @@ def test_headline_says_when_a_path_was_over_its_knee_at_half_the_plain_knee() ->
 
 
 def test_tables_show_every_step_and_cpu_per_completed_call() -> None:
-    steps = [step(PLAIN, 100), step(HOTDESK, 100, completed=500, attempted=1000)]
-    text = step_table(steps)
-    assert PLAIN in text and HOTDESK in text and "50.00 %" in text
+    steps = [
+        step(PLAIN, 100),
+        replace(step(HOTDESK, 100, completed=500), rerun=True, others_cores=0.75),
+    ]
+    text = step_table(steps).splitlines()
+    assert PLAIN in text[2] and text[2].split()[-2:] == ["yes", "0.00"]
+    assert (
+        HOTDESK in text[3]
+        and "50.00 %" in text[3]
+        and text[3].split()[-3:] == ["no", "(rerun)", "0.75"]
+    )
     cpu = cpu_table(steps).splitlines()
     # 1.5 CPU-s of Kamailio over 1,000 and 500 completed calls
     assert "1.50" in cpu[2] and "3.00" in cpu[3]
