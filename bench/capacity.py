@@ -219,7 +219,8 @@ def _progress(step: Step) -> None:
     p99 = "-" if step.p99 is None else f"{step.p99:.2f} ms"
     print(
         f"  {step.path:>20} {step.rate:>6,}/s: {step.completed:,} of {step.attempted:,} "
-        f"completed, set-up p99 {p99}{'' if step.passes else '  (over the knee)'}",
+        f"completed, set-up p99 {p99}, others kept {step.others_cores:.2f} cores busy"
+        f"{'' if step.passes else '  (over the knee)'}",
         flush=True,
     )
 
@@ -236,7 +237,7 @@ def measure(rates: Sequence[int], seconds: int, refine: int) -> Capacity:
         step = e.step(path, rate, seconds)
         _progress(step)
         if not step.passes and step.others_cores > NOISY_CORES:
-            print(f"  (other processes kept {step.others_cores:.2f} cores busy: once more)")
+            print("  (others were busy: once more)", flush=True)
             step = replace(e.step(path, rate, seconds), rerun=True)
             _progress(step)
         into.append(step)
