@@ -93,9 +93,15 @@ def knee(steps: Sequence[Step], path: str) -> Knee:
 
 def between(k: Knee, finest: float = 1.05) -> int | None:
     """The next rate to try between the knee and the first failing rate
-    (their geometric mean, to 10 calls/s), or None when they are already
-    within ``finest`` of each other or not both known."""
-    if k.rate is None or k.first_bad is None or k.first_bad <= k.rate * finest:
+    (their geometric mean, to 10 calls/s; half the failing rate when even
+    the lowest step failed), or None when they are already within
+    ``finest`` of each other or the ladder never failed."""
+    if k.first_bad is None:
+        return None
+    if k.rate is None:
+        half = round(k.first_bad / 2, -1)
+        return int(half) if half >= 10 else None
+    if k.first_bad <= k.rate * finest:
         return None
     mid = round(math.sqrt(k.rate * k.first_bad), -1)
     return int(mid) if k.rate < mid < k.first_bad else None

@@ -80,7 +80,8 @@ def test_knee_when_the_ladder_does_not_bracket_it() -> None:
 def test_between_probes_the_geometric_middle_until_fine_enough() -> None:
     assert between(Knee(400, 700)) == 530  # sqrt(400 * 700) = 529.2
     assert between(Knee(1000, 1040)) is None  # within 5 %
-    assert between(Knee(None, 100)) is None
+    assert between(Knee(None, 100)) == 50  # even the lowest step failed: go lower
+    assert between(Knee(None, 10)) is None
     assert between(Knee(100, None)) is None
     assert between(Knee(10, 20)) is None  # no multiple of 10 strictly between
 
