@@ -8,6 +8,8 @@ import asyncio
 
 from bench.blf import BlfLatency
 from bench.blf import measure as measure_blf
+from bench.capacity import LADDER
+from bench.capacity import measure as measure_capacity
 from bench.cluster import ONE_NODE, THREE_NODES, ClusterRun, Replication, measure_registrations
 from bench.cluster import measure_calls as measure_cluster_calls
 from bench.edge_calls import DESK_TO_DESK, INBOUND, EdgeRun, LoginToRoute, measure_login_to_route
@@ -16,6 +18,7 @@ from bench.emergency import WITH as EMERGENCY_WITH
 from bench.emergency import WITHOUT as EMERGENCY_WITHOUT
 from bench.emergency import measure as measure_emergency
 from bench.grpc_tls import grpc_table, measure_grpc_tls
+from bench.knee import report as capacity_report
 from bench.measure import percentile, table
 from bench.menu import MenuRun
 from bench.menu import measure as measure_menu
@@ -280,11 +283,37 @@ async def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument(
         "--only",
-        choices=["lookups", "edge", "cluster", "emergency", "provision", "menu", "grpc", "all"],
+        choices=[
+            "lookups",
+            "capacity",
+            "edge",
+            "cluster",
+            "emergency",
+            "provision",
+            "menu",
+            "grpc",
+            "all",
+        ],
         default="all",
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 1_000_000])
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument(
+        "--capacity-rates",
+        type=int,
+        nargs="+",
+        default=list(LADDER),
+        help="the ladder of offered calls/s; each path climbs it to its first failing step",
+    )
+    parser.add_argument(
+        "--capacity-seconds", type=int, default=5, help="length of one step (offered load)"
+    )
+    parser.add_argument(
+        "--capacity-refine",
+        type=int,
+        default=2,
+        help="probes per path between its knee and its first failing rate",
+    )
     parser.add_argument("--edge-calls", type=int, default=3_000)
     parser.add_argument("--edge-in-flight", type=int, default=20)
     parser.add_argument("--emergency-calls", type=int, default=1_000)
@@ -319,11 +348,22 @@ async def main() -> None:
         print()
     if args.only == "provision":
         return
+    if args.only in ("capacity", "all"):
+        print("capacity: open-loop calls at stepped rates, plain and hot-desk ...", flush=True)
+        capacity = await asyncio.to_thread(
+            measure_capacity, args.capacity_rates, args.capacity_seconds, args.capacity_refine
+        )
+        print()
+        print(capacity_report(capacity.ladder, capacity.half))
+        print()
+    if args.only == "capacity":
+        return
     if args.only in ("edge", "all"):
         print("edge: calls with and without the hot-desk lookup ...", flush=True)
         runs = await asyncio.to_thread(measure_edge, args.edge_calls, args.edge_in_flight)
         print(
-            "\nCalls through Kamailio (INVITE/407/INVITE/200/ACK/BYE, "
+            "\nClosed loop, a secondary view (calls/s is what that many calls in flight reach: "
+            "latency, not capacity): calls through Kamailio (INVITE/407/INVITE/200/ACK/BYE, "
             f"{args.edge_in_flight} in flight)"
         )
         print(_edge_table(runs))

@@ -116,12 +116,14 @@ def stack(emergency_port: int = 9) -> Iterator[Stack]:
             redis.kill()
 
 
-def answering_phone(port: int, *extra: str) -> "subprocess.Popen[bytes]":
+def answering_phone(
+    port: int, *extra: str, scenario: Path = SCENARIOS / "answer.xml"
+) -> "subprocess.Popen[bytes]":
     return subprocess.Popen(
         [
             "sipp",
             "-sf",
-            str(SCENARIOS / "answer.xml"),
+            str(scenario),
             "-i",
             "127.0.0.1",
             "-p",
@@ -196,10 +198,15 @@ def _setup_times_ms(message_log: Path, invite_cseq: str) -> list[float]:
     return setup
 
 
+def final_stats(stat_csv: Path) -> dict[str, str]:
+    """The last line of sipp's statistics file (its totals at the end)."""
+    with stat_csv.open() as f:
+        return list(csv.DictReader(f, delimiter=";"))[-1]
+
+
 def completed(stat_csv: Path) -> tuple[int, int]:
     """Calls that succeeded and failed, from sipp's statistics file."""
-    with stat_csv.open() as f:
-        last = list(csv.DictReader(f, delimiter=";"))[-1]
+    last = final_stats(stat_csv)
     return int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"])
 
 

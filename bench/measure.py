@@ -16,6 +16,29 @@ def cpu_seconds(pid: int) -> float:
     return (utime + stime) / _CLK_TCK
 
 
+def machine_busy_seconds() -> float:
+    """CPU time every core of the machine has spent busy so far (from
+    /proc/stat: all but idle and iowait), so a benchmark can tell how much
+    of a step's machine went to processes other than its own."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _CLK_TCK
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU time of every live process in process group
+    ``pgid`` (Kamailio's main process and the workers it forked)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended while we looked
+        if int(fields[2]) == pgid:
+            total += (int(fields[11]) + int(fields[12])) / _CLK_TCK
+    return total
+
+
 @dataclass(frozen=True)
 class WrkResult:
     requests: int
