@@ -17,7 +17,7 @@ from services.kernel import keys
 from tests.directory.support import EXAMPLE, GROUP, dump, edited
 from tests.support import pki
 from tests.support.redis_server import RedisServer, free_port
-from tests.support.secrets import secrets_key_file
+from tests.support.secrets import pin_digest_key_file, secrets_key_file
 from tests.support.services import auth_settings, binding_settings
 
 FILE = str(EXAMPLE)
@@ -27,6 +27,7 @@ FILE = str(EXAMPLE)
 def cli_env(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOTDESK_CLI_REDIS_URL", redis_server.url)
     monkeypatch.setenv("HOTDESK_CLI_SECRETS_KEY_FILE", str(secrets_key_file()))
+    monkeypatch.setenv("HOTDESK_CLI_PIN_DIGEST_KEY_FILE", str(pin_digest_key_file()))
     for name, value in pki.tls_env("HOTDESK_CLI_", "operator:ann").items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("HOTDESK_CLI_ARGON2_TIME_COST", "1")
