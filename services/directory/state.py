@@ -84,7 +84,8 @@ async def read_stored(redis: Redis) -> Stored:
     async with redis.pipeline(transaction=False) as pipe:
         for t, ext in user_names:
             pipe.hmget(keys.user(t.group, t.id, ext), *USER_FIELDS, "device")
-            pipe.mget(keys.pin(t.group, t.id, ext), keys.pin_digest(t.group, t.id, ext))
+            pipe.get(keys.pin(t.group, t.id, ext))
+            pipe.get(keys.pin_digest(t.group, t.id, ext))
         for t, device_id in device_names:
             pipe.hmget(keys.device(t.group, device_id), *DEVICE_FIELDS, "user_tenant", "user_ext")
             pipe.hmget(
@@ -107,11 +108,11 @@ async def read_stored(redis: Redis) -> Stored:
         for p, domain, ha1 in zip(peer_configs, peer_domains, peer_ha1s, strict=True)
     }
 
-    offset = 2 * len(user_names)
+    offset = 3 * len(user_names)
     user_replies, device_replies = replies[:offset], replies[offset:]
     users = {}
-    for (t, ext), values, (pin_hash, pin_digest) in zip(
-        user_names, user_replies[0::2], user_replies[1::2], strict=True
+    for (t, ext), values, pin_hash, pin_digest in zip(
+        user_names, user_replies[0::3], user_replies[1::3], user_replies[2::3], strict=True
     ):
         *static, device = values
         fields = dict(zip(USER_FIELDS, (v or "" for v in static), strict=True))

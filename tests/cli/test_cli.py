@@ -218,6 +218,45 @@ async def test_pins_and_unlock(
     assert capsys.readouterr().err.endswith("hotdesk: auth service: no user acme/9\n")
 
 
+async def test_an_import_puts_back_the_file_pin_over_one_set_by_an_operator(
+    redis: Redis, services: None, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    """The file is the truth for the PINs it lists; the PIN's digest from
+    the first import does not vouch for the PIN set since."""
+    assert await hotdesk("directory", "import", FILE) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("3958\n"))
+    assert await hotdesk("set-pin", "--tenant", "acme", "--ext", "1001") == 0
+    capsys.readouterr()
+    assert await hotdesk("directory", "import", "--dry-run", FILE) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "~ user acme/1001: pin changed",
+        "dry run, nothing written: 0 added, 1 changed, 0 removed",
+    ]
+    assert await hotdesk("directory", "import", FILE) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "~ user acme/1001: pin changed",
+        "0 added, 1 changed, 0 removed (directory version 2)",
+    ]
+    with_pin = ("login", "--with-pin", "--device", "hd3001", "--tenant", "acme", "--ext", "1001")
+    monkeypatch.setattr("sys.stdin", io.StringIO("3958\n"))
+    assert await hotdesk(*with_pin) == 1
+    monkeypatch.setattr("sys.stdin", io.StringIO("4711\n"))
+    assert await hotdesk(*with_pin) == 0
+    assert await redis.exists(keys.pin_digest(GROUP, "acme", "1001"))
+
+
+async def test_an_unreadable_pin_digest_key_stops_the_import(
+    redis: Redis, cli_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Capture
+) -> None:
+    monkeypatch.setenv("HOTDESK_CLI_PIN_DIGEST_KEY_FILE", str(tmp_path / "absent.key"))
+    assert await hotdesk("directory", "import", FILE) == 2
+    assert capsys.readouterr().err.startswith(
+        "hotdesk: cannot check PINs by digest: hotdesk directory import: cannot read the PIN "
+        "digest key: "
+    )
+    assert await redis.keys("*") == []
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

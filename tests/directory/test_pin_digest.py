@@ -4,7 +4,6 @@ a new key). Against a real redis-server; argon2 calls are counted."""
 
 import logging
 import os
-import threading
 from pathlib import Path
 
 import pytest
@@ -19,32 +18,10 @@ from services.directory.load import load_directory, parse_directory
 from services.kernel import keys
 from services.kernel.errors import MissingConfiguration
 from services.kernel.tenants import TenantCache
-from tests.directory.support import EXAMPLE, GROUP, dump, edited
+from tests.directory.support import EXAMPLE, GROUP, PINS, CountingHasher, dump, edited
 from tests.support.redis_server import RedisServer
 from tests.support.secrets import pin_digester, sealing_box
 from tests.support.services import auth_settings
-
-# The example's users with a PIN, and their PINs.
-PINS = {
-    ("acme", "1001"): "4711",
-    ("acme", "1002"): "8264",
-    ("acme", "1003"): "5173",
-    ("globex", "3001"): "9731",
-}
-
-
-class CountingHasher(PinHasher):
-    """The tests' cheap argon2, counting the verifications it runs."""
-
-    def __init__(self) -> None:
-        super().__init__(time_cost=1, memory_cost_kib=8, parallelism=1)
-        self._lock = threading.Lock()
-        self.verifies = 0
-
-    def verify(self, pin_hash: str, pin: str) -> bool:
-        with self._lock:
-            self.verifies += 1
-        return super().verify(pin_hash, pin)
 
 
 async def imported(
