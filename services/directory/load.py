@@ -82,8 +82,9 @@ class _Mapping(dict[Any, Any]):
                     yield from item.duplicates(f"{path}{key}{at}.")
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader building ``_Mapping``s."""
+class _Loader(yaml.CSafeLoader):
+    """The safe loader on libyaml's parser (PyYAML's own, in Python, takes
+    most of an import's time for a large file), building ``_Mapping``s."""
 
     def construct_located_mapping(self, node: yaml.MappingNode) -> Iterable[_Mapping]:
         data = _Mapping(node.start_mark.line + 1)
