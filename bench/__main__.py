@@ -10,6 +10,8 @@ from bench.blf import BlfLatency
 from bench.blf import measure as measure_blf
 from bench.cluster import ONE_NODE, THREE_NODES, ClusterRun, Replication, measure_registrations
 from bench.cluster import measure_calls as measure_cluster_calls
+from bench.directory_import import import_table
+from bench.directory_import import measure as measure_import
 from bench.edge_calls import DESK_TO_DESK, INBOUND, EdgeRun, LoginToRoute, measure_login_to_route
 from bench.edge_calls import measure as measure_edge
 from bench.emergency import WITH as EMERGENCY_WITH
@@ -280,7 +282,17 @@ async def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument(
         "--only",
-        choices=["lookups", "edge", "cluster", "emergency", "provision", "menu", "grpc", "all"],
+        choices=[
+            "lookups",
+            "edge",
+            "cluster",
+            "emergency",
+            "provision",
+            "menu",
+            "grpc",
+            "import",
+            "all",
+        ],
         default="all",
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 1_000_000])
@@ -292,7 +304,22 @@ async def main() -> None:
     parser.add_argument("--blf-calls", type=int, default=100)
     parser.add_argument("--fleet", type=int, default=2_000, help="phones in the provision run")
     parser.add_argument("--menu-calls", type=int, nargs="+", default=[10, 50, 100])
+    parser.add_argument("--import-users", type=int, nargs="+", default=[100, 1_000, 10_000])
+    parser.add_argument(
+        "--import-real-argon2",
+        type=int,
+        nargs="*",
+        default=[100],
+        help="import sizes also run at the production argon2 cost",
+    )
     args = parser.parse_args()
+    if args.only in ("import", "all"):
+        imports = await measure_import(args.import_users, args.import_real_argon2)
+        print("\nDirectory import (read + validate the file, plan, write; a fresh Redis each size)")
+        print(import_table(imports))
+        print()
+    if args.only == "import":
+        return
     if args.only in ("grpc", "all"):
         print("gRPC: plaintext against mutual TLS ...", flush=True)
         grpc_runs = await measure_grpc_tls()
