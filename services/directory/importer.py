@@ -6,6 +6,7 @@ write everything in one MULTI/EXEC that increments the version. If another
 import (or a login on a leaving entry) got in between, EXEC fails, nothing
 of this attempt is written, and the import starts over from a fresh read,
 so that two imports never interleave; after ``attempts`` tries it gives up.
+PIN digests written alone (for PINs that did not change) are no new version.
 
 A Redis Cluster cannot run one transaction over every slot: there the
 import writes one transaction per slot under an import lock (see
@@ -114,10 +115,10 @@ class DirectoryImporter:
     a cheap one); with ``digester``, it stores each PIN's keyed digest and
     skips argon2 for PINs whose digest matches (``services.directory.digest``;
     without one, it verifies every PIN); ``box`` seals the SIP secrets it
-    writes; a replaced SIP
-    secret stays valid for ``secret_grace_seconds``; ``core`` ends
-    sessions (by default a core of its own over the same Redis); at most
-    ``pin_concurrency`` argon2 computations run at once, in worker threads.
+    writes; a replaced SIP secret stays valid for ``secret_grace_seconds``;
+    ``core`` ends sessions (by default a core of its own over the same
+    Redis); at most ``pin_concurrency`` argon2 computations run at once, in
+    worker threads.
     """
 
     def __init__(
