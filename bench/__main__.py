@@ -12,6 +12,8 @@ from bench.capacity import LADDER
 from bench.capacity import measure as measure_capacity
 from bench.cluster import ONE_NODE, THREE_NODES, ClusterRun, Replication, measure_registrations
 from bench.cluster import measure_calls as measure_cluster_calls
+from bench.directory_import import import_table
+from bench.directory_import import measure as measure_import
 from bench.edge_calls import DESK_TO_DESK, INBOUND, EdgeRun, LoginToRoute, measure_login_to_route
 from bench.edge_calls import measure as measure_edge
 from bench.emergency import WITH as EMERGENCY_WITH
@@ -292,6 +294,7 @@ async def main() -> None:
             "provision",
             "menu",
             "grpc",
+            "import",
             "all",
         ],
         default="all",
@@ -321,7 +324,22 @@ async def main() -> None:
     parser.add_argument("--blf-calls", type=int, default=100)
     parser.add_argument("--fleet", type=int, default=2_000, help="phones in the provision run")
     parser.add_argument("--menu-calls", type=int, nargs="+", default=[10, 50, 100])
+    parser.add_argument("--import-users", type=int, nargs="+", default=[100, 1_000, 10_000])
+    parser.add_argument(
+        "--import-real-argon2",
+        type=int,
+        nargs="*",
+        default=[100],
+        help="import sizes also run at the production argon2 cost",
+    )
     args = parser.parse_args()
+    if args.only in ("import", "all"):
+        imports = await measure_import(args.import_users, args.import_real_argon2)
+        print("\nDirectory import (read + validate the file, plan, write; a fresh Redis each size)")
+        print(import_table(imports))
+        print()
+    if args.only == "import":
+        return
     if args.only in ("grpc", "all"):
         print("gRPC: plaintext against mutual TLS ...", flush=True)
         grpc_runs = await measure_grpc_tls()

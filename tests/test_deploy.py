@@ -170,6 +170,7 @@ OPERATOR_CREATED_SECRETS = {
     "hotdesk-redis-directory",  # the CLI's directory imports (operators' pods)
     "hotdesk-secrets-key",  # the SIP secrets' encryption key
     "hotdesk-menu-key",  # X-Hotdesk-Device's signing key
+    "hotdesk-pin-digest-key",  # the key of the PINs' digests (the CLI's directory imports)
 }
 # Operator-created Secrets an overlay does without.
 UNUSED_SECRETS = {"dev": {"hotdesk-redis-admin"}, "production": set[str]()}
@@ -1772,6 +1773,8 @@ def test_the_operators_pod_acts_with_its_own_certificate(built: list[Manifest]) 
     assert _mounted_file(mounts, password) == (f"hotdesk-redis-{user}", "password")
     secrets_key = env["HOTDESK_CLI_SECRETS_KEY_FILE"]
     assert _mounted_file(mounts, secrets_key) == ("hotdesk-secrets-key", "key")
+    digest_key = env["HOTDESK_CLI_PIN_DIGEST_KEY_FILE"]
+    assert _mounted_file(mounts, digest_key) == ("hotdesk-pin-digest-key", "key")
 
 
 # --- The Secrets' files, printed by services.devstack.redis_acl ---------------

@@ -12,6 +12,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from services.auth.pins import PinHasher
 from services.cli.exits import Exit, Failure
 from services.cli.settings import CliSettings
+from services.directory.digest import PinDigester
 from services.directory.importer import DirectoryImporter
 from services.directory.load import DirectoryError, load_directory
 from services.directory.lock import ImportConflict
@@ -41,6 +42,16 @@ def _load(file: str) -> Directory:
         ) from exc
 
 
+def _digester(settings: CliSettings) -> PinDigester | None:
+    """The PIN digest key, if one is set (else every PIN is verified)."""
+    if settings.pin_digest_key_file is None:
+        return None
+    try:
+        return PinDigester.from_file(settings.pin_digest_key_file, "hotdesk directory import")
+    except MissingConfiguration as exc:
+        raise Failure(f"cannot check PINs by digest: {exc}", Exit.INVALID) from exc
+
+
 async def validate(args: argparse.Namespace, settings: CliSettings) -> Exit:
     d = _load(args.file)
     print(
@@ -56,6 +67,7 @@ async def import_(args: argparse.Namespace, settings: CliSettings) -> Exit:
         box = SecretBox.from_file(settings.secrets_key_file, "hotdesk directory import")
     except MissingConfiguration as exc:
         raise Failure(f"cannot seal SIP secrets: {exc}", Exit.INVALID) from exc
+    digester = _digester(settings)
     redis = connect(
         settings.redis_url,
         cluster=settings.redis_cluster,
@@ -67,7 +79,11 @@ async def import_(args: argparse.Namespace, settings: CliSettings) -> Exit:
     )
     try:
         importer = DirectoryImporter(
-            redis, hasher, box=box, secret_grace_seconds=settings.sip_secret_grace_seconds
+            redis,
+            hasher,
+            box=box,
+            digester=digester,
+            secret_grace_seconds=settings.sip_secret_grace_seconds,
         )
         report = await importer.apply(directory, dry_run=args.dry_run)
     except PlanRefused as exc:

@@ -30,6 +30,13 @@ class CliSettings(BaseSettings):
     redis_cluster: bool = False
     # The key of the SIP secrets' encrypted copies an import writes.
     secrets_key_file: Path | None = Field(default_factory=lambda: _local("secrets/sip-secrets.key"))
+    # The key of the PIN digests an import stores beside the PIN hashes (64
+    # hex characters): with it, a re-import skips the argon2 check of every
+    # PIN whose digest matches; without it, it verifies every PIN. A new key
+    # costs the next import those checks once (services.directory.digest).
+    pin_digest_key_file: Path | None = Field(
+        default_factory=lambda: _local("secrets/pin-digest.key")
+    )
     # How long a device's replaced SIP secret stays valid after an import
     # changes it (its phone is pushed to fetch the new one at once; this
     # covers phones that are off or unreachable).

@@ -24,6 +24,7 @@ from services.devstack.stack import (
     import_directory,
     media_relay,
     menu_key,
+    pin_digest_key,
     secrets_key,
     service_env,
     start,
@@ -235,6 +236,7 @@ async def run(s: ClusterSettings) -> int:
                 "HOTDESK_CLI_REDIS_PASSWORD_FILE": str(redis.password_file("directory")),
                 "HOTDESK_CLI_REDIS_CLUSTER": "true",
                 "HOTDESK_CLI_SECRETS_KEY_FILE": str(secrets_key(s.data_dir)),
+                "HOTDESK_CLI_PIN_DIGEST_KEY_FILE": str(pin_digest_key(s.data_dir)),
                 "HOTDESK_CLI_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
             },
         )

@@ -24,6 +24,7 @@ from services.devstack.pki import LOCAL_HOSTS, LocalCa
 from services.devstack.prometheus import prometheus_argv, scrape_config
 from services.devstack.redis_cluster import LocalRedisCluster
 from services.devstack.redis_pair import RedisPair
+from services.directory.digest import PinDigester
 from services.kernel.secretbox import SecretBox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,6 +128,14 @@ def secrets_key(data_dir: Path) -> Path:
     """The SIP secrets' key under a stack's ``data_dir``: the import seals
     with it, provisioning opens (where the CLI finds it by itself)."""
     return (data_dir / "secrets" / "sip-secrets.key").resolve()
+
+
+def pin_digest_key(data_dir: Path) -> Path:
+    """The key of the PIN digests the import stores, under a stack's
+    ``data_dir`` (made the first time; where the CLI finds it by itself)."""
+    path = (data_dir / "secrets" / "pin-digest.key").resolve()
+    PinDigester.new_key_file(path)
+    return path
 
 
 def menu_key(data_dir: Path) -> Path:
@@ -364,6 +373,7 @@ async def _import_directory(s: DevStackSettings) -> None:
             "HOTDESK_CLI_REDIS_URL": _redis(s).url_as("directory"),
             "HOTDESK_CLI_REDIS_PASSWORD_FILE": str(_redis(s).password_file("directory")),
             "HOTDESK_CLI_SECRETS_KEY_FILE": str(secrets_key(s.data_dir)),
+            "HOTDESK_CLI_PIN_DIGEST_KEY_FILE": str(pin_digest_key(s.data_dir)),
             "HOTDESK_CLI_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
         },
     )

@@ -2,7 +2,8 @@
 
 One job per module: ``model`` (an entry's rules), ``load`` (reading and
 validating a file), ``state`` (what Redis holds), ``plan`` (the difference,
-as steps), ``hashing`` (argon2 off the event loop), ``apply`` (ending
-sessions, queueing the writes) and ``importer`` (one transaction, retried
-on concurrent changes).
+as steps), ``digest`` (the keyed PIN digests that spare a re-import
+argon2), ``hashing`` (is a PIN unchanged; argon2 off the event loop),
+``apply`` (ending sessions, queueing the writes) and ``importer`` (one
+transaction, retried on concurrent changes).
 """

@@ -83,6 +83,7 @@ def _user_footprint(
             {
                 keys.user(g, t.id, extension),
                 keys.pin(g, t.id, extension),
+                keys.pin_digest(g, t.id, extension),
                 keys.profiles(g, t.id, extension),
             }
         ),
@@ -269,14 +270,16 @@ def _queue_rotation(
 def queue_writes(
     tx: SlotBatches,
     plan: Plan,
-    pin_hashes: dict[str, str],
+    new_pins: dict[str, tuple[str, str]],
     extra_deletes: list[str],
     box: SecretBox,
     rotation: SecretRotation,
 ) -> None:
     """Record the plan's writes on ``tx``: first what goes, then what the
     file says, so that an index entry moving from one entry to another
-    (a hot-desk id, a domain) ends up with the new owner."""
+    (a hot-desk id, a domain) ends up with the new owner. ``new_pins``
+    holds the hash and digest ("" without a digest key) of each user of
+    ``plan.new_pins``, by user."""
     stale = _stale(plan)
     if stale.keys or extra_deletes:
         tx.delete(*sorted(stale.keys), *extra_deletes)
@@ -304,7 +307,15 @@ def queue_writes(
                 tx.hset(keys.DIR_HOTDESK_IDS, u.hotdesk_id, u.ref)
     for u, _ in plan.new_pins:
         t = plan.file_tenants[u.tenant]
-        tx.set(keys.pin(t.group, t.id, u.extension), pin_hashes[u.ref])
+        pin_hash, digest = new_pins[u.ref]
+        tx.set(keys.pin(t.group, t.id, u.extension), pin_hash)
+        if digest:
+            tx.set(keys.pin_digest(t.group, t.id, u.extension), digest)
+        else:
+            tx.delete(keys.pin_digest(t.group, t.id, u.extension))
+    for u, digest in plan.pin_digests:
+        t = plan.file_tenants[u.tenant]
+        tx.set(keys.pin_digest(t.group, t.id, u.extension), digest)
     for ds in plan.devices:
         if ds.new is not None:
             d, t = ds.new, plan.file_tenants[ds.new.tenant]

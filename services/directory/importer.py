@@ -6,6 +6,7 @@ write everything in one MULTI/EXEC that increments the version. If another
 import (or a login on a leaving entry) got in between, EXEC fails, nothing
 of this attempt is written, and the import starts over from a fresh read,
 so that two imports never interleave; after ``attempts`` tries it gives up.
+PIN digests written alone (for PINs that did not change) are no new version.
 
 A Redis Cluster cannot run one transaction over every slot: there the
 import writes one transaction per slot under an import lock (see
@@ -15,7 +16,7 @@ import writes one transaction per slot under an import lock (see
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from hotdesk.v1 import binding_pb2 as pb
@@ -32,6 +33,7 @@ from services.directory.apply import (
     stale_lockout_counters,
     watch_leaving,
 )
+from services.directory.digest import PinDigester
 from services.directory.hashing import PinWork
 from services.directory.lock import ImportConflict, import_lock
 from services.directory.model import Directory
@@ -54,6 +56,10 @@ class ImportReport:
     version: int  # the directory version after the import
     sessions_ended: tuple[pb.Binding, ...]
     dry_run: bool
+    # argon2 verifications the PIN checks ran (PINs without a matching
+    # digest), and PINs found unchanged by their digest alone.
+    pin_verifies: int = 0
+    pin_digest_matches: int = 0
 
     def _of(self, action: str) -> list[Step[Any, Any]]:
         return [s for s in self.plan.steps if s.action == action]
@@ -72,7 +78,8 @@ class ImportReport:
 
     @property
     def unchanged(self) -> bool:
-        return not self.plan.writes
+        """Whether Redis holds the same directory (PIN digests aside)."""
+        return not self.plan.changes_directory
 
     def summary(self) -> str:
         return f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed"
@@ -81,14 +88,22 @@ class ImportReport:
         """What an operator reads: one line per entry, the sessions ended
         (or, in a dry run, that would end), and the counts. No secrets."""
         out = [str(step) for step in self.plan.steps]
+        digests = len(self.plan.pin_digests)
         if self.dry_run:
             out += [f"  would log out {s}" for s in self.plan.sessions_ending()]
+            if digests:
+                out.append(f"would record the PIN digest of {digests} unchanged PIN(s)")
             out.append(f"dry run, nothing written: {self.summary()}")
         else:
             out += [
                 f"  logged out {b.tenant}/{b.extension} on {b.device_id}"
                 for b in self.sessions_ended
             ]
+            if digests:
+                out.append(
+                    f"recorded the PIN digest of {digests} unchanged PIN(s): the next "
+                    "import checks them without argon2"
+                )
             out.append(f"{self.summary()} (directory version {self.version})")
         return out
 
@@ -97,10 +112,13 @@ class DirectoryImporter:
     """Applies directories to one Redis.
 
     ``hasher`` sets the argon2id cost of the PIN hashes it writes (tests pass
-    a cheap one); ``box`` seals the SIP secrets it writes; a replaced SIP
-    secret stays valid for ``secret_grace_seconds``; ``core`` ends
-    sessions (by default a core of its own over the same Redis); at most
-    ``pin_concurrency`` argon2 computations run at once, in worker threads.
+    a cheap one); with ``digester``, it stores each PIN's keyed digest and
+    skips argon2 for PINs whose digest matches (``services.directory.digest``;
+    without one, it verifies every PIN); ``box`` seals the SIP secrets it
+    writes; a replaced SIP secret stays valid for ``secret_grace_seconds``;
+    ``core`` ends sessions (by default a core of its own over the same
+    Redis); at most ``pin_concurrency`` argon2 computations run at once, in
+    worker threads.
     """
 
     def __init__(
@@ -110,6 +128,7 @@ class DirectoryImporter:
         core: BindingCore | None = None,
         *,
         box: SecretBox,
+        digester: PinDigester | None = None,
         secret_grace_seconds: int = 86_400,
         pin_concurrency: int = 4,
         attempts: int = 5,
@@ -117,6 +136,7 @@ class DirectoryImporter:
         self._redis = redis
         self._hasher = hasher
         self._box = box
+        self._digester = digester
         self._secret_grace_seconds = secret_grace_seconds
         self._core = core or BindingCore(redis, TenantCache(redis))
         self._pin_concurrency = pin_concurrency
@@ -127,11 +147,15 @@ class DirectoryImporter:
         that would change. Raises PlanRefused (the file cannot be applied
         to what Redis holds) or ImportConflict, neither having written any
         of the directory."""
-        pins = PinWork(self._hasher, self._pin_concurrency)
+        pins = PinWork(self._hasher, self._digester, self._pin_concurrency)
         ended: list[pb.Binding] = []
         for attempt in range(1, self._attempts + 1):
             report = await self._attempt(directory, pins, ended, dry_run)
             if report is not None:
+                report = replace(
+                    report, pin_verifies=pins.verifies, pin_digest_matches=pins.digest_matches
+                )
+                self._log(report)
                 return report
             log.info("directory_import_retry", extra=fields(attempt=attempt))
         raise ImportConflict(
@@ -229,22 +253,27 @@ class DirectoryImporter:
         """Every write of ``plan``, the version's increment last."""
         hashes = await asyncio.gather(*(pins.hash_for(u.ref, pin) for u, pin in plan.new_pins))
         counters = await stale_lockout_counters(self._redis, plan)
-        pin_hashes = {u.ref: h for (u, _), h in zip(plan.new_pins, hashes, strict=True)}
+        new_pins = {
+            u.ref: (h, pins.digest(u.tenant, u.extension, pin, h))
+            for (u, pin), h in zip(plan.new_pins, hashes, strict=True)
+        }
         now = time.time()
         rotation = SecretRotation(int(now) + self._secret_grace_seconds, int(now * 1000))
         writes = SlotBatches()
-        queue_writes(writes, plan, pin_hashes, counters, self._box, rotation)
-        writes.incr(keys.DIR_VERSION)
-        writes.set(keys.DIR_SCHEMA, SCHEMA_VERSION)
+        queue_writes(writes, plan, new_pins, counters, self._box, rotation)
+        if plan.changes_directory:  # PIN digests alone are no new version
+            writes.incr(keys.DIR_VERSION)
+            writes.set(keys.DIR_SCHEMA, SCHEMA_VERSION)
         return writes
 
     def _done(self, plan: Plan, version: int, ended: list[pb.Binding]) -> ImportReport:
-        report = ImportReport(plan, version + 1, tuple(ended), dry_run=False)
-        self._log(report)
-        return report
+        new_version = version + 1 if plan.changes_directory else version
+        return ImportReport(plan, new_version, tuple(ended), dry_run=False)
 
     @staticmethod
     def _log(report: ImportReport) -> None:
+        if report.dry_run:
+            return
         log.info(
             "directory_imported",
             extra=fields(
@@ -252,6 +281,9 @@ class DirectoryImporter:
                 changed=len(report.changed),
                 removed=len(report.removed),
                 sessions_ended=len(report.sessions_ended),
+                pin_verifies=report.pin_verifies,
+                pin_digest_matches=report.pin_digest_matches,
+                pin_digests_written=len(report.plan.pin_digests),
                 version=report.version,
             ),
         )

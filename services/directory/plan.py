@@ -3,10 +3,12 @@ steps an import applies, each also a line an operator reads
 (``+ user acme/1001``, ``~ device hd3001: model T54W -> T57W``,
 ``- device hd3009``). Secrets never appear, only that they changed.
 
-Planning writes nothing. Its one expensive part is checking the file's PINs
-against the stored argon2id hashes (a salted hash cannot be compared as
-text): an unchanged PIN keeps its hash, so re-importing a file changes
-nothing.
+Planning writes nothing. Its one part that can be expensive is checking
+the file's PINs against the stored argon2id hashes (a salted hash cannot be
+compared as text): a PIN whose keyed digest matches costs no argon2 work,
+others are verified (``services.directory.hashing``). An unchanged PIN
+keeps its hash, so re-importing a file changes nothing but, where missing
+or stale, the digests.
 """
 
 import asyncio
@@ -86,6 +88,9 @@ class Plan:
     # Users whose PIN hash is written (new ones with a PIN, changed PINs),
     # with the PIN.
     new_pins: tuple[tuple[UserEntry, str], ...]
+    # Users whose PIN is unchanged but whose stored digest is missing or
+    # stale, with the digest to store (nothing else of theirs changes).
+    pin_digests: tuple[tuple[UserEntry, str], ...]
     # The file's tenants by id (where new and changed entries go).
     file_tenants: dict[str, TenantConfig]
     # The peers' source addresses for Kamailio (``address_list``) when they
@@ -99,10 +104,15 @@ class Plan:
         return (*self.tenants, *self.users, *self.devices, *self.peers)
 
     @property
-    def writes(self) -> bool:
-        """Whether applying it writes anything (steps, or a peer address
-        list Redis lacks)."""
+    def changes_directory(self) -> bool:
+        """Whether Redis would hold another directory (steps, or a peer
+        address list Redis lacks): a new directory version."""
         return bool(self.steps) or self.peer_sources is not None
+
+    @property
+    def writes(self) -> bool:
+        """Whether applying it writes anything (PIN digests too)."""
+        return self.changes_directory or bool(self.pin_digests)
 
     def leaving_users(self) -> list[StoredUser]:
         """Users whose keys go: their sessions end first."""
@@ -259,13 +269,16 @@ async def make_plan(directory: Directory, stored: Stored, pins: PinWork) -> Plan
     file_tenants = {t.id: t for t in directory.tenants}
     tenants = _tenant_steps(file_tenants, stored)
 
-    def stored_hash(u: UserEntry) -> str | None:
+    def stored_pin(u: UserEntry) -> tuple[str | None, str | None]:
         old = stored.users.get((u.tenant, u.extension))
-        return None if old is None else old.pin_hash
+        return (None, None) if old is None else (old.pin_hash, old.pin_digest)
 
     with_pin = [(u, u.pin) for u in directory.users if u.pin is not None]
-    unchanged = await asyncio.gather(*(pins.matches(stored_hash(u), pin) for u, pin in with_pin))
-    new_pins = tuple(p for p, same in zip(with_pin, unchanged, strict=True) if not same)
+    checks = await asyncio.gather(
+        *(pins.check(u.tenant, u.extension, pin, *stored_pin(u)) for u, pin in with_pin)
+    )
+    new_pins = tuple(p for p, c in zip(with_pin, checks, strict=True) if not c.unchanged)
+    digests = tuple((u, c.digest) for (u, _), c in zip(with_pin, checks, strict=True) if c.digest)
     peers = {p.name: p.config() for p in directory.peers}
     sources = address_list(list(peers.values()))
     domains = {t.id: t.domain for t in directory.tenants}
@@ -285,6 +298,7 @@ async def make_plan(directory: Directory, stored: Stored, pins: PinWork) -> Plan
         devices=tuple(_device_steps(directory, stored, file_tenants, emergency)),
         peers=tuple(_peer_steps(directory, stored, file_tenants)),
         new_pins=new_pins,
+        pin_digests=digests,
         file_tenants=file_tenants,
         peer_sources=None
         if peer_sources_digest(sources) == stored.peer_sources_digest

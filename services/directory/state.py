@@ -21,6 +21,7 @@ class StoredUser:
     extension: str
     fields: dict[str, str]  # the static fields (USER_FIELDS), "" where unset
     pin_hash: str | None
+    pin_digest: str | None  # written with pin_hash by an import (directory.digest)
     device: str  # where the user is logged in, "" if nowhere
 
     @property
@@ -84,6 +85,7 @@ async def read_stored(redis: Redis) -> Stored:
         for t, ext in user_names:
             pipe.hmget(keys.user(t.group, t.id, ext), *USER_FIELDS, "device")
             pipe.get(keys.pin(t.group, t.id, ext))
+            pipe.get(keys.pin_digest(t.group, t.id, ext))
         for t, device_id in device_names:
             pipe.hmget(keys.device(t.group, device_id), *DEVICE_FIELDS, "user_tenant", "user_ext")
             pipe.hmget(
@@ -106,15 +108,15 @@ async def read_stored(redis: Redis) -> Stored:
         for p, domain, ha1 in zip(peer_configs, peer_domains, peer_ha1s, strict=True)
     }
 
-    offset = 2 * len(user_names)
+    offset = 3 * len(user_names)
     user_replies, device_replies = replies[:offset], replies[offset:]
     users = {}
-    for (t, ext), values, pin_hash in zip(
-        user_names, user_replies[0::2], user_replies[1::2], strict=True
+    for (t, ext), values, pin_hash, pin_digest in zip(
+        user_names, user_replies[0::3], user_replies[1::3], user_replies[2::3], strict=True
     ):
         *static, device = values
         fields = dict(zip(USER_FIELDS, (v or "" for v in static), strict=True))
-        users[(t.id, ext)] = StoredUser(t, ext, fields, pin_hash, device or "")
+        users[(t.id, ext)] = StoredUser(t, ext, fields, pin_hash, pin_digest, device or "")
     devices = {}
     for (t, device_id), values, (ha1, sealed, clear, *emergency) in zip(
         device_names, device_replies[0::2], device_replies[1::2], strict=True

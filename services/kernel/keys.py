@@ -92,6 +92,13 @@ def pin(group: str, tenant: str, extension: str) -> str:
     return f"{prefix(group)}pin:{tenant}:{extension}"
 
 
+def pin_digest(group: str, tenant: str, extension: str) -> str:
+    """String: the import's keyed digest of the user's PIN, bound to the
+    ``pin`` hash it was written with (services.directory.digest); beside
+    it in the group's slot."""
+    return f"{prefix(group)}pindigest:{tenant}:{extension}"
+
+
 def pin_failures_user_device(group: str, tenant: str, extension: str, device_id: str) -> str:
     return f"{prefix(group)}pinfail:ud:{tenant}:{extension}:{device_id}"
 

@@ -17,7 +17,7 @@ from services.kernel import keys
 from tests.directory.support import EXAMPLE, GROUP, dump, edited
 from tests.support import pki
 from tests.support.redis_server import RedisServer, free_port
-from tests.support.secrets import secrets_key_file
+from tests.support.secrets import pin_digest_key_file, secrets_key_file
 from tests.support.services import auth_settings, binding_settings
 
 FILE = str(EXAMPLE)
@@ -27,6 +27,7 @@ FILE = str(EXAMPLE)
 def cli_env(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOTDESK_CLI_REDIS_URL", redis_server.url)
     monkeypatch.setenv("HOTDESK_CLI_SECRETS_KEY_FILE", str(secrets_key_file()))
+    monkeypatch.setenv("HOTDESK_CLI_PIN_DIGEST_KEY_FILE", str(pin_digest_key_file()))
     for name, value in pki.tls_env("HOTDESK_CLI_", "operator:ann").items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("HOTDESK_CLI_ARGON2_TIME_COST", "1")
@@ -215,6 +216,45 @@ async def test_pins_and_unlock(
     assert await hotdesk("unlock", "--device", "hd3003") == 0
     assert await hotdesk("unlock", "--tenant", "acme", "--ext", "9") == 2
     assert capsys.readouterr().err.endswith("hotdesk: auth service: no user acme/9\n")
+
+
+async def test_an_import_puts_back_the_file_pin_over_one_set_by_an_operator(
+    redis: Redis, services: None, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    """The file is the truth for the PINs it lists; the PIN's digest from
+    the first import does not vouch for the PIN set since."""
+    assert await hotdesk("directory", "import", FILE) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("3958\n"))
+    assert await hotdesk("set-pin", "--tenant", "acme", "--ext", "1001") == 0
+    capsys.readouterr()
+    assert await hotdesk("directory", "import", "--dry-run", FILE) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "~ user acme/1001: pin changed",
+        "dry run, nothing written: 0 added, 1 changed, 0 removed",
+    ]
+    assert await hotdesk("directory", "import", FILE) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "~ user acme/1001: pin changed",
+        "0 added, 1 changed, 0 removed (directory version 2)",
+    ]
+    with_pin = ("login", "--with-pin", "--device", "hd3001", "--tenant", "acme", "--ext", "1001")
+    monkeypatch.setattr("sys.stdin", io.StringIO("3958\n"))
+    assert await hotdesk(*with_pin) == 1
+    monkeypatch.setattr("sys.stdin", io.StringIO("4711\n"))
+    assert await hotdesk(*with_pin) == 0
+    assert await redis.exists(keys.pin_digest(GROUP, "acme", "1001"))
+
+
+async def test_an_unreadable_pin_digest_key_stops_the_import(
+    redis: Redis, cli_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Capture
+) -> None:
+    monkeypatch.setenv("HOTDESK_CLI_PIN_DIGEST_KEY_FILE", str(tmp_path / "absent.key"))
+    assert await hotdesk("directory", "import", FILE) == 2
+    assert capsys.readouterr().err.startswith(
+        "hotdesk: cannot check PINs by digest: hotdesk directory import: cannot read the PIN "
+        "digest key: "
+    )
+    assert await redis.keys("*") == []
 
 
 @pytest.mark.parametrize(

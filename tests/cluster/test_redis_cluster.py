@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
+from redis.crc import key_slot
 from redis.exceptions import RedisError
 
 from services.auth.pins import PinHasher
@@ -27,9 +28,10 @@ from services.kernel import keys
 from services.kernel.redis_conn import connect
 from services.kernel.tenants import TenantCache
 from services.provision.service import start_provision_service
+from tests.directory.support import CHEAP, PINS, CountingHasher
 from tests.support.demo import DIRECTORY
 from tests.support.provision import provision_settings
-from tests.support.secrets import sealing_box
+from tests.support.secrets import pin_digester, sealing_box
 from tests.support.services import auth_settings, binding_settings
 
 GROUP = "acme-group"
@@ -46,10 +48,10 @@ def service_redis(cluster: LocalRedisCluster, user: str) -> dict[str, object]:
     return {"redis_password_file": cluster.password_file(user), "redis_cluster": True}
 
 
-async def import_demo(cluster: LocalRedisCluster) -> int:
+async def import_demo(cluster: LocalRedisCluster, hasher: PinHasher = CHEAP) -> int:
     redis = as_user(cluster, "directory")
     try:
-        importer = DirectoryImporter(redis, PinHasher(1, 8, 1), box=sealing_box())
+        importer = DirectoryImporter(redis, hasher, box=sealing_box(), digester=pin_digester())
         return (await importer.apply(load_directory(DIRECTORY))).version
     finally:
         await redis.aclose()
@@ -95,6 +97,36 @@ async def test_the_import_writes_every_master_and_a_second_run_changes_nothing(
         assert await admin.hget(keys.sip_credentials("hotdesk.local", "hd3001"), "ha1")
     finally:
         await admin.aclose()
+
+
+async def test_pin_digests_share_their_user_slot_and_spare_argon2(
+    redis_cluster: LocalRedisCluster,
+) -> None:
+    """Digests written per slot beside the hashes: a re-import verifies no
+    PIN; without them (records of an older import) it verifies each once and
+    writes them, in the users' slots, as no new directory version."""
+    version = await import_demo(redis_cluster)
+    hasher = CountingHasher()
+    assert await import_demo(redis_cluster, hasher) == version and hasher.verifies == 0
+    admin = as_user(redis_cluster, "directory")
+    try:
+        digests = [keys.pin_digest(GROUP, t, e) for t, e in PINS]
+        for (t, e), digest in zip(PINS, digests, strict=True):
+            user_slot = key_slot(keys.user(GROUP, t, e).encode())
+            assert (
+                key_slot(digest.encode()) == key_slot(keys.pin(GROUP, t, e).encode()) == user_slot
+            )
+            assert await admin.get(digest)
+        for digest in digests:
+            await admin.delete(digest)
+        assert await import_demo(redis_cluster, hasher) == version
+        assert hasher.verifies == len(PINS)
+        assert all([await admin.get(digest) for digest in digests])
+    finally:
+        await admin.aclose()
+    hasher.verifies = 0
+    await import_demo(redis_cluster, hasher)
+    assert hasher.verifies == 0
 
 
 async def test_a_second_import_is_refused_while_one_holds_the_lock(

@@ -1,6 +1,7 @@
 """What the directory and CLI tests share: the example file, edits of it, a
 cheap argon2 hasher, and a full dump of Redis to compare before and after."""
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,27 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "directory.yaml"
 # The example's tenants share one cross_tenant_group: every key's tag.
 GROUP = "acme-group"
 CHEAP = PinHasher(time_cost=1, memory_cost_kib=8, parallelism=1)
+# The example's users with a PIN, and their PINs.
+PINS = {
+    ("acme", "1001"): "4711",
+    ("acme", "1002"): "8264",
+    ("acme", "1003"): "5173",
+    ("globex", "3001"): "9731",
+}
+
+
+class CountingHasher(PinHasher):
+    """The cheap argon2, counting the verifications it runs."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost_kib=8, parallelism=1)
+        self._lock = threading.Lock()
+        self.verifies = 0
+
+    def verify(self, pin_hash: str, pin: str) -> bool:
+        with self._lock:
+            self.verifies += 1
+        return super().verify(pin_hash, pin)
 
 
 def edited(*replacements: tuple[str, str]) -> str:

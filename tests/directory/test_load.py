@@ -155,7 +155,7 @@ def test_emergency_numbers_are_digits() -> None:
 
 def test_yaml_syntax_error_reports_file_and_line() -> None:
     assert problems("tenants:\n  - id: a\n   domain: x\n") == [
-        "dir.yaml:3: YAML syntax error: expected <block end>, but found '<block mapping start>'"
+        "dir.yaml:3: YAML syntax error: did not find expected '-' indicator"
     ]
 
 

@@ -10,7 +10,7 @@ from services.directory.importer import DirectoryImporter
 from services.directory.load import parse_directory
 from services.kernel.redis_conn import connect
 from tests.support.kamailio import free_udp_port
-from tests.support.secrets import sealing_box
+from tests.support.secrets import pin_digester, sealing_box
 from tests.support.sipp import Sipp
 
 DIRECTORY = Path(__file__).resolve().parents[2] / "examples" / "directory.yaml"
@@ -58,9 +58,10 @@ def import_directory_text(
     async def run() -> int:
         redis = connect(redis_url, cluster=cluster, password_file=password_file)
         directory = parse_directory(text, str(DIRECTORY))
-        report = await DirectoryImporter(redis, PinHasher(1, 8, 1), box=sealing_box()).apply(
-            directory
+        importer = DirectoryImporter(
+            redis, PinHasher(1, 8, 1), box=sealing_box(), digester=pin_digester()
         )
+        report = await importer.apply(directory)
         await redis.aclose()
         return report.version
 

@@ -1,5 +1,5 @@
-"""The tests' key for sealed secrets (one file per session, as a service
-process reads it)."""
+"""The tests' keys for sealed secrets and PIN digests (one file each per
+session, as a service process or the CLI reads them)."""
 
 import atexit
 import shutil
@@ -7,17 +7,34 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
+from services.directory.digest import PinDigester
 from services.kernel.secretbox import SecretBox
 
 
 @cache
-def secrets_key_file() -> Path:
+def _folder() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="hotdesk-test-secrets-"))
     atexit.register(shutil.rmtree, folder, True)
-    path = folder / "sip-secrets.key"
+    return folder
+
+
+@cache
+def secrets_key_file() -> Path:
+    path = _folder() / "sip-secrets.key"
     SecretBox.new_key_file(path)
     return path
 
 
 def sealing_box() -> SecretBox:
     return SecretBox.from_file(secrets_key_file(), "tests")
+
+
+@cache
+def pin_digest_key_file() -> Path:
+    path = _folder() / "pin-digest.key"
+    PinDigester.new_key_file(path)
+    return path
+
+
+def pin_digester() -> PinDigester:
+    return PinDigester.from_file(pin_digest_key_file(), "tests")
