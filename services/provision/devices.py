@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from services.auth.credentials import PREVIOUS_SEALED, PREVIOUS_UNTIL
-from services.kernel import keys
+from services.kernel import keys, sessions
 from services.kernel.logs import fields
 from services.kernel.lookup import DirectoryLookup
 from services.kernel.secretbox import SealError, SecretBox, sip_secret_context
@@ -23,16 +23,7 @@ from services.provision.phone import LoggedInUser
 
 log = logging.getLogger(__name__)
 
-_DEVICE_FIELDS = (
-    "mac",
-    "vendor",
-    "model",
-    "hotdesk",
-    "user_tenant",
-    "user_ext",
-    "expires_ms",
-    "gen",
-)
+_DEVICE_FIELDS = ("mac", "vendor", "model", "hotdesk", sessions.GENERATION, *sessions.FIELDS)
 
 
 @dataclass(frozen=True)
@@ -104,17 +95,21 @@ class DeviceDirectory:
             self._redis.hmget(keys.device(tenant.group, device_id), *_DEVICE_FIELDS),
             read_sip_secrets(self._redis, self._box, tenant.domain, device_id),
         )
-        mac, vendor, model, hotdesk, user_tenant, user_ext, expires, gen = values
+        mac, vendor, model, hotdesk, gen, *session_fields = values
         secret = secrets[0]
         if mac is None:
             return None
-        user, utenant = None, self._tenants.by_id.get(user_tenant or "")
-        expired = bool(expires) and 0 < int(expires) <= now_ms
-        if user_ext and utenant is not None and not expired:
+        user, utenant = None, None
+        session = sessions.live(session_fields, now_ms)
+        if session is not None:
+            utenant = self._tenants.by_id.get(session.tenant)
+        if session is not None and utenant is not None:
             name, caller_id = await self._redis.hmget(
-                keys.user(utenant.group, utenant.id, user_ext), "name", "caller_id"
+                keys.user(utenant.group, utenant.id, session.extension), "name", "caller_id"
             )
-            user = LoggedInUser(utenant.id, user_ext, name or user_ext, caller_id or "")
+            user = LoggedInUser(
+                utenant.id, session.extension, name or session.extension, caller_id or ""
+            )
         return DeviceRecord(
             id=device_id,
             tenant=tenant,
