@@ -7,10 +7,10 @@ from typing import Any
 
 from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
 
-from services.kernel.lua import named, register, unnamed
+from services.kernel.lua import named, pipelined, queue, register, unnamed
 
 ScriptCall = tuple[Sequence[str], Sequence[Any]]  # (keys, args)
 
@@ -119,24 +119,14 @@ class BindingScripts:
         )
 
 
-async def _evalsha_pipeline(redis: Redis, sha: str, calls: Sequence[ScriptCall]) -> list[Any]:
-    async with redis.pipeline(transaction=False) as pipe:
-        for keys, args in calls:
-            pipe.evalsha(sha, len(keys), *keys, *args)
-        return list(await pipe.execute())
-
-
 async def run_pipelined(
     redis: Redis, script: AsyncScript, calls: Sequence[ScriptCall]
 ) -> list[Any]:
-    """Several calls of one script in one round trip (keys in different slots).
+    """Several calls of one read-only script in one round trip (keys in
+    different slots; see ``kernel.lua.pipelined``)."""
 
-    A redis-py pipeline given Script objects asks SCRIPT EXISTS before every
-    execute, a second round trip; this sends EVALSHA straight away and loads
-    the script only after a NOSCRIPT reply (a restarted Redis), like Script.
-    """
-    try:
-        return await _evalsha_pipeline(redis, script.sha, calls)
-    except NoScriptError:
-        script.sha = await redis.script_load(script.script)
-        return await _evalsha_pipeline(redis, script.sha, calls)
+    def commands(pipe: Pipeline) -> None:
+        for keys, args in calls:
+            queue(pipe, script, keys, args)
+
+    return await pipelined(redis, [script], commands)

@@ -12,12 +12,14 @@ names: a missing, unknown or repeated field is an error, never a value
 read from the wrong place.
 """
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from services.kernel import sessions
 
@@ -96,3 +98,30 @@ def register(redis: Redis, package: str, *names: str) -> AsyncScript:
     """One script made of the named files of ``package``'s lua/ folder (see
     ``source``)."""
     return redis.register_script(source(package, *names))
+
+
+def queue(pipe: Pipeline, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> None:
+    """``script`` on ``pipe`` as a plain EVALSHA (see ``pipelined``)."""
+    pipe.evalsha(script.sha, len(keys), *keys, *args)
+
+
+async def pipelined(
+    redis: Redis, scripts: Sequence[AsyncScript], commands: Callable[[Pipeline], None]
+) -> list[Any]:
+    """One round trip: a pipeline of ``commands``, which may ``queue`` any of
+    ``scripts``. A redis-py pipeline given Script objects asks SCRIPT EXISTS
+    before every execute, a second round trip; this sends EVALSHA straight
+    away and, after a NOSCRIPT reply (a restarted Redis), loads the scripts
+    and sends the pipeline again, so its commands must be safe to repeat."""
+
+    async def once() -> list[Any]:
+        async with redis.pipeline(transaction=False) as pipe:
+            commands(pipe)
+            return list(await pipe.execute())
+
+    try:
+        return await once()
+    except NoScriptError:
+        for script in scripts:
+            script.sha = await redis.script_load(script.script)
+        return await once()

@@ -1,29 +1,50 @@
 """A device as the provisioning service needs it: directory entry, SIP
 secret, who is logged in, at which generation — read from Redis.
 
-``read_sip_secrets`` is the one place this service reads a device's SIP
-secrets: the current one (its file password and what its file carries) and
-a replaced one still in its grace window (a file password too: the phone
-fetches the file that tells it the new secret with the old one)."""
+A device file costs two round trips (``gate``, then ``for_file``): the
+failure counters with the device's tenant, then its SIP secrets with
+everything its file is made of (``lua/device.lua``, the session read by
+``kernel.sessions``' rule). ``read_sip_secrets``' fields and decoding are the
+one place this service reads a device's SIP secrets: the current one (its
+file password and what its file carries) and a replaced one still in its
+grace window (a file password too: the phone fetches the file that tells it
+the new secret with the old one)."""
 
-import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from services.auth.credentials import PREVIOUS_SEALED, PREVIOUS_UNTIL
-from services.kernel import keys, sessions
+from services.kernel import keys
 from services.kernel.logs import fields
 from services.kernel.lookup import DirectoryLookup
+from services.kernel.lua import named, pipelined, queue, register, unnamed
 from services.kernel.secretbox import SealError, SecretBox, sip_secret_context
 from services.kernel.tenants import TenantCache, TenantConfig
+from services.provision.failures import DigestFailures, Limited
 from services.provision.phone import LoggedInUser
 
 log = logging.getLogger(__name__)
 
-_DEVICE_FIELDS = ("mac", "vendor", "model", "hotdesk", sessions.GENERATION, *sessions.FIELDS)
+_SECRET_FIELDS = ("secret_sealed", PREVIOUS_SEALED, PREVIOUS_UNTIL)
+_DEVICE_REPLY = (
+    "mac",
+    "vendor",
+    "model",
+    "hotdesk",
+    "generation",
+    "user_tenant",
+    "extension",
+    "name",
+    "caller_id",
+    "profile",
+    "fetched_generation",
+)
 
 
 @dataclass(frozen=True)
@@ -55,19 +76,37 @@ def _open(box: SecretBox, sealed: str | None, domain: str, device_id: str) -> st
         return ""
 
 
+def _secrets(
+    box: SecretBox, values: Sequence[str | None], domain: str, device_id: str, now_s: float
+) -> tuple[str, str]:
+    """The device's SIP secret and a replaced one still valid at ``now_s``
+    (each "" if there is none, or its sealed copy does not open: logged),
+    from the credentials hash's ``_SECRET_FIELDS``."""
+    sealed, previous, until = values
+    if not until or not until.isdigit() or int(until) <= now_s:
+        previous = None
+    return _open(box, sealed, domain, device_id), _open(box, previous, domain, device_id)
+
+
 async def read_sip_secrets(
     redis: Redis, box: SecretBox, domain: str, device_id: str, now_s: float | None = None
 ) -> tuple[str, str]:
-    """The device's SIP secret and a replaced one still valid at ``now_s``
-    (each "" if there is none, or its sealed copy does not open: logged).
-    One Redis round trip."""
-    sealed, previous, until = await redis.hmget(
-        keys.sip_credentials(domain, device_id), "secret_sealed", PREVIOUS_SEALED, PREVIOUS_UNTIL
-    )
-    now = time.time() if now_s is None else now_s
-    if not until or not until.isdigit() or int(until) <= now:
-        previous = None
-    return _open(box, sealed, domain, device_id), _open(box, previous, domain, device_id)
+    """The device's SIP secrets (see ``_secrets``) in one round trip."""
+    values = await redis.hmget(keys.sip_credentials(domain, device_id), *_SECRET_FIELDS)
+    return _secrets(box, values, domain, device_id, time.time() if now_s is None else now_s)
+
+
+@dataclass(frozen=True)
+class DeviceFile:
+    """What a device file is made of, as one fetch read it."""
+
+    # The file passwords of the claimed device id: its SIP secret, and a
+    # replaced one in its grace window; [] when it has none, None when there
+    # is no such device.
+    passwords: list[str] | None
+    device: DeviceRecord | None
+    profile: str  # the user's stored profile JSON for the model; "" for none (yet)
+    fetched_generation: int  # -1: never fetched
 
 
 class DeviceDirectory:
@@ -76,49 +115,80 @@ class DeviceDirectory:
         self._tenants = tenants
         self._box = box
         self._lookup = DirectoryLookup(redis, tenants)
+        self._script = register(redis, "services.provision", "device.lua")
 
-    async def digest_passwords(self, device_id: str) -> list[str] | None:
-        """The file passwords of ``device_id``: its SIP secret, and a
-        replaced one in its grace window; [] when it has none, None when
-        there is no such device. Known and unknown ids cost the same two
-        round trips, so the time to a 401 tells nothing about which exist."""
-        tenant = await self._lookup.device_tenant(device_id)
+    async def gate(
+        self, failures: DigestFailures, mac: str, address: str, device_id: str | None
+    ) -> tuple[Limited | None, TenantConfig | None]:
+        """One round trip: the failure limit this request is over, if any,
+        and the tenant of the claimed ``device_id`` (None: no such device,
+        or no id claimed)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            failures.queue(pipe, mac, address)
+            if device_id is not None:
+                pipe.hget(keys.DIR_DEVICES, device_id)
+            replies = await pipe.execute()
+        limited = failures.limit_of(mac, address, replies)
+        tenant_id = replies[-1] if device_id is not None else None
+        return limited, None if tenant_id is None else await self._lookup.tenant(tenant_id)
+
+    async def for_file(
+        self, tenant: TenantConfig | None, device_id: str, now_ms: int
+    ) -> DeviceFile:
+        """One round trip: the SIP secrets and the file's makings of the
+        device ``device_id`` of ``tenant`` (None: no such device). Known and
+        unknown ids cost the same, so the time to a 401 tells nothing about
+        which exist."""
         domain = tenant.domain if tenant is not None else _NO_DOMAIN
-        secrets = await read_sip_secrets(self._redis, self._box, domain, device_id)
-        return [s for s in secrets if s] if tenant is not None else None
+
+        def commands(pipe: Pipeline) -> None:
+            pipe.hmget(keys.sip_credentials(domain, device_id), *_SECRET_FIELDS)
+            if tenant is not None:
+                queue(
+                    pipe,
+                    self._script,
+                    [
+                        keys.device(tenant.group, device_id),
+                        keys.provision_status(tenant.group, device_id),
+                    ],
+                    named({"prefix": keys.prefix(tenant.group), "now_ms": now_ms}),
+                )
+
+        replies = await pipelined(self._redis, [self._script], commands)
+        secrets = _secrets(self._box, replies[0], domain, device_id, now_ms / 1000)
+        if tenant is None:
+            return DeviceFile(None, None, "", -1)
+        f = unnamed(replies[1], _DEVICE_REPLY)
+        device = self._record(tenant, device_id, f, secrets[0]) if f["mac"] else None
+        return DeviceFile(
+            [s for s in secrets if s] if device is not None else None,
+            device,
+            f["profile"] if device is not None and device.user is not None else "",
+            int(f["fetched_generation"]),
+        )
+
+    def _record(
+        self, tenant: TenantConfig, device_id: str, f: dict[str, Any], secret: str
+    ) -> DeviceRecord:
+        user, utenant = None, self._tenants.by_id.get(f["user_tenant"])
+        if f["extension"] and utenant is not None:
+            ext = f["extension"]
+            user = LoggedInUser(utenant.id, ext, f["name"] or ext, f["caller_id"])
+        return DeviceRecord(
+            id=device_id,
+            tenant=tenant,
+            mac=f["mac"],
+            vendor=f["vendor"],
+            model=f["model"],
+            hotdesk=f["hotdesk"] == "1",
+            secret=secret,
+            generation=int(f["generation"]),
+            user=user,
+            user_tenant=utenant if user else None,
+        )
 
     async def read(self, device_id: str, now_ms: int) -> DeviceRecord | None:
         tenant = await self._lookup.device_tenant(device_id)
         if tenant is None:
             return None
-        values, secrets = await asyncio.gather(
-            self._redis.hmget(keys.device(tenant.group, device_id), *_DEVICE_FIELDS),
-            read_sip_secrets(self._redis, self._box, tenant.domain, device_id),
-        )
-        mac, vendor, model, hotdesk, gen, *session_fields = values
-        secret = secrets[0]
-        if mac is None:
-            return None
-        user, utenant = None, None
-        session = sessions.live(session_fields, now_ms)
-        if session is not None:
-            utenant = self._tenants.by_id.get(session.tenant)
-        if session is not None and utenant is not None:
-            name, caller_id = await self._redis.hmget(
-                keys.user(utenant.group, utenant.id, session.extension), "name", "caller_id"
-            )
-            user = LoggedInUser(
-                utenant.id, session.extension, name or session.extension, caller_id or ""
-            )
-        return DeviceRecord(
-            id=device_id,
-            tenant=tenant,
-            mac=mac,
-            vendor=vendor or "",
-            model=model or "",
-            hotdesk=hotdesk == "1",
-            secret=secret or "",
-            generation=int(gen or 0),
-            user=user,
-            user_tenant=utenant if user else None,
-        )
+        return (await self.for_file(tenant, device_id, now_ms)).device

@@ -1,0 +1,92 @@
+"""What one device file costs in Redis, and that a cached file never
+outlives the binding it was made for. Real Redis with the demo directory,
+the services in-process, aiohttp's digest client as the phone."""
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from prometheus_client import REGISTRY
+
+from services.provision.rendercache import RenderCache
+from services.provision.vendors.base import Rendered
+from tests.provision.test_files import HD3001, fetch
+from tests.support.provision import YEALINK_T54W_UA, Stack
+
+
+@asynccontextmanager
+async def round_trips(stack: Stack) -> AsyncIterator[Counter[str]]:
+    """Round trips of the provision service's Redis client, by the asyncio
+    task that made them: each command, or pipeline, takes a connection from
+    the pool once (the real pool: its method is wrapped, not replaced)."""
+    pool = stack.provision.redis.connection_pool
+    taken: Counter[str] = Counter()
+    get_connection = pool.get_connection
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        task = asyncio.current_task()
+        taken[task.get_name() if task is not None else ""] += 1
+        return await get_connection(*args, **kwargs)
+
+    pool.get_connection = counted
+    try:
+        yield taken
+    finally:
+        del pool.get_connection  # the class's own again
+
+
+def _cache(result: str) -> float:
+    return (
+        REGISTRY.get_sample_value("hotdesk_provision_render_cache_total", {"result": result}) or 0.0
+    )
+
+
+async def test_a_device_file_costs_two_round_trips(stack: Stack) -> None:
+    status, _, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")  # recorded, cached
+    assert status == 200
+    for _ in range(3):
+        async with round_trips(stack) as taken:
+            status, body, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+        assert status == 200 and "HD hd3001" in body
+        # Background loops (the tenant cache, the event consumer) run in
+        # long-lived tasks; each request is a task of its own.
+        requests = sorted(n for task, n in taken.items() if "Task-" in task)
+        # The digest challenge (the failure counters), then the file.
+        assert requests[-2:] == [1, 2], taken
+
+
+async def test_a_cached_file_is_not_served_after_the_generation_changes(stack: Stack) -> None:
+    _, idle, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    hits = _cache("hit")
+    _, again, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    assert _cache("hit") == hits + 1 and again == idle  # served from the cache
+    await stack.login("hd3001", "1001")
+    misses = _cache("miss")
+    _, logged_in, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    assert _cache("miss") == misses + 1
+    assert "Alice Example" in logged_in and "HD hd3001" not in logged_in
+    await stack.login("hd3001", "1002")  # a takeover
+    _, taken_over, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    assert "Bob Example" in taken_over and "Alice Example" not in taken_over
+    await stack.logout("hd3001")
+    _, logged_out, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    assert "Bob Example" not in logged_out and "HD hd3001" in logged_out
+
+
+def test_the_render_cache_is_bounded_and_checks_what_a_file_is_made_of() -> None:
+    now = [0.0]
+    cache = RenderCache(max_entries=2, max_age_seconds=10, clock=lambda: now[0])
+    a, b = Rendered(b"a", "text/plain"), Rendered(b"b", "text/plain")
+    cache.put(("d1", "f", 1, "v"), "inputs", a)
+    assert cache.get(("d1", "f", 1, "v"), "inputs") == a
+    assert cache.get(("d1", "f", 2, "v"), "inputs") is None  # another generation
+    assert cache.get(("d1", "f", 1, "v2"), "inputs") is None  # other templates
+    assert cache.get(("d1", "f", 1, "v"), "new secret") is None  # read something else
+    cache.put(("d2", "f", 1, "v"), "inputs", b)
+    cache.get(("d1", "f", 1, "v"), "inputs")  # d1 used last: d2 goes first
+    cache.put(("d3", "f", 1, "v"), "inputs", b)
+    assert len(cache) == 2 and cache.get(("d2", "f", 1, "v"), "inputs") is None
+    now[0] = 11
+    assert cache.get(("d1", "f", 1, "v"), "inputs") is None  # too old
