@@ -1,9 +1,9 @@
 """A device as the provisioning service needs it: directory entry, SIP
 secret, who is logged in, at which generation — read from Redis.
 
-A device file costs two round trips (``gate``, then ``for_file``): the
-failure counters with the device's tenant, then its SIP secrets with
-everything its file is made of (``lua/device.lua``, the session read by
+A device file costs one Redis round trip, two at most (``for_fetch``): the
+failure counters, the device's tenant, its SIP secrets and everything its
+file is made of (``lua/device.lua``, the session read by
 ``kernel.sessions``' rule). ``read_sip_secrets``' fields and decoding are the
 one place this service reads a device's SIP secrets: the current one (its
 file password and what its file carries) and a replaced one still in its
@@ -12,6 +12,7 @@ the new secret with the old one)."""
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -110,51 +111,90 @@ class DeviceFile:
 
 
 class DeviceDirectory:
-    def __init__(self, redis: Redis, tenants: TenantCache, box: SecretBox) -> None:
+    def __init__(
+        self, redis: Redis, tenants: TenantCache, box: SecretBox, remembered: int = 100_000
+    ) -> None:
         self._redis = redis
         self._tenants = tenants
         self._box = box
         self._lookup = DirectoryLookup(redis, tenants)
         self._script = register(redis, "services.provision", "device.lua")
+        # device id -> tenant id, as the directory last said (the least
+        # recently used go beyond ``remembered``): only a guess, checked
+        # against the directory in the same round trip.
+        self._tenant_of: OrderedDict[str, str] = OrderedDict()
+        self._remembered = remembered
 
-    async def gate(
-        self, failures: DigestFailures, mac: str, address: str, device_id: str | None
-    ) -> tuple[Limited | None, TenantConfig | None]:
-        """One round trip: the failure limit this request is over, if any,
-        and the tenant of the claimed ``device_id`` (None: no such device,
-        or no id claimed)."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            failures.queue(pipe, mac, address)
-            if device_id is not None:
-                pipe.hget(keys.DIR_DEVICES, device_id)
-            replies = await pipe.execute()
-        limited = failures.limit_of(mac, address, replies)
-        tenant_id = replies[-1] if device_id is not None else None
-        return limited, None if tenant_id is None else await self._lookup.tenant(tenant_id)
+    async def for_fetch(
+        self,
+        failures: DigestFailures,
+        mac: str,
+        address: str,
+        device_id: str | None,
+        now_ms: int,
+    ) -> tuple[Limited | None, DeviceFile | None]:
+        """The failure limit a file request is over, if any, and what the
+        file of the claimed ``device_id`` is made of (None: no id claimed).
 
-    async def for_file(
-        self, tenant: TenantConfig | None, device_id: str, now_ms: int
-    ) -> DeviceFile:
-        """One round trip: the SIP secrets and the file's makings of the
-        device ``device_id`` of ``tenant`` (None: no such device). Known and
-        unknown ids cost the same, so the time to a 401 tells nothing about
-        which exist."""
-        domain = tenant.domain if tenant is not None else _NO_DOMAIN
+        One round trip: the failure counters, the device's tenant in the
+        directory and, at the tenant this process last saw the device in,
+        its secrets and file (``for_file``'s reads). A second one only when
+        the directory names another tenant (a device first seen since
+        start, or moved). An unknown id costs one, as a known one does."""
+        guess = self._guess(device_id)
+        counters = 0
 
         def commands(pipe: Pipeline) -> None:
-            pipe.hmget(keys.sip_credentials(domain, device_id), *_SECRET_FIELDS)
-            if tenant is not None:
-                queue(
-                    pipe,
-                    self._script,
-                    [
-                        keys.device(tenant.group, device_id),
-                        keys.provision_status(tenant.group, device_id),
-                    ],
-                    named({"prefix": keys.prefix(tenant.group), "now_ms": now_ms}),
-                )
+            nonlocal counters
+            counters = failures.queue(pipe, mac, address)
+            if device_id is not None:
+                pipe.hget(keys.DIR_DEVICES, device_id)
+                self._queue_file(pipe, guess, device_id, now_ms)
 
         replies = await pipelined(self._redis, [self._script], commands)
+        limited = failures.limit_of(mac, address, replies[:counters])
+        if device_id is None:
+            return limited, None
+        tenant_id = replies[counters]
+        tenant = None if tenant_id is None else await self._lookup.tenant(tenant_id)
+        self._remember(device_id, tenant)
+        if tenant == guess:
+            return limited, self._decode(guess, device_id, replies[counters + 1 :], now_ms)
+        return limited, await self.for_file(tenant, device_id, now_ms)
+
+    def _guess(self, device_id: str | None) -> TenantConfig | None:
+        tenant_id = self._tenant_of.get(device_id) if device_id is not None else None
+        return None if tenant_id is None else self._tenants.by_id.get(tenant_id)
+
+    def _remember(self, device_id: str, tenant: TenantConfig | None) -> None:
+        if tenant is None:
+            self._tenant_of.pop(device_id, None)
+            return
+        self._tenant_of[device_id] = tenant.id
+        self._tenant_of.move_to_end(device_id)
+        while len(self._tenant_of) > self._remembered:
+            self._tenant_of.popitem(last=False)
+
+    def _queue_file(
+        self, pipe: Pipeline, tenant: TenantConfig | None, device_id: str, now_ms: int
+    ) -> None:
+        domain = tenant.domain if tenant is not None else _NO_DOMAIN
+        pipe.hmget(keys.sip_credentials(domain, device_id), *_SECRET_FIELDS)
+        if tenant is not None:
+            queue(
+                pipe,
+                self._script,
+                [
+                    keys.device(tenant.group, device_id),
+                    keys.provision_status(tenant.group, device_id),
+                ],
+                named({"prefix": keys.prefix(tenant.group), "now_ms": now_ms}),
+            )
+
+    def _decode(
+        self, tenant: TenantConfig | None, device_id: str, replies: Sequence[Any], now_ms: int
+    ) -> DeviceFile:
+        domain = tenant.domain if tenant is not None else _NO_DOMAIN
         secrets = _secrets(self._box, replies[0], domain, device_id, now_ms / 1000)
         if tenant is None:
             return DeviceFile(None, None, "", -1)
@@ -166,6 +206,18 @@ class DeviceDirectory:
             f["profile"] if device is not None and device.user is not None else "",
             int(f["fetched_generation"]),
         )
+
+    async def for_file(
+        self, tenant: TenantConfig | None, device_id: str, now_ms: int
+    ) -> DeviceFile:
+        """One round trip: the SIP secrets and the file's makings of the
+        device ``device_id`` of ``tenant`` (None: no such device)."""
+        replies = await pipelined(
+            self._redis,
+            [self._script],
+            lambda pipe: self._queue_file(pipe, tenant, device_id, now_ms),
+        )
+        return self._decode(tenant, device_id, replies, now_ms)
 
     def _record(
         self, tenant: TenantConfig, device_id: str, f: dict[str, Any], secret: str

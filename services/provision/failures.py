@@ -42,17 +42,18 @@ class DigestFailures:
             counted.append(("address", keys.provision_digest_failures_ip(address)))
         return counted
 
-    def queue(self, pipe: Pipeline, mac: str, address: str) -> None:
-        """Queue the reads ``limit_of`` decodes (first in the pipeline)."""
-        for _, key in self._keys(mac, address):
+    def queue(self, pipe: Pipeline, mac: str, address: str) -> int:
+        """Queue the reads ``limit_of`` decodes; how many replies they give."""
+        counted = self._keys(mac, address)
+        for _, key in counted:
             pipe.get(key)
             pipe.pttl(key)
+        return 2 * len(counted)
 
     def limit_of(self, mac: str, address: str, replies: Sequence[Any]) -> Limited | None:
         """The limit this request is over, if any (the MAC's first), from the
-        pipeline ``queue`` started."""
+        replies ``queue`` asked for."""
         counted = self._keys(mac, address)
-        replies = replies[: 2 * len(counted)]
         for (scope, _), count, ttl_ms in zip(counted, replies[0::2], replies[1::2], strict=True):
             if count is not None and int(count) >= self._limits[scope]:
                 seconds = math.ceil(ttl_ms / 1000) if ttl_ms > 0 else self._window_ms // 1000

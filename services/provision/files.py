@@ -73,7 +73,9 @@ async def get_file(request: web.Request) -> web.Response:
     vendor, kind = (claimed[0].name, claimed[1].kind) if claimed else ("", "device")
     answer = credentials(request)
     claimed_id = answer.username if isinstance(answer, DigestResponse) else None
-    limited, tenant = await ctx.devices.gate(ctx.failures, mac, _peer(request), claimed_id)
+    limited, read = await ctx.devices.for_fetch(
+        ctx.failures, mac, _peer(request), claimed_id, ctx.clock()
+    )
     if limited is not None:
         outcome = f"rate_limited_{limited.scope}"
         metrics.FETCHES.labels(vendor, kind, outcome).inc()
@@ -88,13 +90,12 @@ async def get_file(request: web.Request) -> web.Response:
         )
     if isinstance(answer, NotAuthenticated):
         return await _challenge(request, ctx, mac, vendor, kind, answer)
-    read = await ctx.devices.for_file(tenant, answer.username, ctx.clock())
+    assert read is not None  # read for the id the answer claims
     proof = authenticate(request, ctx.digest, answer, read.passwords)
     if isinstance(proof, NotAuthenticated):
         return await _challenge(request, ctx, mac, vendor, kind, proof)
     device = read.device
-    if device is None:  # unreachable: only a device has passwords
-        return await _challenge(request, ctx, mac, vendor, kind, NotAuthenticated("denied", ""))
+    assert device is not None  # only a device has passwords
     found = identify_device(filename, user_agent, device)
     if isinstance(found, Refused):
         return _refused(request, vendor, kind, found)
