@@ -152,7 +152,7 @@ class DeviceDirectory:
                 self._queue_file(pipe, guess, device_id, now_ms)
 
         replies = await pipelined(self._redis, [self._script], commands)
-        limited = failures.limit_of(mac, address, replies[:counters])
+        limited = await failures.limit_of(mac, address, replies[:counters])
         if device_id is None:
             return limited, None
         tenant_id = replies[counters]

@@ -47,15 +47,16 @@ class DigestFailures:
         counted = self._keys(mac, address)
         for _, key in counted:
             pipe.get(key)
-            pipe.pttl(key)
-        return 2 * len(counted)
+        return len(counted)
 
-    def limit_of(self, mac: str, address: str, replies: Sequence[Any]) -> Limited | None:
+    async def limit_of(self, mac: str, address: str, replies: Sequence[Any]) -> Limited | None:
         """The limit this request is over, if any (the MAC's first), from the
-        replies ``queue`` asked for."""
+        replies ``queue`` asked for (a refused request then reads when its
+        window ends: one more round trip, for refusals only)."""
         counted = self._keys(mac, address)
-        for (scope, _), count, ttl_ms in zip(counted, replies[0::2], replies[1::2], strict=True):
+        for (scope, key), count in zip(counted, replies, strict=True):
             if count is not None and int(count) >= self._limits[scope]:
+                ttl_ms = await self._redis.pttl(key)
                 seconds = math.ceil(ttl_ms / 1000) if ttl_ms > 0 else self._window_ms // 1000
                 return Limited(scope, max(1, seconds))
         return None
