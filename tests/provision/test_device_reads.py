@@ -9,11 +9,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from prometheus_client import REGISTRY
+from redis.asyncio import Redis
 
+from services.auth.pins import PinHasher
+from services.directory.importer import DirectoryImporter
+from services.directory.load import parse_directory
 from services.provision.rendercache import RenderCache
 from services.provision.vendors.base import Rendered
 from tests.provision.test_files import HD3001, fetch
+from tests.support.demo import DIRECTORY, secret
 from tests.support.provision import YEALINK_T54W_UA, Stack
+from tests.support.secrets import sealing_box
 
 
 @asynccontextmanager
@@ -114,3 +120,40 @@ def test_the_render_cache_is_bounded_and_checks_what_a_file_is_made_of() -> None
     assert len(cache) == 2 and cache.get(("d2", "f", 1, "v"), "inputs") is None
     now[0] = 11
     assert cache.get(("d1", "f", 1, "v"), "inputs") is None  # too old
+
+
+async def _import(redis: Redis, text: str) -> None:
+    await DirectoryImporter(
+        redis, PinHasher(1, 8, 1), box=sealing_box(), secret_grace_seconds=3600
+    ).apply(parse_directory(text, "changed.yaml"))
+
+
+async def test_a_cached_file_is_not_served_after_its_secret_changes(
+    stack: Stack, redis: Redis
+) -> None:
+    _, before, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    assert secret("hd3001") in before
+    await _import(redis, DIRECTORY.read_text().replace(secret("hd3001"), "rotated-secret-hd3001"))
+    status, after, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")  # the old secret
+    assert status == 200 and "rotated-secret-hd3001" in after and secret("hd3001") not in after
+
+
+async def test_a_device_moved_to_another_tenant_is_read_at_the_new_one(
+    stack: Stack, redis: Redis
+) -> None:
+    """The tenant this instance last saw the device in is only a guess,
+    checked against the directory in the same round trip."""
+    _, before, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    assert "hotdesk.local" in before and "globex.local" not in before
+    # (globex has no country of its own: the desk's location names it)
+    moved = (
+        DIRECTORY.read_text()
+        .replace("model: T54W\n    tenant: acme", "model: T54W\n    tenant: globex")
+        .replace(
+            'location: {floor: "3", room: "3.14"}',
+            'location: {country: GB, a1: England, a3: London, street: Main St, floor: "3"}',
+        )
+    )
+    await _import(redis, moved)
+    status, after, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    assert status == 200 and "globex.local" in after and "hotdesk.local" not in after
