@@ -1,17 +1,18 @@
 """A device as the provisioning service needs it: directory entry, SIP
 secret, who is logged in, at which generation — read from Redis.
 
-A device file costs one Redis round trip, two at most (``for_fetch``): the
-failure counters, the device's tenant, its SIP secrets and everything its
-file is made of (``lua/device.lua``, the session read by
-``kernel.sessions``' rule). ``read_sip_secrets``' fields and decoding are the
+A device file read costs one Redis round trip (``for_fetch``): the failure
+counters, the device's tenant, its SIP secrets and everything its file is
+made of (``lua/device.lua``, the session read by ``kernel.sessions``'
+rule); one more for a device this process has not seen yet. (The first
+fetch of a new generation then writes its fetch record, once the digest is
+verified: ``files``.) ``_SECRET_FIELDS`` and ``_secrets`` are the
 one place this service reads a device's SIP secrets: the current one (its
 file password and what its file carries) and a replaced one still in its
 grace window (a file password too: the phone fetches the file that tells it
 the new secret with the old one)."""
 
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -87,14 +88,6 @@ def _secrets(
     if not until or not until.isdigit() or int(until) <= now_s:
         previous = None
     return _open(box, sealed, domain, device_id), _open(box, previous, domain, device_id)
-
-
-async def read_sip_secrets(
-    redis: Redis, box: SecretBox, domain: str, device_id: str, now_s: float | None = None
-) -> tuple[str, str]:
-    """The device's SIP secrets (see ``_secrets``) in one round trip."""
-    values = await redis.hmget(keys.sip_credentials(domain, device_id), *_SECRET_FIELDS)
-    return _secrets(box, values, domain, device_id, time.time() if now_s is None else now_s)
 
 
 @dataclass(frozen=True)
