@@ -18,7 +18,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from bench.measure import WrkResult, cpu_seconds, run_wrk
-from services.binding.scripts import BindingScripts
+from services.binding.scripts import BindingScripts, login_args
 from services.kernel import keys
 from services.kernel.redis_conn import connect
 from services.kernel.tenants import TenantConfig
@@ -82,18 +82,18 @@ async def _populate(redis: Redis, n: int) -> tuple[float, float, float]:
                         keys.device(group, f"bd{i}"),
                         keys.user(group, TENANT.id, str(FIRST_EXT + i)),
                     ],
-                    args=[
+                    args=login_args(
                         prefix,
                         f"bd{i}",
                         TENANT.id,
                         str(FIRST_EXT + i),
-                        0,
-                        0,
-                        now,
-                        0,
-                        "bench",
-                        max(n, 1_000_000),
-                    ],
+                        allow_takeover=False,
+                        deny_second=False,
+                        now_ms=now,
+                        expires_ms=0,
+                        actor="bench",
+                        maxlen=max(n, 1_000_000),
+                    ),
                     client=pipe,
                 )
             await pipe.execute()

@@ -25,7 +25,7 @@ from services.auth.settings import AuthSettings
 from services.kernel import keys
 from services.kernel.clock import Clock, now_ms
 from services.kernel.lookup import UserName
-from services.kernel.lua import register
+from services.kernel.lua import named, register, unnamed
 
 GateState = Literal["open", "backoff", "locked"]
 Scope = Literal["user_device", "device", "user"]
@@ -33,6 +33,15 @@ Scope = Literal["user_device", "device", "user"]
 # not "no data", and a rate over the first lockout sees it.
 for _scope in get_args(Scope):
     metrics.LOCKOUTS.labels(_scope)
+_ADMIT_REPLY = (
+    "verdict",
+    "fails",
+    "gate",
+    "gate_until_ms",
+    "user_locks",
+    "device_locks",
+    "user_wide_locks",
+)
 
 
 @dataclass(frozen=True)
@@ -89,23 +98,32 @@ class Lockout:
             None if user is None else user_failures_key(group, user.tenant.id, user.extension)
         )
         counters = [device_key] if user_device_key is None else [device_key, user_device_key]
-        verdict, fails, state, until, user_locks, device_locks, wide_locks = await self._admit(
+        reply = await self._admit(
             keys=counters if user_key is None else [*counters, user_key],
-            args=[
-                now,
-                s.device_max_failures,
-                s.device_window_seconds * 1000,
-                s.device_lock_seconds * 1000,
-                s.free_attempts,
-                s.backoff_base_seconds * 1000,
-                s.backoff_max_seconds * 1000,
-                s.lock_after,
-                s.lock_seconds * 1000,
-                s.failure_window_seconds * 1000,
-                s.user_max_failures,
-                s.user_window_seconds * 1000,
-                s.user_lock_seconds * 1000,
-            ],
+            args=named(
+                {
+                    "now_ms": now,
+                    "device_max": s.device_max_failures,
+                    "device_window_ms": s.device_window_seconds * 1000,
+                    "device_lock_ms": s.device_lock_seconds * 1000,
+                    "free_attempts": s.free_attempts,
+                    "backoff_base_ms": s.backoff_base_seconds * 1000,
+                    "backoff_max_ms": s.backoff_max_seconds * 1000,
+                    "lock_after": s.lock_after,
+                    "lock_ms": s.lock_seconds * 1000,
+                    "window_ms": s.failure_window_seconds * 1000,
+                    "user_max": s.user_max_failures,
+                    "user_window_ms": s.user_window_seconds * 1000,
+                    "user_lock_ms": s.user_lock_seconds * 1000,
+                }
+            ),
+        )
+        f = unnamed(reply, _ADMIT_REPLY)
+        verdict, fails, state, until = f["verdict"], f["fails"], f["gate"], f["gate_until_ms"]
+        user_locks, device_locks, wide_locks = (
+            f["user_locks"],
+            f["device_locks"],
+            f["user_wide_locks"],
         )
         starts: tuple[Scope, ...] = (
             *(("user_device",) if int(user_locks) else ()),

@@ -19,14 +19,24 @@ from services.binding import metrics
 from services.binding.names import CHANGE_REASONS, LOGIN_RESULT_BY_NAME, LOGIN_RESULTS
 from services.binding.policy import session_expiry_ms
 from services.binding.routing import RouteLookup, RoutingIndex
-from services.binding.scripts import BindingScripts, Ended, decode_binding, decode_ended
+from services.binding.scripts import (
+    EXPIRE_REPLY,
+    LOGIN_REPLY,
+    LOGOUT_REPLY,
+    BindingScripts,
+    Ended,
+    decode_binding,
+    decode_ended,
+    login_args,
+)
 from services.binding.session_location import SessionLocations
-from services.kernel import keys
+from services.kernel import keys, sessions
 from services.kernel.audit import AuditTrail
 from services.kernel.clock import Clock, now_ms
 from services.kernel.errors import InvalidArgument
 from services.kernel.logs import fields
 from services.kernel.lookup import DirectoryLookup, IncompleteUserRef, UserName
+from services.kernel.lua import named, unnamed
 from services.kernel.replication import ReplicatedScripts
 from services.kernel.tenants import TenantCache, TenantConfig
 
@@ -40,12 +50,6 @@ _WITH_SESSION = (pb.LOGIN_RESULT_LOGGED_IN, pb.LOGIN_RESULT_ALREADY_LOGGED_IN)
 
 def _user_label(ref: pb.UserRef) -> str:
     return ref.hotdesk_id or f"{ref.tenant}/{ref.extension}"
-
-
-def _is_live(device: dict[str, str], now: int) -> bool:
-    """A device hash holds a session that has not expired."""
-    expires = int(device.get("expires_ms") or 0)
-    return "user_ext" in device and not 0 < expires <= now
 
 
 # Entries a group's event stream and audit stream keep (approximately: MAXLEN ~).
@@ -141,29 +145,31 @@ class BindingCore:
             )
         now = self._clock()
         group = device_tenant.group
-        result_name, session, ended = await self._changes.call(
+        reply = await self._changes.call(
             self._scripts.login,
             [keys.device(group, device_id), user.key],
-            [
+            login_args(
                 keys.prefix(group),
                 device_id,
                 user.tenant.id,
                 user.extension,
-                int(allow_takeover),
-                int(user.tenant.second_login == "deny"),
-                now,
-                session_expiry_ms(device_tenant, now),
-                actor,
-                self._maxlen,
-            ],
+                allow_takeover=allow_takeover,
+                deny_second=user.tenant.second_login == "deny",
+                now_ms=now,
+                expires_ms=session_expiry_ms(device_tenant, now),
+                actor=actor,
+                maxlen=self._maxlen,
+            ),
         )
+        f = unnamed(reply, LOGIN_REPLY)
         response = pb.LoginResponse(
-            result=LOGIN_RESULT_BY_NAME[result_name], ended=self._record(decode_ended(ended), actor)
+            result=LOGIN_RESULT_BY_NAME[f["result"]],
+            ended=self._record(decode_ended(f["ended"]), actor),
         )
         if response.result in _WITH_SESSION:
-            response.binding.CopyFrom(decode_binding(session))
+            response.binding.CopyFrom(decode_binding(f["session"]))
         elif response.result in _REFUSED_WITH_OCCUPANT:
-            response.occupant.CopyFrom(decode_binding(session))
+            response.occupant.CopyFrom(decode_binding(f["session"]))
         return response
 
     async def _logout(
@@ -171,20 +177,24 @@ class BindingCore:
     ) -> pb.LogoutResponse:
         reason_name = CHANGE_REASONS.get(reason, "logout")
         actor = actor or "unknown"
-        result, ended = await self._changes.call(
+        reply = await self._changes.call(
             self._scripts.logout,
             [key],
-            [
-                keys.prefix(group),
-                mode,
-                device_id,
-                reason_name,
-                actor,
-                self._clock(),
-                self._maxlen,
-            ],
+            named(
+                {
+                    "prefix": keys.prefix(group),
+                    "mode": mode,
+                    "device": device_id,
+                    "reason": reason_name,
+                    "actor": actor,
+                    "now_ms": self._clock(),
+                    "maxlen": self._maxlen,
+                }
+            ),
         )
-        bindings = self._record(decode_ended(ended), actor)
+        f = unnamed(reply, LOGOUT_REPLY)
+        result = f["result"]
+        bindings = self._record(decode_ended(f["ended"]), actor)
         if result == "unknown":
             return pb.LogoutResponse(result=pb.LOGOUT_RESULT_UNKNOWN)
         if result == "not_logged_in":
@@ -220,11 +230,20 @@ class BindingCore:
         for group in {t.group for t in self._tenants.by_id.values()}:
             due = _EXPIRE_BATCH
             while due == _EXPIRE_BATCH:
-                due, batch = await self._scripts.expire(
+                reply = await self._scripts.expire(
                     keys=[keys.expiry(group)],
-                    args=[keys.prefix(group), now, self._maxlen, _EXPIRE_BATCH],
+                    args=named(
+                        {
+                            "prefix": keys.prefix(group),
+                            "now_ms": now,
+                            "maxlen": self._maxlen,
+                            "limit": _EXPIRE_BATCH,
+                        }
+                    ),
                 )
-                ended += decode_ended(batch)
+                f = unnamed(reply, EXPIRE_REPLY)
+                due = int(f["due"])
+                ended += decode_ended(f["ended"])
         return self._record(ended, "system")
 
     # -- reads --------------------------------------------------------------
@@ -240,9 +259,10 @@ class BindingCore:
                 pipe.hgetall(keys.device(group, device_id))
             hashes: list[dict[str, str]] = await pipe.execute()
         states: list[pb.DeviceState] = []
-        live: list[tuple[pb.DeviceState, dict[str, str]]] = []
+        live: list[tuple[pb.DeviceState, sessions.Session]] = []
         for device_id, h in zip(device_ids, hashes, strict=True):
-            is_live = _is_live(h, now)
+            session = sessions.of_hash(h)
+            is_live = session is not None and session.is_live(now)
             if not h or not (include_idle or is_live):
                 continue
             state = pb.DeviceState(
@@ -250,29 +270,27 @@ class BindingCore:
                 tenant=tenant.id,
                 vendor=h.get("vendor", ""),
                 model=h.get("model", ""),
-                generation=int(h.get("gen") or 0),
+                generation=int(h.get(sessions.GENERATION) or 0),
             )
             states.append(state)
-            if is_live:
-                live.append((state, h))
+            if session is not None and is_live:
+                live.append((state, session))
         if live:
             async with self._redis.pipeline(transaction=False) as pipe:
-                for _, h in live:
-                    pipe.hmget(
-                        keys.user(group, h["user_tenant"], h["user_ext"]), "name", "caller_id"
-                    )
+                for _, s in live:
+                    pipe.hmget(keys.user(group, s.tenant, s.extension), "name", "caller_id")
                 users: list[list[str | None]] = await pipe.execute()
-            for (state, h), (name, caller_id) in zip(live, users, strict=True):
+            for (state, s), (name, caller_id) in zip(live, users, strict=True):
                 state.binding.CopyFrom(
                     pb.Binding(
                         device_id=state.device_id,
                         device_tenant=tenant.id,
-                        tenant=h["user_tenant"],
-                        extension=h["user_ext"],
+                        tenant=s.tenant,
+                        extension=s.extension,
                         display_name=name or "",
                         caller_id=caller_id or "",
-                        since_unix_ms=int(h.get("since_ms") or 0),
-                        expires_unix_ms=int(h.get("expires_ms") or 0),
+                        since_unix_ms=s.since_ms,
+                        expires_unix_ms=s.expires_ms,
                         generation=state.generation,
                     )
                 )
@@ -292,7 +310,7 @@ class BindingCore:
         resolved = await self._user(user)
         if resolved is None:
             return pb.GetByUserResponse(known=False)
-        hotdesk, device_id = await self._redis.hmget(resolved.key, "hotdesk", "device")
+        hotdesk, device_id = await self._redis.hmget(resolved.key, "hotdesk", sessions.USER_DEVICE)
         if hotdesk is None:
             return pb.GetByUserResponse(known=False)
         state = await self.get_by_device(device_id) if device_id else None

@@ -7,10 +7,10 @@ from typing import Any
 
 from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
 
-from services.kernel.lua import register
+from services.kernel.lua import named, pipelined, queue, register, unnamed
 
 ScriptCall = tuple[Sequence[str], Sequence[Any]]  # (keys, args)
 
@@ -23,24 +23,80 @@ class Ended:
     reason: str
 
 
-def decode_binding(item: Sequence[Any]) -> pb.Binding:
-    """A session as ``binding_of`` in common.lua returns it."""
-    device, device_tenant, tenant, ext, name, caller_id, since, expires, gen = item[:9]
+# The named fields of a session as ``binding_of`` in common.lua returns it.
+BINDING_FIELDS = (
+    "device",
+    "device_tenant",
+    "tenant",
+    "extension",
+    "name",
+    "caller_id",
+    "since_ms",
+    "expires_ms",
+    "generation",
+)
+ENDED_FIELDS = (*BINDING_FIELDS, "reason")
+LOGIN_REPLY = ("result", "session", "ended")
+LOGOUT_REPLY = ("result", "ended")
+EXPIRE_REPLY = ("due", "ended")
+
+
+def _binding(f: dict[str, Any]) -> pb.Binding:
     return pb.Binding(
-        device_id=device,
-        device_tenant=device_tenant,
-        tenant=tenant,
-        extension=ext,
-        display_name=name,
-        caller_id=caller_id,
-        since_unix_ms=int(since),
-        expires_unix_ms=int(expires),
-        generation=int(gen),
+        device_id=f["device"],
+        device_tenant=f["device_tenant"],
+        tenant=f["tenant"],
+        extension=f["extension"],
+        display_name=f["name"],
+        caller_id=f["caller_id"],
+        since_unix_ms=int(f["since_ms"]),
+        expires_unix_ms=int(f["expires_ms"]),
+        generation=int(f["generation"]),
     )
 
 
+def decode_binding(item: Sequence[Any]) -> pb.Binding:
+    """A session as ``binding_of`` in common.lua returns it."""
+    return _binding(unnamed(item, BINDING_FIELDS))
+
+
 def decode_ended(items: Sequence[Sequence[Any]]) -> list[Ended]:
-    return [Ended(decode_binding(item), item[9]) for item in items]
+    """Ended sessions (``binding_of`` with their reason)."""
+    out = []
+    for item in items:
+        f = unnamed(item, ENDED_FIELDS)
+        out.append(Ended(_binding(f), f["reason"]))
+    return out
+
+
+def login_args(
+    prefix: str,
+    device_id: str,
+    tenant: str,
+    extension: str,
+    *,
+    allow_takeover: bool,
+    deny_second: bool,
+    now_ms: int,
+    expires_ms: int,
+    actor: str,
+    maxlen: int,
+) -> list[Any]:
+    """login.lua's named arguments."""
+    return named(
+        {
+            "prefix": prefix,
+            "device": device_id,
+            "tenant": tenant,
+            "extension": extension,
+            "allow_takeover": int(allow_takeover),
+            "deny_second": int(deny_second),
+            "now_ms": now_ms,
+            "expires_ms": expires_ms,
+            "actor": actor,
+            "maxlen": maxlen,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -63,24 +119,14 @@ class BindingScripts:
         )
 
 
-async def _evalsha_pipeline(redis: Redis, sha: str, calls: Sequence[ScriptCall]) -> list[Any]:
-    async with redis.pipeline(transaction=False) as pipe:
-        for keys, args in calls:
-            pipe.evalsha(sha, len(keys), *keys, *args)
-        return list(await pipe.execute())
-
-
 async def run_pipelined(
     redis: Redis, script: AsyncScript, calls: Sequence[ScriptCall]
 ) -> list[Any]:
-    """Several calls of one script in one round trip (keys in different slots).
+    """Several calls of one read-only script in one round trip (keys in
+    different slots; see ``kernel.lua.pipelined``)."""
 
-    A redis-py pipeline given Script objects asks SCRIPT EXISTS before every
-    execute, a second round trip; this sends EVALSHA straight away and loads
-    the script only after a NOSCRIPT reply (a restarted Redis), like Script.
-    """
-    try:
-        return await _evalsha_pipeline(redis, script.sha, calls)
-    except NoScriptError:
-        script.sha = await redis.script_load(script.script)
-        return await _evalsha_pipeline(redis, script.sha, calls)
+    def commands(pipe: Pipeline) -> None:
+        for keys, args in calls:
+            queue(pipe, script, keys, args)
+
+    return await pipelined(redis, [script], commands)

@@ -26,7 +26,7 @@ from services.auth.credentials import (
 from services.binding.core import STREAM_MAXLEN, BindingCore
 from services.directory.plan import DeviceStep, Plan, peer_sources_digest
 from services.directory.slots import SlotBatches, slot_of
-from services.kernel import keys
+from services.kernel import keys, sessions
 from services.kernel.secretbox import SecretBox
 from services.kernel.tenants import TenantConfig
 
@@ -212,9 +212,9 @@ async def watch_leaving(tx: Redis, redis: Redis, leaving: Leaving) -> bool:
     await tx.watch(*leaving.users, *leaving.devices)
     async with redis.pipeline(transaction=False) as pipe:
         for name in leaving.users:
-            pipe.hget(name, "device")
+            pipe.hget(name, sessions.USER_DEVICE)
         for name in leaving.devices:
-            pipe.hget(name, "user_ext")
+            pipe.hget(name, sessions.USER_EXT)
         return not any(await pipe.execute())
 
 

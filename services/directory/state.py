@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from services.directory.emergency import EMERGENCY_FIELDS
-from services.kernel import keys
+from services.kernel import keys, sessions
 from services.kernel.peers import PeerConfig
 from services.kernel.records import stored
 from services.kernel.tenants import TenantConfig
@@ -83,11 +83,11 @@ async def read_stored(redis: Redis) -> Stored:
 
     async with redis.pipeline(transaction=False) as pipe:
         for t, ext in user_names:
-            pipe.hmget(keys.user(t.group, t.id, ext), *USER_FIELDS, "device")
+            pipe.hmget(keys.user(t.group, t.id, ext), *USER_FIELDS, sessions.USER_DEVICE)
             pipe.get(keys.pin(t.group, t.id, ext))
             pipe.get(keys.pin_digest(t.group, t.id, ext))
         for t, device_id in device_names:
-            pipe.hmget(keys.device(t.group, device_id), *DEVICE_FIELDS, "user_tenant", "user_ext")
+            pipe.hmget(keys.device(t.group, device_id), *DEVICE_FIELDS, *sessions.FIELDS)
             pipe.hmget(
                 keys.sip_credentials(t.domain, device_id),
                 "ha1",
@@ -121,9 +121,10 @@ async def read_stored(redis: Redis) -> Stored:
     for (t, device_id), values, (ha1, sealed, clear, *emergency) in zip(
         device_names, device_replies[0::2], device_replies[1::2], strict=True
     ):
-        *static, user_tenant, user_ext = values
+        static, session_fields = values[: len(DEVICE_FIELDS)], values[len(DEVICE_FIELDS) :]
         fields = dict(zip(DEVICE_FIELDS, (v or "" for v in static), strict=True))
-        user = f"{user_tenant}/{user_ext}" if user_ext else ""
+        session = sessions.decode(session_fields)
+        user = session.user if session is not None else ""
         indexed = macs.get(fields["mac"]) == device_id
         devices[device_id] = StoredDevice(
             device_id,

@@ -15,7 +15,8 @@ Hash fields
 ``device(g, id)``  static (import): tenant, mac, vendor, model, emergency_cid,
                    hotdesk ("1"/"0")
                    session (scripts): user_tenant, user_ext, since_ms,
-                   expires_ms, gen (increases on every change; never reset)
+                   expires_ms, gen (increases on every change; never reset);
+                   read only through ``sessions``
 ``user(g, t, e)``  static (import): name, caller_id, hotdesk ("1"/"0"), hotdesk_id,
                    dids (comma-separated), unavailable (JSON of the user's
                    own rule, "" for the tenant's)

@@ -14,6 +14,7 @@ from services.provision.digest import DigestAuth
 from services.provision.failures import DigestFailures
 from services.provision.links import ScreenLinks
 from services.provision.profiles import ProfileStore
+from services.provision.rendercache import RenderCache
 from services.provision.status import StatusBook
 from services.provision.view import PhoneSite
 
@@ -22,6 +23,7 @@ from services.provision.view import PhoneSite
 class ProvisionContext:
     devices: DeviceDirectory
     profiles: ProfileStore
+    renders: RenderCache
     status: StatusBook
     digest: DigestAuth
     failures: DigestFailures

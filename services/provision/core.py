@@ -10,7 +10,7 @@ from hotdesk.v1 import provision_pb2 as pb
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from services.kernel import keys
+from services.kernel import keys, sessions
 from services.kernel.clock import Clock
 from services.kernel.errors import InvalidArgument, NotFound
 from services.kernel.logs import fields
@@ -184,13 +184,18 @@ class ProvisionCore:
         async with self._redis.pipeline(transaction=False) as pipe:
             for t, d in names:
                 pipe.hmget(
-                    keys.device(t.group, d), "vendor", "model", "gen", "user_tenant", "user_ext"
+                    keys.device(t.group, d),
+                    "vendor",
+                    "model",
+                    sessions.GENERATION,
+                    *sessions.FIELDS,
                 )
                 pipe.hgetall(keys.provision_status(t.group, d))
             replies = await pipe.execute()
         out = []
         for (t, d), device, status in zip(names, replies[0::2], replies[1::2], strict=True):
-            vendor, model, gen, user_tenant, user_ext = device
+            vendor, model, gen, *session_fields = device
+            session = sessions.decode(session_fields)
             generation, fetched = int(gen or 0), int(status.get("fetched_gen", 0))
             out.append(
                 pb.DeviceProvisioning(
@@ -206,7 +211,7 @@ class ProvisionCore:
                     push_result=push_result_enum(status.get("push_result", "")),
                     # Never fetched is pending, even before the first change.
                     provisioned=bool(status.get("fetched_ms")) and fetched >= generation,
-                    user=f"{user_tenant}/{user_ext}" if user_ext else "",
+                    user=session.user if session is not None else "",
                 )
             )
         return out

@@ -1,37 +1,51 @@
 """A device as the provisioning service needs it: directory entry, SIP
 secret, who is logged in, at which generation — read from Redis.
 
-``read_sip_secrets`` is the one place this service reads a device's SIP
-secrets: the current one (its file password and what its file carries) and
-a replaced one still in its grace window (a file password too: the phone
-fetches the file that tells it the new secret with the old one)."""
+A device file read costs one Redis round trip (``for_fetch``): the failure
+counters, the device's tenant, its SIP secrets and everything its file is
+made of (``lua/device.lua``, the session read by ``kernel.sessions``'
+rule); one more for a device this process has not seen yet. (The first
+fetch of a new generation then writes its fetch record, once the digest is
+verified: ``files``.) ``_SECRET_FIELDS`` and ``_secrets`` are the
+one place this service reads a device's SIP secrets: the current one (its
+file password and what its file carries) and a replaced one still in its
+grace window (a file password too: the phone fetches the file that tells it
+the new secret with the old one)."""
 
-import asyncio
 import logging
-import time
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from services.auth.credentials import PREVIOUS_SEALED, PREVIOUS_UNTIL
 from services.kernel import keys
 from services.kernel.logs import fields
 from services.kernel.lookup import DirectoryLookup
+from services.kernel.lua import named, pipelined, queue, register, unnamed
 from services.kernel.secretbox import SealError, SecretBox, sip_secret_context
 from services.kernel.tenants import TenantCache, TenantConfig
+from services.provision.failures import DigestFailures, Limited
 from services.provision.phone import LoggedInUser
 
 log = logging.getLogger(__name__)
 
-_DEVICE_FIELDS = (
+_SECRET_FIELDS = ("secret_sealed", PREVIOUS_SEALED, PREVIOUS_UNTIL)
+_DEVICE_REPLY = (
     "mac",
     "vendor",
     "model",
     "hotdesk",
+    "generation",
     "user_tenant",
-    "user_ext",
-    "expires_ms",
-    "gen",
+    "extension",
+    "name",
+    "caller_id",
+    "profile",
+    "fetched_generation",
 )
 
 
@@ -64,66 +78,162 @@ def _open(box: SecretBox, sealed: str | None, domain: str, device_id: str) -> st
         return ""
 
 
-async def read_sip_secrets(
-    redis: Redis, box: SecretBox, domain: str, device_id: str, now_s: float | None = None
+def _secrets(
+    box: SecretBox, values: Sequence[str | None], domain: str, device_id: str, now_s: float
 ) -> tuple[str, str]:
     """The device's SIP secret and a replaced one still valid at ``now_s``
-    (each "" if there is none, or its sealed copy does not open: logged).
-    One Redis round trip."""
-    sealed, previous, until = await redis.hmget(
-        keys.sip_credentials(domain, device_id), "secret_sealed", PREVIOUS_SEALED, PREVIOUS_UNTIL
-    )
-    now = time.time() if now_s is None else now_s
-    if not until or not until.isdigit() or int(until) <= now:
+    (each "" if there is none, or its sealed copy does not open: logged),
+    from the credentials hash's ``_SECRET_FIELDS``."""
+    sealed, previous, until = values
+    if not until or not until.isdigit() or int(until) <= now_s:
         previous = None
     return _open(box, sealed, domain, device_id), _open(box, previous, domain, device_id)
 
 
+@dataclass(frozen=True)
+class DeviceFile:
+    """What a device file is made of, as one fetch read it."""
+
+    # The file passwords of the claimed device id: its SIP secret, and a
+    # replaced one in its grace window; [] when it has none, None when there
+    # is no such device.
+    passwords: list[str] | None
+    device: DeviceRecord | None
+    profile: str  # the user's stored profile JSON for the model; "" for none (yet)
+    fetched_generation: int  # -1: never fetched
+
+
 class DeviceDirectory:
-    def __init__(self, redis: Redis, tenants: TenantCache, box: SecretBox) -> None:
+    def __init__(
+        self, redis: Redis, tenants: TenantCache, box: SecretBox, remembered: int = 100_000
+    ) -> None:
         self._redis = redis
         self._tenants = tenants
         self._box = box
         self._lookup = DirectoryLookup(redis, tenants)
+        self._script = register(redis, "services.provision", "device.lua")
+        # device id -> tenant id, as the directory last said (the least
+        # recently used go beyond ``remembered``): only a guess, checked
+        # against the directory in the same round trip.
+        self._tenant_of: OrderedDict[str, str] = OrderedDict()
+        self._remembered = remembered
 
-    async def digest_passwords(self, device_id: str) -> list[str] | None:
-        """The file passwords of ``device_id``: its SIP secret, and a
-        replaced one in its grace window; [] when it has none, None when
-        there is no such device. Known and unknown ids cost the same two
-        round trips, so the time to a 401 tells nothing about which exist."""
-        tenant = await self._lookup.device_tenant(device_id)
+    async def for_fetch(
+        self,
+        failures: DigestFailures,
+        mac: str,
+        address: str,
+        device_id: str | None,
+        now_ms: int,
+    ) -> tuple[Limited | None, DeviceFile | None]:
+        """The failure limit a file request is over, if any, and what the
+        file of the claimed ``device_id`` is made of (None: no id claimed).
+
+        One round trip: the failure counters, the device's tenant in the
+        directory and, at the tenant this process last saw the device in,
+        its secrets and file (``for_file``'s reads). A second one only when
+        the directory names another tenant (a device first seen since
+        start, or moved). An unknown id costs one, as a known one does."""
+        guess = self._guess(device_id)
+        counters = 0
+
+        def commands(pipe: Pipeline) -> None:
+            nonlocal counters
+            counters = failures.queue(pipe, mac, address)
+            if device_id is not None:
+                pipe.hget(keys.DIR_DEVICES, device_id)
+                self._queue_file(pipe, guess, device_id, now_ms)
+
+        replies = await pipelined(self._redis, [self._script], commands)
+        limited = await failures.limit_of(mac, address, replies[:counters])
+        if device_id is None:
+            return limited, None
+        tenant_id = replies[counters]
+        tenant = None if tenant_id is None else await self._lookup.tenant(tenant_id)
+        self._remember(device_id, tenant)
+        if tenant == guess:
+            return limited, self._decode(guess, device_id, replies[counters + 1 :], now_ms)
+        return limited, await self.for_file(tenant, device_id, now_ms)
+
+    def _guess(self, device_id: str | None) -> TenantConfig | None:
+        tenant_id = self._tenant_of.get(device_id) if device_id is not None else None
+        return None if tenant_id is None else self._tenants.by_id.get(tenant_id)
+
+    def _remember(self, device_id: str, tenant: TenantConfig | None) -> None:
+        if tenant is None:
+            self._tenant_of.pop(device_id, None)
+            return
+        self._tenant_of[device_id] = tenant.id
+        self._tenant_of.move_to_end(device_id)
+        while len(self._tenant_of) > self._remembered:
+            self._tenant_of.popitem(last=False)
+
+    def _queue_file(
+        self, pipe: Pipeline, tenant: TenantConfig | None, device_id: str, now_ms: int
+    ) -> None:
         domain = tenant.domain if tenant is not None else _NO_DOMAIN
-        secrets = await read_sip_secrets(self._redis, self._box, domain, device_id)
-        return [s for s in secrets if s] if tenant is not None else None
+        pipe.hmget(keys.sip_credentials(domain, device_id), *_SECRET_FIELDS)
+        if tenant is not None:
+            queue(
+                pipe,
+                self._script,
+                [
+                    keys.device(tenant.group, device_id),
+                    keys.provision_status(tenant.group, device_id),
+                ],
+                named({"prefix": keys.prefix(tenant.group), "now_ms": now_ms}),
+            )
+
+    def _decode(
+        self, tenant: TenantConfig | None, device_id: str, replies: Sequence[Any], now_ms: int
+    ) -> DeviceFile:
+        domain = tenant.domain if tenant is not None else _NO_DOMAIN
+        secrets = _secrets(self._box, replies[0], domain, device_id, now_ms / 1000)
+        if tenant is None:
+            return DeviceFile(None, None, "", -1)
+        f = unnamed(replies[1], _DEVICE_REPLY)
+        device = self._record(tenant, device_id, f, secrets[0]) if f["mac"] else None
+        return DeviceFile(
+            [s for s in secrets if s] if device is not None else None,
+            device,
+            f["profile"] if device is not None and device.user is not None else "",
+            int(f["fetched_generation"]),
+        )
+
+    async def for_file(
+        self, tenant: TenantConfig | None, device_id: str, now_ms: int
+    ) -> DeviceFile:
+        """One round trip: the SIP secrets and the file's makings of the
+        device ``device_id`` of ``tenant`` (None: no such device)."""
+        replies = await pipelined(
+            self._redis,
+            [self._script],
+            lambda pipe: self._queue_file(pipe, tenant, device_id, now_ms),
+        )
+        return self._decode(tenant, device_id, replies, now_ms)
+
+    def _record(
+        self, tenant: TenantConfig, device_id: str, f: dict[str, Any], secret: str
+    ) -> DeviceRecord:
+        user, utenant = None, self._tenants.by_id.get(f["user_tenant"])
+        if f["extension"] and utenant is not None:
+            ext = f["extension"]
+            user = LoggedInUser(utenant.id, ext, f["name"] or ext, f["caller_id"])
+        return DeviceRecord(
+            id=device_id,
+            tenant=tenant,
+            mac=f["mac"],
+            vendor=f["vendor"],
+            model=f["model"],
+            hotdesk=f["hotdesk"] == "1",
+            secret=secret,
+            generation=int(f["generation"]),
+            user=user,
+            user_tenant=utenant if user else None,
+        )
 
     async def read(self, device_id: str, now_ms: int) -> DeviceRecord | None:
         tenant = await self._lookup.device_tenant(device_id)
         if tenant is None:
             return None
-        values, secrets = await asyncio.gather(
-            self._redis.hmget(keys.device(tenant.group, device_id), *_DEVICE_FIELDS),
-            read_sip_secrets(self._redis, self._box, tenant.domain, device_id),
-        )
-        mac, vendor, model, hotdesk, user_tenant, user_ext, expires, gen = values
-        secret = secrets[0]
-        if mac is None:
-            return None
-        user, utenant = None, self._tenants.by_id.get(user_tenant or "")
-        expired = bool(expires) and 0 < int(expires) <= now_ms
-        if user_ext and utenant is not None and not expired:
-            name, caller_id = await self._redis.hmget(
-                keys.user(utenant.group, utenant.id, user_ext), "name", "caller_id"
-            )
-            user = LoggedInUser(utenant.id, user_ext, name or user_ext, caller_id or "")
-        return DeviceRecord(
-            id=device_id,
-            tenant=tenant,
-            mac=mac,
-            vendor=vendor or "",
-            model=model or "",
-            hotdesk=hotdesk == "1",
-            secret=secret or "",
-            generation=int(gen or 0),
-            user=user,
-            user_tenant=utenant if user else None,
-        )
+        return (await self.for_file(tenant, device_id, now_ms)).device

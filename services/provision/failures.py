@@ -8,10 +8,12 @@ known and unknown MACs are limited alike.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 
 from services.kernel import keys
@@ -40,16 +42,21 @@ class DigestFailures:
             counted.append(("address", keys.provision_digest_failures_ip(address)))
         return counted
 
-    async def limited(self, mac: str, address: str) -> Limited | None:
-        """The limit this request is over, if any (the MAC's first)."""
+    def queue(self, pipe: Pipeline, mac: str, address: str) -> int:
+        """Queue the reads ``limit_of`` decodes; how many replies they give."""
         counted = self._keys(mac, address)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for _, key in counted:
-                pipe.get(key)
-                pipe.pttl(key)
-            replies = await pipe.execute()
-        for (scope, _), count, ttl_ms in zip(counted, replies[0::2], replies[1::2], strict=True):
+        for _, key in counted:
+            pipe.get(key)
+        return len(counted)
+
+    async def limit_of(self, mac: str, address: str, replies: Sequence[Any]) -> Limited | None:
+        """The limit this request is over, if any (the MAC's first), from the
+        replies ``queue`` asked for (a refused request then reads when its
+        window ends: one more round trip, for refusals only)."""
+        counted = self._keys(mac, address)
+        for (scope, key), count in zip(counted, replies, strict=True):
             if count is not None and int(count) >= self._limits[scope]:
+                ttl_ms = await self._redis.pttl(key)
                 seconds = math.ceil(ttl_ms / 1000) if ttl_ms > 0 else self._window_ms // 1000
                 return Limited(scope, max(1, seconds))
         return None

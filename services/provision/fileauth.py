@@ -2,8 +2,9 @@
 they prove none.
 
 Whatever the username names (a device with a secret, one without, nobody),
-checking it costs the same: two Redis round trips and one digest computed,
-against a random password when there is none. The outcome is for logs,
+checking it costs the same: the same Redis round trips (the caller reads
+the passwords, ``devices.DeviceDirectory``) and one digest computed, against
+a random password when there is none. The outcome is for logs,
 metrics and the failure counters; the answer to every unauthenticated
 request is the same challenge (``stale=true`` only for right credentials
 with an old nonce).
@@ -14,8 +15,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from services.provision.devices import DeviceDirectory
-from services.provision.digest import DigestAuth, parse_authorization
+from services.provision.digest import DigestAuth, DigestResponse, parse_authorization
 
 # Checked against when the username has no password: never matches.
 _NO_PASSWORD = secrets.token_hex(32)
@@ -40,16 +40,20 @@ class NotAuthenticated:
         return self.outcome in ("denied", "no_secret")
 
 
-async def authenticate(
-    request: web.Request, digest: DigestAuth, devices: DeviceDirectory
-) -> Authenticated | NotAuthenticated:
+def credentials(request: web.Request) -> DigestResponse | NotAuthenticated:
+    """The request's digest answer, before anything is looked up."""
     header = request.headers.get("Authorization")
     if header is None:
         return NotAuthenticated("unauthorized", "")
     answer = parse_authorization(header)
-    if answer is None:
-        return NotAuthenticated("denied", "")
-    passwords = await devices.digest_passwords(answer.username)
+    return NotAuthenticated("denied", "") if answer is None else answer
+
+
+def authenticate(
+    request: web.Request, digest: DigestAuth, answer: DigestResponse, passwords: list[str] | None
+) -> Authenticated | NotAuthenticated:
+    """Whether ``answer`` proves its username, whose file ``passwords`` are
+    these (None: no such device)."""
     # The current secret first; a replaced one while its grace lasts.
     verdicts = [digest.verify(answer, request.method, p) for p in passwords or [_NO_PASSWORD]]
     verdict = "ok" if "ok" in verdicts else "stale" if "stale" in verdicts else "denied"

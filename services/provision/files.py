@@ -15,8 +15,9 @@ from aiohttp import web
 from services.kernel.logs import fields
 from services.provision import metrics
 from services.provision.context import CONTEXT, ProvisionContext
-from services.provision.devices import DeviceRecord
-from services.provision.fileauth import NotAuthenticated, authenticate
+from services.provision.devices import DeviceFile, DeviceRecord
+from services.provision.digest import DigestResponse
+from services.provision.fileauth import NotAuthenticated, authenticate, credentials
 from services.provision.identify import (
     Identified,
     Refused,
@@ -24,8 +25,10 @@ from services.provision.identify import (
     identify_device,
     mac_in_path,
 )
+from services.provision.profiles import Profile
 from services.provision.vendors import VENDORS, identify_path
 from services.provision.vendors.base import Rendered, Vendor
+from services.provision.vendors.templating import TEMPLATE_VERSION
 from services.provision.view import build_view
 
 log = logging.getLogger(__name__)
@@ -68,7 +71,11 @@ async def get_file(request: web.Request) -> web.Response:
     # Labels only (the file name and User-Agent, nothing looked up).
     claimed = identify_path(filename, user_agent)
     vendor, kind = (claimed[0].name, claimed[1].kind) if claimed else ("", "device")
-    limited = await ctx.failures.limited(mac, _peer(request))
+    answer = credentials(request)
+    claimed_id = answer.username if isinstance(answer, DigestResponse) else None
+    limited, read = await ctx.devices.for_fetch(
+        ctx.failures, mac, _peer(request), claimed_id, ctx.clock()
+    )
     if limited is not None:
         outcome = f"rate_limited_{limited.scope}"
         metrics.FETCHES.labels(vendor, kind, outcome).inc()
@@ -81,20 +88,20 @@ async def get_file(request: web.Request) -> web.Response:
             text="too many failed attempts\n",
             headers={"Retry-After": str(limited.retry_after)},
         )
-    proof = await authenticate(request, ctx.digest, ctx.devices)
+    if isinstance(answer, NotAuthenticated):
+        return await _challenge(request, ctx, mac, vendor, kind, answer)
+    assert read is not None  # read for the id the answer claims
+    proof = authenticate(request, ctx.digest, answer, read.passwords)
     if isinstance(proof, NotAuthenticated):
         return await _challenge(request, ctx, mac, vendor, kind, proof)
-    device = await ctx.devices.read(proof.device_id, ctx.clock())
-    if device is None:  # removed from the directory a moment ago
-        return await _challenge(
-            request, ctx, mac, vendor, kind, NotAuthenticated("denied", proof.device_id)
-        )
+    device = read.device
+    assert device is not None  # only a device has passwords
     found = identify_device(filename, user_agent, device)
     if isinstance(found, Refused):
         return _refused(request, vendor, kind, found)
     if found.device is None:  # a file named for the MAC but with nothing secret
         return _served(request, found, found.vendor.render(found.request, None), "")
-    return await _device_file(request, ctx, found, found.device)
+    return await _device_file(request, ctx, found, read)
 
 
 async def _challenge(
@@ -124,33 +131,52 @@ async def _challenge(
 
 
 async def _device_file(
-    request: web.Request, ctx: ProvisionContext, found: Identified, device: DeviceRecord
+    request: web.Request, ctx: ProvisionContext, found: Identified, read: DeviceFile
 ) -> web.Response:
+    """The device's file, from the render cache when it holds the file made
+    of what this fetch read; the fetch recorded when it is the first of the
+    device's generation (after the digest: only the device marks its file
+    fetched)."""
+    device = found.device
+    assert device is not None
     vendor = found.vendor
-    started = time.perf_counter()
-    rendered = await render_device(ctx, vendor, found, device)
-    metrics.RENDER_SECONDS.labels(vendor.name).observe(time.perf_counter() - started)
-    lag = await ctx.status.fetched(device.tenant.group, device.id, device.generation, ctx.clock())
-    if lag is not None:
-        metrics.LAG_SECONDS.observe(lag)
+    key = (device.id, found.request.filename, device.generation, TEMPLATE_VERSION)
+    inputs = (device, found.request, read.profile)
+    rendered = ctx.renders.get(key, inputs)
+    if rendered is None:
+        started = time.perf_counter()
+        rendered = await render_device(ctx, vendor, found, device, read.profile)
+        metrics.RENDER_SECONDS.labels(vendor.name).observe(time.perf_counter() - started)
+        ctx.renders.put(key, inputs, rendered)
+    if read.fetched_generation < device.generation:
+        group, now = device.tenant.group, ctx.clock()
+        lag = await ctx.status.fetched(group, device.id, device.generation, now)
+        if lag is not None:
+            metrics.LAG_SECONDS.observe(lag)
     return _served(request, found, rendered, device.id, device.generation)
 
 
 async def render_device(
-    ctx: ProvisionContext, vendor: Vendor, found: Identified, device: DeviceRecord
+    ctx: ProvisionContext, vendor: Vendor, found: Identified, device: DeviceRecord, profile: str
 ) -> Rendered:
+    """``profile``: the user's stored profile JSON for the model, "" for
+    none yet (created from the tenant's default now)."""
     spec = vendor.model(device.model)
-    profile = None
+    user_profile = None
     if device.user is not None and device.user_tenant is not None:
-        profile = await ctx.profiles.get_or_create(
-            device.user_tenant, device.user.extension, vendor.name, device.model, ctx.clock()
+        user_profile = (
+            Profile.model_validate_json(profile)
+            if profile
+            else await ctx.profiles.get_or_create(
+                device.user_tenant, device.user.extension, vendor.name, device.model, ctx.clock()
+            )
         )
     screen = (
         ctx.links.login_logout(device.id, device.generation, ctx.clock())
         if vendor.screen_forms
         else None
     )
-    view = build_view(device, spec, ctx.site, profile, screen, ctx.admin_password(device.id))
+    view = build_view(device, spec, ctx.site, user_profile, screen, ctx.admin_password(device.id))
     return vendor.render(found.request, view)
 
 

@@ -14,9 +14,14 @@ FETCHES = Counter(
 )
 RENDER_SECONDS = Histogram(
     "hotdesk_provision_render_seconds",
-    "Time to build and render one device file, Redis reads included",
+    "Time to build and render one device file (on a render-cache miss)",
     ["vendor"],
     buckets=_RENDER_BUCKETS,
+)
+RENDER_CACHE = Counter(
+    "hotdesk_provision_render_cache_total",
+    "Device files looked up in the render cache, by result (hit, miss)",
+    ["result"],
 )
 PUSHES = Counter(
     "hotdesk_provision_pushes_total",

@@ -26,6 +26,7 @@ from services.provision.links import ScreenLinks
 from services.provision.notify import CheckSyncNotifier
 from services.provision.pacing import TokenBucket
 from services.provision.profiles import ProfileStore
+from services.provision.rendercache import RenderCache
 from services.provision.resync import ConsumerOptions, ResyncConsumer
 from services.provision.settings import ProvisionSettings
 from services.provision.status import StatusBook
@@ -105,6 +106,7 @@ class ProvisionService(ServiceShell):
         context = ProvisionContext(
             devices=DeviceDirectory(self.redis, self.tenants, self.box),
             profiles=self.profiles,
+            renders=RenderCache(s.render_cache_entries, s.render_cache_seconds),
             status=self.status,
             digest=DigestAuth(s.digest_realm, key, s.digest_nonce_seconds),
             failures=DigestFailures(

@@ -51,6 +51,12 @@ class ProvisionSettings(ServiceSettings):
     # twice the default resync). A link is also dead as soon as the device's
     # binding changes (a login or logout since the file was fetched).
     screen_token_seconds: int = Field(default=172_800, ge=600)
+    # Rendered device files kept in memory (see rendercache): at most
+    # render_cache_entries (the least recently used go), each served for at
+    # most render_cache_seconds, so a file's phone-screen links are that
+    # much older than the file (screen_token_seconds must cover it too).
+    render_cache_entries: int = Field(default=20_000, ge=0)
+    render_cache_seconds: int = Field(default=300, ge=0)
     binding_address: str = "127.0.0.1:7100"
     auth_address: str = "127.0.0.1:7200"
     rpc_timeout_seconds: float = Field(default=3.0, gt=0)
@@ -77,9 +83,10 @@ class ProvisionSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _screen_links_outlive_resync(self) -> "ProvisionSettings":
-        if self.screen_token_seconds <= self.phone_resync_seconds:
+        if self.screen_token_seconds <= self.phone_resync_seconds + self.render_cache_seconds:
             raise ValueError(
-                "screen_token_seconds must be longer than phone_resync_seconds "
-                "(phones would keep expired Login/Logout links until their next resync)"
+                "screen_token_seconds must be longer than phone_resync_seconds plus "
+                "render_cache_seconds (phones would keep expired Login/Logout links until "
+                "their next resync)"
             )
         return self

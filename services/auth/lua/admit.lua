@@ -12,21 +12,33 @@
 -- attempts cannot all pass an open gate; refund.lua gives it back when the
 -- PIN was right.
 --
--- ARGV: now_ms, device_max, device_window_ms, device_lock_ms, free_attempts,
---       backoff_base_ms, backoff_max_ms, lock_after, lock_ms, window_ms,
---       user_max, user_window_ms, user_lock_ms
--- Returns {verdict, fails, gate, gate_until_ms, user_locks, device_locks,
---          user_wide_locks}:
+-- ARGV, named fields: now_ms, device_max, device_window_ms, device_lock_ms,
+--       free_attempts, backoff_base_ms, backoff_max_ms, lock_after, lock_ms,
+--       window_ms, user_max, user_window_ms, user_lock_ms
+-- Returns named fields verdict, fails, gate, gate_until_ms, user_locks,
+-- device_locks, user_wide_locks:
 --   verdict "open" (admitted) or "backoff"/"locked" (refused);
 --   fails   user+device failures (this attempt included when admitted);
 --   gate    refused: what refused it; admitted: what the next attempt meets
 --           if this one fails ("open", "backoff", "locked"), until gate_until_ms;
 --   *_locks 1 if this attempt, should it fail, starts that lockout.
-local now = tonumber(ARGV[1])
-local device_max, device_window, device_lock = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local free, base, cap = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local lock_after, lock_ms, window = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
-local user_max, user_window, user_lock = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
+local a = named_args(ARGV, {'now_ms', 'device_max', 'device_window_ms', 'device_lock_ms',
+                            'free_attempts', 'backoff_base_ms', 'backoff_max_ms', 'lock_after',
+                            'lock_ms', 'window_ms', 'user_max', 'user_window_ms', 'user_lock_ms'})
+local now = tonumber(a.now_ms)
+local device_max, device_window = tonumber(a.device_max), tonumber(a.device_window_ms)
+local device_lock = tonumber(a.device_lock_ms)
+local free, base, cap = tonumber(a.free_attempts), tonumber(a.backoff_base_ms), tonumber(a.backoff_max_ms)
+local lock_after, lock_ms, window = tonumber(a.lock_after), tonumber(a.lock_ms), tonumber(a.window_ms)
+local user_max, user_window = tonumber(a.user_max), tonumber(a.user_window_ms)
+local user_lock = tonumber(a.user_lock_ms)
+local REPLY = {'verdict', 'fails', 'gate', 'gate_until_ms', 'user_locks', 'device_locks',
+               'user_wide_locks'}
+local function reply(verdict, fails, gate, until_ms, user_locks, device_locks, wide_locks)
+  return named_reply({verdict = verdict, fails = fails, gate = gate, gate_until_ms = until_ms,
+                      user_locks = user_locks, device_locks = device_locks,
+                      user_wide_locks = wide_locks}, REPLY)
+end
 
 local function load(key)
   local v = redis.call('HMGET', key, 'fails', 'until_ms', 'locked', 'expires_ms')
@@ -66,7 +78,7 @@ local fails = user and user.fails or 0
 local counters = {device, wide, user}
 for _, s in ipairs(counters) do
   local state = blocked(s)
-  if state then return {state, fails, state, s.until_ms, 0, 0, 0} end
+  if state then return reply(state, fails, state, s.until_ms, 0, 0, 0) end
 end
 
 -- A counter that locks after max failures within its window.
@@ -112,7 +124,7 @@ end
 for _, s in ipairs(counters) do
   local state = blocked(s)
   if state then
-    return {'open', fails, state, s.until_ms, user_locks, device_locks, wide_locks}
+    return reply('open', fails, state, s.until_ms, user_locks, device_locks, wide_locks)
   end
 end
-return {'open', fails, 'open', 0, user_locks, device_locks, wide_locks}
+return reply('open', fails, 'open', 0, user_locks, device_locks, wide_locks)

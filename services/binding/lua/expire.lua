@@ -1,9 +1,10 @@
--- End up to ARGV[4] sessions of the group whose expiry has passed.
+-- End up to `limit` sessions of the group whose expiry has passed.
 -- KEYS[1] the group's expiry sorted set
--- ARGV: prefix, now_ms, stream maxlen, limit
--- Returns {due, ended}: how many index entries were due (the caller repeats
--- while that reaches the limit) and the sessions ended.
-local prefix, now, maxlen, limit = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+-- ARGV, named fields: prefix, now_ms, maxlen (of the event stream), limit
+-- Returns named fields due, ended: how many index entries were due (the
+-- caller repeats while that reaches the limit) and the sessions ended.
+local a = named_args(ARGV, {'prefix', 'now_ms', 'maxlen', 'limit'})
+local prefix, now, maxlen, limit = a.prefix, tonumber(a.now_ms), a.maxlen, a.limit
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
 local ended = {}
 for _, device in ipairs(due) do
@@ -14,4 +15,4 @@ for _, device in ipairs(due) do
     redis.call('ZREM', KEYS[1], device)  -- stale index entry
   end
 end
-return {#due, ended}
+return named_reply({due = #due, ended = ended}, {'due', 'ended'})

@@ -17,12 +17,13 @@ local parts = {}
 local k = 1
 if mode ~= 'u' then
   local d = redis.call('HMGET', KEYS[k], 'tenant', 'hotdesk', 'emergency_cid',
-                       'user_tenant', 'user_ext', 'expires_ms')
+                       SESSION_TENANT, SESSION_EXT, SESSION_SINCE, SESSION_EXPIRES)
   k = k + 1
   local user_tenant, ext, name, cid = '', '', '', ''
-  if d[4] and not is_past(tonumber(d[6]) or 0, now) then
-    user_tenant, ext = d[4], d[5]
-    local u = redis.call('HMGET', usr_key(prefix, d[4], d[5]), 'name', 'caller_id')
+  local session = live_session({d[4], d[5], d[6], d[7]}, now)
+  if session then
+    user_tenant, ext = session[1], session[2]
+    local u = redis.call('HMGET', usr_key(prefix, user_tenant, ext), 'name', 'caller_id')
     name, cid = u[1] or '', u[2] or ''
   end
   local part = {'device_tenant', d[1] or '', 'hotdesk', d[2] or '',
@@ -39,11 +40,13 @@ if mode ~= 'u' then
   parts[#parts + 1] = part
 end
 if mode ~= 'c' then
-  local u = redis.call('HMGET', KEYS[k], 'hotdesk', 'unavailable', 'device')
+  local u = redis.call('HMGET', KEYS[k], 'hotdesk', 'unavailable', USER_DEVICE)
   local device, device_tenant = '', ''
   if u[3] then
-    local d = redis.call('HMGET', dev_key(prefix, u[3]), 'tenant', 'expires_ms')
-    if not is_past(tonumber(d[2]) or 0, now) then
+    local d = redis.call('HMGET', dev_key(prefix, u[3]), 'tenant', SESSION_TENANT, SESSION_EXT,
+                         SESSION_SINCE, SESSION_EXPIRES)
+    local session = live_session({d[2], d[3], d[4], d[5]}, now)
+    if session and usr_key(prefix, session[1], session[2]) == KEYS[k] then
       device, device_tenant = u[3], d[1] or ''
     end
   end

@@ -1,8 +1,10 @@
 """What the vendor modules share: one way to load a vendor's templates, and
 the helpers for values that end up in a phone's files."""
 
+import hashlib
 import re
 from collections.abc import Callable
+from importlib import resources
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
@@ -11,6 +13,23 @@ from markupsafe import Markup
 from services.provision.vendors.base import Rendered
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _template_version() -> str:
+    """A digest of every vendor's templates (a rendered file depends on them)."""
+    digest = hashlib.sha256()
+    folders = [resources.files("services.provision").joinpath("templates")]
+    while folders:
+        folder = folders.pop()
+        for item in sorted(folder.iterdir(), key=lambda i: i.name):
+            if item.is_dir():
+                folders.append(item)
+            else:
+                digest.update(f"{item.name}\0".encode() + item.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+TEMPLATE_VERSION = _template_version()
 
 
 def one_line(value: object) -> object:
