@@ -126,6 +126,26 @@ class Edges:
         """CPU seconds of every process of the stack (both edges)."""
         return sum(self._kamailio_cpu(p) for p in PATHS) + sum(self._shared_cpu().values())
 
+    def _lookup_totals(self) -> tuple[tuple[float, int], tuple[float, int]]:
+        """Seconds and count of the hot-desk edge's answered lookups so far:
+        Kamailio's histogram, the binding service's."""
+        kamailio = dict(
+            line.split()[:2]
+            for line in self.kamailio[HOTDESK].metrics().splitlines()
+            if line.startswith("kamailio_hotdesk_lookup_seconds_")
+        )
+        binding = self.st.binding.metrics()
+        return (
+            (
+                float(kamailio.get("kamailio_hotdesk_lookup_seconds_sum", 0)),
+                int(float(kamailio.get("kamailio_hotdesk_lookup_seconds_count", 0))),
+            ),
+            (
+                binding["hotdesk_binding_route_lookup_seconds_sum"],
+                int(binding["hotdesk_binding_route_lookup_seconds_count"]),
+            ),
+        )
+
     def settle(self, window: float = 0.5) -> None:
         """Until the last step's stragglers are done (an overloaded edge
         works off its backlog; the phone retransmits unacknowledged 200s),
@@ -161,10 +181,15 @@ class Edges:
             *("-trace_err", "-error_file", str(run_dir / "errors.log")),
         )
         before, ours_before, busy_before = self._cpu(path), self._all_cpu(), machine_busy_seconds()
+        lookups_before = self._lookup_totals()
         started = time.monotonic()
         caller_cpu = _run_for_cpu(argv, run_dir, limit + 30)
         wall = time.monotonic() - started
         after, ours_after, busy_after = self._cpu(path), self._all_cpu(), machine_busy_seconds()
+        lookups = [
+            (end[0] - start[0], end[1] - start[1])
+            for start, end in zip(lookups_before, self._lookup_totals(), strict=True)
+        ]
         ours = ours_after - ours_before + caller_cpu
         totals = final_stats(stat)
         sent_rate, setup = parse_short_log(short.read_text(errors="replace"))
@@ -183,6 +208,8 @@ class Edges:
             setup_ms=tuple(setup),
             cpu_seconds={k: after[k] - before[k] for k in after} | {"calling sipp": caller_cpu},
             others_cores=max(0.0, busy_after - busy_before - ours) / wall,
+            lookups_at_kamailio=lookups[0] if path == HOTDESK else (0.0, 0),
+            lookups_in_binding=lookups[1] if path == HOTDESK else (0.0, 0),
         )
 
 

@@ -42,6 +42,11 @@ class Step:
     cpu_seconds: Mapping[str, float] = field(default_factory=dict)  # process -> CPU during the step
     others_cores: float = 0.0  # cores busy with processes not of this run during the step
     rerun: bool = False  # the first try failed while other processes were busy
+    # Hot-desk path: seconds and count of the answered lookups during the
+    # step, as Kamailio saw them (query -> resumed) and in the binding
+    # service's handler (Redis included).
+    lookups_at_kamailio: tuple[float, int] = (0.0, 0)
+    lookups_in_binding: tuple[float, int] = (0.0, 0)
 
     @property
     def completed_ratio(self) -> float:
@@ -209,6 +214,38 @@ def cpu_table(steps: Sequence[Step]) -> str:
     )
 
 
+def _mean_ms(total: tuple[float, int]) -> float | None:
+    seconds, count = total
+    return seconds / count * 1000 if count else None
+
+
+def lookup_table(steps: Sequence[Step]) -> str:
+    """Where a lookup's time goes, per hot-desk step: its mean as Kamailio
+    sees it, the binding service's handler, and the difference (HTTP on
+    both sides, the async worker's queue and the transaction's resume)."""
+    rows = []
+    for s in steps:
+        at_kamailio, in_binding = _mean_ms(s.lookups_at_kamailio), _mean_ms(s.lookups_in_binding)
+        rest = None if at_kamailio is None or in_binding is None else at_kamailio - in_binding
+        rows.append(
+            [
+                f"{s.rate:,}",
+                f"{s.lookups_at_kamailio[1]:,}",
+                *map(_ms, (at_kamailio, in_binding, rest)),
+            ]
+        )
+    return table(
+        [
+            "hot-desk offered/s",
+            "lookups",
+            "mean at Kamailio ms",
+            "binding handler ms",
+            "HTTP, queues, resume ms",
+        ],
+        rows,
+    )
+
+
 def _knee_text(k: Knee) -> str:
     if k.rate is None:
         return f"below the lowest step ({k.first_bad:,}/s failed)"
@@ -258,6 +295,8 @@ def report(ladder: Sequence[Step], half: Sequence[Step]) -> str:
         step_table(by_rate(ladder)),
         "",
         cpu_table(by_rate(ladder)),
+        "",
+        lookup_table([s for s in by_rate(ladder) if s.path == HOTDESK]),
     ]
     if half:
         parts += ["", "Both paths at half the plain knee", step_table(by_rate(half))]

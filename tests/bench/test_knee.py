@@ -17,6 +17,7 @@ from bench.knee import (
     headline,
     headline_table,
     knee,
+    lookup_table,
     step_table,
 )
 
@@ -166,3 +167,12 @@ def test_short_log_gives_sent_rate_and_setup_from_the_first_authenticated_invite
     # a: first authenticated INVITE at 100.002 (its retransmission counts in
     # the wait), first 200 OK at 100.505; the repeated 200 is not a call
     assert setup == [pytest.approx(503.0)]
+
+
+def test_lookup_table_splits_kamailio_time_into_handler_and_the_rest() -> None:
+    looked_up = replace(
+        step(HOTDESK, 200), lookups_at_kamailio=(0.5, 100), lookups_in_binding=(0.2, 100)
+    )
+    row = lookup_table([looked_up, step(HOTDESK, 400)]).splitlines()[2:]
+    assert row[0].split() == ["200", "100", "5.00", "2.00", "3.00"]
+    assert row[1].split() == ["400", "0", "-", "-", "-"]
