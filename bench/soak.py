@@ -12,6 +12,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+from bench.capacity import ANSWER_SCENARIO
 from bench.edge_calls import LOAD_SCENARIO, answering_phone, register, stack
 from bench.measure import table
 from tests.support.demo import caller_argv
@@ -25,7 +26,8 @@ class Sample:
     elapsed_s: float
     calls_ok: int
     calls_failed: int
-    metrics: dict[str, float]
+    metrics: dict[str, float]  # Kamailio's
+    binding_rss_mb: float  # the binding service's resident memory
 
 
 def _metrics(text: str) -> dict[str, float]:
@@ -38,6 +40,12 @@ def _metrics(text: str) -> dict[str, float]:
             except ValueError:
                 continue
     return values
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    return kb / 1024
 
 
 def _calls(stat_file: str) -> tuple[int, int]:
@@ -57,7 +65,9 @@ def soak(seconds: int, rate: int, every: int) -> list[Sample]:
         kamailio = st.edge("kamailio-soak")
         kamailio.start()
         port = free_udp_port()
-        phone = answering_phone(port, "-l", str(rate * 4))
+        # Answered at once (no 180: under load Kamailio may relay it after
+        # the 200, which the calling sipp counts as a failed call).
+        phone = answering_phone(port, "-l", str(rate * 4), scenario=ANSWER_SCENARIO)
         stat = str(st.work / "soak-stat.csv")
         caller: subprocess.Popen[bytes] | None = None
         try:
@@ -96,7 +106,15 @@ def soak(seconds: int, rate: int, every: int) -> list[Sample]:
                     register(kamailio, "hd3002", port)
                     last_register = now
                 ok, failed = _calls(stat)
-                samples.append(Sample(now - started, ok, failed, _metrics(kamailio.metrics())))
+                samples.append(
+                    Sample(
+                        now - started,
+                        ok,
+                        failed,
+                        _metrics(kamailio.metrics()),
+                        _rss_mb(st.binding.pid),
+                    )
+                )
                 if caller.poll() is not None:
                     break
         finally:
@@ -123,15 +141,18 @@ def report(samples: list[Sample]) -> str:
         for _, name, scale in _SHOWN:
             value = s.metrics.get(name)
             row.append("-" if value is None else f"{value * scale:,.1f}")
-        rows.append(row)
-    text = table(["s", "calls ok", "failed", *[label for label, _, _ in _SHOWN]], rows)
+        rows.append([*row, f"{s.binding_rss_mb:,.1f}"])
+    labels = [label for label, _, _ in _SHOWN]
+    text = table(["s", "calls ok", "failed", *labels, "binding RSS MB"], rows)
     if len(samples) >= 2:
         first, last = samples[0].metrics, samples[-1].metrics
         growth = (
             last.get("kamailio_shmem_used_size", 0) - first.get("kamailio_shmem_used_size", 0)
         ) / 1_048_576
+        rss = samples[-1].binding_rss_mb - samples[0].binding_rss_mb
         text += (
             f"\nshared memory from the first to the last sample: {growth:+.2f} MB; "
+            f"binding service RSS: {rss:+.1f} MB; "
             f"lookup errors: {last.get('kamailio_script_hotdesk_lookup_errors_total', 0):.0f}"
         )
     return text

@@ -100,9 +100,21 @@ def register(redis: Redis, package: str, *names: str) -> AsyncScript:
     return redis.register_script(source(package, *names))
 
 
-def queue(pipe: Pipeline, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> None:
-    """``script`` on ``pipe`` as a plain EVALSHA (see ``pipelined``)."""
-    pipe.evalsha(script.sha, len(keys), *keys, *args)
+def queue(
+    pipe: Pipeline,
+    script: AsyncScript,
+    keys: Sequence[str],
+    args: Sequence[Any],
+    *,
+    read_only: bool = False,
+) -> None:
+    """``script`` on ``pipe`` as a plain EVALSHA (see ``pipelined``);
+    ``read_only``: as EVALSHA_RO, which a Redis user with read-only access
+    to the keys may run (EVALSHA needs write access to every key it names)."""
+    if read_only:
+        pipe.evalsha_ro(script.sha, len(keys), *keys, *args)
+    else:
+        pipe.evalsha(script.sha, len(keys), *keys, *args)
 
 
 async def pipelined(

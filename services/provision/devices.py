@@ -182,6 +182,7 @@ class DeviceDirectory:
                     keys.provision_status(tenant.group, device_id),
                 ],
                 named({"prefix": keys.prefix(tenant.group), "now_ms": now_ms}),
+                read_only=True,  # the provision user only reads devices
             )
 
     def _decode(

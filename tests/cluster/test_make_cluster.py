@@ -4,7 +4,6 @@ placed through node c, rings that desk with the user's identity; killing
 the Redis master that holds the demo tenants' slot loses no session and a
 new login works again after the fail-over; Ctrl-C stops everything."""
 
-import contextlib
 import json
 import os
 import signal
@@ -20,6 +19,7 @@ import pytest
 from services.devstack.cluster import ClusterSettings
 from tests.cluster.conftest import free_node_ports
 from tests.support.demo import desk_call, register_desk
+from tests.support.devstack_process import devstack_process, operator_cli_env
 from tests.support.kamailio import free_sip_port, free_tcp_port, free_udp_port
 from tests.support.sipp import Sipp, answered
 
@@ -83,43 +83,17 @@ def _as_env(settings: ClusterSettings) -> dict[str, str]:
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster]:
     settings = _free_settings(tmp_path_factory.mktemp("make-cluster"))
     env = os.environ | _as_env(settings)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.devstack.cluster"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    output: list[str] = []
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 180
-    for line in proc.stdout:
-        output.append(line)
-        if "is running as a cluster" in line:
-            break
-        assert time.monotonic() < deadline, "".join(output[-40:])
-    why = [line for line in output if "make cluster:" in line or " exited" in line]
-    assert proc.poll() is None, "".join(why + output[-40:])
-    run = settings.data_dir
-    cli_env = env | {
-        "HOTDESK_CLI_BINDING_ADDRESS": f"127.0.0.1:{settings.binding_grpc_port}",
-        "HOTDESK_CLI_AUTH_ADDRESS": f"127.0.0.1:{settings.auth_grpc_port}",
-        "HOTDESK_CLI_PROVISION_ADDRESS": f"127.0.0.1:{settings.provision_grpc_port}",
-        "HOTDESK_CLI_GRPC_TLS_CERT_FILE": str(run / "pki" / "operator.crt"),
-        "HOTDESK_CLI_GRPC_TLS_KEY_FILE": str(run / "pki" / "operator.key"),
-        "HOTDESK_CLI_GRPC_TLS_CA_FILE": str(run / "pki" / "ca.crt"),
-    }
-    try:
+    with devstack_process("services.devstack.cluster", env, "is running as a cluster") as (
+        proc,
+        output,
+    ):
+        cli_env = env | operator_cli_env(
+            settings.data_dir,
+            settings.binding_grpc_port,
+            settings.auth_grpc_port,
+            settings.provision_grpc_port,
+        )
         yield RunningCluster(proc, settings, cli_env, output)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_a_call_through_node_c_rings_the_desk_registered_at_node_a(

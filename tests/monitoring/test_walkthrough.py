@@ -2,23 +2,20 @@
 run as the README writes it: its last step, the panel check against make
 run's own Prometheus, finds data in every panel of the overview dashboard."""
 
-import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from services.devstack.stack import DevStackSettings
+from tests.support.devstack_process import ROOT, devstack_process, operator_cli_env
 from tests.support.kamailio import free_sip_port, free_tcp_port, free_udp_port
 
-ROOT = Path(__file__).resolve().parents[2]
 BANNER_END = "First login (in another terminal"
 
 
@@ -55,40 +52,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStackSettings
         f"HOTDESK_DEV_{k.upper()}": json.dumps(v) if isinstance(v, tuple) else str(v)
         for k, v in settings.model_dump().items()
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.devstack"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    output: list[str] = []
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 180
-    for line in proc.stdout:
-        output.append(line)
-        if BANNER_END in line:
-            break
-        assert time.monotonic() < deadline, "".join(output[-40:])
-    assert proc.poll() is None, "".join(output[-40:])
-    try:
+    with devstack_process("services.devstack", env, BANNER_END):
         yield settings
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_every_overview_panel_has_data_after_the_readme_walkthrough(
     stack: DevStackSettings,
 ) -> None:
-    s, pki = stack, stack.data_dir / "pki"
+    s = stack
     script = walkthrough()
     for default, port in (
         (5060, s.sip_port),
@@ -98,14 +69,7 @@ def test_every_overview_panel_has_data_after_the_readme_walkthrough(
     ):
         script = script.replace(f"127.0.0.1:{default}", f"127.0.0.1:{port}")
     script = script.replace(".venv/bin/", f"{Path(sys.executable).parent}/")
-    cli = {
-        "HOTDESK_CLI_BINDING_ADDRESS": f"127.0.0.1:{s.binding_grpc_port}",
-        "HOTDESK_CLI_AUTH_ADDRESS": f"127.0.0.1:{s.auth_grpc_port}",
-        "HOTDESK_CLI_PROVISION_ADDRESS": f"127.0.0.1:{s.provision_grpc_port}",
-        "HOTDESK_CLI_GRPC_TLS_CERT_FILE": str(pki / "operator.crt"),
-        "HOTDESK_CLI_GRPC_TLS_KEY_FILE": str(pki / "operator.key"),
-        "HOTDESK_CLI_GRPC_TLS_CA_FILE": str(pki / "ca.crt"),
-    }
+    cli = operator_cli_env(s.data_dir, s.binding_grpc_port, s.auth_grpc_port, s.provision_grpc_port)
     # The one PIN the walk-through types (Carol's) comes from stdin here.
     run = subprocess.run(
         ["bash", "-c", script],
