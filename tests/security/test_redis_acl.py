@@ -1,15 +1,21 @@
 """Redis: nobody in without a password, each component only at its own
 keys, Kamailio read-only on a replica, and no secret in the clear."""
 
+import asyncio
 import socket
 
 import pytest
 import redis
+import redis.asyncio
 from redis.exceptions import AuthenticationError, NoPermissionError
 
 from services.kernel import keys
+from services.kernel.secretbox import SecretBox
+from services.kernel.tenants import TenantCache
+from services.provision.devices import DeviceDirectory
 from tests.support.edge import Edge
 from tests.support.redis_server import RedisServer
+from tests.support.secrets import secrets_key_file
 
 GROUP = "acme-group"
 CREDENTIALS = keys.sip_credentials("hotdesk.local", "hd3001")
@@ -54,6 +60,27 @@ def test_each_service_reaches_only_its_own_keys(
             c.keys("*")  # nobody lists the keyspace
         with pytest.raises(NoPermissionError):
             c.flushall()
+
+
+def test_the_provision_service_reads_a_device_file_as_its_own_user(edge: Edge) -> None:
+    """Its read-only script on the device keys (EVALSHA would need write
+    access to them and be refused), as the service's own user."""
+
+    async def read() -> str | None:
+        password = edge.redis.password_file("provision").read_text().strip()
+        r = redis.asyncio.Redis(
+            port=edge.redis.port, username="provision", password=password, decode_responses=True
+        )
+        async with r:
+            tenants = TenantCache(r)
+            await tenants.refresh()
+            box = SecretBox.from_file(secrets_key_file(), "provision")
+            made = await DeviceDirectory(r, tenants, box).for_file(
+                tenants.by_id["acme"], "hd3001", 0
+            )
+            return made.device.vendor if made.device else None
+
+    assert asyncio.run(read()) == "yealink"
 
 
 def test_the_menu_reads_the_directory_it_needs_and_writes_nothing(edge: Edge) -> None:
