@@ -17,7 +17,8 @@ from services.kernel.redis_conn import connect
 from services.kernel.tenants import TenantCache
 from tests.directory.support import dump
 from tests.support.demo import import_demo_directory
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.ports import free_port
+from tests.support.redis_server import RedisServer
 
 
 def _cli(port: int, *args: str) -> str:

@@ -37,7 +37,7 @@ from services.devstack import prometheus_rule, redis_acl
 from services.devstack.kamailio import EdgeAddresses, local_config
 from services.menu.settings import MenuSettings
 from services.provision.settings import ProvisionSettings
-from tests.support.redis_server import free_port
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).parents[1]
 K8S = ROOT / "deploy" / "k8s"

@@ -31,7 +31,8 @@ from tests.support.containers import (
 from tests.support.flood import options_request
 from tests.support.kamailio import free_sip_port, free_tcp_port, free_udp_port
 from tests.support.pki import credentials
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.ports import free_port
+from tests.support.redis_server import RedisServer
 from tests.support.secrets import secrets_key_file
 
 # The images' users and groups (the manifests' runAsUser and fsGroup).

@@ -28,7 +28,8 @@ from services.kernel import keys
 from services.kernel.tenants import TenantCache, TenantConfig
 from tests.support import pki
 from tests.support.clock import FakeClock
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.ports import free_port
+from tests.support.redis_server import RedisServer
 from tests.support.services import auth_settings, binding_settings
 
 SERVICE = "hotdesk.v1.AuthService"

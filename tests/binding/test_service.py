@@ -36,7 +36,8 @@ from services.kernel.tenants import TenantCache, TenantConfig
 from tests.binding.conftest import events
 from tests.support import pki, seed
 from tests.support.clock import FakeClock
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.ports import free_port
+from tests.support.redis_server import RedisServer
 from tests.support.services import binding_settings
 
 Stub: TypeAlias = "binding_pb2_grpc.BindingServiceAsyncStub"  # exists for type checkers only

@@ -16,7 +16,8 @@ from services.cli.main import main
 from services.kernel import keys
 from tests.directory.support import EXAMPLE, GROUP, dump, edited
 from tests.support import pki
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.ports import free_port
+from tests.support.redis_server import RedisServer
 from tests.support.secrets import pin_digest_key_file, secrets_key_file
 from tests.support.services import auth_settings, binding_settings
 

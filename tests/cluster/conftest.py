@@ -1,20 +1,11 @@
 import random
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from services.devstack.redis_cluster import LocalRedisCluster
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+from tests.support.ports import bindable
 
 
 def free_node_ports(n: int) -> tuple[int, ...]:
@@ -23,7 +14,7 @@ def free_node_ports(n: int) -> tuple[int, ...]:
     found: list[int] = []
     for _ in range(1000):
         port = random.randrange(20000, 30000)
-        if port not in found and _bindable(port) and _bindable(port + 10000):
+        if port not in found and bindable(port) and bindable(port + 10000):
             found.append(port)
             if len(found) == n:
                 return tuple(found)

@@ -4,7 +4,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -14,35 +13,22 @@ from typing import Any
 from services.devstack.kamailio import EdgeAddresses, kamailio_argv, prepare_run_dir
 from services.devstack.redis_cluster import LocalRedisCluster
 from tests.support.pki import credentials
+from tests.support.ports import free_port
 from tests.support.processes import wait_until_serving
 from tests.support.redis_server import RedisServer
 
 
 def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    return free_port(tcp=False, udp=True)
 
 
 def free_sip_port() -> int:
     """A port free for both UDP and TCP (SIP listens on both)."""
-    for _ in range(50):
-        port = free_udp_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no port free for both UDP and TCP")
+    return free_port(tcp=True, udp=True)
 
 
 def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    return free_port()
 
 
 def _redis_addresses(redis: RedisServer | LocalRedisCluster) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from services.devstack.prometheus import prometheus_argv, scrape_config
 from services.monitoring.prometheus_api import PrometheusAPI
+from tests.support.ports import free_port
 from tests.support.processes import wait_until_serving
-from tests.support.redis_server import free_port
 
 
 class PrometheusServer(PrometheusAPI):

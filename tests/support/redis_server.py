@@ -1,7 +1,6 @@
 """A real redis-server for tests, on a free port, with AOF on."""
 
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -9,13 +8,7 @@ from pathlib import Path
 import redis
 
 from services.devstack import redis_acl
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.support.ports import free_port
 
 
 class RedisServer:

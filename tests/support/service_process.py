@@ -9,8 +9,8 @@ import urllib.request
 from pathlib import Path
 
 from tests.support.pki import tls_env
+from tests.support.ports import free_port
 from tests.support.processes import wait_until_serving
-from tests.support.redis_server import free_port
 from tests.support.secrets import secrets_key_file
 
 ROOT = Path(__file__).resolve().parents[2]

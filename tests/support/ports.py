@@ -1,0 +1,34 @@
+"""Free loopback ports for the processes a test starts.
+
+Ports come from 10000-19999, below Linux's ephemeral range (32768-60999 by
+default): a port the kernel picked for us (bind to 0) is in the range it
+also gives every outgoing connection, and on a busy machine one of those
+could take it between the check and the server's bind. A port is handed
+out once per test process, and only after binding it worked for each
+transport asked for."""
+
+import random
+import socket
+
+_RANGE = (10_000, 19_999)
+_handed_out: set[int] = set()
+
+
+def bindable(port: int, kind: int = socket.SOCK_STREAM) -> bool:
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port(*, tcp: bool = True, udp: bool = False) -> int:
+    """A port free for TCP and/or UDP on 127.0.0.1."""
+    kinds = [k for k, wanted in ((socket.SOCK_STREAM, tcp), (socket.SOCK_DGRAM, udp)) if wanted]
+    for _ in range(500):
+        port = random.randint(*_RANGE)
+        if port not in _handed_out and all(bindable(port, k) for k in kinds):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free port in {_RANGE}")
