@@ -12,7 +12,9 @@ def test_two_tiny_steps_complete_calls_on_both_paths() -> None:
     for step in capacity.ladder + capacity.half:
         assert step.attempted > 0
         assert step.completed > 0, step
-        assert len(step.setup_ms) > 0
+        # Every completed call's set-up was found in sipp's log (a count: the
+        # times themselves are the benchmark's to report, never a test's).
+        assert len(step.setup_ms) >= step.completed
         assert step.cpu_seconds.keys() == {
             "kamailio",
             "binding",
