@@ -23,17 +23,12 @@ GROUP = "acme-group"
 
 @pytest.fixture
 def json_logging_node(fresh_edge: Edge, tmp_path: Path) -> Iterator[KamailioServer]:
-    node = fresh_edge.another_kamailio(
+    with fresh_edge.running_kamailio(
         tmp_path / "kamailio",
         tls=False,
         json_logs=True,
-    )
-    try:
-        node.start()
-        node.wait_for_peer_reload()
+    ) as node:
         yield node
-    finally:
-        node.stop()
 
 
 def json_lines(path: Path) -> list[dict[str, Any]]:

@@ -27,17 +27,12 @@ def relay(tmp_path: Path) -> Iterator[RtpEngine]:
 @pytest.fixture
 def relayed(fresh_edge: Edge, relay: RtpEngine, tmp_path: Path) -> Iterator[KamailioServer]:
     """A Kamailio of the edge whose voice-menu calls go through ``relay``."""
-    node = fresh_edge.another_kamailio(
+    with fresh_edge.running_kamailio(
         tmp_path / "kamailio",
         tls=False,
         rtpengine=relay.ng_socket,
-    )
-    try:
-        node.start()
-        node.wait_for_peer_reload()
+    ) as node:
         yield node
-    finally:
-        node.stop()
 
 
 def test_a_login_by_voice_with_media_through_the_relay(

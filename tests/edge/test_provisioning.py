@@ -24,20 +24,7 @@ from tests.support.sipp import Sipp
 
 @pytest.fixture(scope="module")
 def provision(edge: Edge) -> Iterator[ServiceProcess]:
-    service = ServiceProcess(
-        "provision",
-        edge.redis.url,
-        edge.logs.parent / "provision.log",
-        ("grpc", "http"),
-        {
-            "HOTDESK_PROVISION_BINDING_ADDRESS": edge.binding.grpc_address,
-            "HOTDESK_PROVISION_SIP_PROXY_PORT": str(edge.kamailio.sip_port),
-            "HOTDESK_PROVISION_PUSH_EDGE_PORT": str(edge.kamailio.push_port),
-            "HOTDESK_PROVISION_PUSH_BIND_HOST": PUSH_HOST,
-            "HOTDESK_PROVISION_PUSH_TIMEOUT_SECONDS": "2",
-            "HOTDESK_PROVISION_CONSUMER_NAME": "edge-test",
-        },
-    )
+    service = edge.provision(edge.logs.parent / "provision.log", "edge-test")
     service.start()
     yield service
     service.stop()

@@ -19,7 +19,6 @@ from services.monitoring.panels import Target, committed, resolved
 from tests.support import pki
 from tests.support.dashboards import selectors
 from tests.support.edge import Edge, edge_stack
-from tests.support.fleet import PUSH_HOST
 from tests.support.kamailio import free_udp_port
 from tests.support.menu_calls import scenario
 from tests.support.prometheus import PrometheusServer
@@ -42,20 +41,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusS
     # Two wrong PINs lock a user out on a desk (the voice menu's one call).
     lockout = {"HOTDESK_AUTH_FREE_ATTEMPTS": "2", "HOTDESK_AUTH_LOCK_AFTER": "2"}
     with edge_stack(root, lockout) as edge:
-        provision = ServiceProcess(
-            "provision",
-            edge.redis.url,
-            root / "provision.log",
-            ("grpc", "http"),
-            {
-                "HOTDESK_PROVISION_BINDING_ADDRESS": edge.binding.grpc_address,
-                "HOTDESK_PROVISION_SIP_PROXY_PORT": str(edge.kamailio.sip_port),
-                "HOTDESK_PROVISION_PUSH_EDGE_PORT": str(edge.kamailio.push_port),
-                "HOTDESK_PROVISION_PUSH_BIND_HOST": PUSH_HOST,
-                "HOTDESK_PROVISION_PUSH_TIMEOUT_SECONDS": "2",
-                "HOTDESK_PROVISION_CONSUMER_NAME": "monitored",
-            },
-        )
+        provision = edge.provision(root / "provision.log", "monitored")
         provision.start()
         services = {"binding": edge.binding, "auth": edge.auth, "menu": edge.menu}
         scraped = {name: [f"127.0.0.1:{s.ports['ops']}"] for name, s in services.items()}

@@ -27,7 +27,7 @@ from tests.support.demo import (
     registration,
     secret,
 )
-from tests.support.fleet import PUSH_FROM
+from tests.support.fleet import PUSH_FROM, PUSH_HOST
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.redis_server import RedisServer
 from tests.support.service_process import ServiceProcess
@@ -191,6 +191,38 @@ class Edge:
             "menu_key": self.menu_key,
         }
         return KamailioServer(run_dir, **(settings | options))
+
+    @contextmanager
+    def running_kamailio(self, run_dir: Path, **options: Any) -> Iterator[KamailioServer]:
+        """``another_kamailio``, started and with the peers' list loaded;
+        stopped afterwards."""
+        node = self.another_kamailio(run_dir, **options)
+        try:
+            node.start()
+            node.wait_for_peer_reload()
+            yield node
+        finally:
+            node.stop()
+
+    def provision(self, log_file: Path, consumer: str) -> ServiceProcess:
+        """The provision service (not started) on this edge, as its own Redis
+        ACL user as in `make run`, pushing through this edge's Kamailio;
+        ``consumer`` names it in the event streams' consumer group."""
+        return ServiceProcess(
+            "provision",
+            self.redis.url_as("provision"),
+            log_file,
+            ("grpc", "http"),
+            {
+                "HOTDESK_PROVISION_BINDING_ADDRESS": self.binding.grpc_address,
+                "HOTDESK_PROVISION_SIP_PROXY_PORT": str(self.kamailio.sip_port),
+                "HOTDESK_PROVISION_PUSH_EDGE_PORT": str(self.kamailio.push_port),
+                "HOTDESK_PROVISION_PUSH_BIND_HOST": PUSH_HOST,
+                "HOTDESK_PROVISION_PUSH_TIMEOUT_SECONDS": "2",
+                "HOTDESK_PROVISION_CONSUMER_NAME": consumer,
+            },
+            redis_password_file=self.redis.password_file("provision"),
+        )
 
     def arrival(self, gateway: str, gateway_port: int, call: Sipp) -> SipMessage:
         """Run ``call`` (it must complete) with ``gateway`` answering on
