@@ -8,8 +8,10 @@ that would surface. Everything runs on 127.0.0.1 and stops by itself.
 
 import argparse
 import csv
+import re
 import subprocess
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from bench.capacity import ANSWER_SCENARIO
@@ -19,6 +21,9 @@ from tests.support.demo import caller_argv
 from tests.support.kamailio import free_udp_port
 
 REREGISTER_SECONDS = 120  # registrations last 300 s
+# Kamailio's line for a failed lookup (route HOTDESK_REPLY): its status and
+# curl's error say whether the service was slow, refused or answered badly.
+LOOKUP_FAILED = re.compile(r"binding lookup failed: ([^\"\n]*)")
 
 
 @dataclass(frozen=True)
@@ -59,8 +64,15 @@ def _calls(stat_file: str) -> tuple[int, int]:
     return int(rows[-1]["SuccessfulCall(C)"]), int(rows[-1]["FailedCall(C)"])
 
 
-def soak(seconds: int, rate: int, every: int) -> list[Sample]:
+@dataclass(frozen=True)
+class Soak:
+    samples: list[Sample]
+    lookup_failures: Counter[str]  # Kamailio's reason -> how many
+
+
+def soak(seconds: int, rate: int, every: int) -> Soak:
     samples: list[Sample] = []
+    failures: Counter[str] = Counter()
     with stack() as st:
         kamailio = st.edge("kamailio-soak")
         kamailio.start()
@@ -122,7 +134,8 @@ def soak(seconds: int, rate: int, every: int) -> list[Sample]:
                 caller.kill()
             phone.kill()
             kamailio.stop()
-    return samples
+            failures.update(m.group(1).strip() for m in LOOKUP_FAILED.finditer(kamailio.log))
+    return Soak(samples, failures)
 
 
 _SHOWN = [
@@ -134,7 +147,8 @@ _SHOWN = [
 ]
 
 
-def report(samples: list[Sample]) -> str:
+def report(run: Soak) -> str:
+    samples = run.samples
     rows = []
     for s in samples:
         row = [f"{s.elapsed_s:.0f}", f"{s.calls_ok:,}", f"{s.calls_failed:,}"]
@@ -155,6 +169,8 @@ def report(samples: list[Sample]) -> str:
             f"binding service RSS: {rss:+.1f} MB; "
             f"lookup errors: {last.get('kamailio_script_hotdesk_lookup_errors_total', 0):.0f}"
         )
+    for reason, count in run.lookup_failures.most_common():
+        text += f"\n  failed lookups, {reason}: {count:,}"
     return text
 
 

@@ -2,18 +2,16 @@
 the expiry sweeper, in the shared service shell."""
 
 import grpc
-from aiohttp import web
 from hotdesk.v1 import binding_pb2, binding_pb2_grpc
 
 from services.binding.core import BindingCore
 from services.binding.expiry import run_sweeper
 from services.binding.grpc_api import POLICY, BindingServicer
-from services.binding.http_api import route_app
+from services.binding.http_api import LookupServer
 from services.binding.retention import run_trimmer
 from services.binding.settings import BindingSettings
 from services.kernel.clock import Clock, now_ms
-from services.kernel.ops_http import start_site
-from services.kernel.service import ServiceShell, port_of
+from services.kernel.service import ServiceShell
 
 
 class BindingService(ServiceShell):
@@ -33,22 +31,19 @@ class BindingService(ServiceShell):
             replica_acks=settings.redis_replica_acks,
             replica_ack_timeout_ms=settings.redis_replica_ack_timeout_ms,
         )
-        self._http: web.AppRunner | None = None
+        self._http = LookupServer(self.core)
 
     @property
     def http_port(self) -> int:
-        assert self._http is not None, "not started"
-        return port_of(self._http)
+        return self._http.port
 
     def register_grpc(self, server: grpc.aio.Server) -> None:
         binding_pb2_grpc.add_BindingServiceServicer_to_server(BindingServicer(self.core), server)
 
     async def start_parts(self) -> None:
         s = self.settings
-        self._http = await start_site(
-            route_app(self.core), s.http_host, s.http_port, shared=s.shared_ports
-        )
-        self.parts.push_async_callback(self._http.cleanup)
+        await self._http.start(s.http_host, s.http_port, shared=s.shared_ports)
+        self.parts.push_async_callback(self._http.stop)
         self.parts.push_async_callback(self.core.aclose)
         self.background(run_sweeper(self.core, s.expiry_interval_seconds))
         self.background(

@@ -15,7 +15,6 @@ from typing import TypeAlias
 import aiohttp
 import grpc
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -28,7 +27,7 @@ from redis.backoff import NoBackoff
 
 from services.binding.core import BindingCore
 from services.binding.grpc_api import POLICY, BindingServicer
-from services.binding.http_api import route_app, route_json
+from services.binding.http_api import LookupServer, route_json
 from services.binding.service import BindingService, start_binding_service
 from services.kernel.grpc_server import start_grpc_server
 from services.kernel.identity import TlsMaterial
@@ -241,10 +240,16 @@ async def test_redis_unreachable_is_503_and_unavailable(redis: Redis, acme: Tena
     await tenants.refresh()
     dead = Redis(port=free_port(), decode_responses=True, retry=Retry(NoBackoff(), 0))
     core = BindingCore(dead, tenants)
-    async with TestClient(TestServer(route_app(core))) as http:
-        resp = await http.get("/v1/route", params=ROUTE_QUERY)
-        assert resp.status == 503
-        assert "redis" in (await resp.json())["error"]
+    lookups = LookupServer(core)
+    await lookups.start("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as http:
+            url = f"http://127.0.0.1:{lookups.port}/v1/route"
+            async with http.get(url, params=ROUTE_QUERY) as resp:
+                assert resp.status == 503
+                assert "redis" in (await resp.json())["error"]
+    finally:
+        await lookups.stop()
     server = await start_grpc_server(
         ("127.0.0.1", 0),
         TlsMaterial.of(binding_settings(""), "test"),
