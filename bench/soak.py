@@ -8,6 +8,7 @@ that would surface. Everything runs on 127.0.0.1 and stops by itself.
 
 import argparse
 import csv
+import json
 import re
 import subprocess
 import time
@@ -24,6 +25,8 @@ REREGISTER_SECONDS = 120  # registrations last 300 s
 # Kamailio's line for a failed lookup (route HOTDESK_REPLY): its status and
 # curl's error say whether the service was slow, refused or answered badly.
 LOOKUP_FAILED = re.compile(r"binding lookup failed: ([^\"\n]*)")
+# The binding service's side of a failed lookup (services/binding/http_api.py).
+BINDING_FAILURES = ("route_unavailable", "route_failed")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,21 @@ def _calls(stat_file: str) -> tuple[int, int]:
 class Soak:
     samples: list[Sample]
     lookup_failures: Counter[str]  # Kamailio's reason -> how many
+    binding_failures: Counter[str]  # the binding service's event and error -> how many
+
+
+def _binding_failures(log: str) -> Counter[str]:
+    found: Counter[str] = Counter()
+    for line in log.splitlines():
+        if not any(event in line for event in BINDING_FAILURES):
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("event") in BINDING_FAILURES:
+            found[f"{record['event']}: {str(record.get('error', ''))[:100]}"] += 1
+    return found
 
 
 def soak(seconds: int, rate: int, every: int) -> Soak:
@@ -135,7 +153,8 @@ def soak(seconds: int, rate: int, every: int) -> Soak:
             phone.kill()
             kamailio.stop()
             failures.update(m.group(1).strip() for m in LOOKUP_FAILED.finditer(kamailio.log))
-    return Soak(samples, failures)
+        binding = _binding_failures(st.binding.log_file.read_text(errors="replace"))
+    return Soak(samples, failures, binding)
 
 
 _SHOWN = [
@@ -171,6 +190,8 @@ def report(run: Soak) -> str:
         )
     for reason, count in run.lookup_failures.most_common():
         text += f"\n  failed lookups, {reason}: {count:,}"
+    for reason, count in run.binding_failures.most_common():
+        text += f"\n  the binding service's {reason}: {count:,}"
     return text
 
 
