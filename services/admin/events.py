@@ -42,7 +42,7 @@ class Event:
         return f"id: {self.id}\nevent: {self.kind}\ndata: {json.dumps(self.data)}\n\n".encode()
 
 
-@dataclass
+@dataclass(eq=False)  # each viewer is itself (hashed by identity)
 class _Viewer:
     operator: Operator
     tenant: str | None
