@@ -128,7 +128,7 @@ async def test_the_event_stream_shows_logins_and_logouts_of_the_operators_tenant
         await admin.stack.login("hd3001", "1001")  # acme: not shown
         await admin.stack.login("gx4001", "3001", tenant="globex")
         await admin.stack.logout("gx4001")
-        lines = []
+        lines: list[str] = []
         async with asyncio.timeout(10):
             while len([line for line in lines if line.startswith("data:")]) < 2:
                 line = (await stream.content.readline()).decode().strip()
