@@ -18,6 +18,7 @@ from services.kernel.tenants import TenantCache
 # rather than reading a whole stream.
 _BATCH = 200
 _ROUNDS = 10
+_MAX_SEQ = 2**64 - 1
 
 
 def _tenant_of(entry: Mapping[str, str], device_tenants: Mapping[str, str]) -> str:
@@ -80,7 +81,9 @@ class AuditLog:
         self, streams: list[str], cursor: str | None
     ) -> list[tuple[str, dict[str, str]]]:
         """The newest _BATCH entries older than ``cursor`` over all ``streams``."""
-        top = f"({cursor}" if cursor else "+"
+        top = _before(cursor) if cursor else "+"
+        if top is None:
+            return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for stream in streams:
                 pipe.xrevrange(stream, top, "-", count=_BATCH)
@@ -91,6 +94,14 @@ class AuditLog:
             reverse=True,
         )
         return merged[:_BATCH]
+
+
+def _before(cursor: str) -> str | None:
+    """The greatest stream id older than ``cursor`` (None: there is none)."""
+    ms, seq = (int(part) for part in cursor.split("-"))
+    if seq > 0:
+        return f"{ms}-{seq - 1}"
+    return f"{ms - 1}-{_MAX_SEQ}" if ms > 0 else None
 
 
 def _entry(entry_id: str, entry: dict[str, str], device_tenants: Mapping[str, str]) -> AuditEntry:

@@ -54,6 +54,10 @@ class AdminService(ServiceShell):
         scheme = "https" if self.settings.tls_cert_file else "http"
         return f"{scheme}://{self.settings.http_host}:{self.http_port}"
 
+    def http_routes(self) -> list[web.AbstractRoute]:
+        assert self._http is not None, "not started"
+        return list(self._http.app.router.routes())
+
     def register_grpc(self, server: grpc.aio.Server) -> None:
         """Health only."""
 

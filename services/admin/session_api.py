@@ -53,10 +53,10 @@ async def sign_in(call: Call) -> web.StreamResponse:
 
 
 async def sign_out(call: Call) -> web.StreamResponse:
+    """Ends the web session (idempotent; an API token is revoked instead)."""
     cookie = call.request.cookies.get(auth.COOKIE)
-    if cookie is None:
-        raise ApiError(400, "no web session to end (API tokens are revoked instead)")
-    await call.context.sessions.end(cookie)
+    if cookie is not None:
+        await call.context.sessions.end(cookie)
     await audited(call.context, call.who, "admin_sign_out", None)
     response = web.Response(status=204)
     auth.clear_cookie(response)

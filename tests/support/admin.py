@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from services.admin.operators import Operator, Role
 from services.admin.service import AdminService, start_admin_service
@@ -56,6 +57,9 @@ class AdminStack:
     @property
     def url(self) -> str:
         return self.admin.base_url
+
+    def admin_app_routes(self) -> list[web.AbstractRoute]:
+        return self.admin.http_routes()
 
     @asynccontextmanager
     async def signed_in(self, name: str) -> AsyncIterator[Console]:
