@@ -10,6 +10,7 @@ Roles:
 
 import asyncio
 import enum
+import re
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher, Type
@@ -99,6 +100,8 @@ class OperatorStore:
 
     async def put(self, operator: Operator, password: str) -> None:
         """Create the operator, or replace its role, tenants and password."""
+        if not re.fullmatch(NAME_PATTERN, operator.name):
+            raise ValueError(f"an operator's name must match {NAME_PATTERN}")
         if len(password) < MIN_PASSWORD:
             raise ValueError(f"an operator's password has at least {MIN_PASSWORD} characters")
         digest = await asyncio.to_thread(self._hasher.hash, password)

@@ -101,9 +101,15 @@ class Console:
 
 
 @asynccontextmanager
-async def admin_stack(redis_url: str, **overrides: object) -> AsyncIterator[AdminStack]:
+async def admin_stack(
+    redis_url: str, admin_redis_url: str | None = None, **overrides: object
+) -> AsyncIterator[AdminStack]:
+    """The stack on ``redis_url``; the admin service on ``admin_redis_url``
+    (its own ACL user) if given."""
     async with provision_stack(redis_url) as stack:
-        admin = await start_admin_service(admin_settings(stack, redis_url, **overrides))
+        admin = await start_admin_service(
+            admin_settings(stack, admin_redis_url or redis_url, **overrides)
+        )
         passwords = {}
         try:
             for name, (role, tenants) in OPERATORS.items():
