@@ -7,7 +7,7 @@ from aiohttp import web
 
 from services.admin.models import AuditPage, AuditQuery, EventsQuery
 from services.admin.operators import Action
-from services.admin.routes import Call, Route
+from services.admin.routes import EVENT_STREAM, Call, Route
 
 
 async def list_audit(call: Call) -> AuditPage:
@@ -59,6 +59,6 @@ ROUTES = [
         "events",
         Action.READ,
         query=EventsQuery,
-        raw="text/event-stream",
+        raw=EVENT_STREAM,
     ),
 ]

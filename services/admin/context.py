@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from hotdesk.v1 import auth_pb2_grpc, binding_pb2_grpc, provision_pb2_grpc
@@ -35,3 +36,4 @@ class AdminContext:
     sign_in_failures: int
     sign_in_window_seconds: int
     events_keepalive_seconds: float
+    in_flight: asyncio.Semaphore  # API requests served at once

@@ -10,21 +10,28 @@ the handler's answer as JSON. A handler sees only a ``Call``.
 """
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
+from redis.exceptions import RedisError
 
 from services.admin import auth
 from services.admin.context import AdminContext
 from services.admin.errors import ApiError
 from services.admin.models import ErrorBody
 from services.admin.operators import Action, Operator
+from services.kernel.logs import fields
+
+log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
+EVENT_STREAM = "text/event-stream"
 CONTEXT = web.AppKey("context", AdminContext)
 M = TypeVar("M", bound=BaseModel)
 _CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -35,7 +42,7 @@ _REASONS = {
     404: "no such object among the operator's tenants",
     429: "too many failed sign-ins for this name; retry later",
     502: "a service behind refused for a reason of this deployment",
-    503: "a service behind is unavailable; retry",
+    503: "a service behind, or Redis, is unavailable; retry",
 }
 
 
@@ -90,7 +97,7 @@ class Route:
     errors: tuple[int, ...] = field(default=())  # further statuses it answers
 
     def statuses(self) -> list[int]:
-        codes = set(self.errors)
+        codes = {503, *self.errors}
         if self.action is not None:
             codes |= {401, 403}
         if self.path_model is not None:
@@ -98,7 +105,7 @@ class Route:
         if self.query is not None or self.body is not None:
             codes.add(400)
         if self.remote:
-            codes |= {502, 503}
+            codes.add(502)
         return sorted(codes)
 
 
@@ -128,29 +135,42 @@ async def _body(route: Route, request: web.Request) -> BaseModel | None:
     return _validate(route.body, data, 400)
 
 
+async def _answer(route: Route, request: web.Request) -> web.StreamResponse:
+    context = request.app[CONTEXT]
+    try:
+        # An object named by a malformed path cannot exist: 404.
+        path = _validate(route.path_model, dict(request.match_info), 404)
+        operator = None
+        if route.action is not None:
+            operator = await auth.operator_of(
+                context, request, checks_csrf=request.method in _CHANGES
+            )
+            if not operator.may(route.action):
+                raise ApiError(403, f"a {operator.role.value} may not {route.action.value}")
+        query = _validate(route.query, dict(request.query), 400)
+        call = Call(request, context, operator, path, query, await _body(route, request))
+        reply = await route.handler(call)
+    except ApiError as exc:
+        return _error(exc.status, str(exc))
+    except RedisError as exc:
+        log.warning("redis_failed", extra=fields(path=request.path, error=str(exc)))
+        return _error(503, "redis is unavailable; retry")
+    if isinstance(reply, web.StreamResponse):
+        return reply
+    if reply is None:
+        return web.Response(status=204)
+    return web.json_response(reply.model_dump(mode="json"), status=route.status)
+
+
 def _serve(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    if route.raw == EVENT_STREAM:
+        # Open for as long as the viewer watches: not counted as a request
+        # in flight (its events come from one shared reader).
+        return partial(_answer, route)
+
     async def serve(request: web.Request) -> web.StreamResponse:
-        context = request.app[CONTEXT]
-        try:
-            # An object named by a malformed path cannot exist: 404.
-            path = _validate(route.path_model, dict(request.match_info), 404)
-            operator = None
-            if route.action is not None:
-                operator = await auth.operator_of(
-                    context, request, checks_csrf=request.method in _CHANGES
-                )
-                if not operator.may(route.action):
-                    raise ApiError(403, f"a {operator.role.value} may not {route.action.value}")
-            query = _validate(route.query, dict(request.query), 400)
-            call = Call(request, context, operator, path, query, await _body(route, request))
-            reply = await route.handler(call)
-        except ApiError as exc:
-            return _error(exc.status, str(exc))
-        if isinstance(reply, web.StreamResponse):
-            return reply
-        if reply is None:
-            return web.Response(status=204)
-        return web.json_response(reply.model_dump(mode="json"), status=route.status)
+        async with request.app[CONTEXT].in_flight:
+            return await _answer(route, request)
 
     return serve
 

@@ -4,6 +4,7 @@ services' gRPC APIs as ``service:admin`` for the operator it names, and
 reads the directory and sessions as they are stored; it writes only its
 own keys (operators, sessions, tokens) and audit entries."""
 
+import asyncio
 import ssl
 
 import grpc
@@ -90,6 +91,7 @@ class AdminService(ServiceShell):
             sign_in_failures=s.sign_in_failures,
             sign_in_window_seconds=s.sign_in_window_seconds,
             events_keepalive_seconds=s.events_keepalive_seconds,
+            in_flight=asyncio.Semaphore(s.max_requests_in_flight),
         )
         self.background(self.events.run())
         runner = web.AppRunner(admin_app(context), access_log=None, shutdown_timeout=1.0)

@@ -24,6 +24,10 @@ class AdminSettings(ServiceSettings):
     auth_address: str = "127.0.0.1:7200"
     provision_address: str = "127.0.0.1:7300"
     rpc_timeout_seconds: float = Field(default=3.0, gt=0)
+    # API requests served at once; more wait their turn. Each holds a
+    # Redis connection while it runs, and the pool has 100 (the event
+    # stream's reader holds one more).
+    max_requests_in_flight: int = Field(default=64, ge=1, le=96)
     # A web session ends this long after sign-in.
     session_seconds: int = Field(default=8 * 3600, ge=60)
     # Failed sign-ins per operator name within the window; at the limit

@@ -4,6 +4,7 @@ audit trail names the operator."""
 import asyncio
 import json
 
+import aiohttp
 from hotdesk.v1 import auth_pb2 as apb
 from hotdesk.v1 import binding_pb2 as bpb
 
@@ -139,3 +140,25 @@ async def test_the_event_stream_shows_logins_and_logouts_of_the_operators_tenant
     assert kinds == ["login", "logout"]
     assert [d["device"] for d in data] == ["gx4001", "gx4001"]
     assert data[0]["new_user"] == "globex/3001"
+
+
+async def test_more_viewers_at_once_than_redis_connections_all_get_the_board(
+    admin: AdminStack,
+) -> None:
+    """Redis's connection pool holds 100; requests beyond
+    max_requests_in_flight wait their turn instead of failing (they got 500
+    before, found by make bench)."""
+    async with admin.with_token("root") as script:
+        token = script.http.headers["Authorization"]
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(
+        admin.url, connector=connector, headers={"Authorization": token}
+    ) as http:
+
+        async def board() -> int:
+            async with http.get("/api/v1/devices?limit=50") as r:
+                await r.read()
+                return r.status
+
+        statuses = await asyncio.gather(*(board() for _ in range(150)))
+    assert set(statuses) == {200}
