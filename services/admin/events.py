@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.admin import metrics
 from services.admin.operators import Operator
 from services.kernel import keys
 from services.kernel.logs import fields
@@ -62,20 +63,18 @@ class EventHub:
         self._queue_size = queue_size
         self._viewers: set[_Viewer] = set()
 
-    @property
-    def viewers(self) -> int:
-        return len(self._viewers)
-
     @contextlib.asynccontextmanager
     async def subscribe(
         self, operator: Operator, tenant: str | None
     ) -> AsyncIterator[asyncio.Queue[Event | None]]:
         viewer = _Viewer(operator, tenant, asyncio.Queue(self._queue_size))
         self._viewers.add(viewer)
+        metrics.EVENT_VIEWERS.inc()
         try:
             yield viewer.queue
         finally:
             self._viewers.discard(viewer)
+            metrics.EVENT_VIEWERS.dec()
 
     def _publish(self, event: Event) -> None:
         for viewer in list(self._viewers):

@@ -11,6 +11,7 @@ the handler's answer as JSON. A handler sees only a ``Call``.
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from redis.exceptions import RedisError
 
-from services.admin import auth
+from services.admin import auth, metrics
 from services.admin.context import AdminContext
 from services.admin.errors import ApiError
 from services.admin.models import ErrorBody
@@ -163,14 +164,20 @@ async def _answer(route: Route, request: web.Request) -> web.StreamResponse:
 
 
 def _serve(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    operation = route.handler.__name__
     if route.raw == EVENT_STREAM:
-        # Open for as long as the viewer watches: not counted as a request
-        # in flight (its events come from one shared reader).
+        # Open for as long as the viewer watches: neither timed nor counted
+        # as a request in flight (its events come from one shared reader).
         return partial(_answer, route)
+    seconds = metrics.REQUEST_SECONDS.labels(operation)
 
     async def serve(request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
         async with request.app[CONTEXT].in_flight:
-            return await _answer(route, request)
+            response = await _answer(route, request)
+        seconds.observe(time.perf_counter() - started)
+        metrics.REQUESTS.labels(operation, str(response.status)).inc()
+        return response
 
     return serve
 

@@ -72,7 +72,6 @@ class AdminService(ServiceShell):
 
     async def start_parts(self) -> None:
         s = self.settings
-        await self.directory.reload()
         context = AdminContext(
             redis=self.redis,
             tenants=self.tenants,

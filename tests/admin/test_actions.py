@@ -162,3 +162,16 @@ async def test_more_viewers_at_once_than_redis_connections_all_get_the_board(
 
         statuses = await asyncio.gather(*(board() for _ in range(150)))
     assert set(statuses) == {200}
+
+
+async def test_requests_are_counted_by_operation_and_status(admin: AdminStack) -> None:
+    async with admin.with_token("gx-admin") as script:
+        await script.call("GET", "/api/v1/devices", 200)
+        await script.call("GET", "/api/v1/devices/hd3001", 404)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{admin.admin.ops_port}/metrics") as r,
+    ):
+        text = await r.text()
+    assert 'hotdesk_admin_requests_total{operation="list_devices",status="200"}' in text
+    assert 'hotdesk_admin_requests_total{operation="get_device",status="404"}' in text
