@@ -24,18 +24,19 @@ async def stream_events(call: Call) -> web.StreamResponse:
     )
     await response.prepare(call.request)
     keepalive = call.context.events_keepalive_seconds
-    async with call.context.events.subscribe(call.who, q.tenant) as queue:
-        await response.write(b": connected\n\n")
-        while True:
-            try:
-                event = await asyncio.wait_for(queue.get(), keepalive)
-            except TimeoutError:
-                await response.write(b": keepalive\n\n")
-                continue
-            if event is None:
-                break
-            await response.write(event.sse())
+    # A viewer that goes away ends its stream (ConnectionError on a write).
     with contextlib.suppress(ConnectionError):
+        async with call.context.events.subscribe(call.who, q.tenant) as queue:
+            await response.write(b": connected\n\n")
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), keepalive)
+                except TimeoutError:
+                    await response.write(b": keepalive\n\n")
+                    continue
+                if event is None:
+                    break
+                await response.write(event.sse())
         await response.write_eof()
     return response
 
