@@ -6,6 +6,8 @@
 import argparse
 import asyncio
 
+from bench.admin import BoardRun
+from bench.admin import measure as measure_board
 from bench.blf import BlfLatency
 from bench.blf import measure as measure_blf
 from bench.capacity import LADDER
@@ -281,6 +283,24 @@ def _cluster_tables(runs: list[ClusterRun], replication: Replication) -> str:
     return f"{calls}\n\n{ratio}\n\n{held}"
 
 
+def _board_table(run: BoardRun) -> str:
+    p50 = percentile(run.latencies_ms, 0.50)
+    p99 = percentile(run.latencies_ms, 0.99)
+    rows = [
+        [
+            f"{run.devices:,}",
+            str(run.viewers),
+            f"{run.rate:,.0f}",
+            f"{p50:.1f}",
+            f"{p99:.1f}",
+            str(run.errors) + (f" {sorted(set(run.error_statuses))}" if run.errors else ""),
+            f"{run.cpu_seconds / run.seconds:.2f}",
+        ]
+    ]
+    headers = ["devices", "viewers", "pages/s", "p50 ms", "p99 ms", "errors", "admin CPU/s"]
+    return table(headers, rows)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument(
@@ -295,12 +315,15 @@ async def main() -> None:
             "menu",
             "grpc",
             "import",
+            "admin",
             "all",
         ],
         default="all",
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 1_000_000])
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--admin-devices", type=int, default=2_000)
+    parser.add_argument("--admin-viewers", type=int, default=100)
     parser.add_argument(
         "--capacity-rates",
         type=int,
@@ -333,6 +356,14 @@ async def main() -> None:
         help="import sizes also run at the production argon2 cost",
     )
     args = parser.parse_args()
+    if args.only in ("admin", "all"):
+        print("admin: the board under concurrent viewers ...", flush=True)
+        board = await measure_board(args.admin_devices, args.admin_viewers, args.seconds)
+        print("\nAdmin API board (GET /api/v1/devices, first page of 50, one process)")
+        print(_board_table(board))
+        print()
+    if args.only == "admin":
+        return
     if args.only in ("import", "all"):
         imports = await measure_import(args.import_users, args.import_real_argon2)
         print("\nDirectory import (read + validate the file, plan, write; a fresh Redis each size)")

@@ -30,6 +30,7 @@ import redis
 import yaml
 from pydantic_settings import BaseSettings
 
+from services.admin.settings import AdminSettings
 from services.auth.settings import AuthSettings
 from services.binding.settings import BindingSettings
 from services.cli.settings import CliSettings
@@ -69,6 +70,7 @@ def _declared(directory: Path) -> list[Manifest]:
         ("auth", AuthSettings, "HOTDESK_AUTH_"),
         ("menu", MenuSettings, "HOTDESK_MENU_"),
         ("provision", ProvisionSettings, "HOTDESK_PROVISION_"),
+        ("admin", AdminSettings, "HOTDESK_ADMIN_"),
     ],
 )
 def test_manifest_env_and_ports_match_settings(
@@ -166,12 +168,16 @@ OPERATOR_CREATED_SECRETS = {
     "hotdesk-redis-auth",
     "hotdesk-redis-menu",
     "hotdesk-redis-provision",
+    "hotdesk-redis-admin-api",
     "hotdesk-redis-kamailio",
     "hotdesk-redis-directory",  # the CLI's directory imports (operators' pods)
     "hotdesk-secrets-key",  # the SIP secrets' encryption key
     "hotdesk-menu-key",  # X-Hotdesk-Device's signing key
     "hotdesk-pin-digest-key",  # the key of the PINs' digests (the CLI's directory imports)
 }
+# A service's Redis ACL user, where it is not the service's name ("admin"
+# holds the administrator's password: services.devstack.redis_acl).
+REDIS_USERS = {"admin": redis_acl.ADMIN_USER}
 # Operator-created Secrets an overlay does without.
 UNUSED_SECRETS = {"dev": {"hotdesk-redis-admin"}, "production": set[str]()}
 # The attack surface: the only (workload, container port) the outside may
@@ -712,7 +718,8 @@ def test_operators_prometheus_and_dns_are_let_through(built: list[Manifest]) -> 
         if s["metadata"]["name"] == "redis"
         for p in s["spec"].get("ports", [])
     ]
-    for host, port in [*grpc_ports, *redis_ports]:
+    # ... and the admin API (its scripts' and the CLI's operator commands).
+    for host, port in [*grpc_ports, *redis_ports, ("admin", 7480)]:
         destination, target = _service_target(built, host, port)
         assert _flow(built, sources["operator-tools"], destination, target, "TCP"), host
     # Prometheus: the port each pod asks to be scraped on.
@@ -996,7 +1003,7 @@ def _mounted_file(mounts: dict[str, tuple[Manifest, Manifest]], path: str) -> tu
     return volume["secret"]["secretName"], key
 
 
-@pytest.mark.parametrize("name", ["binding", "auth", "menu", "provision"])
+@pytest.mark.parametrize("name", ["binding", "auth", "menu", "provision", "admin"])
 def test_service_files_come_from_the_contracted_secrets(built: list[Manifest], name: str) -> None:
     (container,) = _pod(_workload(built, name))["spec"]["containers"]
     env = _env(container)
@@ -1018,7 +1025,7 @@ def test_service_files_come_from_the_contracted_secrets(built: list[Manifest], n
     assert "ca" in issuer["spec"]
     # Redis: the ACL user in the URL, its password from hotdesk-redis-<user>.
     user = urlsplit(env[f"{prefix}REDIS_URL"]).username
-    assert user == name
+    assert user == REDIS_USERS.get(name, name)
     path = files.pop("REDIS_PASSWORD_FILE")
     assert path == "/etc/hotdesk/redis/password"
     assert _file_source(built, name, path) == (f"hotdesk-redis-{user}", "password")
@@ -1301,7 +1308,7 @@ def test_redis_is_a_cluster_of_six_that_the_job_creates(built: list[Manifest]) -
     ]
 
 
-@pytest.mark.parametrize("name", ["binding", "auth", "menu", "provision"])
+@pytest.mark.parametrize("name", ["binding", "auth", "menu", "provision", "admin"])
 @PRODUCTION
 def test_the_services_use_redis_in_cluster_mode(built: list[Manifest], name: str) -> None:
     (container,) = _pod(_workload(built, name))["spec"]["containers"]
@@ -1500,7 +1507,7 @@ def test_every_metrics_port_is_scraped_under_its_job_name(built: list[Manifest])
         assert not wanted, f"{workload['metadata']['name']}: {wanted} not scraped"
         if ports & {"ops", "metrics"}:
             scraped.add(pod["metadata"]["labels"]["app.kubernetes.io/name"])
-    assert scraped == {"kamailio", "binding", "auth", "provision", "menu"}
+    assert scraped == {"kamailio", "binding", "auth", "provision", "menu", "admin"}
 
 
 # --- kamailio/entrypoint.sh, run -----------------------------------------------

@@ -14,7 +14,7 @@ from hotdesk.v1 import auth_pb2 as apb
 from hotdesk.v1 import auth_pb2_grpc
 
 from services.auth.core import AuthCore
-from services.kernel.identity import OPERATOR, actor, peer_identity
+from services.kernel.identity import ADMIN, OPERATOR, actor, peer_identity
 from services.kernel.rpc import Policy
 
 if TYPE_CHECKING:
@@ -23,12 +23,13 @@ if TYPE_CHECKING:
 PROVISION, MENU = "service:provision", "service:menu"
 # The phone screen (provision) checks PINs and logs in with one; the voice
 # menu checks PINs (it logs in through the binding service itself); only
-# operators set PINs or clear lockouts.
+# operators (directly, or through the admin service) set PINs or clear
+# lockouts.
 POLICY: Policy = {
     "VerifyPin": frozenset({PROVISION, MENU, OPERATOR}),
     "LoginWithPin": frozenset({PROVISION, OPERATOR}),
-    "SetPin": frozenset({OPERATOR}),
-    "Unlock": frozenset({OPERATOR}),
+    "SetPin": frozenset({ADMIN, OPERATOR}),
+    "Unlock": frozenset({ADMIN, OPERATOR}),
 }
 
 

@@ -15,7 +15,7 @@ from hotdesk.v1 import binding_pb2_grpc
 
 from services.binding.core import BindingCore
 from services.kernel.errors import InvalidArgument, NotFound
-from services.kernel.identity import OPERATOR, actor, peer_identity
+from services.kernel.identity import ADMIN, OPERATOR, actor, peer_identity
 from services.kernel.rpc import Policy
 
 if TYPE_CHECKING:
@@ -23,13 +23,13 @@ if TYPE_CHECKING:
 
 AUTH, MENU, PROVISION = "service:auth", "service:menu", "service:provision"
 # Only the auth service and the voice menu (PIN checked by auth) and
-# operators log users in; the phone screen (provision) logs out; Kamailio
-# asks over HTTP, not here.
+# operators (directly, or through the admin service) log users in; the
+# phone screen (provision) logs out; Kamailio asks over HTTP, not here.
 POLICY: Policy = {
-    "Login": frozenset({AUTH, MENU, OPERATOR}),
-    "Logout": frozenset({AUTH, MENU, PROVISION, OPERATOR}),
-    "GetByDevice": frozenset({AUTH, MENU, PROVISION, OPERATOR}),
-    "GetByUser": frozenset({AUTH, PROVISION, OPERATOR}),
+    "Login": frozenset({AUTH, MENU, ADMIN, OPERATOR}),
+    "Logout": frozenset({AUTH, MENU, PROVISION, ADMIN, OPERATOR}),
+    "GetByDevice": frozenset({AUTH, MENU, PROVISION, ADMIN, OPERATOR}),
+    "GetByUser": frozenset({AUTH, PROVISION, ADMIN, OPERATOR}),
     "List": frozenset({PROVISION, OPERATOR}),
     "Expire": frozenset({OPERATOR}),
     "Route": frozenset({OPERATOR}),

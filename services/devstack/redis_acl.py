@@ -31,6 +31,8 @@ from pathlib import Path
 
 from services.kernel import keys
 
+# The admin service's Redis user.
+ADMIN_USER = "admin-api"
 # Everything but what can read or wipe the whole server, or reconfigure it.
 _COMMANDS = "+@all -@dangerous -@admin"
 # The primary's users: key patterns (``%R~``: read only), then command
@@ -82,6 +84,19 @@ PRIMARY: dict[str, tuple[str, ...]] = {
         "+cluster|nodes",
         "+command",
     ),
+    # The admin service (its Redis user is not "admin": that is who holds
+    # the administrator's password, see _HOLDER) writes only its own keys
+    # (operators, web sessions, API tokens, its audit stream) and appends
+    # operator actions to the groups' audit trails; it reads the directory,
+    # the sessions on devices and users, and the binding's event streams.
+    # Every change of state it makes goes through the services' gRPC APIs.
+    ADMIN_USER: (
+        f"~{keys.prefix(keys.ADMIN_GROUP)}*",
+        "~hd:{*}:audit",
+        "%R~hd:{dir}:*",
+        *(f"%R~hd:{{*}}:{kind}" for kind in ("dev:*", "usr:*", "devices:*", "users:*", "events")),
+        _COMMANDS,
+    ),
     # The directory import writes everything the directory owns, ends
     # sessions through the binding scripts, and scans for stale counters.
     "directory": ("~hd:*", _COMMANDS),
@@ -117,6 +132,7 @@ PASSWORDS = (
     "auth",
     "menu",
     "provision",
+    ADMIN_USER,
     "directory",
     "replica",
     "kamailio",

@@ -8,6 +8,7 @@ sessions (Redis runs with AOF, as in production).
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -22,6 +23,7 @@ from services.devstack.kamailio import EdgeAddresses, kamailio_argv, prepare_run
 from services.devstack.menu_key import ensure_menu_key
 from services.devstack.pki import LOCAL_HOSTS, LocalCa
 from services.devstack.prometheus import prometheus_argv, scrape_config
+from services.devstack.redis_acl import ADMIN_USER
 from services.devstack.redis_cluster import LocalRedisCluster
 from services.devstack.redis_pair import RedisPair
 from services.directory.digest import PinDigester
@@ -51,6 +53,9 @@ class DevStackSettings(BaseSettings):
     provision_grpc_port: int = 7300
     provision_http_port: int = 7380
     provision_ops_port: int = 7390
+    admin_grpc_port: int = 7400  # health only
+    admin_http_port: int = 7480  # the operators' API (and console)
+    admin_ops_port: int = 7490
     # The media relay of voice-menu calls: its control port and media ports.
     rtpengine_port: int = 2230
     media_ports: tuple[int, int] = (23000, 23999)
@@ -101,12 +106,15 @@ def service_env(
     grpc_port: int,
     ops_port: int,
     redis: RedisPair | LocalRedisCluster,
+    redis_user: str | None = None,
 ) -> dict[str, str]:
-    """A service's addresses, identity and Redis (as its own ACL user)."""
+    """A service's addresses, identity and Redis (as its own ACL user:
+    the service's name unless ``redis_user``)."""
     name = prefix.removeprefix("HOTDESK_").removesuffix("_").lower()
+    user = redis_user or name
     env = {
-        f"{prefix}REDIS_URL": redis.url_as(name),
-        f"{prefix}REDIS_PASSWORD_FILE": str(redis.password_file(name)),
+        f"{prefix}REDIS_URL": redis.url_as(user),
+        f"{prefix}REDIS_PASSWORD_FILE": str(redis.password_file(user)),
         f"{prefix}GRPC_HOST": host,
         f"{prefix}GRPC_PORT": str(grpc_port),
         f"{prefix}OPS_HOST": host,
@@ -184,6 +192,15 @@ def plan(s: DevStackSettings) -> list[Child]:
         "HOTDESK_PROVISION_CONSUMER_NAME": "devstack",
         "HOTDESK_PROVISION_SECRETS_KEY_FILE": str(secrets_key(s.data_dir)),
     }
+    admin_env = service_env(
+        "HOTDESK_ADMIN_", s.host, ca, s.admin_grpc_port, s.admin_ops_port, _redis(s), ADMIN_USER
+    ) | {
+        "HOTDESK_ADMIN_HTTP_HOST": s.host,
+        "HOTDESK_ADMIN_HTTP_PORT": str(s.admin_http_port),
+        "HOTDESK_ADMIN_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
+        "HOTDESK_ADMIN_AUTH_ADDRESS": f"{s.host}:{s.auth_grpc_port}",
+        "HOTDESK_ADMIN_PROVISION_ADDRESS": f"{s.host}:{s.provision_grpc_port}",
+    }
     kamailio_dir = s.data_dir / "kamailio"
     prepare_run_dir(
         kamailio_dir,
@@ -241,6 +258,12 @@ def plan(s: DevStackSettings) -> list[Child]:
             provision_env,
             f"http://{s.host}:{s.provision_ops_port}/readyz",
         ),
+        Child(
+            "admin",
+            [py, "-m", "services.admin"],
+            admin_env,
+            f"http://{s.host}:{s.admin_ops_port}/readyz",
+        ),
     ]
     if s.prometheus:
         children.append(prometheus(s))
@@ -255,6 +278,7 @@ def scrape_targets(s: DevStackSettings) -> dict[str, list[str]]:
         "auth": [f"{h}:{s.auth_ops_port}"],
         "menu": [f"{h}:{s.menu_ops_port}"],
         "provision": [f"{h}:{s.provision_ops_port}"],
+        "admin": [f"{h}:{s.admin_ops_port}"],
         "kamailio": [f"{h}:{s.kamailio_metrics_port}"],
     }
 
@@ -379,6 +403,59 @@ async def _import_directory(s: DevStackSettings) -> None:
     )
 
 
+# make run's operators: name -> (role, tenants).
+DEMO_OPERATORS = {
+    "demo-admin": ("platform_admin", ()),
+    "globex-admin": ("tenant_admin", ("globex",)),
+}
+
+
+def admin_token_file(data_dir: Path) -> Path:
+    """The demo platform admin's API token under a stack's ``data_dir``
+    (where the CLI finds it by itself)."""
+    return (data_dir / "secrets" / "admin-token").resolve()
+
+
+async def _accounts(arguments: list[str], env: dict[str, str], stdin: str = "") -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.admin.accounts",
+        *arguments,
+        env=os.environ | env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await proc.communicate(stdin.encode())
+    if proc.returncode != 0:
+        raise RuntimeError(f"admin accounts {arguments[0]}: {output.decode().strip()}")
+
+
+async def demo_operators(data_dir: Path, admin_env: dict[str, str]) -> dict[str, str]:
+    """The demo operators, with passwords new for this run (name ->
+    password), and the platform admin's API token for the CLI."""
+    passwords = {}
+    for name, (role, tenants) in DEMO_OPERATORS.items():
+        passwords[name] = secrets.token_urlsafe(12)
+        tenant_args = [arg for t in tenants for arg in ("--tenant", t)]
+        await _accounts(
+            ["operator", name, "--role", role, *tenant_args], admin_env, passwords[name] + "\n"
+        )
+    token = ["token", "demo-admin", "--label", "make run: the hotdesk CLI"]
+    await _accounts([*token, "--file", str(admin_token_file(data_dir))], admin_env)
+    return passwords
+
+
+def _operators_lines(s: DevStackSettings, passwords: dict[str, str]) -> str:
+    lines = []
+    for name, password in passwords.items():
+        role, tenants = DEMO_OPERATORS[name]
+        scope = f" of {', '.join(tenants)}" if tenants else ""
+        lines.append(f"  {name:<14} {password:<18} {role}{scope}")
+    return "\n".join(lines)
+
+
 def _prometheus_line(s: DevStackSettings) -> str:
     if not s.prometheus:
         return "  Prometheus                            off (HOTDESK_DEV_PROMETHEUS=false)\n"
@@ -386,7 +463,7 @@ def _prometheus_line(s: DevStackSettings) -> str:
     return f"  Prometheus (Grafana: README)          {url}\n"
 
 
-def _banner(s: DevStackSettings) -> str:
+def _banner(s: DevStackSettings, operators: dict[str, str]) -> str:
     h = s.host
     media = "-".join(str(p) for p in s.media_ports)
     return f"""
@@ -406,6 +483,8 @@ hotdesk-edge is running (Ctrl-C stops everything)
   provision gRPC                        {h}:{s.provision_grpc_port}
   phone files (point phones here)       http://{h}:{s.provision_http_port}/
   provision metrics / health            http://{h}:{s.provision_ops_port}/metrics  /readyz
+  admin API (sign in: below)            http://{h}:{s.admin_http_port}/  (API: /api/v1/openapi.json)
+  admin metrics / health                http://{h}:{s.admin_ops_port}/metrics  /readyz
   SIP edge (Kamailio), hotdesk.local    udp:{h}:{s.sip_port}  tcp:{h}:{s.sip_port}
   SIP over TLS (CA {s.data_dir}/pki/ca.crt)  tls:{h}:{s.sips_port}
   check-sync pushes (provision only)    udp:{h}:{s.push_port}
@@ -413,6 +492,13 @@ hotdesk-edge is running (Ctrl-C stops everything)
 {_prometheus_line(s)}  emergency / PSTN gateways (peers)     {s.emergency_gw}  {s.pstn_gw}
   emergency notifications (demo)        sip:security@{h}:5093 (MESSAGE)  http://{h}:5094/emergency
   Kamailio control (kamcmd)             unix:{s.data_dir / "kamailio" / "kamailio.ctl"}
+
+Operators of the admin API, passwords made for this run and shown only here
+(the CLI's operator commands use demo-admin's API token in {admin_token_file(s.data_dir)}):
+{_operators_lines(s, operators)}
+  curl -c /tmp/hd.cookies -H 'Content-Type: application/json' \\
+       -d '{{"name": "globex-admin", "password": "<above>"}}' http://{h}:{s.admin_http_port}/api/v1/session
+  curl -b /tmp/hd.cookies http://{h}:{s.admin_http_port}/api/v1/devices      (globex's desks only)
 
 Desk phones register as hd3001..hd3003 @ hotdesk.local (proxy udp:{h}:{s.sip_port}),
 password demo-secret-<device>; see README "Try a call". From a softphone registered
@@ -509,6 +595,7 @@ async def run(s: DevStackSettings) -> int:
     children = plan(s)
     stop = stop_on_signals()
     pumps: list[asyncio.Task[None]] = []
+    operators: dict[str, str] = {}
     try:
         for child in children:
             pumps.append(await start(child))
@@ -516,9 +603,11 @@ async def run(s: DevStackSettings) -> int:
                 await _wait_redis(s)
                 await _import_directory(s)
             await wait_ready(child)
+            if child.name == "admin":
+                operators = await demo_operators(s.data_dir, child.env)
         if s.prometheus:
             await wait_scraped(s, sum(map(len, scrape_targets(s).values())))
-        print(_banner(s), flush=True)
+        print(_banner(s, operators), flush=True)
         return await supervise(children, stop)
     except RuntimeError as exc:
         print(f"make run: {exc}", file=sys.stderr)

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OPERATOR = "operator"  # the role of every "operator:<name>" identity
+# The admin service: acts for the signed-in operator it names as the channel
+# (``service:admin/<operator>``), after checking that operator's role and tenants.
+ADMIN = "service:admin"
 
 
 class TlsFiles(Protocol):

@@ -144,3 +144,32 @@ def provision_digest_failures_mac(mac: str) -> str:
 def provision_digest_failures_ip(address: str) -> str:
     """Integer: failed digests from the client address ``address``."""
     return f"hd:provfail:{tag('ip:' + address)}"
+
+
+# The admin service's own data (admin-owned): operators, their web sessions
+# and API tokens, and its audit stream of sign-ins and token changes. One
+# hash tag that is not a valid tenant or group id (those start with a letter
+# or digit), so it never shares a tenant group's keys.
+ADMIN_GROUP = "_admin"
+ADMIN_OPERATORS = f"{prefix(ADMIN_GROUP)}operators"  # set of operator names
+ADMIN_TOKENS = f"{prefix(ADMIN_GROUP)}tokens"  # set of API token ids
+
+
+def admin_operator(name: str) -> str:
+    """Hash: role, tenants (comma-separated), password (argon2id), created_ms."""
+    return f"{prefix(ADMIN_GROUP)}op:{name}"
+
+
+def admin_session(digest: str) -> str:
+    """Hash (expires): operator, csrf; named by the SHA-256 of the cookie."""
+    return f"{prefix(ADMIN_GROUP)}session:{digest}"
+
+
+def admin_token(token_id: str) -> str:
+    """Hash: operator, label, digest (SHA-256 of the secret), created_ms."""
+    return f"{prefix(ADMIN_GROUP)}token:{token_id}"
+
+
+def admin_sign_in_failures(name: str) -> str:
+    """Integer (expires with its window): failed sign-ins of an operator name."""
+    return f"{prefix(ADMIN_GROUP)}signinfail:{name}"

@@ -10,24 +10,22 @@ import grpc
 from hotdesk.v1 import provision_pb2 as pb
 from hotdesk.v1 import provision_pb2_grpc
 
-from services.kernel.identity import OPERATOR, actor, peer_identity
+from services.kernel.identity import ADMIN, OPERATOR, actor, peer_identity
 from services.kernel.rpc import Policy
 from services.provision.core import ProvisionCore, push_result_enum
 
 if TYPE_CHECKING:
     Context = grpc.aio.ServicerContext[Any, Any]
 
-# Profiles, provisioning state and resyncs are operators' business.
+# Profiles, provisioning state and resyncs are operators' business; the
+# admin service reads the state and resyncs for its operators.
 POLICY: Policy = {
-    method: frozenset({OPERATOR})
-    for method in (
-        "GetProfile",
-        "PutProfile",
-        "DeleteProfile",
-        "ListProfiles",
-        "GetDeviceProvisioning",
-        "Resync",
-    )
+    **{
+        method: frozenset({OPERATOR})
+        for method in ("GetProfile", "PutProfile", "DeleteProfile", "ListProfiles")
+    },
+    "GetDeviceProvisioning": frozenset({ADMIN, OPERATOR}),
+    "Resync": frozenset({ADMIN, OPERATOR}),
 }
 
 

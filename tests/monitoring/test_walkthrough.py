@@ -7,8 +7,10 @@ import os
 import re
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,14 +48,52 @@ def free_settings(tmp: Path) -> DevStackSettings:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStackSettings]:
+def make_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[DevStackSettings, list[str]]]:
+    """make run's settings and its output up to the banner's end."""
     settings = free_settings(tmp_path_factory.mktemp("make-run"))
     env = os.environ | {
         f"HOTDESK_DEV_{k.upper()}": json.dumps(v) if isinstance(v, tuple) else str(v)
         for k, v in settings.model_dump().items()
     }
-    with devstack_process("services.devstack", env, BANNER_END):
-        yield settings
+    with devstack_process("services.devstack", env, BANNER_END) as (_, output):
+        yield settings, output
+
+
+@pytest.fixture(scope="module")
+def stack(make_run: tuple[DevStackSettings, list[str]]) -> DevStackSettings:
+    return make_run[0]
+
+
+def _admin(url: str, body: dict[str, str] | None = None, cookie: str = "") -> tuple[Any, str]:
+    """A JSON request to make run's admin API: the answer and its cookie."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json", "Cookie": cookie},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        set_cookie = answer.headers.get("Set-Cookie", "")
+        return json.loads(answer.read()), set_cookie.split(";", 1)[0]
+
+
+def test_the_banners_globex_admin_signs_in_and_sees_only_globex(
+    make_run: tuple[DevStackSettings, list[str]],
+) -> None:
+    s, output = make_run
+    (line,) = [line for line in output if line.strip().startswith("globex-admin ")]
+    password = line.split()[1]
+    api = f"http://127.0.0.1:{s.admin_http_port}/api/v1"
+    started, cookie = _admin(f"{api}/session", {"name": "globex-admin", "password": password})
+    assert started["operator"]["tenants"] == ["globex"]
+    devices, _ = _admin(f"{api}/devices", cookie=cookie)
+    assert [d["device_id"] for d in devices["items"]] == ["gx4001"]
+    # The CLI's token (in the run's secrets) is the platform admin's.
+    token = (s.data_dir / "secrets" / "admin-token").read_text().strip()
+    request = urllib.request.Request(f"{api}/me", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert json.loads(answer.read())["role"] == "platform_admin"
 
 
 def test_every_overview_panel_has_data_after_the_readme_walkthrough(

@@ -1,0 +1,230 @@
+"""The API's request and response bodies, query strings and path
+parameters. The route table (``routes``) names them; the same classes
+validate requests, shape responses and make the OpenAPI document."""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.admin.operators import NAME_PATTERN, Role
+from services.directory.model import DEVICE_ID, EXTENSION, TENANT_ID
+
+TenantId = Annotated[str, Field(pattern=TENANT_ID)]
+Extension = Annotated[str, Field(pattern=EXTENSION)]
+DeviceId = Annotated[str, Field(pattern=DEVICE_ID)]
+OperatorName = Annotated[str, Field(pattern=NAME_PATTERN)]
+# "tenant/extension"
+UserKey = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}/[0-9]{1,15}$")]
+Cursor = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
+Limit = Annotated[int, Field(ge=1, le=500)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Query(BaseModel):
+    """Query strings: parameters this version does not know are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ErrorBody(Model):
+    error: str
+
+
+# Sign-in and tokens
+
+
+class SignIn(Model):
+    name: OperatorName
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class OperatorView(Model):
+    name: str
+    role: Role
+    tenants: list[str] = Field(description="the tenants the role covers (all: platform_admin)")
+
+
+class SessionStarted(Model):
+    operator: OperatorView
+    csrf_token: str = Field(
+        description="send as X-CSRF-Token with every state-changing request of this session"
+    )
+
+
+class TokenCreate(Model):
+    label: str = Field(min_length=1, max_length=64, pattern=r"^[ -~]+$")
+
+
+class TokenView(Model):
+    id: str
+    operator: str
+    label: str
+    created_unix_ms: int
+
+
+class TokenCreated(Model):
+    token: str = Field(description="the bearer token; shown once, stored only hashed")
+    info: TokenView
+
+
+class TokenList(Model):
+    items: list[TokenView]
+
+
+class TokenPath(Model):
+    token_id: str = Field(pattern=r"^[0-9a-f]{16}$")
+
+
+# Devices
+
+
+class SessionView(Model):
+    """Who is logged in at a device."""
+
+    tenant: str
+    extension: str
+    name: str
+    since_unix_ms: int
+    expires_unix_ms: int = Field(description="0: no expiry")
+
+
+class DeviceRow(Model):
+    device_id: str
+    tenant: str
+    vendor: str
+    model: str
+    hotdesk: bool
+    session: SessionView | None
+
+
+class DevicePage(Model):
+    items: list[DeviceRow]
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null: last")
+
+
+class DeviceQuery(Query):
+    tenant: TenantId | None = None
+    device: str | None = Field(default=None, max_length=64, description="device id prefix")
+    user: UserKey | None = Field(default=None, description="the device this user is on")
+    state: Literal["bound", "idle"] | None = None
+    limit: Limit = 50
+    cursor: Cursor | None = None
+
+
+class DevicePath(Model):
+    device_id: DeviceId
+
+
+class Provisioning(Model):
+    provisioned: bool = Field(description="the device fetched the file of its current state")
+    generation: int
+    fetched_generation: int
+    fetched_unix_ms: int
+    pushed_generation: int
+    pushed_unix_ms: int
+    push_result: str
+
+
+class DeviceDetail(Model):
+    device: DeviceRow
+    provisioning: Provisioning | None = Field(description="null: the device has no file state")
+
+
+class LoginBody(Model):
+    tenant: TenantId
+    extension: Extension
+    takeover: bool = Field(default=False, description="end whoever is on the device")
+
+
+class LoginOutcome(Model):
+    result: str = Field(description="logged_in, already_logged_in, device_occupied, ...")
+    session: SessionView | None
+
+
+class LogoutOutcome(Model):
+    result: Literal["logged_out", "not_logged_in"]
+    ended: SessionView | None
+
+
+class ResyncOutcome(Model):
+    result: str = Field(description="the check-sync push: delivered, not_registered, ...")
+
+
+# Users
+
+
+class UserRow(Model):
+    tenant: str
+    extension: str
+    name: str
+    hotdesk: bool
+    device: str | None = Field(description="the device the user is logged in at")
+
+
+class UserPage(Model):
+    items: list[UserRow]
+    next_cursor: str | None
+
+
+class UserQuery(Query):
+    tenant: TenantId | None = None
+    extension: str | None = Field(default=None, max_length=15, description="extension prefix")
+    limit: Limit = 50
+    cursor: Cursor | None = None
+
+
+class UserPath(Model):
+    tenant: TenantId
+    extension: Extension
+
+
+class UnlockBody(Model):
+    device_id: DeviceId | None = Field(
+        default=None, description="clear the user's lock on this device only"
+    )
+
+
+class UnlockOutcome(Model):
+    cleared: int
+
+
+class PinBody(Model):
+    pin: str = Field(min_length=1, max_length=32, description="checked against the PIN policy")
+
+
+# Audit trail and events
+
+
+class AuditEntry(Model):
+    id: str
+    ts_unix_ms: int
+    event: str
+    tenant: str
+    actor: str
+    details: dict[str, str]
+
+
+class AuditPage(Model):
+    items: list[AuditEntry]
+    next_cursor: str | None
+
+
+class AuditQuery(Query):
+    tenant: TenantId | None = None
+    user: UserKey | None = None
+    device: DeviceId | None = None
+    event: str | None = Field(default=None, max_length=64)
+    actor: str | None = Field(default=None, max_length=128, description="actor contains this")
+    limit: Limit = 50
+    cursor: str | None = Field(default=None, pattern=r"^[0-9]{1,19}-[0-9]{1,19}$")
+
+
+class EventsQuery(Query):
+    tenant: TenantId | None = None
+
+
+class Empty(Model):
+    pass

@@ -1,0 +1,111 @@
+"""The admin service: the operators' HTTP API in the shared service shell
+(gRPC: health only). It acts through the binding, auth and provision
+services' gRPC APIs as ``service:admin`` for the operator it names, and
+reads the directory and sessions as they are stored; it writes only its
+own keys (operators, sessions, tokens) and audit entries."""
+
+import asyncio
+import ssl
+
+import grpc
+from aiohttp import web
+from hotdesk.v1 import auth_pb2_grpc, binding_pb2_grpc, provision_pb2_grpc
+
+from services.admin.app import admin_app
+from services.admin.audit_log import AuditLog
+from services.admin.context import AdminContext
+from services.admin.credentials import ApiTokens, WebSessions
+from services.admin.directory_view import DirectoryView
+from services.admin.events import EventHub
+from services.admin.operators import OperatorStore
+from services.admin.settings import AdminSettings
+from services.kernel.audit import AuditTrail
+from services.kernel.clock import Clock, now_ms
+from services.kernel.service import ServiceShell, port_of
+
+
+class AdminService(ServiceShell):
+    grpc_service_name = ""
+    grpc_policy = {}
+    settings: AdminSettings
+
+    def __init__(self, settings: AdminSettings, *, clock: Clock = now_ms) -> None:
+        super().__init__(settings)
+        s = settings
+        self.operators = OperatorStore(
+            self.redis,
+            OperatorStore.hasher(
+                s.argon2_time_cost, s.argon2_memory_cost_kib, s.argon2_parallelism
+            ),
+            clock,
+        )
+        self.directory = DirectoryView(self.redis, self.tenants, clock)
+        self.tenants.on_reload.append(self.directory.reload)
+        self.events = EventHub(self.redis, self.tenants, s.events_queue)
+        self._clock = clock
+        self._http: web.AppRunner | None = None
+
+    @property
+    def http_port(self) -> int:
+        assert self._http is not None, "not started"
+        return port_of(self._http)
+
+    @property
+    def base_url(self) -> str:
+        scheme = "https" if self.settings.tls_cert_file else "http"
+        return f"{scheme}://{self.settings.http_host}:{self.http_port}"
+
+    def http_routes(self) -> list[web.AbstractRoute]:
+        assert self._http is not None, "not started"
+        return list(self._http.app.router.routes())
+
+    def register_grpc(self, server: grpc.aio.Server) -> None:
+        """Health only."""
+
+    def _tls(self) -> ssl.SSLContext | None:
+        s = self.settings
+        if not s.tls_cert_file:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(s.tls_cert_file, s.tls_key_file or None)
+        return context
+
+    async def start_parts(self) -> None:
+        s = self.settings
+        context = AdminContext(
+            redis=self.redis,
+            tenants=self.tenants,
+            operators=self.operators,
+            sessions=WebSessions(self.redis, s.session_seconds),
+            tokens=ApiTokens(self.redis, self._clock),
+            directory=self.directory,
+            audit=AuditTrail(self.redis, s.audit_maxlen, self._clock),
+            audit_log=AuditLog(self.redis, self.tenants),
+            events=self.events,
+            binding=binding_pb2_grpc.BindingServiceStub(self.channel(s.binding_address)),
+            auth=auth_pb2_grpc.AuthServiceStub(self.channel(s.auth_address)),
+            provision=provision_pb2_grpc.ProvisionServiceStub(self.channel(s.provision_address)),
+            rpc_timeout=s.rpc_timeout_seconds,
+            secure_cookies=s.cookie_secure or bool(s.tls_cert_file),
+            sign_in_failures=s.sign_in_failures,
+            sign_in_window_seconds=s.sign_in_window_seconds,
+            events_keepalive_seconds=s.events_keepalive_seconds,
+            in_flight=asyncio.Semaphore(s.max_requests_in_flight),
+        )
+        self.background(self.events.run())
+        runner = web.AppRunner(admin_app(context), access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        await web.TCPSite(
+            runner, s.http_host, s.http_port, ssl_context=self._tls(), reuse_address=True
+        ).start()
+        self._http = runner
+        self.parts.push_async_callback(runner.cleanup)
+
+    def addresses(self) -> dict[str, str]:
+        return super().addresses() | {"http": self.base_url}
+
+
+async def start_admin_service(settings: AdminSettings, *, clock: Clock = now_ms) -> AdminService:
+    service = AdminService(settings, clock=clock)
+    await service.start()
+    return service

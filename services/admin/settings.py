@@ -1,0 +1,49 @@
+"""Settings of the admin service (environment prefix ``HOTDESK_ADMIN_``)."""
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.kernel.settings import ServiceSettings
+
+
+class AdminSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTDESK_ADMIN_", extra="ignore")
+
+    ops_port: int = 7490
+    grpc_port: int = 7400  # health only
+    # The operators' HTTP API (and console).
+    http_host: str = "127.0.0.1"
+    http_port: int = 7480
+    # HTTPS when both are set (PEM files); plain HTTP otherwise. Session
+    # cookies are marked Secure under HTTPS, or always with cookie_secure
+    # (TLS ended by a proxy in front).
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    cookie_secure: bool = False
+    binding_address: str = "127.0.0.1:7100"
+    auth_address: str = "127.0.0.1:7200"
+    provision_address: str = "127.0.0.1:7300"
+    rpc_timeout_seconds: float = Field(default=3.0, gt=0)
+    # API requests served at once; more wait their turn. Each holds a
+    # Redis connection while it runs, and the pool has 100 (the event
+    # stream's reader holds one more).
+    max_requests_in_flight: int = Field(default=64, ge=1, le=96)
+    # A web session ends this long after sign-in.
+    session_seconds: int = Field(default=8 * 3600, ge=60)
+    # Failed sign-ins per operator name within the window; at the limit
+    # every sign-in of that name is refused (429) until the window ends.
+    sign_in_failures: int = Field(default=10, ge=1)
+    sign_in_window_seconds: int = Field(default=900, ge=1)
+    # argon2id cost of operator passwords (argon2-cffi's RFC 9106
+    # low-memory profile by default).
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+    # Approximate cap (XADD MAXLEN ~) on the admin's own audit stream; the
+    # tenants' audit streams are capped by the services that own them.
+    audit_maxlen: int = Field(default=100_000, ge=1)
+    # Server-sent events: a viewer that falls this many events behind is
+    # disconnected (it reconnects with Last-Event-ID); a comment line keeps
+    # idle connections open every keepalive_seconds.
+    events_queue: int = Field(default=1000, ge=1)
+    events_keepalive_seconds: float = Field(default=15.0, gt=0)
