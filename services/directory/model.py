@@ -72,6 +72,17 @@ class TenantEntry(TenantConfig):
     emergency_webhook_secret: str | None = Field(
         default=None, min_length=32, max_length=128, pattern=r"^[!-~]+$", repr=False
     )
+    # One PIN for all the tenant's hot-desk users instead of a PIN each
+    # (plaintext in the file; each user's PIN is stored as its argon2id hash).
+    company_pin: str | None = Field(default=None, repr=False)
+
+    @field_validator("company_pin")
+    @classmethod
+    def _company_pin_policy(cls, value: str | None) -> str | None:
+        violation = value and pin_policy_violation(value, "")
+        if violation:
+            raise ValueError(violation)
+        return value
 
     @field_validator("domain")
     @classmethod
@@ -129,8 +140,10 @@ class TenantEntry(TenantConfig):
         return value
 
     def config(self) -> TenantConfig:
-        """As Redis stores it (the plain kernel model): no secret."""
-        return TenantConfig.model_validate(self.model_dump(exclude={"emergency_webhook_secret"}))
+        """As Redis stores it (the plain kernel model): no secret, no PIN."""
+        return TenantConfig.model_validate(
+            self.model_dump(exclude={"emergency_webhook_secret", "company_pin"})
+        )
 
 
 class UserEntry(BaseModel):
@@ -298,3 +311,6 @@ class Directory(BaseModel):
     peers: tuple[PeerEntry, ...] = ()
     # Tenants' emergency webhook keys by tenant id (only tenants with one).
     webhook_secrets: dict[str, str] = Field(default_factory=dict, repr=False)
+    # Tenants with a company PIN: their hot-desk users' ``pin`` is it
+    # (see services.directory.load).
+    company_pin_tenants: frozenset[str] = frozenset()

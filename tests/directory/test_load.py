@@ -58,7 +58,7 @@ devices:
         "daily_logout, timezone, cross_tenant_group, "
         "default_profile_keys, language, outbound_peer, emergency_route, emergency_routes, "
         "emergency_callback_minutes, emergency_notify, location, sites, unavailable, "
-        "emergency_webhook_secret)",
+        "emergency_webhook_secret, company_pin)",
         "dir.yaml:8: users[0] (acme/1001): extension: must be in quotes: unquoted, YAML reads "
         "it as a number",
         "dir.yaml:11: users[0] (acme/1001): pin: PIN must not be a sequence of consecutive digits",
@@ -87,6 +87,43 @@ def test_pin_policy_is_checked_with_the_users_extension() -> None:
         "dir.yaml:6: users[2] (a/1003): pin: PIN must not be the user's own extension",
         "dir.yaml:7: users[3] (a/1004): pin: PIN must contain digits only",
     ]
+
+
+COMPANY = 'tenants:\n  - {id: a, domain: a.example, company_pin: "%s"}\nusers:\n'
+COMPANY_USER = '  - {tenant: a, extension: "%s", name: U, caller_id: "+491"%s}\n'
+
+
+def test_a_company_pin_is_every_hot_desk_users_pin() -> None:
+    d = parse_directory(
+        COMPANY % "2580"
+        + COMPANY_USER % ("1001", "")
+        + COMPANY_USER % ("1002", "")
+        + COMPANY_USER % ("1003", ", hotdesk: false"),
+        "dir.yaml",
+    )
+    assert [(u.extension, u.pin) for u in d.users] == [
+        ("1001", "2580"),
+        ("1002", "2580"),
+        ("1003", None),
+    ]
+    assert d.company_pin_tenants == {"a"}
+    assert "2580" not in repr(d) and "company_pin" not in d.tenants[0].model_dump_json()
+
+
+def test_a_company_pin_follows_the_pin_policy_for_each_user_and_replaces_theirs() -> None:
+    assert problems(COMPANY % "1234") == [
+        "dir.yaml:2: tenants[0] (a): company_pin: PIN must not be a sequence of consecutive digits"
+    ]
+    found = problems(
+        COMPANY % "2580" + COMPANY_USER % ("2580", "") + COMPANY_USER % ("1002", ', pin: "4711"')
+    )
+    assert found == [
+        "dir.yaml:4: users[0] (a/2580): extension: company PIN: PIN must not be the user's own "
+        "extension",
+        "dir.yaml:5: users[1] (a/1002): pin: tenant 'a' has a company PIN: its hot-desk users "
+        "have no PIN of their own",
+    ]
+    assert not any("4711" in p for p in found)
 
 
 def test_an_unquoted_pin_is_refused_without_showing_it() -> None:

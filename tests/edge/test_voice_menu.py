@@ -98,6 +98,16 @@ def test_logout_asks_the_pin(menu: Edge, tmp_path: Path) -> None:
     assert outcome(menu)["outcome"] == "logged_out"
 
 
+def test_a_globex_user_logs_in_with_the_company_pin(menu: Edge, tmp_path: Path) -> None:
+    """globex has a company PIN in the demo directory (2580): Gus has none
+    of his own, his extension and the company PIN log him in."""
+    steps = ["dtmf:3001#", "dtmf:2580#"]
+    call = menu.dial("gx4001", "*45", scenario(steps, tmp_path), "company", domain="globex.local")
+    assert call.run() == 0, call.messages
+    assert on(menu, "gx4001") == "3001"
+    assert outcome(menu)["outcome"] == "logged_in"
+
+
 def test_sip_info_digits(menu: Edge) -> None:
     """The README's voice-menu login (tests/sip/menu_login.xml)."""
     call = menu.dial("hd3001", "*45", SCENARIOS / "menu_login.xml", "info")
