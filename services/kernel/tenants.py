@@ -33,9 +33,10 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 @dataclass(frozen=True)
 class FeatureCode:
     """A dialled feature code: ``login`` (with the extension when the code
-    carried it, ``*77*1001*``: feature ``login_ext``) or ``logout``."""
+    carried it, ``*77*1001*``: feature ``login_ext``), ``logout`` (of the
+    phone dialling), or ``logout_anywhere`` (of a user, wherever she is)."""
 
-    feature: Literal["login", "logout", "login_ext"]
+    feature: Literal["login", "logout", "login_ext", "logout_anywhere"]
     extension: str = ""
 
 
@@ -44,6 +45,9 @@ class FeatureCodes(Record):
     logout: str = "*46"
     # 3CX style: <prefix><extension>* logs in with the extension filled in.
     login_with_extension_prefix: str = "*77*"
+    # FusionPBX *073 style: from any phone, extension and PIN end that
+    # user's session wherever it is.
+    logout_anywhere: str = "*47"
 
     def match(self, number: str) -> FeatureCode | None:
         """Which code ``number`` is (the edge routes it to the voice menu,
@@ -52,6 +56,8 @@ class FeatureCodes(Record):
             return FeatureCode("login")
         if number == self.logout:
             return FeatureCode("logout")
+        if number == self.logout_anywhere:
+            return FeatureCode("logout_anywhere")
         prefix = self.login_with_extension_prefix
         middle = number[len(prefix) : -1]
         if number.startswith(prefix) and number.endswith("*") and middle.isdigit():

@@ -1,5 +1,6 @@
-"""What a menu call says and does: the login, 3CX-style login and logout
-flows, as a conversation over a ``Voice`` (prompts out, digits in)."""
+"""What a menu call says and does: the login, 3CX-style login, logout and
+log-out-from-anywhere flows, as a conversation over a ``Voice`` (prompts
+out, digits in)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from hotdesk.v1 import binding_pb2 as pb
 
 from services.kernel.tenants import TenantConfig
 
-Kind = Literal["login", "logout"]
+Kind = Literal["login", "logout", "logout_anywhere"]
 
 
 @dataclass(frozen=True)
 class Dialled:
     """Which feature code was dialled: login (with the extension when the
-    code carried it, ``*77*1001*``) or logout."""
+    code carried it, ``*77*1001*``), logout (of this phone) or
+    logout_anywhere (of a user, wherever she is logged in)."""
 
     kind: Kind
     extension: str = ""
@@ -29,7 +31,8 @@ def dialled(tenant: TenantConfig, number: str) -> Dialled | None:
     code = tenant.feature_codes.match(number)
     if code is None:
         return None
-    return Dialled("logout" if code.feature == "logout" else "login", code.extension)
+    kind: Kind = "login" if code.feature == "login_ext" else code.feature
+    return Dialled(kind, code.extension)
 
 
 class Voice(Protocol):
@@ -48,6 +51,7 @@ class Actions(Protocol):
     async def device(self) -> pb.DeviceState: ...
     async def login(self, extension: str, takeover: bool) -> pb.LoginResponse: ...
     async def logout(self) -> pb.LogoutResponse: ...
+    async def logout_user(self, extension: str) -> pb.LogoutResponse: ...
 
 
 def spoken(number: str) -> list[str]:
@@ -76,8 +80,10 @@ class Conversation:
     async def run(self, what: Dialled) -> None:
         if what.kind == "login":
             await self._login(what.extension)
-        else:
+        elif what.kind == "logout":
             await self._logout()
+        else:
+            await self._logout_anywhere()
 
     async def _checked_pin(self, extension: str, ask_extension: bool) -> str | None:
         """Up to ``tries`` rounds of (extension,) PIN; the extension whose
@@ -159,6 +165,23 @@ class Conversation:
                 await self._voice.say("no_input", "goodbye")
             return
         await self._actions.logout()
+        self.outcome = "logged_out"
+        await self._voice.say("extension", *spoken(extension), "now_logged_out", "goodbye")
+
+    async def _logout_anywhere(self) -> None:
+        """Any phone, also one nobody is logged in at: the user's extension
+        and PIN (always: whoever dials may be anyone) end her session
+        wherever it is."""
+        extension = await self._checked_pin("", ask_extension=True) or ""
+        if not extension:
+            if self.outcome == "timeout":
+                await self._voice.say("no_input", "goodbye")
+            return
+        result = await self._actions.logout_user(extension)
+        if result.result != pb.LOGOUT_RESULT_LOGGED_OUT:
+            self.outcome = "refused"
+            await self._voice.say("extension", *spoken(extension), "not_logged_in", "goodbye")
+            return
         self.outcome = "logged_out"
         await self._voice.say("extension", *spoken(extension), "now_logged_out", "goodbye")
 

@@ -108,6 +108,37 @@ def test_a_globex_user_logs_in_with_the_company_pin(menu: Edge, tmp_path: Path) 
     assert outcome(menu)["outcome"] == "logged_in"
 
 
+def test_logout_anywhere_from_an_idle_phone_ends_her_session_at_another_desk(
+    menu: Edge, tmp_path: Path
+) -> None:
+    """Alice forgot to log out at hd3001: from hd3002, where nobody is
+    logged in, *47 with her extension and PIN ends that session; calls to
+    her rang hd3001 before and get 480 after."""
+    menu.login("hd3001", "1001")
+    menu.login("hd3003", "1003")  # a caller
+    desk_a = menu.phone("alice-at-a", "hd3001")
+    before = menu.call("to-alice-at-a", "hd3003", "1001")
+    assert before.run() == 0 and before.final_status() == 200
+    assert desk_a.wait() == 0
+
+    steps = ["dtmf:1001#", "dtmf:4711#"]
+    call = menu.dial("hd3002", "*47", scenario(steps, tmp_path), "anywhere")
+    assert call.run() == 0, call.messages
+    assert (on(menu, "hd3001"), on(menu, "hd3002")) == ("", "")
+    assert (outcome(menu)["outcome"], outcome(menu)["extension"]) == ("logged_out", "1001")
+    after = menu.call("to-alice-gone", "hd3003", "1001")
+    assert after.run() == 0 and after.final_status() == 480
+
+
+def test_logout_anywhere_needs_the_users_pin(menu: Edge, tmp_path: Path) -> None:
+    menu.login("hd3001", "1001")
+    steps = ["dtmf:1001#", "dtmf:8264#"] * 3  # Bob's PIN, not hers
+    call = menu.dial("hd3002", "*47", scenario(steps, tmp_path), "anywhere-wrong")
+    assert call.run() == 0, call.messages
+    assert on(menu, "hd3001") == "1001"
+    assert outcome(menu)["outcome"] == "locked"
+
+
 def test_sip_info_digits(menu: Edge) -> None:
     """The README's voice-menu login (tests/sip/menu_login.xml)."""
     call = menu.dial("hd3001", "*45", SCENARIOS / "menu_login.xml", "info")
