@@ -424,6 +424,31 @@ def _with_company_pins(
     return resolved
 
 
+def _check_codes_beside_extensions(
+    c: _Checker, tenants: list[_Valid[TenantEntry]], users: list[_Valid[UserEntry]]
+) -> None:
+    """A feature code in the login prefix's namespace (``*77*5*`` beside
+    ``*77*<extension>*``) must not be mistaken for an extension's code."""
+    extensions: dict[str, list[str]] = {}
+    for u in users:
+        extensions.setdefault(u.model.tenant, []).append(u.model.extension)
+    for e in tenants:
+        codes = e.model.feature_codes
+        prefix = codes.login_with_extension_prefix
+        for name, code in codes.model_dump().items():
+            if not codes.in_extension_namespace(code):
+                continue
+            for extension in extensions.get(e.model.id, []):
+                if codes.mistaken_extension(code, extension):
+                    c.add(
+                        e.line_of("feature_codes"),
+                        e.label,
+                        "feature_codes",
+                        f"{name} {code!r} lies where {prefix}{extension}* logs in extension "
+                        f"{extension}: one could be taken for the other",
+                    )
+
+
 def _check_numbers(c: _Checker, users: list[_Valid[UserEntry]]) -> None:
     """A DID rings one user, whichever tenant she is in."""
     owners: dict[str, _Valid[UserEntry]] = {}
@@ -498,6 +523,7 @@ def parse_directory(text: str, file: str) -> Directory:
     c.unique(devices, "mac", lambda d: d.mac, lambda d: d.mac)
     _check_device_names(c, devices, {(u.model.tenant, u.model.extension) for u in users})
     _check_numbers(c, users)
+    _check_codes_beside_extensions(c, tenants, users)
     c.unique(peers, "name", lambda p: p.name, lambda p: repr(p.name))
     c.unique(
         peers,

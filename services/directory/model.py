@@ -113,8 +113,12 @@ class TenantEntry(TenantConfig):
     def _distinct_codes(cls, value: FeatureCodes, info: ValidationInfo) -> FeatureCodes:
         """Codes are dialled digit by digit: a code that is a prefix of
         another (or of an emergency number) matches before the caller has
-        finished dialling the longer one."""
+        finished dialling the longer one. The login prefix is no code on its
+        own (its codes end with the extension and ``*``): a code may lie in
+        its namespace (3CX's ``*77*5*``), where no extension of the tenant
+        may be mistaken for it (``services.directory.load``)."""
         codes = value.model_dump()
+        prefix = value.login_with_extension_prefix
         problems = [
             f"{name} {code!r} must be digits, * and # only"
             for name, code in codes.items()
@@ -123,6 +127,10 @@ class TenantEntry(TenantConfig):
         for (a, code_a), (b, code_b) in itertools.combinations(codes.items(), 2):
             if code_a == code_b:
                 problems.append(f"{a} and {b} are the same code {code_a!r}")
+            elif prefix in (code_a, code_b) and value.in_extension_namespace(
+                code_b if code_a == prefix else code_a
+            ):
+                continue  # the other code lies in the prefix's namespace
             elif code_b.startswith(code_a) or code_a.startswith(code_b):
                 (short, s), (long, g) = sorted(((a, code_a), (b, code_b)), key=lambda x: len(x[1]))
                 problems.append(

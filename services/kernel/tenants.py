@@ -49,6 +49,22 @@ class FeatureCodes(Record):
     # user's session wherever it is.
     logout_anywhere: str = "*47"
 
+    def in_extension_namespace(self, code: str) -> bool:
+        """Whether ``code`` lies in the login prefix's namespace (3CX's
+        ``*77*5*`` beside ``*77*<extension>*``): it then matches as itself,
+        and must not be ``<prefix><extension>*`` of any extension, or a
+        prefix of one, or start with one."""
+        prefix = self.login_with_extension_prefix
+        return len(code) > len(prefix) and code.startswith(prefix)
+
+    def mistaken_extension(self, code: str, extension: str) -> bool:
+        """Whether ``code`` in the login prefix's namespace can be mistaken
+        for logging in as ``extension`` (either dialled string is the start
+        of the other)."""
+        typed = code[len(self.login_with_extension_prefix) :]
+        spelled = extension + "*"
+        return typed.startswith(spelled) or spelled.startswith(typed)
+
     def match(self, number: str) -> FeatureCode | None:
         """Which code ``number`` is (the edge routes it to the voice menu,
         the menu runs its flow), or None."""

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from services.directory.load import DirectoryError, load_directory, parse_directory
+from services.kernel.tenants import FeatureCode
 from tests.directory.support import EXAMPLE, edited, problems
 
 VALID_TENANT = "tenants:\n  - {id: a, domain: a.example}\n"
@@ -181,6 +182,40 @@ devices:
 def test_feature_codes_must_not_collide(codes: str, expected: str) -> None:
     found = problems(f"tenants:\n  - id: a\n    domain: a.example\n    feature_codes: {codes}\n")
     assert found == [f"dir.yaml:4: tenants[0] (a): feature_codes: {expected}"]
+
+
+NAMESPACE = """\
+tenants:
+  - id: a
+    domain: a.example
+    feature_codes: {logout: "%s", login_with_extension_prefix: "*77*"}
+users:
+"""
+
+
+def test_a_logout_code_may_lie_in_the_login_prefixs_namespace() -> None:
+    users = COMPANY_USER % ("1001", "") + COMPANY_USER % ("50", "")
+    d = parse_directory(NAMESPACE % "*77*5*" + users, "dir.yaml")
+    codes = d.tenants[0].feature_codes
+    assert codes.match("*77*5*") == FeatureCode("logout")
+    assert codes.match("*77*50*") == FeatureCode("login_ext", "50")
+    assert codes.match("*77*1001*") == FeatureCode("login_ext", "1001")
+
+
+@pytest.mark.parametrize(
+    ("code", "extension"),
+    [
+        ("*77*5*", "5"),  # the same string
+        ("*77*5", "50"),  # dialled before *77*50* is finished
+        ("*77*50*1", "50"),  # *77*50* matches before it is finished
+    ],
+)
+def test_but_not_where_an_extension_could_be_mistaken_for_it(code: str, extension: str) -> None:
+    found = problems(NAMESPACE % code + COMPANY_USER % (extension, ""))
+    assert found == [
+        f"dir.yaml:4: tenants[0] (a): feature_codes: logout {code!r} lies where "
+        f"*77*{extension}* logs in extension {extension}: one could be taken for the other"
+    ]
 
 
 def test_emergency_numbers_are_digits() -> None:

@@ -16,6 +16,7 @@ from hotdesk.v1 import binding_pb2 as pb
 
 from services.menu.edge_signature import header_value, load_key
 from tests.support import pki
+from tests.support.demo import demo_directory_text
 from tests.support.edge import Edge, edge_stack
 from tests.support.menu_calls import concurrent_calls, scenario
 from tests.support.sipp import SCENARIOS
@@ -137,6 +138,40 @@ def test_logout_anywhere_needs_the_users_pin(menu: Edge, tmp_path: Path) -> None
     assert call.run() == 0, call.messages
     assert on(menu, "hd3001") == "1001"
     assert outcome(menu)["outcome"] == "locked"
+
+
+@pytest.fixture
+def logout_in_login_namespace(menu: Edge) -> Iterator[Edge]:
+    """acme's logout code is *77*5* (3CX style, inside the *77* login
+    prefix's namespace) until the test ends."""
+    demo = demo_directory_text(menu.gateways)
+    text = demo.replace('      logout: "*46"', '      logout: "*77*5*"')
+    assert text != demo
+    menu.import_directory(text)
+    wait_until_the_menu_has(menu, menu.binding.metrics()["hotdesk_directory_version"])
+    try:
+        yield menu
+    finally:
+        menu.import_directory(demo)
+        wait_until_the_menu_has(menu, menu.binding.metrics()["hotdesk_directory_version"])
+
+
+def wait_until_the_menu_has(edge: Edge, version: float, within: float = 10) -> None:
+    deadline = time.monotonic() + within
+    while edge.menu.metrics()["hotdesk_directory_version"] < version:
+        assert time.monotonic() < deadline, "the voice menu did not reload the directory"
+        time.sleep(0.1)
+
+
+def test_a_logout_code_inside_the_login_prefixs_namespace(
+    logout_in_login_namespace: Edge, tmp_path: Path
+) -> None:
+    edge = logout_in_login_namespace
+    edge.login("hd3001", "1001")
+    call = edge.dial("hd3001", "*77*5*", scenario(["dtmf:4711#"], tmp_path), "77-5")
+    assert call.run() == 0, call.messages
+    assert on(edge, "hd3001") == ""
+    assert (outcome(edge)["code"], outcome(edge)["outcome"]) == ("logout", "logged_out")
 
 
 def test_sip_info_digits(menu: Edge) -> None:
