@@ -153,6 +153,10 @@ class TenantConfig(Record):
     default_profile_keys: tuple[ProfileKey, ...] = Field(default=(), max_length=100)
     # The voice menu's prompt folder (a tenant's own folder overrides it).
     language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[a-z]{2,3})?$")
+    # How the voice menu says extensions: digit by digit ("one zero zero
+    # one") or as a number ("one thousand and one"); minutes are always
+    # said as a number.
+    extensions_spoken: Literal["digits", "number"] = "digits"
     # Peers (by name) that calls to outside numbers leave through, and that
     # emergency calls try in order; unset: the edge's own gateways.
     outbound_peer: str | None = None

@@ -13,6 +13,7 @@ from hotdesk.v1 import auth_pb2 as apb
 from hotdesk.v1 import binding_pb2 as pb
 
 from services.kernel.tenants import TenantConfig
+from services.menu.numbers import in_words, said
 
 Kind = Literal["login", "logout", "logout_anywhere"]
 
@@ -54,10 +55,6 @@ class Actions(Protocol):
     async def logout_user(self, extension: str) -> pb.LogoutResponse: ...
 
 
-def spoken(number: str) -> list[str]:
-    return [f"digit-{d}" for d in number if d.isdigit()]
-
-
 _WRONG = (apb.PIN_RESULT_WRONG_PIN, apb.PIN_RESULT_UNKNOWN_USER, apb.PIN_RESULT_NO_PIN)
 # Answers that say the extension is a user's (an unknown one gets
 # UNKNOWN_USER, and LOCKED may be the device's lock): only then is it kept.
@@ -76,6 +73,11 @@ class Conversation:
         # The extension the call was about, once it is known to be a user's
         # (what a caller types may be a PIN by mistake: never kept).
         self.extension = ""
+
+    def _extension(self, extension: str) -> list[str]:
+        """An extension as the tenant says it: as a number or digit by digit."""
+        as_number = self._tenant.extensions_spoken == "number"
+        return ["extension", *said(extension, self._tenant.language, as_number)]
 
     async def run(self, what: Dialled) -> None:
         if what.kind == "login":
@@ -111,12 +113,12 @@ class Conversation:
                 checked.result in _WRONG and checked.retry_after_seconds > 0
             ):
                 self.outcome = "locked"
-                minutes = str(max(1, math.ceil(checked.retry_after_seconds / 60)))
+                minutes = max(1, math.ceil(checked.retry_after_seconds / 60))
                 await self._voice.say(
                     "too_many_attempts",
                     "try_again_in",
-                    *spoken(minutes),
-                    "minute" if minutes == "1" else "minutes",
+                    *in_words(min(minutes, 999_999), self._tenant.language),
+                    "minute" if minutes == 1 else "minutes",
                     "goodbye",
                 )
                 return None
@@ -134,7 +136,7 @@ class Conversation:
         result = await self._actions.login(extension, takeover=False)
         if result.result == pb.LOGIN_RESULT_DEVICE_OCCUPIED:
             occupant = result.occupant.extension
-            choice = await self._voice.key("in_use", *spoken(occupant), "take_over")
+            choice = await self._voice.key("in_use", *self._extension(occupant), "take_over")
             if choice != "2":
                 self.outcome = "timeout" if choice is None else "abandoned"
                 await self._voice.say("goodbye")
@@ -142,7 +144,7 @@ class Conversation:
             result = await self._actions.login(extension, takeover=True)
         if result.result in (pb.LOGIN_RESULT_LOGGED_IN, pb.LOGIN_RESULT_ALREADY_LOGGED_IN):
             self.outcome = "logged_in"
-            await self._voice.say("extension", *spoken(extension), "now_logged_in", "goodbye")
+            await self._voice.say(*self._extension(extension), "now_logged_in", "goodbye")
             return
         self.outcome = "refused"
         if result.result == pb.LOGIN_RESULT_ACTIVE_ELSEWHERE:
@@ -166,7 +168,7 @@ class Conversation:
             return
         await self._actions.logout()
         self.outcome = "logged_out"
-        await self._voice.say("extension", *spoken(extension), "now_logged_out", "goodbye")
+        await self._voice.say(*self._extension(extension), "now_logged_out", "goodbye")
 
     async def _logout_anywhere(self) -> None:
         """Any phone, also one nobody is logged in at: the user's extension
@@ -180,10 +182,10 @@ class Conversation:
         result = await self._actions.logout_user(extension)
         if result.result != pb.LOGOUT_RESULT_LOGGED_OUT:
             self.outcome = "refused"
-            await self._voice.say("extension", *spoken(extension), "not_logged_in", "goodbye")
+            await self._voice.say(*self._extension(extension), "not_logged_in", "goodbye")
             return
         self.outcome = "logged_out"
-        await self._voice.say("extension", *spoken(extension), "now_logged_out", "goodbye")
+        await self._voice.say(*self._extension(extension), "now_logged_out", "goodbye")
 
 
 async def converse(conversation: Conversation, what: Dialled, limit: float) -> None:

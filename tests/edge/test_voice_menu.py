@@ -15,10 +15,11 @@ from hotdesk.v1 import auth_pb2_grpc
 from hotdesk.v1 import binding_pb2 as pb
 
 from services.menu.edge_signature import header_value, load_key
+from services.menu.settings import MenuSettings
 from tests.support import pki
 from tests.support.demo import demo_directory_text
 from tests.support.edge import Edge, edge_stack
-from tests.support.menu_calls import concurrent_calls, scenario
+from tests.support.menu_calls import RtpReceiver, concurrent_calls, scenario
 from tests.support.sipp import SCENARIOS
 
 GROUP = "acme-group"
@@ -172,6 +173,40 @@ def test_a_logout_code_inside_the_login_prefixs_namespace(
     assert call.run() == 0, call.messages
     assert on(edge, "hd3001") == ""
     assert (outcome(edge)["code"], outcome(edge)["outcome"]) == ("logout", "logged_out")
+
+
+@pytest.fixture
+def german_acme(menu: Edge) -> Iterator[Edge]:
+    """acme's language is German until the test ends."""
+    demo = demo_directory_text(menu.gateways)
+    zone = "    timezone: Europe/Berlin "
+    text = demo.replace(zone, "    language: de\n" + zone)
+    assert text.count("language: de") == 1
+    menu.import_directory(text)
+    wait_until_the_menu_has(menu, menu.binding.metrics()["hotdesk_directory_version"])
+    try:
+        yield menu
+    finally:
+        menu.import_directory(demo)
+        wait_until_the_menu_has(menu, menu.binding.metrics()["hotdesk_directory_version"])
+
+
+def test_a_german_tenant_hears_the_german_prompts(german_acme: Edge, tmp_path: Path) -> None:
+    """What reaches the phone is the German recording of the first prompt
+    (made by scripts/make_prompts.sh from prompt_texts/de.txt), not the
+    English one."""
+    prompts = MenuSettings.model_fields["prompts_dir"].default
+    german = (prompts / "de" / "enter_extension.ul").read_bytes()
+    english = (prompts / "en" / "enter_extension.ul").read_bytes()
+    with RtpReceiver() as rtp:
+        steps = scenario(["pause:2000"], tmp_path, end="hangup", rtp_port=str(rtp.port))
+        call = german_acme.dial("hd3001", "*45", steps, "german")
+        assert call.run() == 0, call.messages
+        time.sleep(0.3)
+    (payloads,) = rtp.payloads.values()
+    heard = b"".join(payloads)
+    assert len(heard) >= 8000  # a second of it at least
+    assert german.startswith(heard[:8000]) and not english.startswith(heard[:8000])
 
 
 def test_sip_info_digits(menu: Edge) -> None:
