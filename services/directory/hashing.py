@@ -40,7 +40,7 @@ class PinWork:
         self._digester = digester
         self._slots = asyncio.Semaphore(concurrency)
         self._verified: dict[tuple[str, str], bool] = {}
-        self._hashed: dict[tuple[str, str], str] = {}
+        self._hashed: dict[tuple[str, str], asyncio.Future[str]] = {}
         # What this import's checks took: argon2 verifications run, and
         # PINs found unchanged by their digest alone.
         self.verifies = 0
@@ -82,11 +82,11 @@ class PinWork:
             return PinCheck(unchanged=False)
         return PinCheck(unchanged=True, digest=digest)
 
-    async def hash_for(self, user: str, pin: str) -> str:
-        """A new salted hash of ``user``'s PIN (the same one again if asked
-        twice in this import; never shared between users, whose equal PINs
-        must not show as equal hashes)."""
-        key = (user, pin)
-        if key not in self._hashed:
-            self._hashed[key] = await self._run(self._hasher.hash, pin)
-        return self._hashed[key]
+    async def hash_for(self, owner: str, pin: str) -> str:
+        """A new salted hash of ``owner``'s PIN (the same one again if asked
+        twice in this import): ``Plan.pin_owner``, a user (whose equal PINs
+        must not show as equal hashes) or a tenant with a company PIN."""
+        key = (owner, pin)
+        if key not in self._hashed:  # one task, however many ask at once
+            self._hashed[key] = asyncio.ensure_future(self._run(self._hasher.hash, pin))
+        return await self._hashed[key]

@@ -251,7 +251,9 @@ class DirectoryImporter:
 
     async def _writes(self, plan: Plan, pins: PinWork) -> SlotBatches:
         """Every write of ``plan``, the version's increment last."""
-        hashes = await asyncio.gather(*(pins.hash_for(u.ref, pin) for u, pin in plan.new_pins))
+        hashes = await asyncio.gather(
+            *(pins.hash_for(plan.pin_owner(u), pin) for u, pin in plan.new_pins)
+        )
         counters = await stale_lockout_counters(self._redis, plan)
         new_pins = {
             u.ref: (h, pins.digest(u.tenant, u.extension, pin, h))

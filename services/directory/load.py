@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from services.auth.pins import pin_policy_violation
 from services.directory.model import (
     PATTERN_HINTS,
     DeviceEntry,
@@ -394,6 +395,60 @@ def _check_routes(
             c.add(e.line_of(field_name), e.label, field_name, problem)
 
 
+def _with_company_pins(
+    c: _Checker, users: list[_Valid[UserEntry]], tenants: list[_Valid[TenantEntry]]
+) -> list[UserEntry]:
+    """The users, each hot-desk user of a tenant with a company PIN given
+    it as her PIN: such a user has no PIN of her own, and the company PIN
+    must pass the PIN policy for her extension too."""
+    company = {e.model.id: e.model.company_pin for e in tenants if e.model.company_pin}
+    resolved = []
+    for e in users:
+        u = e.model
+        pin = company.get(u.tenant) if u.hotdesk else None
+        if pin is None:
+            resolved.append(u)
+            continue
+        if u.pin is not None:
+            c.add(
+                e.line_of("pin"),
+                e.label,
+                "pin",
+                f"tenant {u.tenant!r} has a company PIN: its hot-desk users have no PIN of "
+                "their own",
+            )
+        violation = pin_policy_violation(pin, u.extension)
+        if violation:
+            c.add(e.line_of("extension"), e.label, "extension", f"company PIN: {violation}")
+        resolved.append(u.model_copy(update={"pin": pin}))
+    return resolved
+
+
+def _check_codes_beside_extensions(
+    c: _Checker, tenants: list[_Valid[TenantEntry]], users: list[_Valid[UserEntry]]
+) -> None:
+    """A feature code in the login prefix's namespace (``*77*5*`` beside
+    ``*77*<extension>*``) must not be mistaken for an extension's code."""
+    extensions: dict[str, list[str]] = {}
+    for u in users:
+        extensions.setdefault(u.model.tenant, []).append(u.model.extension)
+    for e in tenants:
+        codes = e.model.feature_codes
+        prefix = codes.login_with_extension_prefix
+        for name, code in codes.model_dump().items():
+            if not codes.in_extension_namespace(code):
+                continue
+            for extension in extensions.get(e.model.id, []):
+                if codes.mistaken_extension(code, extension):
+                    c.add(
+                        e.line_of("feature_codes"),
+                        e.label,
+                        "feature_codes",
+                        f"{name} {code!r} lies where {prefix}{extension}* logs in extension "
+                        f"{extension}: one could be taken for the other",
+                    )
+
+
 def _check_numbers(c: _Checker, users: list[_Valid[UserEntry]]) -> None:
     """A DID rings one user, whichever tenant she is in."""
     owners: dict[str, _Valid[UserEntry]] = {}
@@ -468,6 +523,7 @@ def parse_directory(text: str, file: str) -> Directory:
     c.unique(devices, "mac", lambda d: d.mac, lambda d: d.mac)
     _check_device_names(c, devices, {(u.model.tenant, u.model.extension) for u in users})
     _check_numbers(c, users)
+    _check_codes_beside_extensions(c, tenants, users)
     c.unique(peers, "name", lambda p: p.name, lambda p: repr(p.name))
     c.unique(
         peers,
@@ -481,12 +537,13 @@ def parse_directory(text: str, file: str) -> Directory:
     _check_peer_addresses(c, peers)
     _check_routes(c, tenants, peers)
     resolved = _resolved_devices(c, devices, tenants)
+    with_pins = _with_company_pins(c, users, tenants)
 
     if c.problems:
         raise DirectoryError(c.problems)
     return Directory(
         tenants=tuple(e.model.config() for e in tenants),
-        users=tuple(e.model for e in users),
+        users=tuple(with_pins),
         devices=tuple(resolved),
         peers=tuple(e.model for e in peers),
         webhook_secrets={
@@ -494,6 +551,7 @@ def parse_directory(text: str, file: str) -> Directory:
             for e in tenants
             if e.model.emergency_webhook_secret
         },
+        company_pin_tenants=frozenset(e.model.id for e in tenants if e.model.company_pin),
     )
 
 

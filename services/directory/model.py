@@ -72,6 +72,17 @@ class TenantEntry(TenantConfig):
     emergency_webhook_secret: str | None = Field(
         default=None, min_length=32, max_length=128, pattern=r"^[!-~]+$", repr=False
     )
+    # One PIN for all the tenant's hot-desk users instead of a PIN each
+    # (plaintext in the file; each user's PIN is stored as its argon2id hash).
+    company_pin: str | None = Field(default=None, repr=False)
+
+    @field_validator("company_pin")
+    @classmethod
+    def _company_pin_policy(cls, value: str | None) -> str | None:
+        violation = value and pin_policy_violation(value, "")
+        if violation:
+            raise ValueError(violation)
+        return value
 
     @field_validator("domain")
     @classmethod
@@ -102,8 +113,12 @@ class TenantEntry(TenantConfig):
     def _distinct_codes(cls, value: FeatureCodes, info: ValidationInfo) -> FeatureCodes:
         """Codes are dialled digit by digit: a code that is a prefix of
         another (or of an emergency number) matches before the caller has
-        finished dialling the longer one."""
+        finished dialling the longer one. The login prefix is no code on its
+        own (its codes end with the extension and ``*``): a code may lie in
+        its namespace (3CX's ``*77*5*``), where no extension of the tenant
+        may be mistaken for it (``services.directory.load``)."""
         codes = value.model_dump()
+        prefix = value.login_with_extension_prefix
         problems = [
             f"{name} {code!r} must be digits, * and # only"
             for name, code in codes.items()
@@ -112,6 +127,10 @@ class TenantEntry(TenantConfig):
         for (a, code_a), (b, code_b) in itertools.combinations(codes.items(), 2):
             if code_a == code_b:
                 problems.append(f"{a} and {b} are the same code {code_a!r}")
+            elif prefix in (code_a, code_b) and value.in_extension_namespace(
+                code_b if code_a == prefix else code_a
+            ):
+                continue  # the other code lies in the prefix's namespace
             elif code_b.startswith(code_a) or code_a.startswith(code_b):
                 (short, s), (long, g) = sorted(((a, code_a), (b, code_b)), key=lambda x: len(x[1]))
                 problems.append(
@@ -129,8 +148,10 @@ class TenantEntry(TenantConfig):
         return value
 
     def config(self) -> TenantConfig:
-        """As Redis stores it (the plain kernel model): no secret."""
-        return TenantConfig.model_validate(self.model_dump(exclude={"emergency_webhook_secret"}))
+        """As Redis stores it (the plain kernel model): no secret, no PIN."""
+        return TenantConfig.model_validate(
+            self.model_dump(exclude={"emergency_webhook_secret", "company_pin"})
+        )
 
 
 class UserEntry(BaseModel):
@@ -298,3 +319,6 @@ class Directory(BaseModel):
     peers: tuple[PeerEntry, ...] = ()
     # Tenants' emergency webhook keys by tenant id (only tenants with one).
     webhook_secrets: dict[str, str] = Field(default_factory=dict, repr=False)
+    # Tenants with a company PIN: their hot-desk users' ``pin`` is it
+    # (see services.directory.load).
+    company_pin_tenants: frozenset[str] = frozenset()

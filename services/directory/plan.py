@@ -98,6 +98,15 @@ class Plan:
     peer_sources: str | None = None
     # Every file device's emergency data for Kamailio (EMERGENCY_FIELDS).
     emergency: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Tenants with a company PIN (Directory.company_pin_tenants).
+    company_pin_tenants: frozenset[str] = frozenset()
+
+    def pin_owner(self, user: UserEntry) -> str:
+        """Whose hash a new PIN hash is: the tenant's for a company PIN (one
+        hash, shared by its users), else the user's own (equal PINs of two
+        users must not show as equal hashes)."""
+        company = user.hotdesk and user.tenant in self.company_pin_tenants
+        return f"tenant:{user.tenant}" if company else user.ref
 
     @property
     def steps(self) -> tuple[Step[Any, Any], ...]:
@@ -304,4 +313,5 @@ async def make_plan(directory: Directory, stored: Stored, pins: PinWork) -> Plan
         if peer_sources_digest(sources) == stored.peer_sources_digest
         else sources,
         emergency=emergency,
+        company_pin_tenants=directory.company_pin_tenants,
     )

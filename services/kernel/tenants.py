@@ -33,9 +33,10 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 @dataclass(frozen=True)
 class FeatureCode:
     """A dialled feature code: ``login`` (with the extension when the code
-    carried it, ``*77*1001*``: feature ``login_ext``) or ``logout``."""
+    carried it, ``*77*1001*``: feature ``login_ext``), ``logout`` (of the
+    phone dialling), or ``logout_anywhere`` (of a user, wherever she is)."""
 
-    feature: Literal["login", "logout", "login_ext"]
+    feature: Literal["login", "logout", "login_ext", "logout_anywhere"]
     extension: str = ""
 
 
@@ -44,6 +45,25 @@ class FeatureCodes(Record):
     logout: str = "*46"
     # 3CX style: <prefix><extension>* logs in with the extension filled in.
     login_with_extension_prefix: str = "*77*"
+    # FusionPBX *073 style: from any phone, extension and PIN end that
+    # user's session wherever it is.
+    logout_anywhere: str = "*47"
+
+    def in_extension_namespace(self, code: str) -> bool:
+        """Whether ``code`` lies in the login prefix's namespace (3CX's
+        ``*77*5*`` beside ``*77*<extension>*``): it then matches as itself,
+        and must not be ``<prefix><extension>*`` of any extension, or a
+        prefix of one, or start with one."""
+        prefix = self.login_with_extension_prefix
+        return len(code) > len(prefix) and code.startswith(prefix)
+
+    def mistaken_extension(self, code: str, extension: str) -> bool:
+        """Whether ``code`` in the login prefix's namespace can be mistaken
+        for logging in as ``extension`` (either dialled string is the start
+        of the other)."""
+        typed = code[len(self.login_with_extension_prefix) :]
+        spelled = extension + "*"
+        return typed.startswith(spelled) or spelled.startswith(typed)
 
     def match(self, number: str) -> FeatureCode | None:
         """Which code ``number`` is (the edge routes it to the voice menu,
@@ -52,6 +72,8 @@ class FeatureCodes(Record):
             return FeatureCode("login")
         if number == self.logout:
             return FeatureCode("logout")
+        if number == self.logout_anywhere:
+            return FeatureCode("logout_anywhere")
         prefix = self.login_with_extension_prefix
         middle = number[len(prefix) : -1]
         if number.startswith(prefix) and number.endswith("*") and middle.isdigit():
@@ -131,6 +153,10 @@ class TenantConfig(Record):
     default_profile_keys: tuple[ProfileKey, ...] = Field(default=(), max_length=100)
     # The voice menu's prompt folder (a tenant's own folder overrides it).
     language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[a-z]{2,3})?$")
+    # How the voice menu says extensions: digit by digit ("one zero zero
+    # one") or as a number ("one thousand and one"); minutes are always
+    # said as a number.
+    extensions_spoken: Literal["digits", "number"] = "digits"
     # Peers (by name) that calls to outside numbers leave through, and that
     # emergency calls try in order; unset: the edge's own gateways.
     outbound_peer: str | None = None

@@ -58,3 +58,10 @@ class DeviceActions:
             pb.LogoutRequest(device_id=self._device, actor=f"user:{CHANNEL}"),
             timeout=self._timeout,
         )
+
+    async def logout_user(self, extension: str) -> pb.LogoutResponse:
+        """End the user's session wherever it is (not only at this device)."""
+        return await self._binding.Logout(
+            pb.LogoutRequest(user=self._user(extension), actor=f"user:{CHANNEL}"),
+            timeout=self._timeout,
+        )

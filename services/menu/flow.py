@@ -1,5 +1,6 @@
-"""What a menu call says and does: the login, 3CX-style login and logout
-flows, as a conversation over a ``Voice`` (prompts out, digits in)."""
+"""What a menu call says and does: the login, 3CX-style login, logout and
+log-out-from-anywhere flows, as a conversation over a ``Voice`` (prompts
+out, digits in)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,16 @@ from hotdesk.v1 import auth_pb2 as apb
 from hotdesk.v1 import binding_pb2 as pb
 
 from services.kernel.tenants import TenantConfig
+from services.menu.numbers import in_words, said
 
-Kind = Literal["login", "logout"]
+Kind = Literal["login", "logout", "logout_anywhere"]
 
 
 @dataclass(frozen=True)
 class Dialled:
     """Which feature code was dialled: login (with the extension when the
-    code carried it, ``*77*1001*``) or logout."""
+    code carried it, ``*77*1001*``), logout (of this phone) or
+    logout_anywhere (of a user, wherever she is logged in)."""
 
     kind: Kind
     extension: str = ""
@@ -29,7 +32,8 @@ def dialled(tenant: TenantConfig, number: str) -> Dialled | None:
     code = tenant.feature_codes.match(number)
     if code is None:
         return None
-    return Dialled("logout" if code.feature == "logout" else "login", code.extension)
+    kind: Kind = "login" if code.feature == "login_ext" else code.feature
+    return Dialled(kind, code.extension)
 
 
 class Voice(Protocol):
@@ -48,10 +52,7 @@ class Actions(Protocol):
     async def device(self) -> pb.DeviceState: ...
     async def login(self, extension: str, takeover: bool) -> pb.LoginResponse: ...
     async def logout(self) -> pb.LogoutResponse: ...
-
-
-def spoken(number: str) -> list[str]:
-    return [f"digit-{d}" for d in number if d.isdigit()]
+    async def logout_user(self, extension: str) -> pb.LogoutResponse: ...
 
 
 _WRONG = (apb.PIN_RESULT_WRONG_PIN, apb.PIN_RESULT_UNKNOWN_USER, apb.PIN_RESULT_NO_PIN)
@@ -73,11 +74,18 @@ class Conversation:
         # (what a caller types may be a PIN by mistake: never kept).
         self.extension = ""
 
+    def _extension(self, extension: str) -> list[str]:
+        """An extension as the tenant says it: as a number or digit by digit."""
+        as_number = self._tenant.extensions_spoken == "number"
+        return ["extension", *said(extension, self._tenant.language, as_number)]
+
     async def run(self, what: Dialled) -> None:
         if what.kind == "login":
             await self._login(what.extension)
-        else:
+        elif what.kind == "logout":
             await self._logout()
+        else:
+            await self._logout_anywhere()
 
     async def _checked_pin(self, extension: str, ask_extension: bool) -> str | None:
         """Up to ``tries`` rounds of (extension,) PIN; the extension whose
@@ -105,12 +113,12 @@ class Conversation:
                 checked.result in _WRONG and checked.retry_after_seconds > 0
             ):
                 self.outcome = "locked"
-                minutes = str(max(1, math.ceil(checked.retry_after_seconds / 60)))
+                minutes = max(1, math.ceil(checked.retry_after_seconds / 60))
                 await self._voice.say(
                     "too_many_attempts",
                     "try_again_in",
-                    *spoken(minutes),
-                    "minute" if minutes == "1" else "minutes",
+                    *in_words(min(minutes, 999_999), self._tenant.language),
+                    "minute" if minutes == 1 else "minutes",
                     "goodbye",
                 )
                 return None
@@ -128,7 +136,7 @@ class Conversation:
         result = await self._actions.login(extension, takeover=False)
         if result.result == pb.LOGIN_RESULT_DEVICE_OCCUPIED:
             occupant = result.occupant.extension
-            choice = await self._voice.key("in_use", *spoken(occupant), "take_over")
+            choice = await self._voice.key("in_use", *self._extension(occupant), "take_over")
             if choice != "2":
                 self.outcome = "timeout" if choice is None else "abandoned"
                 await self._voice.say("goodbye")
@@ -136,7 +144,7 @@ class Conversation:
             result = await self._actions.login(extension, takeover=True)
         if result.result in (pb.LOGIN_RESULT_LOGGED_IN, pb.LOGIN_RESULT_ALREADY_LOGGED_IN):
             self.outcome = "logged_in"
-            await self._voice.say("extension", *spoken(extension), "now_logged_in", "goodbye")
+            await self._voice.say(*self._extension(extension), "now_logged_in", "goodbye")
             return
         self.outcome = "refused"
         if result.result == pb.LOGIN_RESULT_ACTIVE_ELSEWHERE:
@@ -160,7 +168,24 @@ class Conversation:
             return
         await self._actions.logout()
         self.outcome = "logged_out"
-        await self._voice.say("extension", *spoken(extension), "now_logged_out", "goodbye")
+        await self._voice.say(*self._extension(extension), "now_logged_out", "goodbye")
+
+    async def _logout_anywhere(self) -> None:
+        """Any phone, also one nobody is logged in at: the user's extension
+        and PIN (always: whoever dials may be anyone) end her session
+        wherever it is."""
+        extension = await self._checked_pin("", ask_extension=True) or ""
+        if not extension:
+            if self.outcome == "timeout":
+                await self._voice.say("no_input", "goodbye")
+            return
+        result = await self._actions.logout_user(extension)
+        if result.result != pb.LOGOUT_RESULT_LOGGED_OUT:
+            self.outcome = "refused"
+            await self._voice.say(*self._extension(extension), "not_logged_in", "goodbye")
+            return
+        self.outcome = "logged_out"
+        await self._voice.say(*self._extension(extension), "now_logged_out", "goodbye")
 
 
 async def converse(conversation: Conversation, what: Dialled, limit: float) -> None:

@@ -15,12 +15,12 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "directory.yaml"
 # The example's tenants share one cross_tenant_group: every key's tag.
 GROUP = "acme-group"
 CHEAP = PinHasher(time_cost=1, memory_cost_kib=8, parallelism=1)
-# The example's users with a PIN, and their PINs.
+# The example's users with a PIN, and their PINs (globex's company PIN).
 PINS = {
     ("acme", "1001"): "4711",
     ("acme", "1002"): "8264",
     ("acme", "1003"): "5173",
-    ("globex", "3001"): "9731",
+    ("globex", "3001"): "2580",
 }
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from services.directory.load import DirectoryError, load_directory, parse_directory
+from services.kernel.tenants import FeatureCode
 from tests.directory.support import EXAMPLE, edited, problems
 
 VALID_TENANT = "tenants:\n  - {id: a, domain: a.example}\n"
@@ -56,9 +57,10 @@ devices:
         "dir.yaml:5: tenants[0] (acme): colour: unknown field (expected one of: id, domain, "
         "emergency_numbers, feature_codes, second_login, logout_asks_pin, max_login_seconds, "
         "daily_logout, timezone, cross_tenant_group, "
-        "default_profile_keys, language, outbound_peer, emergency_route, emergency_routes, "
+        "default_profile_keys, language, extensions_spoken, outbound_peer, emergency_route, "
+        "emergency_routes, "
         "emergency_callback_minutes, emergency_notify, location, sites, unavailable, "
-        "emergency_webhook_secret)",
+        "emergency_webhook_secret, company_pin)",
         "dir.yaml:8: users[0] (acme/1001): extension: must be in quotes: unquoted, YAML reads "
         "it as a number",
         "dir.yaml:11: users[0] (acme/1001): pin: PIN must not be a sequence of consecutive digits",
@@ -87,6 +89,43 @@ def test_pin_policy_is_checked_with_the_users_extension() -> None:
         "dir.yaml:6: users[2] (a/1003): pin: PIN must not be the user's own extension",
         "dir.yaml:7: users[3] (a/1004): pin: PIN must contain digits only",
     ]
+
+
+COMPANY = 'tenants:\n  - {id: a, domain: a.example, company_pin: "%s"}\nusers:\n'
+COMPANY_USER = '  - {tenant: a, extension: "%s", name: U, caller_id: "+491"%s}\n'
+
+
+def test_a_company_pin_is_every_hot_desk_users_pin() -> None:
+    d = parse_directory(
+        COMPANY % "2580"
+        + COMPANY_USER % ("1001", "")
+        + COMPANY_USER % ("1002", "")
+        + COMPANY_USER % ("1003", ", hotdesk: false"),
+        "dir.yaml",
+    )
+    assert [(u.extension, u.pin) for u in d.users] == [
+        ("1001", "2580"),
+        ("1002", "2580"),
+        ("1003", None),
+    ]
+    assert d.company_pin_tenants == {"a"}
+    assert "2580" not in repr(d) and "company_pin" not in d.tenants[0].model_dump_json()
+
+
+def test_a_company_pin_follows_the_pin_policy_for_each_user_and_replaces_theirs() -> None:
+    assert problems(COMPANY % "1234") == [
+        "dir.yaml:2: tenants[0] (a): company_pin: PIN must not be a sequence of consecutive digits"
+    ]
+    found = problems(
+        COMPANY % "2580" + COMPANY_USER % ("2580", "") + COMPANY_USER % ("1002", ', pin: "4711"')
+    )
+    assert found == [
+        "dir.yaml:4: users[0] (a/2580): extension: company PIN: PIN must not be the user's own "
+        "extension",
+        "dir.yaml:5: users[1] (a/1002): pin: tenant 'a' has a company PIN: its hot-desk users "
+        "have no PIN of their own",
+    ]
+    assert not any("4711" in p for p in found)
 
 
 def test_an_unquoted_pin_is_refused_without_showing_it() -> None:
@@ -144,6 +183,40 @@ devices:
 def test_feature_codes_must_not_collide(codes: str, expected: str) -> None:
     found = problems(f"tenants:\n  - id: a\n    domain: a.example\n    feature_codes: {codes}\n")
     assert found == [f"dir.yaml:4: tenants[0] (a): feature_codes: {expected}"]
+
+
+NAMESPACE = """\
+tenants:
+  - id: a
+    domain: a.example
+    feature_codes: {logout: "%s", login_with_extension_prefix: "*77*"}
+users:
+"""
+
+
+def test_a_logout_code_may_lie_in_the_login_prefixs_namespace() -> None:
+    users = COMPANY_USER % ("1001", "") + COMPANY_USER % ("50", "")
+    d = parse_directory(NAMESPACE % "*77*5*" + users, "dir.yaml")
+    codes = d.tenants[0].feature_codes
+    assert codes.match("*77*5*") == FeatureCode("logout")
+    assert codes.match("*77*50*") == FeatureCode("login_ext", "50")
+    assert codes.match("*77*1001*") == FeatureCode("login_ext", "1001")
+
+
+@pytest.mark.parametrize(
+    ("code", "extension"),
+    [
+        ("*77*5*", "5"),  # the same string
+        ("*77*5", "50"),  # dialled before *77*50* is finished
+        ("*77*50*1", "50"),  # *77*50* matches before it is finished
+    ],
+)
+def test_but_not_where_an_extension_could_be_mistaken_for_it(code: str, extension: str) -> None:
+    found = problems(NAMESPACE % code + COMPANY_USER % (extension, ""))
+    assert found == [
+        f"dir.yaml:4: tenants[0] (a): feature_codes: logout {code!r} lies where "
+        f"*77*{extension}* logs in extension {extension}: one could be taken for the other"
+    ]
 
 
 def test_emergency_numbers_are_digits() -> None:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hotdesk.v1 import auth_pb2 as apb
 from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
 
@@ -239,3 +240,56 @@ def test_a_missing_or_malformed_key_file_is_named(tmp_path: Path) -> None:
     PinDigester.new_key_file(made)
     assert made.stat().st_mode & 0o777 == 0o600
     assert PinDigester.from_file(made, "test").digest("a", "1", "2", "h").startswith("v1:")
+
+
+GINA = """  - tenant: globex
+    extension: "3002"
+    name: Gina Globex
+    caller_id: "+442071234002"
+"""
+
+
+def with_gina(*replacements: tuple[str, str]) -> str:
+    """The example with a second globex user (no PIN of her own)."""
+    return edited(("\ndevices:\n", "\n" + GINA + "\ndevices:\n"), *replacements)
+
+
+async def test_a_company_pin_is_one_hash_its_users_share_and_its_digests_skip_argon2(
+    redis: Redis, redis_server: RedisServer
+) -> None:
+    hasher, digester = CountingHasher(), pin_digester()
+    await imported(redis, hasher, digester, with_gina())
+    gus, gina = await redis.mget([keys.pin(GROUP, "globex", e) for e in ("3001", "3002")])
+    assert gus is not None and gus == gina and hasher.verify(gus, "2580")
+    assert await redis.get(keys.pin_digest(GROUP, "globex", "3002")) == digester.digest(
+        "globex", "3002", "2580", gus
+    )
+    hasher.verifies = 0
+    assert (await imported(redis, hasher, digester, with_gina())).unchanged
+    assert hasher.verifies == 0
+
+    # A new company PIN: every user's PIN changes, hashed once.
+    report = await imported(
+        redis, hasher, digester, with_gina(('company_pin: "2580"', 'company_pin: "3692"'))
+    )
+    assert [str(s) for s in report.changed] == [
+        "~ user globex/3001: pin changed",
+        "~ user globex/3002: pin changed",
+    ]
+    gus, gina = await redis.mget([keys.pin(GROUP, "globex", e) for e in ("3001", "3002")])
+    assert gus is not None and gus == gina and hasher.verify(gus, "3692")
+
+    # Each user logs in with it, and her wrong attempts count for her alone.
+    tenants = TenantCache(redis)
+    await tenants.refresh()
+
+    async def no_login(req: pb.LoginRequest) -> pb.LoginResponse:
+        raise AssertionError("not used")
+
+    auth = AuthCore(redis, tenants, auth_settings(redis_server.url), no_login)
+    ref = {e: pb.UserRef(tenant="globex", extension=e) for e in ("3001", "3002")}
+    wrong = await auth.verify_pin(ref["3001"], "gx4001", "2580", "test")
+    assert wrong.result == apb.PIN_RESULT_WRONG_PIN
+    ok = await auth.verify_pin(ref["3002"], "gx4001", "3692", "test")
+    assert ok.result == apb.PIN_RESULT_OK
+    assert ok.attempts_left > wrong.attempts_left

@@ -15,9 +15,11 @@ from hotdesk.v1 import auth_pb2_grpc
 from hotdesk.v1 import binding_pb2 as pb
 
 from services.menu.edge_signature import header_value, load_key
+from services.menu.settings import MenuSettings
 from tests.support import pki
+from tests.support.demo import demo_directory_text
 from tests.support.edge import Edge, edge_stack
-from tests.support.menu_calls import concurrent_calls, scenario
+from tests.support.menu_calls import RtpReceiver, concurrent_calls, scenario
 from tests.support.sipp import SCENARIOS
 
 GROUP = "acme-group"
@@ -96,6 +98,115 @@ def test_logout_asks_the_pin(menu: Edge, tmp_path: Path) -> None:
     assert call.run() == 0, call.messages
     assert on(menu, "hd3001") == ""
     assert outcome(menu)["outcome"] == "logged_out"
+
+
+def test_a_globex_user_logs_in_with_the_company_pin(menu: Edge, tmp_path: Path) -> None:
+    """globex has a company PIN in the demo directory (2580): Gus has none
+    of his own, his extension and the company PIN log him in."""
+    steps = ["dtmf:3001#", "dtmf:2580#"]
+    call = menu.dial("gx4001", "*45", scenario(steps, tmp_path), "company", domain="globex.local")
+    assert call.run() == 0, call.messages
+    assert on(menu, "gx4001") == "3001"
+    assert outcome(menu)["outcome"] == "logged_in"
+
+
+def test_logout_anywhere_from_an_idle_phone_ends_her_session_at_another_desk(
+    menu: Edge, tmp_path: Path
+) -> None:
+    """Alice forgot to log out at hd3001: from hd3002, where nobody is
+    logged in, *47 with her extension and PIN ends that session; calls to
+    her rang hd3001 before and get 480 after."""
+    menu.login("hd3001", "1001")
+    menu.login("hd3003", "1003")  # a caller
+    desk_a = menu.phone("alice-at-a", "hd3001")
+    before = menu.call("to-alice-at-a", "hd3003", "1001")
+    assert before.run() == 0 and before.final_status() == 200
+    assert desk_a.wait() == 0
+
+    steps = ["dtmf:1001#", "dtmf:4711#"]
+    call = menu.dial("hd3002", "*47", scenario(steps, tmp_path), "anywhere")
+    assert call.run() == 0, call.messages
+    assert (on(menu, "hd3001"), on(menu, "hd3002")) == ("", "")
+    assert (outcome(menu)["outcome"], outcome(menu)["extension"]) == ("logged_out", "1001")
+    after = menu.call("to-alice-gone", "hd3003", "1001")
+    assert after.run() == 0 and after.final_status() == 480
+
+
+def test_logout_anywhere_needs_the_users_pin(menu: Edge, tmp_path: Path) -> None:
+    menu.login("hd3001", "1001")
+    steps = ["dtmf:1001#", "dtmf:8264#"] * 3  # Bob's PIN, not hers
+    call = menu.dial("hd3002", "*47", scenario(steps, tmp_path), "anywhere-wrong")
+    assert call.run() == 0, call.messages
+    assert on(menu, "hd3001") == "1001"
+    assert outcome(menu)["outcome"] == "locked"
+
+
+@pytest.fixture
+def logout_in_login_namespace(menu: Edge) -> Iterator[Edge]:
+    """acme's logout code is *77*5* (3CX style, inside the *77* login
+    prefix's namespace) until the test ends."""
+    demo = demo_directory_text(menu.gateways)
+    text = demo.replace('      logout: "*46"', '      logout: "*77*5*"')
+    assert text != demo
+    menu.import_directory(text)
+    wait_until_the_menu_has(menu, menu.binding.metrics()["hotdesk_directory_version"])
+    try:
+        yield menu
+    finally:
+        menu.import_directory(demo)
+        wait_until_the_menu_has(menu, menu.binding.metrics()["hotdesk_directory_version"])
+
+
+def wait_until_the_menu_has(edge: Edge, version: float, within: float = 10) -> None:
+    deadline = time.monotonic() + within
+    while edge.menu.metrics()["hotdesk_directory_version"] < version:
+        assert time.monotonic() < deadline, "the voice menu did not reload the directory"
+        time.sleep(0.1)
+
+
+def test_a_logout_code_inside_the_login_prefixs_namespace(
+    logout_in_login_namespace: Edge, tmp_path: Path
+) -> None:
+    edge = logout_in_login_namespace
+    edge.login("hd3001", "1001")
+    call = edge.dial("hd3001", "*77*5*", scenario(["dtmf:4711#"], tmp_path), "77-5")
+    assert call.run() == 0, call.messages
+    assert on(edge, "hd3001") == ""
+    assert (outcome(edge)["code"], outcome(edge)["outcome"]) == ("logout", "logged_out")
+
+
+@pytest.fixture
+def german_acme(menu: Edge) -> Iterator[Edge]:
+    """acme's language is German until the test ends."""
+    demo = demo_directory_text(menu.gateways)
+    zone = "    timezone: Europe/Berlin "
+    text = demo.replace(zone, "    language: de\n" + zone)
+    assert text.count("language: de") == 1
+    menu.import_directory(text)
+    wait_until_the_menu_has(menu, menu.binding.metrics()["hotdesk_directory_version"])
+    try:
+        yield menu
+    finally:
+        menu.import_directory(demo)
+        wait_until_the_menu_has(menu, menu.binding.metrics()["hotdesk_directory_version"])
+
+
+def test_a_german_tenant_hears_the_german_prompts(german_acme: Edge, tmp_path: Path) -> None:
+    """What reaches the phone is the German recording of the first prompt
+    (made by scripts/make_prompts.sh from prompt_texts/de.txt), not the
+    English one."""
+    prompts = MenuSettings.model_fields["prompts_dir"].default
+    german = (prompts / "de" / "enter_extension.ul").read_bytes()
+    english = (prompts / "en" / "enter_extension.ul").read_bytes()
+    with RtpReceiver() as rtp:
+        steps = scenario(["pause:2000"], tmp_path, end="hangup", rtp_port=str(rtp.port))
+        call = german_acme.dial("hd3001", "*45", steps, "german")
+        assert call.run() == 0, call.messages
+        time.sleep(0.3)
+    (payloads,) = rtp.payloads.values()
+    heard = b"".join(payloads)
+    assert len(heard) >= 8000  # a second of it at least
+    assert german.startswith(heard[:8000]) and not english.startswith(heard[:8000])
 
 
 def test_sip_info_digits(menu: Edge) -> None:

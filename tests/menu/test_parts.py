@@ -24,6 +24,7 @@ TENANT = TenantConfig(
         ("*44", Dialled("login")),
         ("*55", Dialled("logout")),
         ("*77*1001*", Dialled("login", "1001")),
+        ("*47", Dialled("logout_anywhere")),
         ("*45", None),  # the default code, not this tenant's
         ("*77**", None),
         ("*77*10a1*", None),

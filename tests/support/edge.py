@@ -167,12 +167,21 @@ class Edge:
         path: Path,
         name: str,
         via: KamailioServer | None = None,
+        domain: str = DOMAIN,
     ) -> Sipp:
-        """Desk phone ``device`` calls the voice menu's ``number`` with the
-        scenario at ``path`` (tests/support/menu_calls.py), its RTP on a port
-        of its own, long enough for the prompts."""
+        """Desk phone ``device`` (of ``domain``) calls the voice menu's
+        ``number`` with the scenario at ``path`` (tests/support/menu_calls.py),
+        its RTP on a port of its own, long enough for the prompts."""
         return self.from_phone(
-            name, device, path, number, timeout_s=40, media_port=free_udp_port(), via=via
+            name,
+            device,
+            path,
+            number,
+            domain=domain,
+            target_domain=domain,
+            timeout_s=40,
+            media_port=free_udp_port(),
+            via=via,
         )
 
     def gateway(self, name: str, port: int, scenario: str = "answer") -> Sipp:

@@ -274,18 +274,20 @@ def _write(folder: Path, parts: list[str]) -> Path:
 
 class RtpReceiver(UdpListener):
     """One UDP socket taking the prompt RTP of many calls, recording each
-    packet's arrival and sequence number by SSRC."""
+    packet's arrival, sequence number and payload by SSRC."""
 
     def __init__(self) -> None:
         super().__init__(receive_buffer=4 << 20)
         self.arrivals: dict[int, list[float]] = defaultdict(list)
         self.sequences: dict[int, list[int]] = defaultdict(list)
+        self.payloads: dict[int, list[bytes]] = defaultdict(list)
 
     def handle(self, data: bytes, addr: tuple[str, int], at: float) -> None:
         if len(data) >= 12:
             seq, ssrc = struct.unpack_from("!H4xI", data, 2)
             self.arrivals[ssrc].append(at)
             self.sequences[ssrc].append(seq)
+            self.payloads[ssrc].append(data[12:])
 
     def median_spacings_ms(self, gap: float = 0.1) -> list[float]:
         """Each stream's median spacing between consecutive packets (pauses
