@@ -8,7 +8,7 @@ import pytest
 from services.provision.phone import Key, LoggedInUser, PhoneView, SipAccount
 from services.provision.vendors import VENDORS, identify_path, vendor
 from services.provision.vendors.base import FileRequest, ModelSpec, Vendor
-from tests.support.phone_files import polycom_values, yealink_values
+from tests.support.phone_files import YEALINK_RESET, polycom_values, yealink_values
 
 YEALINK = VENDORS["yealink"]
 POLYCOM = VENDORS["polycom"]
@@ -220,7 +220,7 @@ def test_yealink_common_file_has_the_policy_and_no_secret(filename: str) -> None
 
     assert SECRET.encode() not in body
     assert b"hd3001" not in body
-    assert yealink_settings(body) == YEALINK_POLICY
+    assert yealink_settings(body) == YEALINK_POLICY | YEALINK_RESET
 
 
 def test_device_files_refuse_a_missing_or_foreign_view() -> None:
