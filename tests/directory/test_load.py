@@ -56,7 +56,8 @@ devices:
         "dir.yaml:5: tenants[0] (acme): colour: unknown field (expected one of: id, domain, "
         "emergency_numbers, feature_codes, second_login, logout_asks_pin, max_login_seconds, "
         "daily_logout, timezone, cross_tenant_group, "
-        "default_profile_keys, language, outbound_peer, emergency_route, emergency_routes, "
+        "default_profile_keys, phone_profiles, language, outbound_peer, emergency_route, "
+        "emergency_routes, "
         "emergency_callback_minutes, emergency_notify, location, sites, unavailable, "
         "emergency_webhook_secret)",
         "dir.yaml:8: users[0] (acme/1001): extension: must be in quotes: unquoted, YAML reads "
