@@ -70,7 +70,7 @@ class ProfileKey(Record):
 
 
 # The phone makes the provision service has a module for.
-PhoneVendor = Literal["yealink", "polycom"]
+PhoneVendor = Literal["yealink", "polycom", "snom"]
 
 
 class PhoneProfile(Record):

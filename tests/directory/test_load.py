@@ -66,7 +66,7 @@ devices:
         "dir.yaml:12: users[1] (nope/1002): tenant: no tenant 'nope' declared",
         "dir.yaml:18: devices[0] (hd1): mac: must be 12 hex digits, optionally separated by "
         "':', '-' or '.'",
-        "dir.yaml:19: devices[0] (hd1): vendor: Input should be 'yealink' or 'polycom'",
+        "dir.yaml:19: devices[0] (hd1): vendor: Input should be 'yealink', 'polycom' or 'snom'",
         "dir.yaml:22: devices[0] (hd1): sip_secret: String should have at least 12 characters",
     ]
 

@@ -693,9 +693,11 @@ def test_unknown_models_get_no_browser_and_the_most_keys() -> None:
 def test_vendor_registry() -> None:
     assert vendor("yealink") is YEALINK
     assert vendor("polycom") is POLYCOM
-    assert sorted(VENDORS) == ["polycom", "yealink"]
+    assert sorted(VENDORS) == ["polycom", "snom", "yealink"]
     assert all(name == each.name for name, each in VENDORS.items())
-    with pytest.raises(KeyError, match=r"no phone vendor 'cisco' \(known: polycom, yealink\)"):
+    with pytest.raises(
+        KeyError, match=r"no phone vendor 'cisco' \(known: polycom, snom, yealink\)"
+    ):
         vendor("cisco")
 
 
