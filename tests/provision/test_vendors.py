@@ -2,9 +2,11 @@
 setting, file names, User-Agents, XML-browser pages and model specs."""
 
 import xml.etree.ElementTree as ET
+from typing import get_args
 
 import pytest
 
+from services.kernel.tenants import PhoneVendor
 from services.provision.phone import Key, LoggedInUser, PhoneView, SipAccount
 from services.provision.vendors import VENDORS, identify_path, vendor
 from services.provision.vendors.base import FileRequest, ModelSpec, Vendor
@@ -694,6 +696,8 @@ def test_vendor_registry() -> None:
     assert vendor("yealink") is YEALINK
     assert vendor("polycom") is POLYCOM
     assert sorted(VENDORS) == ["polycom", "snom", "yealink"]
+    # The directory accepts exactly the vendors there is a module for.
+    assert sorted(get_args(PhoneVendor)) == sorted(VENDORS)
     assert all(name == each.name for name, each in VENDORS.items())
     with pytest.raises(
         KeyError, match=r"no phone vendor 'cisco' \(known: polycom, snom, yealink\)"
