@@ -98,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _model_options(p: argparse.ArgumentParser, *, required: bool) -> None:
-    p.add_argument("--vendor", required=required, default="", help="yealink or polycom")
+    p.add_argument("--vendor", required=required, default="", help="yealink, polycom or snom")
     p.add_argument("--model", required=required, default="", help="e.g. T54W, VVX450")
 
 

@@ -66,15 +66,30 @@ PRIMARY: dict[str, tuple[str, ...]] = {
         "~hd:provfail:*",
         _COMMANDS,
     ),
-    # The voice menu reads which tenant a device is in and the tenants'
-    # settings (feature codes, language, logout policy), and writes nothing:
-    # PINs go through the auth service, sessions through the binding service.
+    # The voice menu reads which tenant a device is in, the tenants'
+    # settings (feature codes, language, logout policy) and who a typed
+    # login names (extension, hot-desk id, DID, caller ID), and writes
+    # nothing: PINs go through the auth service, sessions through the
+    # binding service.
     "menu": (
-        *(f"%R~{key}" for key in (keys.DIR_VERSION, keys.DIR_TENANTS, keys.DIR_DEVICES)),
+        *(
+            f"%R~{key}"
+            for key in (
+                keys.DIR_VERSION,
+                keys.DIR_TENANTS,
+                keys.DIR_DEVICES,
+                keys.DIR_HOTDESK_IDS,
+                keys.DIR_NUMBERS,
+            )
+        ),
+        "%R~hd:{*}:users:*",
+        "%R~hd:{*}:usr:*",
         "-@all",
         "+get",
         "+hget",
         "+hgetall",
+        "+sismember",
+        "+smembers",
         "+ping",
         "+select",
         # A Redis Cluster's map and its commands' key positions (the

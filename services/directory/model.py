@@ -8,7 +8,7 @@ references) are in ``services.directory.load``.
 
 import itertools
 import re
-from typing import Annotated, Literal
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -22,6 +22,7 @@ from services.kernel.tenants import (
     SITE_NAME,
     WEBHOOK_URL,
     FeatureCodes,
+    PhoneVendor,
     TenantConfig,
     Unavailable,
 )
@@ -202,7 +203,7 @@ class DeviceEntry(BaseModel):
 
     id: str = Field(pattern=DEVICE_ID)
     mac: str
-    vendor: Literal["yealink", "polycom"]
+    vendor: PhoneVendor
     model: str = Field(min_length=1, max_length=32)
     tenant: str
     sip_secret: str = Field(min_length=12, max_length=128, repr=False)

@@ -91,6 +91,21 @@ class ProfileKey(Record):
     label: str = Field(min_length=1, max_length=32, pattern=r'^[^"\\\x00-\x1f\x7f]+$')
 
 
+# The phone makes the provision service has a module for.
+PhoneVendor = Literal["yealink", "polycom", "snom"]
+
+
+class PhoneProfile(Record):
+    """A tenant's (business group's) starting profile for one make and
+    model: a user's first login on that model starts her profile with its
+    keys (after the Logout key) and ring tone."""
+
+    vendor: PhoneVendor
+    model: str = Field(min_length=1, max_length=32)
+    keys: tuple[ProfileKey, ...] = Field(default=(), max_length=100)
+    ringer: int = Field(default=1, ge=1, le=8)  # the vendor's n-th built-in ring tone
+
+
 # Where a forward may go: a SIP URI, or an E.164 number that leaves through
 # the tenant's outbound peer.
 SIP_URI = r'^sips?:[^\s<>"]{1,200}$'
@@ -151,6 +166,8 @@ class TenantConfig(Record):
     # A user's first login on a phone model starts their profile for that
     # model with these keys (after the Logout key on key 1).
     default_profile_keys: tuple[ProfileKey, ...] = Field(default=(), max_length=100)
+    # ... unless the tenant has a profile for that make and model.
+    phone_profiles: tuple[PhoneProfile, ...] = Field(default=(), max_length=200)
     # The voice menu's prompt folder (a tenant's own folder overrides it).
     language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[a-z]{2,3})?$")
     # How the voice menu says extensions: digit by digit ("one zero zero
@@ -185,6 +202,25 @@ class TenantConfig(Record):
         if value is not None and not _HHMM.match(value):
             raise ValueError("must be HH:MM (24-hour clock)")
         return value
+
+    @field_validator("phone_profiles")
+    @classmethod
+    def _one_profile_per_model(cls, value: tuple[PhoneProfile, ...]) -> tuple[PhoneProfile, ...]:
+        seen: set[tuple[str, str]] = set()
+        for profile in value:
+            if (profile.vendor, profile.model) in seen:
+                raise ValueError(f"two profiles for {profile.vendor} {profile.model}")
+            seen.add((profile.vendor, profile.model))
+        return value
+
+    def starting_profile(self, vendor: str, model: str) -> tuple[tuple[ProfileKey, ...], int]:
+        """The keys and ring tone a user's first login on this make and model
+        starts from: the tenant's profile for it, else the default keys and
+        ring tone 1."""
+        for profile in self.phone_profiles:
+            if (profile.vendor, profile.model) == (vendor, model):
+                return profile.keys, profile.ringer
+        return self.default_profile_keys, 1
 
     def emergency_route_for(self, country: str | None) -> tuple[str, ...]:
         """The peers emergency calls from a desk in ``country`` try."""

@@ -387,7 +387,12 @@ class VoiceMenu(asyncio.DatagramProtocol):
 
     async def _talk(self, call: Call) -> None:
         actions = DeviceActions(
-            self._auth, self._binding, call.tenant.id, call.device, self._s.rpc_timeout_seconds
+            self._auth,
+            self._binding,
+            self._lookup,
+            call.tenant.id,
+            call.device,
+            self._s.rpc_timeout_seconds,
         )
         conversation = Conversation(call.voice, actions, call.tenant, self._s.tries)
         call.conversation = conversation

@@ -9,6 +9,7 @@ from aiohttp import web
 from hotdesk.v1 import auth_pb2_grpc, binding_pb2_grpc
 
 from services.kernel.clock import Clock
+from services.kernel.lookup import DirectoryLookup
 from services.provision.devices import DeviceDirectory
 from services.provision.digest import DigestAuth
 from services.provision.failures import DigestFailures
@@ -22,6 +23,7 @@ from services.provision.view import PhoneSite
 @dataclass(frozen=True)
 class ProvisionContext:
     devices: DeviceDirectory
+    lookup: DirectoryLookup  # who a login typed at the screen names
     profiles: ProfileStore
     renders: RenderCache
     status: StatusBook

@@ -3,7 +3,8 @@
 One Redis hash per user (``keys.profiles``), one field per model, so a
 user's profiles live in the user's group slot and leave with the user. The
 first time a user needs a profile for a model (a login there, or an
-operator reading it) it is created from the tenant's default keys, and it
+operator reading it) it is created from the tenant's profile for that make
+and model (``phone_profiles``), else from the tenant's default keys, and it
 stays after logout for the next login on that model.
 """
 
@@ -46,7 +47,8 @@ class ProfileStore:
         stored = await self._redis.hget(name, field)
         if stored is not None:
             return Profile.model_validate_json(stored)
-        fresh = Profile(keys=tenant.default_profile_keys, updated_ms=now_ms)
+        start_keys, ringer = tenant.starting_profile(vendor, model)
+        fresh = Profile(keys=start_keys, ringer=ringer, updated_ms=now_ms)
         if await self._redis.hsetnx(name, field, fresh.model_dump_json()):
             log.info(
                 "profile_created",

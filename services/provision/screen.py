@@ -1,7 +1,10 @@
 """Logging in and out from the phone's own screen (XML browser).
 
 The idle phone's Login key opens ``/screen/<device>/<token>/login`` (GET): a
-form for extension and PIN, posted back to the same URL; the PIN goes to the
+form for the user's name and PIN, posted back to the same URL. The name is
+what ``DirectoryLookup.login_name`` resolves: the extension, a DID or
+caller-ID number, or a hot-desk id (a user of another tenant of the group);
+a name that fits two users is refused with a screen saying so; the PIN goes to the
 auth service (lockout and audit live there, channel "phone-screen"). The PIN
 is taken only from a POST's body: a PIN in a query string (kept by proxies
 and logs) is refused. The person at the phone has the PIN, so a login there
@@ -16,6 +19,7 @@ fresh one).
 """
 
 import logging
+import re
 from dataclasses import dataclass
 
 import grpc
@@ -23,6 +27,7 @@ from aiohttp import web
 from hotdesk.v1 import auth_pb2, binding_pb2
 
 from services.kernel.logs import fields
+from services.kernel.lookup import AmbiguousLoginName
 from services.provision import metrics
 from services.provision.context import CONTEXT, ProvisionContext
 from services.provision.devices import DeviceRecord
@@ -43,6 +48,9 @@ _LOGIN_REFUSED = {
     "Log out there first.",
     binding_pb2.LOGIN_RESULT_UNKNOWN_DEVICE: "This phone is not known.",
 }
+# What may be typed as the user: digits, "+" and the characters of a
+# hot-desk id (the directory's rule for ids is stricter).
+_LOGIN_NAME = re.compile(r"[A-Za-z0-9+._-]{1,64}")
 _WRONG_PIN = (
     auth_pb2.PIN_RESULT_WRONG_PIN,
     auth_pb2.PIN_RESULT_UNKNOWN_USER,
@@ -141,15 +149,32 @@ async def login(request: web.Request) -> web.Response:
     ctx, device, vendor = screen.ctx, screen.device, screen.vendor
     here = screen.url("login")
     form = await _form(request)
-    extension, pin = form.get("ext", ""), form.get("pin", "")
-    if not extension or not pin:
-        return _reply(vendor.login_page(here, extension, None))
-    if not extension.isdigit() or not pin.isdigit():
-        return _reply(vendor.login_page(here, "", "Extension and PIN are digits."))
+    typed, pin = form.get("ext", ""), form.get("pin", "")
+    if not typed or not pin:
+        return _reply(vendor.login_page(here, typed, None))
+    if not pin.isdigit() or not _LOGIN_NAME.fullmatch(typed):
+        return _reply(vendor.login_page(here, "", "Enter your extension, number or ID, and PIN."))
+    try:
+        user = await ctx.lookup.login_name(device.tenant.id, typed)
+    except AmbiguousLoginName:
+        _outcome("login", "ambiguous", device)
+        return _reply(
+            vendor.login_page(
+                here, "", "This number belongs to more than one user. Use your extension."
+            )
+        )
+    # A name of nobody goes as typed: the auth service refuses it as an
+    # unknown user, as slowly as a wrong PIN.
+    ref = (
+        binding_pb2.UserRef(tenant=device.tenant.id, extension=typed)
+        if user is None
+        else binding_pb2.UserRef(tenant=user.tenant.id, extension=user.extension)
+    )
+    extension = ref.extension
     try:
         answer = await ctx.auth.LoginWithPin(
             auth_pb2.LoginWithPinRequest(
-                user=binding_pb2.UserRef(tenant=device.tenant.id, extension=extension),
+                user=ref,
                 device_id=device.id,
                 pin=pin,
                 allow_takeover=True,

@@ -12,6 +12,7 @@ from hotdesk.v1 import auth_pb2_grpc, binding_pb2_grpc, provision_pb2, provision
 
 from services.kernel import keys
 from services.kernel.clock import Clock, now_ms
+from services.kernel.lookup import DirectoryLookup
 from services.kernel.secretbox import SecretBox
 from services.kernel.service import ServiceShell
 from services.provision.admin import admin_password
@@ -105,6 +106,7 @@ class ProvisionService(ServiceShell):
         base = self.base_url
         context = ProvisionContext(
             devices=DeviceDirectory(self.redis, self.tenants, self.box),
+            lookup=DirectoryLookup(self.redis, self.tenants),
             profiles=self.profiles,
             renders=RenderCache(s.render_cache_entries, s.render_cache_seconds),
             status=self.status,

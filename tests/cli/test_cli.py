@@ -66,13 +66,14 @@ async def test_validate(cli_env: None, tmp_path: Path, capsys: Capture) -> None:
     assert await hotdesk("directory", "validate", FILE) == 0
     assert capsys.readouterr().out == f"{FILE}: valid: 2 tenants, 5 users, 4 devices\n"
     bad = tmp_path / "bad.yaml"
-    text = edited(('pin: "4711"', 'pin: "1111"'), ("vendor: polycom", "vendor: snom"))
+    text = edited(('pin: "4711"', 'pin: "1111"'), ("vendor: polycom", "vendor: cisco"))
     bad.write_text(text)
     assert await hotdesk("directory", "validate", str(bad)) == 2
-    pin_line, vendor_line = line_of(text, 'pin: "1111"'), line_of(text, "vendor: snom")
+    pin_line, vendor_line = line_of(text, 'pin: "1111"'), line_of(text, "vendor: cisco")
     assert capsys.readouterr().err.splitlines() == [
         f"{bad}:{pin_line}: users[0] (acme/1001): pin: PIN must not repeat one digit",
-        f"{bad}:{vendor_line}: devices[2] (hd3003): vendor: Input should be 'yealink' or 'polycom'",
+        f"{bad}:{vendor_line}: devices[2] (hd3003): vendor: "
+        "Input should be 'yealink', 'polycom' or 'snom'",
         f"hotdesk: 2 problem(s) in {bad}; nothing was written",
     ]
 

@@ -57,7 +57,8 @@ devices:
         "dir.yaml:5: tenants[0] (acme): colour: unknown field (expected one of: id, domain, "
         "emergency_numbers, feature_codes, second_login, logout_asks_pin, max_login_seconds, "
         "daily_logout, timezone, cross_tenant_group, "
-        "default_profile_keys, language, extensions_spoken, outbound_peer, emergency_route, "
+        "default_profile_keys, phone_profiles, language, extensions_spoken, outbound_peer, "
+        "emergency_route, "
         "emergency_routes, "
         "emergency_callback_minutes, emergency_notify, location, sites, unavailable, "
         "emergency_webhook_secret, company_pin)",
@@ -67,7 +68,7 @@ devices:
         "dir.yaml:12: users[1] (nope/1002): tenant: no tenant 'nope' declared",
         "dir.yaml:18: devices[0] (hd1): mac: must be 12 hex digits, optionally separated by "
         "':', '-' or '.'",
-        "dir.yaml:19: devices[0] (hd1): vendor: Input should be 'yealink' or 'polycom'",
+        "dir.yaml:19: devices[0] (hd1): vendor: Input should be 'yealink', 'polycom' or 'snom'",
         "dir.yaml:22: devices[0] (hd1): sip_secret: String should have at least 12 characters",
     ]
 

@@ -128,3 +128,17 @@ def test_every_overview_panel_has_data_after_the_readme_walkthrough(
     # The panel check is the last step: its exit status is the script's.
     assert run.returncode == 0, said
     assert "0 of " in run.stderr and "NO DATA" not in run.stdout, said
+
+
+def test_the_polycom_screen_logs_gus_in_by_typing_gus(stack: DevStackSettings) -> None:
+    """The README's screen login by hot-desk id, against make run: Gus
+    (globex) at the acme Polycom hd3003, by typing `gus`."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("by typing `gus` (its", 1)[1]
+    match = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert match, "no sh block after the README's Gus screen login"
+    script = match.group(1).replace("127.0.0.1:7380", f"127.0.0.1:{stack.provision_http_port}")
+    run = subprocess.run(
+        ["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert "Gus Globex (3001) is logged in" in run.stdout, run.stdout + run.stderr

@@ -101,7 +101,7 @@ async def test_bad_profiles_are_refused_whole(stack: Stack) -> None:
     assert nothing.value.code() == grpc.StatusCode.NOT_FOUND
     for user, vendor, code in [
         (bpb.UserRef(tenant="acme", extension="9999"), "yealink", grpc.StatusCode.NOT_FOUND),
-        (ALICE, "snom", grpc.StatusCode.INVALID_ARGUMENT),
+        (ALICE, "cisco", grpc.StatusCode.INVALID_ARGUMENT),
     ]:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await rpc.PutProfile(

@@ -2,13 +2,15 @@
 setting, file names, User-Agents, XML-browser pages and model specs."""
 
 import xml.etree.ElementTree as ET
+from typing import get_args
 
 import pytest
 
+from services.kernel.tenants import PhoneVendor
 from services.provision.phone import Key, LoggedInUser, PhoneView, SipAccount
 from services.provision.vendors import VENDORS, identify_path, vendor
 from services.provision.vendors.base import FileRequest, ModelSpec, Vendor
-from tests.support.phone_files import polycom_values, yealink_values
+from tests.support.phone_files import YEALINK_RESET, polycom_values, yealink_values
 
 YEALINK = VENDORS["yealink"]
 POLYCOM = VENDORS["polycom"]
@@ -220,7 +222,7 @@ def test_yealink_common_file_has_the_policy_and_no_secret(filename: str) -> None
 
     assert SECRET.encode() not in body
     assert b"hd3001" not in body
-    assert yealink_settings(body) == YEALINK_POLICY
+    assert yealink_settings(body) == YEALINK_POLICY | YEALINK_RESET
 
 
 def test_device_files_refuse_a_missing_or_foreign_view() -> None:
@@ -693,9 +695,13 @@ def test_unknown_models_get_no_browser_and_the_most_keys() -> None:
 def test_vendor_registry() -> None:
     assert vendor("yealink") is YEALINK
     assert vendor("polycom") is POLYCOM
-    assert sorted(VENDORS) == ["polycom", "yealink"]
+    assert sorted(VENDORS) == ["polycom", "snom", "yealink"]
+    # The directory accepts exactly the vendors there is a module for.
+    assert sorted(get_args(PhoneVendor)) == sorted(VENDORS)
     assert all(name == each.name for name, each in VENDORS.items())
-    with pytest.raises(KeyError, match=r"no phone vendor 'cisco' \(known: polycom, yealink\)"):
+    with pytest.raises(
+        KeyError, match=r"no phone vendor 'cisco' \(known: polycom, snom, yealink\)"
+    ):
         vendor("cisco")
 
 

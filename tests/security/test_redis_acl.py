@@ -88,12 +88,19 @@ def test_the_menu_reads_the_directory_it_needs_and_writes_nothing(edge: Edge) ->
         assert menu.hget(keys.DIR_DEVICES, "hd3001") == "acme"
         assert "acme" in menu.hgetall(keys.DIR_TENANTS)
         assert menu.get(keys.DIR_VERSION)
+        # Who a typed login names: hot-desk ids, DIDs, a tenant's users'
+        # caller IDs.
+        assert menu.hget(keys.DIR_HOTDESK_IDS, "gus") == "globex/3001"
+        assert menu.hget(keys.DIR_NUMBERS, "+4930123451001") == "acme/1001"
+        assert menu.sismember(keys.tenant_users(GROUP, "acme"), "1001")
+        assert menu.hget(keys.user(GROUP, "acme", "1001"), "caller_id") == "+4930123451001"
         session = keys.device(GROUP, "hd3001")
         for command in (
             ("GET", PIN),
             ("HGETALL", session),
             ("HGET", CREDENTIALS, "ha1"),
-            ("HGET", keys.DIR_HOTDESK_IDS, "x"),
+            ("HSET", keys.DIR_HOTDESK_IDS, "x", "acme/1001"),
+            ("HSET", keys.user(GROUP, "acme", "1001"), "caller_id", "+1"),
             ("HSET", keys.DIR_DEVICES, "hd3001", "other"),
             ("XADD", keys.audit(GROUP), "*", "event", "forged"),
             ("HSET", session, "user", "1001"),

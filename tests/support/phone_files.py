@@ -29,3 +29,46 @@ def polycom_values(text: str) -> dict[str, str]:
             assert name not in values, f"{name} set twice"
             values[name] = value
     return values
+
+
+# What no user may leave on a shared phone for the next (DND, forwarding,
+# feature sync with a server, volumes), as each vendor's files must set it at
+# every login and logout. Names from the vendors' administrator guides.
+YEALINK_RESET = {
+    "bw.feature_key_sync": "0",
+    "features.feature_key_sync.enable": "0",
+    "features.dnd_mode": "0",
+    "features.dnd.enable": "0",
+    "account.1.dnd.enable": "0",
+    "features.fwd_mode": "0",
+    "forward.always.enable": "0",
+    "forward.busy.enable": "0",
+    "forward.no_answer.enable": "0",
+    "account.1.always_fwd.enable": "0",
+    "account.1.busy_fwd.enable": "0",
+    "account.1.timeout_fwd.enable": "0",
+    "voice.ring_vol": "8",
+    "voice.handset.spk_vol": "8",
+    "voice.handfree.spk_vol": "8",
+    "voice.headset.spk_vol": "8",
+    # contacts and call history
+    "local_contact.data.delete": "*",
+    "features.save_call_history": "0",
+    "static.auto_provision.custom.protect": "0",
+}
+POLYCOM_RESET = {
+    "voIpProt.SIP.serverFeatureControl.cf": "0",
+    "voIpProt.SIP.serverFeatureControl.dnd": "0",
+    "voIpProt.SIP.serverFeatureControl.localProcessing.dnd": "0",
+    "feature.doNotDisturb.enable": "0",
+    "divert.dnd.1.enabled": "0",
+    "divert.fwd.1.enabled": "0",
+    "divert.busy.1.enabled": "0",
+    "divert.noanswer.1.enabled": "0",
+    "voice.volume.persist.handset": "0",
+    "voice.volume.persist.headset": "0",
+    "voice.volume.persist.handsfree": "0",
+    # contacts and call history
+    "dir.local.readonly": "1",
+    "feature.callList.enabled": "0",
+}

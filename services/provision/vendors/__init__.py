@@ -5,10 +5,11 @@ from types import MappingProxyType
 
 from services.provision.vendors.base import FileRequest, Vendor
 from services.provision.vendors.polycom import Polycom
+from services.provision.vendors.snom import Snom
 from services.provision.vendors.yealink import Yealink
 
 VENDORS: Mapping[str, Vendor] = MappingProxyType(
-    {each.name: each for each in (Yealink(), Polycom())}
+    {each.name: each for each in (Yealink(), Polycom(), Snom())}
 )
 
 
