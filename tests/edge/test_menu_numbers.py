@@ -38,8 +38,8 @@ def test_login_by_did_digits(fresh_edge: Edge, tmp_path: Path) -> None:
 
 
 def test_a_user_of_another_tenant_by_did(fresh_edge: Edge, tmp_path: Path) -> None:
-    # Gus (globex) at an acme desk: the tenants share a cross-tenant group.
-    steps = ["dtmf:442071234001#", "dtmf:9731#"]
+    # Gus (globex, company PIN) at an acme desk: the tenants share a cross-tenant group.
+    steps = ["dtmf:442071234001#", "dtmf:2580#"]
     call = fresh_edge.dial("hd3002", "*45", scenario(steps, tmp_path), "gus")
     assert call.run() == 0, call.messages
     state = fresh_edge.stub().GetByDevice(pb.GetByDeviceRequest(device_id="hd3002"))
