@@ -90,7 +90,6 @@ def _binding_failures(log: str) -> Counter[str]:
 
 def soak(seconds: int, rate: int, every: int) -> Soak:
     samples: list[Sample] = []
-    failures: Counter[str] = Counter()
     with stack() as st:
         kamailio = st.edge("kamailio-soak")
         kamailio.start()
@@ -152,7 +151,7 @@ def soak(seconds: int, rate: int, every: int) -> Soak:
                 caller.kill()
             phone.kill()
             kamailio.stop()
-            failures.update(m.group(1).strip() for m in LOOKUP_FAILED.finditer(kamailio.log))
+        failures = Counter(m.group(1).strip() for m in LOOKUP_FAILED.finditer(kamailio.log))
         binding = _binding_failures(st.binding.log_file.read_text(errors="replace"))
     return Soak(samples, failures, binding)
 

@@ -195,12 +195,10 @@ class LookupProtocol(asyncio.Protocol):
         if self._busy or self._closing or self._transport is None:
             return
         end = self._buffer.find(b"\r\n\r\n")
-        if end < 0:
-            if len(self._buffer) > MAX_HEAD:
-                self._send(431, _error("request head too large"), close=True)
-            return
-        if end > MAX_HEAD:
+        if end > MAX_HEAD or (end < 0 and len(self._buffer) > MAX_HEAD):
             self._send(431, _error("request head too large"), close=True)
+            return
+        if end < 0:
             return
         head = bytes(self._buffer[:end])
         del self._buffer[: end + 4]
@@ -240,8 +238,7 @@ class LookupProtocol(asyncio.Protocol):
             return
         self._transport.write(_response(status, body, close=close))
         if close:
-            self._closing = True
-            self._transport.close()
+            self.close()
 
 
 class LookupServer:

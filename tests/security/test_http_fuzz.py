@@ -86,20 +86,15 @@ def test_the_lookup_serves_nothing_else(security_edge: Edge, path: str, method: 
 
 @pytest.fixture(scope="module")
 def provision(security_edge: Edge) -> Iterator[ServiceProcess]:
-    edge = security_edge
-    service = ServiceProcess(
-        "provision",
-        edge.redis.url_as("provision"),
-        edge.logs.parent / "provision-fuzz.log",
-        ("grpc", "http"),
+    service = security_edge.provision(
+        security_edge.logs.parent / "provision-fuzz.log",
+        "fuzz",
         {
-            "HOTDESK_PROVISION_BINDING_ADDRESS": edge.binding.grpc_address,
             # Every fuzzed request is a failed digest: no rate limit here,
             # so that each one reaches the answer it would get.
             "HOTDESK_PROVISION_DIGEST_FAILURES_PER_MAC": "1000000",
             "HOTDESK_PROVISION_DIGEST_FAILURES_PER_ADDRESS": "1000000",
         },
-        redis_password_file=edge.redis.password_file("provision"),
     )
     service.start()
     yield service

@@ -213,10 +213,13 @@ class Edge:
         finally:
             node.stop()
 
-    def provision(self, log_file: Path, consumer: str) -> ServiceProcess:
+    def provision(
+        self, log_file: Path, consumer: str, env: dict[str, str] | None = None
+    ) -> ServiceProcess:
         """The provision service (not started) on this edge, as its own Redis
         ACL user as in `make run`, pushing through this edge's Kamailio;
-        ``consumer`` names it in the event streams' consumer group."""
+        ``consumer`` names it in the event streams' consumer group, ``env``
+        adds or overrides its settings."""
         return ServiceProcess(
             "provision",
             self.redis.url_as("provision"),
@@ -229,6 +232,7 @@ class Edge:
                 "HOTDESK_PROVISION_PUSH_BIND_HOST": PUSH_HOST,
                 "HOTDESK_PROVISION_PUSH_TIMEOUT_SECONDS": "2",
                 "HOTDESK_PROVISION_CONSUMER_NAME": consumer,
+                **(env or {}),
             },
             redis_password_file=self.redis.password_file("provision"),
         )
