@@ -18,6 +18,7 @@ the stream can no longer be trusted, the connection is closed.
 import asyncio
 import json
 import logging
+from typing import cast
 from urllib.parse import parse_qsl
 
 from google.protobuf.descriptor import FieldDescriptor
@@ -170,8 +171,8 @@ class LookupProtocol(asyncio.Protocol):
         self._closing = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport (uvloop's is not a subclass of asyncio's).
+        self._transport = cast(asyncio.Transport, transport)
         self._connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -1,9 +1,15 @@
-"""Process lifecycle: run a service's main coroutine until SIGTERM/SIGINT."""
+"""Process lifecycle: run a service's main coroutine until SIGTERM/SIGINT.
+
+A service process runs on uvloop: the binding lookup served about a fifth
+more lookups per CPU-second on it than on asyncio's own loop (README,
+Performance)."""
 
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import uvloop
 
 
 def run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -17,7 +23,7 @@ def run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
             loop.add_signal_handler(sig, stop.set)
         await main(stop)
 
-    asyncio.run(runner())
+    uvloop.run(runner())
 
 
 async def cancel_and_wait(tasks: list[asyncio.Task[Any]]) -> None:
