@@ -1,5 +1,6 @@
-"""Which operator sent a request: an API token (``Authorization: Bearer``)
-or a web session cookie, whose state-changing requests must also carry the
+"""Which operator sent a request: a bearer token (``Authorization: Bearer``:
+an API token, or an identity provider's JWT when one is configured) or a
+web session cookie, whose state-changing requests must also carry the
 session's CSRF token (``X-CSRF-Token``). The operator's account is read on
 every request, so a changed role or a deleted account counts at once."""
 
@@ -8,6 +9,7 @@ import hmac
 from aiohttp import web
 
 from services.admin.context import AdminContext
+from services.admin.credentials import TOKEN_PREFIX
 from services.admin.errors import ApiError
 from services.admin.operators import Operator
 
@@ -21,7 +23,7 @@ async def operator_of(
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
-        name = await context.tokens.operator_of(token.strip()) if scheme == "Bearer" else None
+        name = await _bearer(context, token.strip()) if scheme == "Bearer" else None
     elif cookie := request.cookies.get(COOKIE):
         session = await context.sessions.get(cookie)
         name = session.operator if session else None
@@ -35,6 +37,14 @@ async def operator_of(
     if operator is None:
         raise ApiError(401, "sign in (POST /api/v1/session) or send an API token")
     return operator
+
+
+async def _bearer(context: AdminContext, token: str) -> str | None:
+    if token.startswith(TOKEN_PREFIX):
+        return await context.tokens.operator_of(token)
+    if context.oidc is not None:
+        return await context.oidc.operator_of(token)
+    return None
 
 
 def set_cookie(response: web.StreamResponse, value: str, max_age: int, secure: bool) -> None:

@@ -12,6 +12,7 @@ from services.admin.audit_log import AuditLog
 from services.admin.credentials import ApiTokens, WebSessions
 from services.admin.directory_view import DirectoryView
 from services.admin.events import EventHub
+from services.admin.oidc import OidcVerifier
 from services.admin.operators import OperatorStore
 from services.kernel.audit import AuditTrail
 from services.kernel.tenants import TenantCache
@@ -24,6 +25,7 @@ class AdminContext:
     operators: OperatorStore
     sessions: WebSessions
     tokens: ApiTokens
+    oidc: OidcVerifier | None  # None: no identity provider configured
     directory: DirectoryView
     audit: AuditTrail  # writes: every operator action
     audit_log: AuditLog  # reads: the trail, scoped and filtered

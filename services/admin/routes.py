@@ -299,7 +299,11 @@ def openapi_document(routes: list[Route], version: str) -> dict[str, Any]:
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "an API token"},
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an API token, or the identity provider's JWT (if configured)",
+                },
                 "session": {
                     "type": "apiKey",
                     "in": "cookie",

@@ -7,6 +7,7 @@ own keys (operators, sessions, tokens) and audit entries."""
 import asyncio
 import ssl
 
+import aiohttp
 import grpc
 from aiohttp import web
 from hotdesk.v1 import auth_pb2_grpc, binding_pb2_grpc, provision_pb2_grpc
@@ -17,6 +18,13 @@ from services.admin.context import AdminContext
 from services.admin.credentials import ApiTokens, WebSessions
 from services.admin.directory_view import DirectoryView
 from services.admin.events import EventHub
+from services.admin.oidc import (
+    OidcConfig,
+    OidcVerifier,
+    SigningKeys,
+    jwks_file,
+    jwks_url,
+)
 from services.admin.operators import OperatorStore
 from services.admin.settings import AdminSettings
 from services.kernel.audit import AuditTrail
@@ -70,6 +78,28 @@ class AdminService(ServiceShell):
         context.load_cert_chain(s.tls_cert_file, s.tls_key_file or None)
         return context
 
+    async def _oidc(self) -> OidcVerifier | None:
+        s = self.settings
+        if not s.oidc_issuer:
+            return None
+        config = OidcConfig(
+            issuer=s.oidc_issuer,
+            audience=s.oidc_audience,
+            operator_claim=s.oidc_operator_claim,
+            leeway_seconds=s.oidc_leeway_seconds,
+            jwks_refresh_seconds=s.oidc_jwks_refresh_seconds,
+            jwks_min_refetch_seconds=s.oidc_jwks_min_refetch_seconds,
+        )
+        if s.oidc_jwks_file:
+            source = jwks_file(s.oidc_jwks_file)
+        else:
+            http = aiohttp.ClientSession()
+            self.parts.push_async_callback(http.close)
+            source = jwks_url(s.oidc_jwks_url, http)
+        keys = SigningKeys(source, config)
+        await keys.load()
+        return OidcVerifier(config, keys)
+
     async def start_parts(self) -> None:
         s = self.settings
         context = AdminContext(
@@ -78,6 +108,7 @@ class AdminService(ServiceShell):
             operators=self.operators,
             sessions=WebSessions(self.redis, s.session_seconds),
             tokens=ApiTokens(self.redis, self._clock),
+            oidc=await self._oidc(),
             directory=self.directory,
             audit=AuditTrail(self.redis, s.audit_maxlen, self._clock),
             audit_log=AuditLog(self.redis, self.tenants),

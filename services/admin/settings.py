@@ -1,6 +1,9 @@
 """Settings of the admin service (environment prefix ``HOTDESK_ADMIN_``)."""
 
-from pydantic import Field
+from ipaddress import ip_address
+from urllib.parse import urlsplit
+
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.kernel.settings import ServiceSettings
@@ -47,3 +50,40 @@ class AdminSettings(ServiceSettings):
     # idle connections open every keepalive_seconds.
     events_queue: int = Field(default=1000, ge=1)
     events_keepalive_seconds: float = Field(default=15.0, gt=0)
+    # Operators signed in by an OpenID Connect provider (services/admin/oidc.py):
+    # off while oidc_issuer is empty. The token's ``iss`` must equal the
+    # issuer and its ``aud`` hold the audience; its ``oidc_operator_claim``
+    # names the operator account here (choose a claim the provider does not
+    # let users change). Keys from a JWKS file or an https URL (plain http
+    # only to a loopback address).
+    oidc_issuer: str = ""
+    oidc_audience: str = "hotdesk-admin"
+    oidc_operator_claim: str = "preferred_username"
+    oidc_jwks_file: str = ""
+    oidc_jwks_url: str = ""
+    oidc_jwks_refresh_seconds: float = Field(default=3600.0, gt=0)
+    oidc_jwks_min_refetch_seconds: float = Field(default=60.0, ge=0)
+    oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    @model_validator(mode="after")
+    def _oidc_keys(self) -> "AdminSettings":
+        if not self.oidc_issuer:
+            return self
+        if bool(self.oidc_jwks_file) == bool(self.oidc_jwks_url):
+            raise ValueError(
+                "with oidc_issuer set, give exactly one of oidc_jwks_file, oidc_jwks_url"
+            )
+        if self.oidc_jwks_url:
+            url = urlsplit(self.oidc_jwks_url)
+            if url.scheme != "https" and not (url.scheme == "http" and _loopback(url.hostname)):
+                raise ValueError("oidc_jwks_url must be https (http only to a loopback address)")
+        return self
+
+
+def _loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return host is not None and ip_address(host).is_loopback
+    except ValueError:
+        return False
