@@ -4,6 +4,7 @@ for the Yealink T46U (hd3002), with settings, and none for the T54W
 and read back as the phones read them."""
 
 import dataclasses
+import json
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from hotdesk.v1 import binding_pb2 as bpb
 from hotdesk.v1 import provision_pb2 as pb
 from pydantic import ValidationError
 
+from services.kernel.records import stored
 from services.kernel.tenants import PhoneSettings, TenantConfig
 from services.provision.vendors import VENDORS
 from tests.provision.test_vendors import POLYCOM_MAC, make_view
@@ -127,6 +129,18 @@ def test_settings_are_a_validated_whitelist_per_vendor(
         TenantConfig.model_validate(
             {"id": "t", "domain": "t.local", "phone_profiles": [_profile(vendor, settings)]}
         )
+
+
+def test_a_setting_a_later_version_allows_is_kept_when_read_back() -> None:
+    """Stored by a version whose Snom files carry a backlight setting (and
+    with a setting this one does not know): read, not refused."""
+    doc = {
+        "id": "t",
+        "domain": "t.local",
+        "phone_profiles": [_profile("snom", {"backlight_seconds": 60, "wallpaper": "x"})],
+    }
+    tenant = stored(TenantConfig, json.dumps(doc))
+    assert tenant.model_settings("snom", "M1") == PhoneSettings(backlight_seconds=60)
 
 
 def test_each_vendor_writes_the_settings_under_its_own_names() -> None:
