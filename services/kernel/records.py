@@ -16,7 +16,7 @@ _TOLERANT = {"stored": True}
 # The records' schema this version writes. A version reads records of a
 # newer schema (it ignores what it does not know) but does not import over
 # them: its import would drop what it does not know.
-SCHEMA_VERSION = 2  # 2: tenants' phone_profiles
+SCHEMA_VERSION = 3  # 2: tenants' phone_profiles; 3: their settings
 
 
 class Record(BaseModel):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from prometheus_client import Gauge
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -95,15 +95,52 @@ class ProfileKey(Record):
 PhoneVendor = Literal["yealink", "polycom", "snom"]
 
 
+class PhoneSettings(Record):
+    """Settings a tenant may give every phone of one make and model, in no
+    vendor's terms: a closed set of typed values (never free text), which
+    each vendor module writes under its own names. Unset: the phone's own
+    default."""
+
+    call_waiting: bool | None = None
+    clock_24h: bool | None = None
+    # Seconds until the display's backlight dims (0: always on), from the
+    # values the phone's menu offers.
+    backlight_seconds: Literal[0, 15, 30, 60, 120, 300, 600, 1800] | None = None
+
+
+# Which settings each vendor's files can carry (the others have no
+# documented parameter there): a profile may set only these.
+VENDOR_SETTINGS: dict[str, frozenset[str]] = {
+    "yealink": frozenset({"call_waiting", "clock_24h", "backlight_seconds"}),
+    "polycom": frozenset({"call_waiting", "clock_24h"}),
+    "snom": frozenset({"call_waiting", "clock_24h"}),
+}
+
+
 class PhoneProfile(Record):
-    """A tenant's (business group's) starting profile for one make and
-    model: a user's first login on that model starts her profile with its
-    keys (after the Logout key) and ring tone."""
+    """A tenant's (business group's) profile for one make and model: a
+    user's first login on that model starts her profile with its keys (after
+    the Logout key) and ring tone; its settings go to every phone of that
+    model, whoever is logged in."""
 
     vendor: PhoneVendor
     model: str = Field(min_length=1, max_length=32)
     keys: tuple[ProfileKey, ...] = Field(default=(), max_length=100)
     ringer: int = Field(default=1, ge=1, le=8)  # the vendor's n-th built-in ring tone
+    settings: PhoneSettings = PhoneSettings()
+
+    @field_validator("settings")
+    @classmethod
+    def _settings_the_vendor_has(cls, value: PhoneSettings, info: ValidationInfo) -> PhoneSettings:
+        """Checked where the directory is imported; read back, a setting a
+        later version allows for this vendor is kept (tolerant reads)."""
+        if (info.context or {}).get("stored") or "vendor" not in info.data:
+            return value
+        vendor = info.data["vendor"]
+        given = {name for name, setting in value if setting is not None}
+        if extra := given - VENDOR_SETTINGS[vendor]:
+            raise ValueError(f"{vendor} phones have no setting {', '.join(sorted(extra))}")
+        return value
 
 
 # Where a forward may go: a SIP URI, or an E.164 number that leaves through
@@ -221,6 +258,13 @@ class TenantConfig(Record):
             if (profile.vendor, profile.model) == (vendor, model):
                 return profile.keys, profile.ringer
         return self.default_profile_keys, 1
+
+    def model_settings(self, vendor: str, model: str) -> PhoneSettings:
+        """The settings of every phone of this make and model."""
+        for profile in self.phone_profiles:
+            if (profile.vendor, profile.model) == (vendor, model):
+                return profile.settings
+        return PhoneSettings()
 
     def emergency_route_for(self, country: str | None) -> tuple[str, ...]:
         """The peers emergency calls from a desk in ``country`` try."""

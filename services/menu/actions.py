@@ -50,6 +50,9 @@ class DeviceActions:
             return pb.UserRef(tenant=self._tenant, extension=typed)
         return pb.UserRef(tenant=user.tenant.id, extension=user.extension)
 
+    async def ambiguous(self, typed: str) -> bool:
+        return await self._user(typed) is None
+
     async def verify_pin(self, extension: str, pin: str) -> apb.VerifyPinResponse:
         user = await self._user(extension)
         if user is None:

@@ -48,6 +48,10 @@ class Voice(Protocol):
 
 
 class Actions(Protocol):
+    async def ambiguous(self, typed: str) -> bool:
+        """Whether what the caller keyed in as her extension is a number of
+        more than one user (a DID or caller ID they share)."""
+
     async def verify_pin(self, extension: str, pin: str) -> apb.VerifyPinResponse: ...
     async def device(self) -> pb.DeviceState: ...
     async def login(self, extension: str, takeover: bool) -> pb.LoginResponse: ...
@@ -89,13 +93,24 @@ class Conversation:
 
     async def _checked_pin(self, extension: str, ask_extension: bool) -> str | None:
         """Up to ``tries`` rounds of (extension,) PIN; the extension whose
-        PIN was right, or None (the outcome and what was said are set)."""
+        PIN was right, or None (the outcome and what was said are set).
+
+        A number of more than one user is not a wrong PIN: no PIN is asked
+        for it (nothing reaches the auth service, so no attempt is counted)
+        and the caller hears why and is asked for her extension; it still
+        uses up a round, so the rounds stay bounded."""
+        asking: tuple[str, ...] = ("enter_extension",)
         for _ in range(self._tries):
             if ask_extension:
-                extension = await self._voice.ask("enter_extension") or ""
+                extension = await self._voice.ask(*asking) or ""
                 if not extension:
                     self.outcome = "timeout"
                     return None
+                if await self._actions.ambiguous(extension):
+                    self.outcome = "ambiguous"
+                    asking = ("ambiguous_number", "enter_extension")
+                    continue
+                asking = ("enter_extension",)
             pin = await self._voice.ask("enter_pin")
             if not pin:
                 self.outcome = "timeout"

@@ -6,7 +6,8 @@ MENU_CALLS = Counter("hotdesk_menu_calls_total", "Calls the voice menu answered"
 MENU_ACTIVE = Gauge("hotdesk_menu_active_calls", "Voice-menu calls in progress")
 MENU_OUTCOMES = Counter(
     "hotdesk_menu_outcomes_total",
-    "How menu calls ended: logged_in, logged_out, wrong_pin, locked, refused, abandoned, "
+    "How menu calls ended: logged_in, logged_out, wrong_pin, ambiguous (a number of more "
+    "than one user, every round), locked, refused, abandoned, "
     "timeout, unavailable; or why they were refused: untrusted (not from the edge), "
     "unsigned, malformed, bad_signature, stale_signature (X-Hotdesk-Device), busy (the "
     "device's calls), overloaded (all calls), bad_sdp, not_an_address, rejected (no common "

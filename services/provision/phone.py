@@ -12,7 +12,11 @@ a previous user's keys survives a resync.
 from dataclasses import dataclass
 from typing import Literal
 
+from services.kernel.tenants import PhoneSettings
+
 KeyKind = Literal["login", "logout", "blf", "speed_dial"]
+# A make and model the tenant gives no settings: the phones' own defaults.
+NO_SETTINGS = PhoneSettings()
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,9 @@ class PhoneView:
     # The phone's own administrator password (services.provision.admin):
     # never a factory default; never logged.
     admin_password: str
+    # The tenant's settings for this make and model (its phone_profiles),
+    # idle or logged in alike; a vendor writes those its files can carry.
+    settings: PhoneSettings = NO_SETTINGS
 
     @property
     def logged_in(self) -> bool:

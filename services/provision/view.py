@@ -87,4 +87,5 @@ def build_view(
         resync_seconds=site.resync_seconds,
         generation=device.generation,
         admin_password=admin_password,
+        settings=device.tenant.model_settings(device.vendor, device.model),
     )

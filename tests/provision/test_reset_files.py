@@ -1,6 +1,7 @@
 """Nothing of one user stays for the next: every file a phone gets (idle,
 after a login, after the logout) sets DND, phone-side forwarding, feature
-sync, volumes, contacts and call history back, for each vendor and model.
+sync, volumes, contacts and call history back, for each vendor and model
+(a Snom desk through a login and logout: tests/provision/test_snom.py).
 The files are read back as the phones read them."""
 
 from collections.abc import Callable
@@ -10,9 +11,17 @@ import pytest
 from services.provision.phone import PhoneView
 from services.provision.vendors import VENDORS
 from services.provision.vendors.polycom import _MODELS as POLYCOM_MODELS
+from services.provision.vendors.snom import _FUNCTION_KEYS as SNOM_MODELS
 from services.provision.vendors.yealink import _LINE_KEYS as YEALINK_MODELS
 from tests.provision.test_vendors import POLYCOM_MAC, USER_KEYS, YEALINK_MAC, make_view
-from tests.support.phone_files import POLYCOM_RESET, YEALINK_RESET, polycom_values, yealink_values
+from tests.support.phone_files import (
+    POLYCOM_RESET,
+    SNOM_RESET,
+    YEALINK_RESET,
+    polycom_values,
+    snom_values,
+    yealink_values,
+)
 from tests.support.provision import (
     POLYCOM_VVX450_UA,
     YEALINK_T46U_UA,
@@ -93,3 +102,15 @@ def test_every_polycom_model(model: str, logged_in: bool) -> None:
     assert request is not None
     body = polycom.render(request, view).body
     assert _missing(polycom_values(body.decode()), POLYCOM_RESET) == {}
+
+
+@pytest.mark.parametrize("model", [*sorted(SNOM_MODELS), "D999"])
+@pytest.mark.parametrize("logged_in", [True, False])
+def test_every_snom_model(model: str, logged_in: bool) -> None:
+    mac = "000413aa3004"
+    view = _view("snom", model, mac, logged_in)
+    snom = VENDORS["snom"]
+    request = snom.parse_path(f"snom-{mac}.xml")
+    assert request is not None
+    body = snom.render(request, view).body
+    assert _missing(snom_values(body.decode()), SNOM_RESET) == {}

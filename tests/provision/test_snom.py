@@ -15,6 +15,7 @@ from services.provision.vendors import VENDORS, identify_path
 from services.provision.vendors.base import FileRequest, ModelSpec
 from tests.provision.test_vendors import make_view
 from tests.support.demo import DIRECTORY
+from tests.support.phone_files import SNOM_RESET, snom_values
 from tests.support.provision import Stack, phone_session
 from tests.support.secrets import sealing_box
 
@@ -37,17 +38,11 @@ def settings(body: bytes) -> tuple[dict[str, str], dict[int, tuple[str, str]], E
     """(phone settings by name, with "#<idx>" for indexed ones; function
     keys by idx as (label, value); the whole tree)."""
     root = ET.fromstring(body)
-    assert root.tag == "settings"
-    values: dict[str, str] = {}
-    for element in root.findall("phone-settings/*"):
-        name = element.tag + (f"#{element.get('idx')}" if element.get("idx") else "")
-        assert name not in values, f"{name} set twice"
-        values[name] = element.text or ""
     keys = {
         int(k.get("idx", "-1")): (k.get("label", ""), k.text or "")
         for k in root.findall("functionKeys/fkey")
     }
-    return values, keys, root
+    return snom_values(body.decode()), keys, root
 
 
 def render(logged_in: bool, keys: tuple[Key, ...] | None = None) -> bytes:
@@ -75,7 +70,7 @@ def test_logged_in_file() -> None:
     assert [keys[n] for n in range(4, 24)] == [("", "none")] * 20
     assert sorted(keys) == list(range(24))
     # Nothing of one user stays for the next.
-    assert (values["dnd_mode"], values["redirect_event"]) == ("off", "none")
+    assert {name: values.get(name) for name in SNOM_RESET} == SNOM_RESET
     tbook = root.find("tbook")
     assert tbook is not None and tbook.get("complete") == "true" and len(tbook) == 0
 
@@ -144,5 +139,8 @@ async def test_a_snom_desk_through_login_and_logout(stack: Stack, redis: Redis) 
     after, after_keys = await fetched()
     assert after["user_idle_text#1"] == "HD hd3004"
     assert after_keys == idle_keys
+    # DND, forwarding and volumes are set back by every file of the desk.
+    for stage, values in (("idle", idle), ("logged in", alice), ("logged out", after)):
+        assert {name: values.get(name) for name in SNOM_RESET} == SNOM_RESET, stage
     async with phone_session(UA, "hd3001") as session, session.get(f"{stack.url}/{FILE}") as r:
         assert r.status in (401, 404)  # another device's credentials never get it

@@ -20,6 +20,19 @@ def yealink_values(text: str) -> dict[str, str]:
     return values
 
 
+def snom_values(text: str) -> dict[str, str]:
+    """The ``<phone-settings>`` of a Snom XML settings file, an indexed
+    setting named ``<name>#<idx>``; none may appear twice."""
+    root = ET.fromstring(text)
+    assert root.tag == "settings", root.tag
+    values: dict[str, str] = {}
+    for element in root.findall("phone-settings/*"):
+        name = element.tag + (f"#{element.get('idx')}" if element.get("idx") else "")
+        assert name not in values, f"{name} set twice"
+        values[name] = element.text or ""
+    return values
+
+
 def polycom_values(text: str) -> dict[str, str]:
     """Every parameter of a Polycom XML config (attributes of any element);
     none may appear twice."""
@@ -68,7 +81,17 @@ POLYCOM_RESET = {
     "voice.volume.persist.handset": "0",
     "voice.volume.persist.headset": "0",
     "voice.volume.persist.handsfree": "0",
+    "voice.volume.persist.usbHeadset": "0",
+    "voice.volume.persist.bluetooth.headset": "0",
     # contacts and call history
     "dir.local.readonly": "1",
     "feature.callList.enabled": "0",
+}
+SNOM_RESET = {
+    "dnd_mode": "off",
+    "redirect_event": "none",
+    "vol_ringer": "8",
+    "vol_handset": "8",
+    "vol_speaker": "8",
+    "vol_headset": "8",
 }
