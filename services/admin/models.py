@@ -228,3 +228,39 @@ class EventsQuery(Query):
 
 class Empty(Model):
     pass
+
+
+# Phone profiles
+
+
+class ProfilePath(Model):
+    tenant: TenantId
+    extension: Extension
+    vendor: str = Field(pattern=r"^[a-z]{1,16}$", description="yealink, polycom, snom")
+    model: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$", description="as the directory names it")
+
+
+KeyKind = Literal["blf", "speed_dial"]
+
+
+class ProfileKeyView(Model):
+    kind: KeyKind
+    value: str = Field(min_length=1, max_length=32, description="extension (blf) or number")
+    label: str = Field(min_length=1, max_length=32)
+
+
+class ProfileBody(Model):
+    keys: list[ProfileKeyView] = Field(max_length=100, description="from key 2 on (1: Logout)")
+    ringer: int = Field(default=1, ge=1, le=8)
+
+
+class ProfileView(Model):
+    vendor: str
+    model: str
+    keys: list[ProfileKeyView]
+    ringer: int
+    updated_unix_ms: int
+
+
+class ProfileList(Model):
+    items: list[ProfileView]
