@@ -46,13 +46,25 @@ def _globex_admin_sees_only_globex(b: Browser, password: str) -> None:
     b.find("#password").send_keys(password, Keys.ENTER)  # the keyboard signs in
     b.text_of("#whoami", "gx-admin")
     assert _board_devices(b) == ["gx4001"]
+    # Another tenant's desk is not there for them: the API's 404, on the page.
+    b.go("#/device/hd3001")
+    b.text_of("#error", "Not found (404): no device hd3001")
     b.find("#sign-out").click()
     b.find("#sign-in")
 
 
-async def test_a_tenant_admin_sees_only_their_tenants_desks(admin: AdminStack) -> None:
+def _helpdesk_is_refused_a_pin_reset(b: Browser, password: str) -> None:
+    b.sign_in("acme-help", password)
+    b.go("#/user/acme/1001")
+    b.find("#new-pin").send_keys("4812", Keys.ENTER)
+    b.text_of("#error", "Not allowed (403): a helpdesk may not set_pin")
+
+
+async def test_each_operator_sees_only_what_their_role_and_tenants_allow(admin: AdminStack) -> None:
     with browser(admin.url) as b:
         await asyncio.to_thread(_globex_admin_sees_only_globex, b, admin.passwords["gx-admin"])
+        await asyncio.to_thread(_helpdesk_is_refused_a_pin_reset, b, admin.passwords["acme-help"])
+        assert b.script_errors() == []
 
 
 def _platform_admin_works_the_console(b: Browser, admin: AdminStack, run: Run) -> None:
@@ -74,6 +86,14 @@ def _platform_admin_works_the_console(b: Browser, admin: AdminStack, run: Run) -
     b.find("#resync").click()
     b.text_of("#notice", "Resync sent")
     b.shot(SCREENSHOTS / "device.png")
+    # A login on someone's behalf at a free desk, then an unlock.
+    b.go("#/device/hd3001")
+    b.find("#login-extension").send_keys("1001", Keys.ENTER)
+    b.text_of("#notice", "Login: logged in")
+    b.text_of("dd.who", "1001 Alice Example")
+    b.go("#/user/acme/1001")
+    b.find("#unlock-device").send_keys("hd3001", Keys.ENTER)
+    b.text_of("#notice", "Unlocked: 0 lock(s) cleared")
     # A PIN the policy refuses: the API's reason on the page.
     b.go("#/user/acme/1002")
     b.find("#new-pin").send_keys("1", Keys.ENTER)
@@ -104,6 +124,7 @@ def _platform_admin_works_the_console(b: Browser, admin: AdminStack, run: Run) -
     b.find("form.filters button[type=submit]").click()
     b.text_of("#audit-rows", "admin_resync")
     b.shot(SCREENSHOTS / "audit.png")
+    assert b.script_errors() == []
 
 
 async def test_the_platform_admin_works_the_console(admin: AdminStack) -> None:

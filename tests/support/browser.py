@@ -60,6 +60,17 @@ class Browser:
         self.find("#sign-in button[type=submit]").click()
         self.text_of("#whoami", name)
 
+    def script_errors(self) -> list[str]:
+        """What the page's console logged as errors besides the API's
+        refusals the test asked for: uncaught exceptions, Content Security
+        Policy violations, files that failed to load."""
+        logs: list[dict[str, str]] = self.driver.execute("getLog", {"type": "browser"})["value"]
+        return [
+            entry["message"]
+            for entry in logs
+            if entry["level"] == "SEVERE" and f"{self.url}/api/" not in entry["message"]
+        ]
+
     def shot(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         assert self.driver.save_screenshot(str(path)), f"no screenshot at {path}"
@@ -76,6 +87,7 @@ def browser(url: str, width: int = 1280, height: int = 800) -> Iterator[Browser]
         f"--window-size={width},{height}",
     ):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     options.binary_location = CHROMIUM
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER, port=free_port()), options=options)
     try:
