@@ -149,8 +149,19 @@ function connectEvents() {
   live.textContent = "Connecting…";
   const source = new EventSource(`${API}/events`);
   state.events = source;
-  source.addEventListener("open", () => { live.textContent = "Live"; live.classList.add("on"); });
-  source.addEventListener("error", () => { live.textContent = "Reconnecting…"; live.classList.remove("on"); });
+  let lost = false;
+  source.addEventListener("open", () => {
+    live.textContent = "Live";
+    live.classList.add("on");
+    // Changes while the stream was down were missed: the page reads again.
+    if (lost) document.dispatchEvent(new CustomEvent("binding-change", { detail: { device: null } }));
+    lost = false;
+  });
+  source.addEventListener("error", () => {
+    lost = true;
+    live.textContent = "Reconnecting…";
+    live.classList.remove("on");
+  });
   for (const kind of ["login", "logout"]) {
     source.addEventListener(kind, (ev) => {
       const data = JSON.parse(ev.data);
@@ -289,7 +300,7 @@ function boardPage() {
     history.replaceState(null, "", `#/board${query(filters())}`);
     list.first().catch(failed);
   });
-  onChange = (event) => { refreshRow(event.device).catch(failed); };
+  onChange = (event) => { (event.device ? refreshRow(event.device) : list.reload()).catch(failed); };
   list.first().catch(failed);
   return h("div", {}, h("h1", {}, "Board"), form, table, pagerSlot);
 }
@@ -361,7 +372,7 @@ function devicePage(deviceId) {
         h("p", {}, resync)),
       h("section", { class: "panel" }, h("h2", {}, "Log a user in here"), loginForm));
   }
-  onChange = (event) => { if (event.device === deviceId) load().catch(failed); };
+  onChange = (event) => { if (!event.device || event.device === deviceId) load().catch(failed); };
   load().catch(failed);
   return root;
 }
@@ -456,7 +467,7 @@ function userPage(tenant, extension) {
   }
   onChange = (event) => {
     const me = `${tenant}/${extension}`;
-    if (event.old_user === me || event.new_user === me) load().catch(failed);
+    if (!event.device || event.old_user === me || event.new_user === me) load().catch(failed);
   };
   load().catch(failed);
   return root;
