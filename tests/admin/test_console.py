@@ -84,7 +84,7 @@ def _platform_admin_works_the_console(b: Browser, admin: AdminStack, run: Run) -
     b.go("#/device/hd3002")
     b.text_of("#provisioning", "pending")
     b.find("#resync").click()
-    b.text_of("#notice", "Resync sent")
+    b.text_of("#notice", "Resync: the check-sync push was")
     b.shot(SCREENSHOTS / "device.png")
     # A login on someone's behalf at a free desk, then an unlock.
     b.go("#/device/hd3001")

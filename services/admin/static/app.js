@@ -344,7 +344,7 @@ function devicePage(deviceId) {
       type: "button", id: "resync",
       onclick: (ev) => act(ev.currentTarget, async () => {
         const out = await api("POST", `/devices/${enc(deviceId)}/resync`);
-        notice(`Resync sent: ${out.result.replace("_", " ")}`);
+        notice(`Resync: the check-sync push was ${out.result.replace("_", " ")}`);
         await load();
       }),
     }, "Resync");
