@@ -77,6 +77,14 @@ def _platform_admin_works_the_console(b: Browser, admin: AdminStack, run: Run) -
     run(admin.stack.login("gx4001", "3001", tenant="globex"))
     b.text_of('tr[data-device="gx4001"] .who', "3001 Gus Globex")
     b.shot(SCREENSHOTS / "board.png")
+    # Paging with the API's cursor, three rows a page.
+    b.go("#/board?limit=3")
+    b.wait().until(lambda _: _board_devices(b) == ["gx4001", "hd3001", "hd3002"])
+    b.find("#next-page").click()
+    b.wait().until(lambda _: _board_devices(b) == ["hd3003"])
+    assert not b.find("#next-page").is_enabled()
+    b.find("#previous-page").click()
+    b.wait().until(lambda _: _board_devices(b) == ["gx4001", "hd3001", "hd3002"])
     # Filters: by user.
     b.find("#f-user").send_keys("acme/1002", Keys.ENTER)
     b.wait().until(lambda _: _board_devices(b) == ["hd3002"])

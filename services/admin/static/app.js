@@ -123,7 +123,7 @@ function field(label, input) {
 function pager(hasPrevious, nextCursor, onFirst, onPrevious, onNext) {
   return h("div", { class: "pager" },
     h("button", { type: "button", disabled: !hasPrevious, onclick: onFirst }, "First page"),
-    h("button", { type: "button", disabled: !hasPrevious, onclick: onPrevious }, "Previous page"),
+    h("button", { type: "button", id: "previous-page", disabled: !hasPrevious, onclick: onPrevious }, "Previous page"),
     h("button", { type: "button", id: "next-page", disabled: !nextCursor, onclick: onNext }, "Next page"));
 }
 
@@ -278,6 +278,8 @@ function boardPage() {
     body);
   const pagerSlot = h("div");
 
+  // Rows per page: PAGE, or the address's limit (#/board?limit=100).
+  const limit = Number(params.get("limit")) || PAGE;
   const filters = () => ({ tenant: tenant.value.trim(), user: user.value.trim(), device: device.value.trim(), state: status.value });
   async function refreshRow(deviceId) {
     const row = body.querySelector(`tr[data-device="${CSS.escape(deviceId)}"]`);
@@ -287,7 +289,7 @@ function boardPage() {
     if (found) row.replaceWith(boardRow(found, refreshRow));
   }
   const list = cursorList(async (cursor) => {
-    const page = await api("GET", `/devices${query({ ...filters(), limit: PAGE, cursor })}`);
+    const page = await api("GET", `/devices${query({ ...filters(), limit, cursor })}`);
     body.replaceChildren(...page.items.map((d) => boardRow(d, refreshRow)));
     if (!page.items.length) body.append(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No devices match.")));
     pagerSlot.replaceChildren(pager(list.hasPrevious, page.next_cursor,
@@ -297,7 +299,7 @@ function boardPage() {
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     clearMessages();
-    history.replaceState(null, "", `#/board${query(filters())}`);
+    history.replaceState(null, "", `#/board${query({ ...filters(), limit: limit === PAGE ? "" : limit })}`);
     list.first().catch(failed);
   });
   onChange = (event) => { (event.device ? refreshRow(event.device) : list.reload()).catch(failed); };
