@@ -254,8 +254,8 @@ function boardRow(d, refresh) {
     h("td", {}, d.tenant),
     h("td", {}, `${d.vendor} ${d.model}`),
     whoCell(d.session),
-    h("td", {}, d.session ? when(d.session.since_unix_ms) : ""),
-    h("td", {}, d.session && d.session.expires_unix_ms ? when(d.session.expires_unix_ms) : ""),
+    h("td", { class: "when" }, d.session ? when(d.session.since_unix_ms) : ""),
+    h("td", { class: "when" }, d.session && d.session.expires_unix_ms ? when(d.session.expires_unix_ms) : ""),
     h("td", { class: "actions" }, logout));
 }
 
@@ -583,7 +583,7 @@ function auditPage() {
   const list = cursorList(async (cursor) => {
     const page = await api("GET", `/audit${query({ ...filters(), limit: PAGE, cursor })}`);
     body.replaceChildren(...page.items.map((e) => h("tr", {},
-      h("td", {}, when(e.ts_unix_ms)), h("td", {}, e.event), h("td", {}, e.tenant), h("td", {}, e.actor),
+      h("td", { class: "when" }, when(e.ts_unix_ms)), h("td", {}, e.event), h("td", {}, e.tenant), h("td", {}, e.actor),
       h("td", {}, Object.entries(e.details).map(([k, v]) => h("span", { class: "detail" }, h("span", { class: "muted" }, `${k}=`), v, " "))))));
     if (!page.items.length) body.append(h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No entries match.")));
     pagerSlot.replaceChildren(pager(list.hasPrevious, page.next_cursor,
