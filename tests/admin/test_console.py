@@ -58,6 +58,12 @@ def _helpdesk_is_refused_a_pin_reset(b: Browser, password: str) -> None:
     b.go("#/user/acme/1001")
     b.find("#new-pin").send_keys("4812", Keys.ENTER)
     b.text_of("#error", "Not allowed (403): a helpdesk may not set_pin")
+    # The session ends behind the page's back: the next request's 401 asks
+    # for the password again.
+    b.driver.delete_all_cookies()
+    b.find('#nav a[href="#/audit"]').click()
+    b.find("#sign-in")
+    b.text_of("#error", "Not signed in (401)")
 
 
 async def test_each_operator_sees_only_what_their_role_and_tenants_allow(admin: AdminStack) -> None:

@@ -72,9 +72,10 @@ const EXPLAIN = {
 
 function failed(err) {
   if (err instanceof ApiError) {
+    // The session ended (expired, or signed out elsewhere): sign in again.
+    if (err.status === 401 && state.operator) signedOut();
     show("notice", "");
     show("error", `${EXPLAIN[err.status] || "Error"} (${err.status}): ${err.message}`);
-    if (err.status === 401 && state.operator) signedOut();
   } else {
     show("error", `Error: ${err.message}`);
   }
@@ -200,8 +201,7 @@ function signedOut() {
   document.getElementById("whoami").textContent = "";
   document.getElementById("nav").hidden = true;
   document.getElementById("sign-out").hidden = true;
-  location.hash = "#/signin";
-  route();
+  route(); // shows the sign-in page at #/signin
 }
 
 function signInPage() {
@@ -232,7 +232,7 @@ function whoCell(session) {
   return h("td", { class: "who" },
     h("a", { href: `#/user/${enc(session.tenant)}/${enc(session.extension)}` },
       `${session.extension} ${session.name}`),
-    session.tenant !== undefined ? h("span", { class: "muted" }, ` (${session.tenant})`) : null);
+    h("span", { class: "muted" }, ` (${session.tenant})`));
 }
 
 function boardRow(d, refresh) {
