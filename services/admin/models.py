@@ -133,6 +133,18 @@ class DeviceDetail(Model):
     provisioning: Provisioning | None = Field(description="null: the device has no file state")
 
 
+class ProvisioningQuery(Query):
+    tenant: TenantId | None = None
+    device: str | None = Field(default=None, max_length=64, description="device id prefix")
+    limit: Annotated[int, Field(ge=1, le=100)] = 25
+    cursor: Cursor | None = None
+
+
+class ProvisioningPage(Model):
+    items: list[DeviceDetail]
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null: last")
+
+
 class LoginBody(Model):
     tenant: TenantId
     extension: Extension

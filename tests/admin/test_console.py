@@ -100,6 +100,12 @@ def _platform_admin_works_the_console(b: Browser, admin: AdminStack, run: Run) -
     b.find("#resync").click()
     b.text_of("#notice", "Resync: the check-sync push was")
     b.shot(SCREENSHOTS / "device.png")
+    # Every phone's provisioning, a Resync from the list.
+    b.go("#/phones")
+    b.text_of('#phone-rows tr[data-device="hd3002"] td.state', "pending")
+    b.find('#phone-rows tr[data-device="hd3002"] button[data-action="resync"]').click()
+    b.text_of("#notice", "Resync of hd3002: the check-sync push was")
+    b.shot(SCREENSHOTS / "phones.png")
     # A login on someone's behalf at a free desk, then an unlock.
     b.go("#/device/hd3001")
     b.find("#login-extension").send_keys("1001", Keys.ENTER)

@@ -379,6 +379,65 @@ function devicePage(deviceId) {
   return root;
 }
 
+// ---------------------------------------------------------------- phones (provisioning)
+
+function phoneRow(detail, refresh) {
+  const d = detail.device;
+  const p = detail.provisioning;
+  const resync = h("button", {
+    type: "button", "data-action": "resync", "aria-label": `Resync ${d.device_id}`,
+    onclick: (ev) => act(ev.currentTarget, async () => {
+      const out = await api("POST", `/devices/${enc(d.device_id)}/resync`);
+      notice(`Resync of ${d.device_id}: the check-sync push was ${out.result.replace("_", " ")}`);
+      await refresh(d.device_id);
+    }),
+  }, "Resync");
+  return h("tr", { "data-device": d.device_id },
+    h("td", {}, h("a", { href: `#/device/${enc(d.device_id)}` }, d.device_id)),
+    h("td", {}, d.tenant),
+    h("td", {}, `${d.vendor} ${d.model}`),
+    whoCell(d.session),
+    p ? h("td", { class: `state ${p.provisioned ? "provisioned" : "pending"}` }, p.provisioned ? "provisioned" : "pending")
+      : h("td", { class: "state muted" }, "no file yet"),
+    h("td", { class: "when" }, p ? when(p.fetched_unix_ms) : ""),
+    h("td", {}, p && p.pushed_unix_ms ? `${when(p.pushed_unix_ms)}: ${p.push_result.replace("_", " ")}` : ""),
+    h("td", { class: "actions" }, resync));
+}
+
+function phonesPage() {
+  const tenant = h("input", { id: "p-tenant", placeholder: "any", size: 10 });
+  const device = h("input", { id: "p-device", placeholder: "id prefix", size: 10 });
+  const form = h("form", { class: "filters", role: "search" },
+    field("Tenant", tenant), field("Device", device),
+    h("button", { type: "submit", class: "primary" }, "Filter"));
+  const body = h("tbody", { id: "phone-rows" });
+  const pagerSlot = h("div");
+  async function refreshRow(deviceId) {
+    const row = body.querySelector(`tr[data-device="${CSS.escape(deviceId)}"]`);
+    if (!row) return;
+    const page = await api("GET", `/provisioning${query({ device: deviceId, limit: 1 })}`);
+    const found = page.items.find((detail) => detail.device.device_id === deviceId);
+    if (found) row.replaceWith(phoneRow(found, refreshRow));
+  }
+  const list = cursorList(async (cursor) => {
+    const page = await api("GET", `/provisioning${query({ tenant: tenant.value.trim(), device: device.value.trim(), limit: PAGE, cursor })}`);
+    body.replaceChildren(...page.items.map((detail) => phoneRow(detail, refreshRow)));
+    if (!page.items.length) body.append(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No devices match.")));
+    pagerSlot.replaceChildren(pager(list.hasPrevious, page.next_cursor,
+      () => list.first().catch(failed), () => list.previous().catch(failed),
+      () => list.next(page.next_cursor).catch(failed)));
+  });
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); clearMessages(); list.first().catch(failed); });
+  onChange = (event) => { (event.device ? refreshRow(event.device) : list.reload()).catch(failed); };
+  list.first().catch(failed);
+  return h("div", {}, h("h1", {}, "Phones"), form,
+    h("table", { id: "phones" },
+      h("caption", { class: "muted" }, "Provisioned: the phone fetched the file of its current state; pending: not yet since the last change."),
+      h("thead", {}, h("tr", {}, ["Device", "Tenant", "Phone", "Who", "Provisioning", "Last fetch", "Last push", ""].map((t) => h("th", { scope: "col" }, t)))),
+      body),
+    pagerSlot);
+}
+
 // ---------------------------------------------------------------- users
 
 function usersPage() {
@@ -602,6 +661,7 @@ function auditPage() {
 const ROUTES = [
   [/^#\/board(\?.*)?$/, boardPage],
   [/^#\/device\/([^/?]+)$/, devicePage],
+  [/^#\/phones$/, phonesPage],
   [/^#\/users$/, usersPage],
   [/^#\/user\/([^/]+)\/([^/]+)$/, userPage],
   [/^#\/profile\/([^/]+)\/([^/]+)\/([^/]+)\/([^/]+)$/, profilePage],

@@ -1,5 +1,6 @@
-"""The phone-profile routes the console's key editor uses: through the
-real provision service, scoped to the operator's tenants, audited."""
+"""The routes the console added: the phone profiles its key editor uses and
+the provisioning list, through the real provision service, scoped to the
+operator's tenants, audited."""
 
 from tests.support.admin import AdminStack
 
@@ -44,3 +45,29 @@ async def test_another_tenants_user_is_404_and_helpdesk_may_only_read(admin: Adm
             "PUT", "/api/v1/users/acme/1001/profiles/yealink/T54W", 403, KEYS
         )
     assert refused["error"] == "a helpdesk may not edit_profile"
+
+
+async def test_the_provisioning_list_is_scoped_and_paged(admin: AdminStack) -> None:
+    await admin.stack.login("hd3002", "1002")
+    async with admin.signed_in("gx-admin") as gx:
+        globex = await gx.call("GET", "/api/v1/provisioning", 200)
+        elsewhere = await gx.call("GET", "/api/v1/provisioning?tenant=acme", 200)
+    async with admin.with_token("root") as root:
+        first = await root.call("GET", "/api/v1/provisioning?limit=3", 200)
+        rest = await root.call(
+            "GET", f"/api/v1/provisioning?limit=3&cursor={first['next_cursor']}", 200
+        )
+    assert [d["device"]["device_id"] for d in globex["items"]] == ["gx4001"]
+    assert elsewhere["items"] == []
+    assert [d["device"]["device_id"] for d in first["items"] + rest["items"]] == [
+        "gx4001",
+        "hd3001",
+        "hd3002",
+        "hd3003",
+    ]
+    assert rest["next_cursor"] is None
+    (bob,) = [d for d in first["items"] if d["device"]["device_id"] == "hd3002"]
+    assert bob["device"]["session"]["extension"] == "1002"
+    # Bob's login changed the phone's file; the phone has not fetched it yet.
+    assert bob["provisioning"]["provisioned"] is False
+    assert bob["provisioning"]["generation"] > bob["provisioning"]["fetched_generation"]
