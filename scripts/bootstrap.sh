@@ -29,6 +29,8 @@ DEBIAN_PACKAGES=(
     # `make run` and the dashboards' live test (the package's recommends,
     # node exporter and ~380 MB, stay out)
     prometheus
+    # The operator console's browser tests: headless Chromium and its driver
+    chromium chromium-driver
 )
 # `kubectl kustomize` for the manifests' tests: Debian's kubernetes-client,
 # unless a kubectl is already installed (its package would own

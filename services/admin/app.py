@@ -8,7 +8,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.admin import audit_api, device_api, session_api, user_api
+from services.admin import (
+    audit_api,
+    device_api,
+    profile_api,
+    provisioning_api,
+    session_api,
+    user_api,
+)
 from services.admin.context import AdminContext
 from services.admin.routes import CONTEXT, Call, Route, add_routes, json_errors, openapi_document
 
@@ -35,7 +42,14 @@ def _openapi_route(routes: list[Route]) -> Route:
 
 
 def api_routes() -> list[Route]:
-    routes = session_api.ROUTES + device_api.ROUTES + user_api.ROUTES + audit_api.ROUTES
+    routes = (
+        session_api.ROUTES
+        + device_api.ROUTES
+        + provisioning_api.ROUTES
+        + user_api.ROUTES
+        + profile_api.ROUTES
+        + audit_api.ROUTES
+    )
     return [*routes, _openapi_route(routes)]
 
 

@@ -97,6 +97,11 @@ async def get_device(call: Call) -> DeviceDetail:
     rows = await call.context.directory.device_rows([device_id])
     if not rows:
         raise not_found(f"device {device_id}")
+    return DeviceDetail(device=rows[0], provisioning=await provisioning_of(call, device_id))
+
+
+async def provisioning_of(call: Call, device_id: str) -> Provisioning | None:
+    """What the provision service knows of the device's files (None: nothing yet)."""
     reply = await remote(
         "provision",
         call.context.provision.GetDeviceProvisioning(
@@ -114,7 +119,7 @@ async def get_device(call: Call) -> DeviceDetail:
             pushed_unix_ms=p.pushed_unix_ms,
             push_result=enum_name(ppb.PushResult.Name(p.push_result), "PUSH_RESULT_"),
         )
-    return DeviceDetail(device=rows[0], provisioning=provisioning)
+    return provisioning
 
 
 async def logout_device(call: Call) -> LogoutOutcome:

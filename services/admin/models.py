@@ -133,6 +133,18 @@ class DeviceDetail(Model):
     provisioning: Provisioning | None = Field(description="null: the device has no file state")
 
 
+class ProvisioningQuery(Query):
+    tenant: TenantId | None = None
+    device: str | None = Field(default=None, max_length=64, description="device id prefix")
+    limit: Annotated[int, Field(ge=1, le=100)] = 25
+    cursor: Cursor | None = None
+
+
+class ProvisioningPage(Model):
+    items: list[DeviceDetail]
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null: last")
+
+
 class LoginBody(Model):
     tenant: TenantId
     extension: Extension
@@ -228,3 +240,39 @@ class EventsQuery(Query):
 
 class Empty(Model):
     pass
+
+
+# Phone profiles
+
+
+class ProfilePath(Model):
+    tenant: TenantId
+    extension: Extension
+    vendor: str = Field(pattern=r"^[a-z]{1,16}$", description="yealink, polycom, snom")
+    model: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$", description="as the directory names it")
+
+
+KeyKind = Literal["blf", "speed_dial"]
+
+
+class ProfileKeyView(Model):
+    kind: KeyKind
+    value: str = Field(min_length=1, max_length=32, description="extension (blf) or number")
+    label: str = Field(min_length=1, max_length=32)
+
+
+class ProfileBody(Model):
+    keys: list[ProfileKeyView] = Field(max_length=100, description="from key 2 on (1: Logout)")
+    ringer: int = Field(default=1, ge=1, le=8)
+
+
+class ProfileView(Model):
+    vendor: str
+    model: str
+    keys: list[ProfileKeyView]
+    ringer: int
+    updated_unix_ms: int
+
+
+class ProfileList(Model):
+    items: list[ProfileView]

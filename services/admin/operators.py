@@ -41,6 +41,7 @@ class Action(enum.StrEnum):
     LOGIN = "login"  # log a user in on someone's behalf
     SET_PIN = "set_pin"
     RESYNC = "resync"
+    PROFILE = "edit_profile"  # users' phone profiles
     OPERATORS = "operators"  # manage operator accounts
 
 

@@ -39,7 +39,11 @@ async def list_users(call: Call) -> UserPage:
 
 def _user(call: Call) -> UserPath:
     """The user named in the path; 404 if not one of the operator's."""
-    user = call.path_as(UserPath)
+    return checked_user(call, call.path_as(UserPath))
+
+
+def checked_user(call: Call, user: UserPath) -> UserPath:
+    """``user``; 404 if not one of the operator's."""
     if not call.context.directory.has_user(call.who, user.tenant, user.extension):
         raise not_found(f"user {user.tenant}/{user.extension}")
     return user

@@ -483,7 +483,7 @@ hotdesk-edge is running (Ctrl-C stops everything)
   provision gRPC                        {h}:{s.provision_grpc_port}
   phone files (point phones here)       http://{h}:{s.provision_http_port}/
   provision metrics / health            http://{h}:{s.provision_ops_port}/metrics  /readyz
-  admin API (sign in: below)            http://{h}:{s.admin_http_port}/  (API: /api/v1/openapi.json)
+  console and API (sign in: below)      http://{h}:{s.admin_http_port}/  (API: /api/v1/openapi.json)
   admin metrics / health                http://{h}:{s.admin_ops_port}/metrics  /readyz
   SIP edge (Kamailio), hotdesk.local    udp:{h}:{s.sip_port}  tcp:{h}:{s.sip_port}
   SIP over TLS (CA {s.data_dir}/pki/ca.crt)  tls:{h}:{s.sips_port}

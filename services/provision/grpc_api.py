@@ -18,10 +18,10 @@ if TYPE_CHECKING:
     Context = grpc.aio.ServicerContext[Any, Any]
 
 # Profiles, provisioning state and resyncs are operators' business; the
-# admin service reads the state and resyncs for its operators.
+# admin service does each for its (tenant-scoped) operators.
 POLICY: Policy = {
     **{
-        method: frozenset({OPERATOR})
+        method: frozenset({ADMIN, OPERATOR})
         for method in ("GetProfile", "PutProfile", "DeleteProfile", "ListProfiles")
     },
     "GetDeviceProvisioning": frozenset({ADMIN, OPERATOR}),

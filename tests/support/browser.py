@@ -1,0 +1,96 @@
+"""Headless Chromium driven by selenium, with Debian's chromium and its
+matching chromedriver (nothing downloaded at run time), for the operator
+console's browser tests."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.wait import WebDriverWait
+
+from tests.support.ports import free_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+# Long enough for a loaded two-core machine; every wait ends by then.
+WAIT_SECONDS = 15.0
+
+
+class Browser:
+    """One browser window on the console at ``url``."""
+
+    def __init__(self, driver: webdriver.Chrome, url: str) -> None:
+        self.driver = driver
+        self.url = url
+
+    def wait(self) -> WebDriverWait[webdriver.Chrome]:
+        return WebDriverWait(self.driver, WAIT_SECONDS)
+
+    def open(self, hash_route: str) -> None:
+        self.driver.get(f"{self.url}/{hash_route}")
+
+    def go(self, hash_route: str) -> None:
+        """Navigate inside the page (no reload: the session stays)."""
+        self.driver.execute_script("location.hash = arguments[0]", hash_route)
+
+    def find(self, css: str) -> WebElement:
+        found: WebElement = self.wait().until(
+            ec.visibility_of_element_located((By.CSS_SELECTOR, css))
+        )
+        return found
+
+    def all(self, css: str) -> list[WebElement]:
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def text_of(self, css: str, text: str) -> WebElement:
+        """The element at ``css`` once its text contains ``text``."""
+        self.wait().until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+        return self.find(css)
+
+    def sign_in(self, name: str, password: str) -> None:
+        self.open("#/signin")
+        self.find("#name").send_keys(name)
+        self.find("#password").send_keys(password)
+        self.find("#sign-in button[type=submit]").click()
+        self.text_of("#whoami", name)
+
+    def script_errors(self) -> list[str]:
+        """What the page's console logged as errors besides the API's
+        refusals the test asked for: uncaught exceptions, Content Security
+        Policy violations, files that failed to load."""
+        logs: list[dict[str, str]] = self.driver.execute("getLog", {"type": "browser"})["value"]
+        return [
+            entry["message"]
+            for entry in logs
+            if entry["level"] == "SEVERE" and f"{self.url}/api/" not in entry["message"]
+        ]
+
+    def shot(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        assert self.driver.save_screenshot(str(path)), f"no screenshot at {path}"
+
+
+@contextmanager
+def browser(url: str, width: int = 1280, height: int = 800) -> Iterator[Browser]:
+    options = Options()
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        f"--window-size={width},{height}",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.binary_location = CHROMIUM
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER, port=free_port()), options=options)
+    try:
+        yield Browser(driver, url)
+    finally:
+        driver.quit()
