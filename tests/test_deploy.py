@@ -171,6 +171,7 @@ OPERATOR_CREATED_SECRETS = {
     "hotdesk-redis-admin-api",
     "hotdesk-redis-kamailio",
     "hotdesk-redis-directory",  # the CLI's directory imports (operators' pods)
+    "hotdesk-operator-alice-admin-token",  # the example operator's admin API token
     "hotdesk-secrets-key",  # the SIP secrets' encryption key
     "hotdesk-menu-key",  # X-Hotdesk-Device's signing key
     "hotdesk-pin-digest-key",  # the key of the PINs' digests (the CLI's directory imports)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.admin.operators import NAME_PATTERN, Role
-from services.directory.model import DEVICE_ID, EXTENSION, TENANT_ID
+from services.directory.model import DEVICE_ID, EXTENSION, HOTDESK_ID, TENANT_ID
 
 TenantId = Annotated[str, Field(pattern=TENANT_ID)]
 Extension = Annotated[str, Field(pattern=EXTENSION)]
@@ -147,6 +147,7 @@ class LoginOutcome(Model):
 class LogoutOutcome(Model):
     result: Literal["logged_out", "not_logged_in"]
     ended: SessionView | None
+    device: str | None = Field(default=None, description="the device the session ended on")
 
 
 class ResyncOutcome(Model):
@@ -172,6 +173,9 @@ class UserPage(Model):
 class UserQuery(Query):
     tenant: TenantId | None = None
     extension: str | None = Field(default=None, max_length=15, description="extension prefix")
+    hotdesk_id: Annotated[str, Field(pattern=HOTDESK_ID)] | None = Field(
+        default=None, description="the user of this global hot-desk id"
+    )
     limit: Limit = 50
     cursor: Cursor | None = None
 

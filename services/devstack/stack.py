@@ -447,7 +447,7 @@ async def demo_operators(data_dir: Path, admin_env: dict[str, str]) -> dict[str,
     return passwords
 
 
-def _operators_lines(s: DevStackSettings, passwords: dict[str, str]) -> str:
+def operators_lines(passwords: dict[str, str]) -> str:
     lines = []
     for name, password in passwords.items():
         role, tenants = DEMO_OPERATORS[name]
@@ -495,7 +495,7 @@ hotdesk-edge is running (Ctrl-C stops everything)
 
 Operators of the admin API, passwords made for this run and shown only here
 (the CLI's operator commands use demo-admin's API token in {admin_token_file(s.data_dir)}):
-{_operators_lines(s, operators)}
+{operators_lines(operators)}
   curl -c /tmp/hd.cookies -H 'Content-Type: application/json' \\
        -d '{{"name": "globex-admin", "password": "<above>"}}' http://{h}:{s.admin_http_port}/api/v1/session
   curl -b /tmp/hd.cookies http://{h}:{s.admin_http_port}/api/v1/devices      (globex's desks only)

@@ -8,11 +8,13 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from services.admin.credentials import ApiTokens
 from services.admin.operators import Operator, Role
 from services.admin.service import AdminService, start_admin_service
 from services.admin.settings import AdminSettings
@@ -57,6 +59,14 @@ class AdminStack:
     @property
     def url(self) -> str:
         return self.admin.base_url
+
+    async def token_file(self, name: str, directory: Path) -> Path:
+        """A new API token of ``name`` in a file of mode 600 (as the CLI reads it)."""
+        token, _ = await ApiTokens(self.admin.redis).create(name, "test")
+        path = directory / f"{name}.token"
+        path.write_text(token + "\n")
+        path.chmod(0o600)
+        return path
 
     def admin_app_routes(self) -> list[web.AbstractRoute]:
         return self.admin.http_routes()
