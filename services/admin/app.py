@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.admin import audit_api, device_api, session_api, user_api
+from services.admin import audit_api, device_api, session_api, user_api, webhook_api
 from services.admin.context import AdminContext
 from services.admin.routes import CONTEXT, Call, Route, add_routes, json_errors, openapi_document
 
@@ -35,7 +35,13 @@ def _openapi_route(routes: list[Route]) -> Route:
 
 
 def api_routes() -> list[Route]:
-    routes = session_api.ROUTES + device_api.ROUTES + user_api.ROUTES + audit_api.ROUTES
+    routes = (
+        session_api.ROUTES
+        + device_api.ROUTES
+        + user_api.ROUTES
+        + audit_api.ROUTES
+        + webhook_api.ROUTES
+    )
     return [*routes, _openapi_route(routes)]
 
 

@@ -13,6 +13,7 @@ from services.admin.credentials import ApiTokens, WebSessions
 from services.admin.directory_view import DirectoryView
 from services.admin.events import EventHub
 from services.admin.operators import OperatorStore
+from services.admin.webhooks import WebhookStore
 from services.kernel.audit import AuditTrail
 from services.kernel.tenants import TenantCache
 
@@ -28,6 +29,7 @@ class AdminContext:
     audit: AuditTrail  # writes: every operator action
     audit_log: AuditLog  # reads: the trail, scoped and filtered
     events: EventHub
+    webhooks: WebhookStore
     binding: binding_pb2_grpc.BindingServiceAsyncStub
     auth: auth_pb2_grpc.AuthServiceAsyncStub
     provision: provision_pb2_grpc.ProvisionServiceAsyncStub

@@ -226,6 +226,50 @@ class AuditQuery(Query):
     cursor: str | None = Field(default=None, pattern=r"^[0-9]{1,19}-[0-9]{1,19}$")
 
 
+# Webhooks
+
+
+class WebhookCreate(Model):
+    url: str = Field(
+        max_length=2048,
+        # Printable ASCII; the authority without "/?#@" (no credentials), no fragment.
+        pattern=r'^https?://[!"$-.0->A-~]+(/[!"$-~]*)?$',
+        description="http(s) only, no user:password@ (in production: https)",
+    )
+    tenant: TenantId | None = Field(
+        default=None,
+        description="the tenant whose logins and logouts it receives; null: every tenant "
+        "(platform admin only)",
+    )
+
+
+class WebhookView(Model):
+    id: str
+    url: str
+    tenant: str | None = Field(description="null: every tenant")
+    operator: str = Field(description="who registered it")
+    created_unix_ms: int
+    last_status: int = Field(description="HTTP status of the last attempt; 0: no answer, or none")
+    last_error: str
+    last_event: str = Field(description="the event id of the last attempt")
+    last_attempt_unix_ms: int
+    delivered: int = Field(description="events it took (2xx)")
+    failed: int = Field(description="events for which every attempt failed")
+
+
+class WebhookCreated(Model):
+    secret: str = Field(description="the signing secret; shown once, stored only sealed")
+    webhook: WebhookView
+
+
+class WebhookList(Model):
+    items: list[WebhookView]
+
+
+class WebhookPath(Model):
+    webhook_id: str = Field(pattern=r"^[0-9a-f]{16}$")
+
+
 class EventsQuery(Query):
     tenant: TenantId | None = None
 

@@ -4,7 +4,7 @@ argon2id password hash (admin-owned keys, ``keys.admin_operator``).
 Roles:
 
 * ``platform_admin``: every tenant, every action, operator accounts;
-* ``tenant_admin``: every action on its listed tenants;
+* ``tenant_admin``: every action on its listed tenants (webhooks too);
 * ``helpdesk``: reads its listed tenants, forces logouts and unlocks.
 """
 
@@ -42,6 +42,7 @@ class Action(enum.StrEnum):
     SET_PIN = "set_pin"
     RESYNC = "resync"
     OPERATORS = "operators"  # manage operator accounts
+    WEBHOOKS = "webhooks"  # register and remove webhooks
 
 
 _ALLOWED: dict[Role, frozenset[Action]] = {

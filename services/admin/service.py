@@ -2,7 +2,8 @@
 (gRPC: health only). It acts through the binding, auth and provision
 services' gRPC APIs as ``service:admin`` for the operator it names, and
 reads the directory and sessions as they are stored; it writes only its
-own keys (operators, sessions, tokens) and audit entries."""
+own keys (operators, sessions, tokens, webhooks) and audit entries, and
+POSTs logins and logouts to the webhooks operators register."""
 
 import asyncio
 import ssl
@@ -19,8 +20,11 @@ from services.admin.directory_view import DirectoryView
 from services.admin.events import EventHub
 from services.admin.operators import OperatorStore
 from services.admin.settings import AdminSettings
+from services.admin.webhook_delivery import Retry, WebhookDispatcher
+from services.admin.webhooks import WebhookStore
 from services.kernel.audit import AuditTrail
 from services.kernel.clock import Clock, now_ms
+from services.kernel.secretbox import SecretBox
 from services.kernel.service import ServiceShell, port_of
 
 
@@ -42,6 +46,21 @@ class AdminService(ServiceShell):
         self.directory = DirectoryView(self.redis, self.tenants, clock)
         self.tenants.on_reload.append(self.directory.reload)
         self.events = EventHub(self.redis, self.tenants, s.events_queue)
+        box = SecretBox.from_file(s.webhook_key_file, "admin") if s.webhook_key_file else None
+        self.webhooks = WebhookStore(self.redis, box, clock)
+        self.deliveries = WebhookDispatcher(
+            self.webhooks,
+            Retry(
+                s.webhook_attempts,
+                s.webhook_backoff_seconds,
+                s.webhook_backoff_max_seconds,
+                s.webhook_timeout_seconds,
+            ),
+            s.webhook_queue,
+            s.webhook_in_flight,
+            clock,
+        )
+        self.events.sinks.append(self.deliveries.offer)
         self._clock = clock
         self._http: web.AppRunner | None = None
 
@@ -82,6 +101,7 @@ class AdminService(ServiceShell):
             audit=AuditTrail(self.redis, s.audit_maxlen, self._clock),
             audit_log=AuditLog(self.redis, self.tenants),
             events=self.events,
+            webhooks=self.webhooks,
             binding=binding_pb2_grpc.BindingServiceStub(self.channel(s.binding_address)),
             auth=auth_pb2_grpc.AuthServiceStub(self.channel(s.auth_address)),
             provision=provision_pb2_grpc.ProvisionServiceStub(self.channel(s.provision_address)),
@@ -93,6 +113,7 @@ class AdminService(ServiceShell):
             in_flight=asyncio.Semaphore(s.max_requests_in_flight),
         )
         self.background(self.events.run())
+        self.background(self.deliveries.run())
         runner = web.AppRunner(admin_app(context), access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         await web.TCPSite(

@@ -1,5 +1,7 @@
 """Settings of the admin service (environment prefix ``HOTDESK_ADMIN_``)."""
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -47,3 +49,16 @@ class AdminSettings(ServiceSettings):
     # idle connections open every keepalive_seconds.
     events_queue: int = Field(default=1000, ge=1)
     events_keepalive_seconds: float = Field(default=15.0, gt=0)
+    # Webhooks: their secrets are kept sealed under this key (64 hex
+    # characters; without it webhooks cannot be registered: 503). Each event
+    # is POSTed up to webhook_attempts times, waiting backoff, 2 x backoff,
+    # ... (at most webhook_backoff_max_seconds) between; each POST ends after
+    # webhook_timeout_seconds. Up to webhook_queue events wait to be sent
+    # (more are dropped and counted), webhook_in_flight POSTs at once.
+    webhook_key_file: Path | None = None
+    webhook_attempts: int = Field(default=5, ge=1, le=20)
+    webhook_backoff_seconds: float = Field(default=1.0, gt=0)
+    webhook_backoff_max_seconds: float = Field(default=60.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_queue: int = Field(default=10_000, ge=1)
+    webhook_in_flight: int = Field(default=32, ge=1)

@@ -37,6 +37,7 @@ from services.devstack.stack import (
     stop_on_signals,
     supervise,
     wait_ready,
+    webhook_key,
 )
 from services.kernel.secretbox import SecretBox
 
@@ -150,6 +151,7 @@ def _admin(s: ClusterSettings, ca: LocalCa, redis: LocalRedisCluster) -> Child:
         "HOTDESK_ADMIN_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
         "HOTDESK_ADMIN_AUTH_ADDRESS": f"{s.host}:{s.auth_grpc_port}",
         "HOTDESK_ADMIN_PROVISION_ADDRESS": f"{s.host}:{s.provision_grpc_port}",
+        "HOTDESK_ADMIN_WEBHOOK_KEY_FILE": str(webhook_key(s.data_dir)),
     }
     return Child(
         "admin", [sys.executable, "-m", "services.admin"], env, _ready(s, s.admin_ops_port)

@@ -146,6 +146,14 @@ def pin_digest_key(data_dir: Path) -> Path:
     return path
 
 
+def webhook_key(data_dir: Path) -> Path:
+    """The key the admin service seals webhook secrets with, under a
+    stack's ``data_dir`` (made the first time)."""
+    path = (data_dir / "secrets" / "webhook.key").resolve()
+    SecretBox.new_key_file(path)
+    return path
+
+
 def menu_key(data_dir: Path) -> Path:
     """The key the edge signs X-Hotdesk-Device with and the voice menu
     checks, under a stack's ``data_dir`` (made the first time)."""
@@ -200,6 +208,7 @@ def plan(s: DevStackSettings) -> list[Child]:
         "HOTDESK_ADMIN_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
         "HOTDESK_ADMIN_AUTH_ADDRESS": f"{s.host}:{s.auth_grpc_port}",
         "HOTDESK_ADMIN_PROVISION_ADDRESS": f"{s.host}:{s.provision_grpc_port}",
+        "HOTDESK_ADMIN_WEBHOOK_KEY_FILE": str(webhook_key(s.data_dir)),
     }
     kamailio_dir = s.data_dir / "kamailio"
     prepare_run_dir(

@@ -20,6 +20,7 @@ from services.admin.service import AdminService, start_admin_service
 from services.admin.settings import AdminSettings
 from tests.support import pki
 from tests.support.provision import Stack, provision_stack
+from tests.support.secrets import webhook_key_file
 
 CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 8, "argon2_parallelism": 1}
 # The operators every admin test has: name -> (role, tenants).
@@ -45,6 +46,8 @@ def admin_settings(stack: Stack, redis_url: str, **overrides: object) -> AdminSe
             "provision_address": f"127.0.0.1:{stack.provision.grpc_port}",
             "shutdown_grace_seconds": 1,
             "events_keepalive_seconds": 0.5,
+            "webhook_key_file": str(webhook_key_file()),
+            "webhook_backoff_seconds": 0.05,
             **overrides,
         }
     )
