@@ -8,7 +8,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.admin import audit_api, device_api, session_api, user_api, webhook_api
+from services.admin import (
+    audit_api,
+    device_api,
+    occupancy_api,
+    session_api,
+    user_api,
+    webhook_api,
+)
 from services.admin.context import AdminContext
 from services.admin.routes import CONTEXT, Call, Route, add_routes, json_errors, openapi_document
 
@@ -41,6 +48,7 @@ def api_routes() -> list[Route]:
         + user_api.ROUTES
         + audit_api.ROUTES
         + webhook_api.ROUTES
+        + occupancy_api.ROUTES
     )
     return [*routes, _openapi_route(routes)]
 

@@ -270,6 +270,41 @@ class WebhookPath(Model):
     webhook_id: str = Field(pattern=r"^[0-9a-f]{16}$")
 
 
+# Occupancy report
+
+
+class OccupancyQuery(Query):
+    tenant: TenantId | None = None
+    user: UserKey | None = None
+    device: DeviceId | None = None
+    since_unix_ms: int | None = Field(
+        default=None, ge=0, le=2**53, description="intervals that ended after this"
+    )
+    until_unix_ms: int | None = Field(
+        default=None, ge=0, le=2**53, description="intervals that started before this"
+    )
+    limit: Limit = 50
+    cursor: str | None = Field(default=None, max_length=1024, pattern=r"^[ -~]+$")
+
+
+class OccupancyRow(Model):
+    tenant: str = Field(description="the user's tenant")
+    extension: str
+    device: str
+    device_tenant: str
+    from_unix_ms: int
+    to_unix_ms: int
+    ended_by: str = Field(description="logout, takeover, moved, expired, operator, directory")
+
+
+class OccupancyPage(Model):
+    items: list[OccupancyRow]
+    next_cursor: str | None = Field(
+        description="pass as cursor for the next page (a page may hold fewer than limit "
+        "when many intervals were filtered out); null: last"
+    )
+
+
 class EventsQuery(Query):
     tenant: TenantId | None = None
 

@@ -2,7 +2,8 @@
 (gRPC: health only). It acts through the binding, auth and provision
 services' gRPC APIs as ``service:admin`` for the operator it names, and
 reads the directory and sessions as they are stored; it writes only its
-own keys (operators, sessions, tokens, webhooks) and audit entries, and
+own keys (operators, sessions, tokens, webhooks, the occupancy report)
+and audit entries, and
 POSTs logins and logouts to the webhooks operators register."""
 
 import asyncio
@@ -18,6 +19,7 @@ from services.admin.context import AdminContext
 from services.admin.credentials import ApiTokens, WebSessions
 from services.admin.directory_view import DirectoryView
 from services.admin.events import EventHub
+from services.admin.occupancy import OccupancyRecorder
 from services.admin.operators import OperatorStore
 from services.admin.settings import AdminSettings
 from services.admin.webhook_delivery import Retry, WebhookDispatcher
@@ -61,6 +63,13 @@ class AdminService(ServiceShell):
             clock,
         )
         self.events.sinks.append(self.deliveries.offer)
+        self.occupancy = OccupancyRecorder(
+            self.redis,
+            self.tenants,
+            s.occupancy_retention_days * 86_400_000,
+            s.occupancy_poll_seconds,
+            clock,
+        )
         self._clock = clock
         self._http: web.AppRunner | None = None
 
@@ -114,6 +123,7 @@ class AdminService(ServiceShell):
         )
         self.background(self.events.run())
         self.background(self.deliveries.run())
+        self.background(self.occupancy.run())
         runner = web.AppRunner(admin_app(context), access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         await web.TCPSite(

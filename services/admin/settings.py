@@ -62,3 +62,8 @@ class AdminSettings(ServiceSettings):
     webhook_timeout_seconds: float = Field(default=5.0, gt=0)
     webhook_queue: int = Field(default=10_000, ge=1)
     webhook_in_flight: int = Field(default=32, ge=1)
+    # The occupancy report keeps closed intervals this many days (by their
+    # start); the binding's event streams are read every poll_seconds when
+    # idle.
+    occupancy_retention_days: int = Field(default=90, ge=1)
+    occupancy_poll_seconds: float = Field(default=0.5, gt=0)

@@ -154,6 +154,13 @@ ADMIN_GROUP = "_admin"
 ADMIN_OPERATORS = f"{prefix(ADMIN_GROUP)}operators"  # set of operator names
 ADMIN_TOKENS = f"{prefix(ADMIN_GROUP)}tokens"  # set of API token ids
 ADMIN_WEBHOOKS = f"{prefix(ADMIN_GROUP)}webhooks"  # set of webhook ids
+# The occupancy report (services.admin.occupancy): closed intervals (sorted
+# set, all scores 0, members "<start ms, 16 digits>|<JSON>", read by lex
+# range), the sessions seen open (hash device -> JSON), and how far each
+# group's event stream was read (hash stream key -> entry id).
+ADMIN_OCC_INTERVALS = f"{prefix(ADMIN_GROUP)}occ:intervals"
+ADMIN_OCC_OPEN = f"{prefix(ADMIN_GROUP)}occ:open"
+ADMIN_OCC_CURSORS = f"{prefix(ADMIN_GROUP)}occ:cursors"
 
 
 def admin_operator(name: str) -> str:
