@@ -305,6 +305,42 @@ class OccupancyPage(Model):
     )
 
 
+# A tenant's part of the directory
+
+
+class TenantPath(Model):
+    tenant: TenantId
+
+
+class ImportQuery(Query):
+    dry_run: bool = Field(default=False, description="only say what would change")
+
+
+class DirectoryPart(Model):
+    directory: str = Field(
+        min_length=1,
+        max_length=4 * 1024 * 1024,
+        description="the tenant's part in the directory file's format (YAML, or JSON): "
+        "that tenant only, its users and devices, no peers",
+    )
+
+
+class ImportChange(Model):
+    action: Literal["add", "change", "remove"]
+    kind: str = Field(description="tenant, user or device")
+    name: str
+    changes: list[str] = Field(description="the fields that change (secrets: only that)")
+
+
+class ImportOutcome(Model):
+    dry_run: bool
+    changes: list[ImportChange]
+    sessions_ended: list[str] = Field(
+        description="tenant/extension on device: sessions ended (in a dry run: that would end)"
+    )
+    version: int = Field(description="the directory version after the import")
+
+
 class EventsQuery(Query):
     tenant: TenantId | None = None
 

@@ -43,6 +43,7 @@ class Action(enum.StrEnum):
     RESYNC = "resync"
     OPERATORS = "operators"  # manage operator accounts
     WEBHOOKS = "webhooks"  # register and remove webhooks
+    IMPORT = "import"  # import a tenant's part of the directory
 
 
 _ALLOWED: dict[Role, frozenset[Action]] = {

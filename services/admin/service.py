@@ -24,8 +24,12 @@ from services.admin.operators import OperatorStore
 from services.admin.settings import AdminSettings
 from services.admin.webhook_delivery import Retry, WebhookDispatcher
 from services.admin.webhooks import WebhookStore
+from services.auth.pins import PinHasher
+from services.directory.digest import PinDigester
+from services.directory.importer import DirectoryImporter
 from services.kernel.audit import AuditTrail
 from services.kernel.clock import Clock, now_ms
+from services.kernel.redis_conn import connect
 from services.kernel.secretbox import SecretBox
 from services.kernel.service import ServiceShell, port_of
 
@@ -98,6 +102,29 @@ class AdminService(ServiceShell):
         context.load_cert_chain(s.tls_cert_file, s.tls_key_file or None)
         return context
 
+    def _importer(self) -> DirectoryImporter | None:
+        """The directory import, as its own Redis user, if configured."""
+        s = self.settings
+        if not s.directory_redis_url:
+            return None
+        redis = connect(
+            s.directory_redis_url,
+            cluster=s.redis_cluster,
+            password_file=s.directory_redis_password_file,
+            ca_file=s.redis_ca_file,
+        )
+        self.parts.push_async_callback(redis.aclose)
+        digester = (
+            PinDigester.from_file(s.pin_digest_key_file, "admin") if s.pin_digest_key_file else None
+        )
+        return DirectoryImporter(
+            redis,
+            PinHasher(s.argon2_time_cost, s.argon2_memory_cost_kib, s.argon2_parallelism),
+            box=SecretBox.from_file(s.secrets_key_file, "admin"),
+            digester=digester,
+            secret_grace_seconds=s.sip_secret_grace_seconds,
+        )
+
     async def start_parts(self) -> None:
         s = self.settings
         context = AdminContext(
@@ -111,6 +138,7 @@ class AdminService(ServiceShell):
             audit_log=AuditLog(self.redis, self.tenants),
             events=self.events,
             webhooks=self.webhooks,
+            importer=self._importer(),
             binding=binding_pb2_grpc.BindingServiceStub(self.channel(s.binding_address)),
             auth=auth_pb2_grpc.AuthServiceStub(self.channel(s.auth_address)),
             provision=provision_pb2_grpc.ProvisionServiceStub(self.channel(s.provision_address)),

@@ -67,3 +67,15 @@ class AdminSettings(ServiceSettings):
     # idle.
     occupancy_retention_days: int = Field(default=90, ge=1)
     occupancy_poll_seconds: float = Field(default=0.5, gt=0)
+    # A tenant admin's import of its tenant's part of the directory writes
+    # as the directory import does (services.directory.importer): as the
+    # Redis ACL user of directory_redis_url (password in its file), sealing
+    # SIP secrets with secrets_key_file and keeping PIN digests with
+    # pin_digest_key_file (the CLI's import settings); PINs are hashed
+    # with the argon2 cost above. Without directory_redis_url the import
+    # route answers 503.
+    directory_redis_url: str = ""
+    directory_redis_password_file: Path | None = None
+    secrets_key_file: Path | None = None
+    pin_digest_key_file: Path | None = None
+    sip_secret_grace_seconds: int = Field(default=86_400, ge=0)
