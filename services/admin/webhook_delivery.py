@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 
 import aiohttp
+from redis.exceptions import RedisError
 
 from services.admin import metrics
 from services.admin.events import Event
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 # How long an event's claim is kept: longer than all of its attempts.
 _CLAIM_SECONDS = 3600
+_RETRY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -76,17 +78,26 @@ class WebhookDispatcher:
             try:
                 while True:
                     event = await self._queue.get()
-                    tenants = event.tenants - {""}
-                    for hook in await self._store.all():
-                        if hook.wants(tenants):
-                            await self._in_flight.acquire()
-                            task = asyncio.create_task(self._deliver(http, hook, event))
-                            self._tasks.add(task)
-                            task.add_done_callback(self._done)
+                    hooks = await self._webhooks_of(event)
+                    for hook in hooks:
+                        await self._in_flight.acquire()
+                        task = asyncio.create_task(self._deliver(http, hook, event))
+                        self._tasks.add(task)
+                        task.add_done_callback(self._done)
             finally:
                 for task in self._tasks:
                     task.cancel()
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _webhooks_of(self, event: Event) -> list[Webhook]:
+        """The webhooks that take the event (waiting while Redis is down)."""
+        tenants = event.tenants - {""}
+        while True:
+            try:
+                return [hook for hook in await self._store.all() if hook.wants(tenants)]
+            except (RedisError, OSError) as exc:
+                log.warning("webhooks_read_failed", extra=fields(error=str(exc)))
+                await asyncio.sleep(_RETRY_SECONDS)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
