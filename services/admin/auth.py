@@ -1,6 +1,8 @@
-"""Which operator sent a request: an API token (``Authorization: Bearer``)
-or a web session cookie, whose state-changing requests must also carry the
-session's CSRF token (``X-CSRF-Token``). The operator's account is read on
+"""Which operator sent a request: an API token (``Authorization: Bearer``),
+an identity provider's token (OIDC, ``services.admin.oidc``: a bearer
+token that is not one of ours) or a web session cookie, whose
+state-changing requests must also carry the session's CSRF token
+(``X-CSRF-Token``). The operator's account is read on
 every request, so a changed role or a deleted account counts at once."""
 
 import hmac
@@ -8,6 +10,7 @@ import hmac
 from aiohttp import web
 
 from services.admin.context import AdminContext
+from services.admin.credentials import TOKEN_PREFIX
 from services.admin.errors import ApiError
 from services.admin.operators import Operator
 
@@ -21,7 +24,13 @@ async def operator_of(
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
-        name = await context.tokens.operator_of(token.strip()) if scheme == "Bearer" else None
+        token = token.strip()
+        if scheme == "Bearer" and context.oidc is not None and not token.startswith(TOKEN_PREFIX):
+            oidc_operator = await context.oidc.operator_of(token)
+            if oidc_operator is None:
+                raise ApiError(401, "the identity provider's token does not count here")
+            return oidc_operator
+        name = await context.tokens.operator_of(token) if scheme == "Bearer" else None
     elif cookie := request.cookies.get(COOKIE):
         session = await context.sessions.get(cookie)
         name = session.operator if session else None

@@ -12,6 +12,7 @@ from services.admin.audit_log import AuditLog
 from services.admin.credentials import ApiTokens, WebSessions
 from services.admin.directory_view import DirectoryView
 from services.admin.events import EventHub
+from services.admin.oidc import OidcVerifier
 from services.admin.operators import OperatorStore
 from services.admin.webhooks import WebhookStore
 from services.directory.importer import DirectoryImporter
@@ -32,6 +33,7 @@ class AdminContext:
     events: EventHub
     webhooks: WebhookStore
     importer: DirectoryImporter | None  # None: no directory import credentials
+    oidc: OidcVerifier | None  # None: no OIDC bearer tokens
     binding: binding_pb2_grpc.BindingServiceAsyncStub
     auth: auth_pb2_grpc.AuthServiceAsyncStub
     provision: provision_pb2_grpc.ProvisionServiceAsyncStub

@@ -300,7 +300,12 @@ def openapi_document(routes: list[Route], version: str) -> dict[str, Any]:
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "an API token"},
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an API token, or the identity provider's access token "
+                    "(OIDC, where configured)",
+                },
                 "session": {
                     "type": "apiKey",
                     "in": "cookie",

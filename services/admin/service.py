@@ -20,6 +20,7 @@ from services.admin.credentials import ApiTokens, WebSessions
 from services.admin.directory_view import DirectoryView
 from services.admin.events import EventHub
 from services.admin.occupancy import OccupancyRecorder
+from services.admin.oidc import OidcVerifier
 from services.admin.operators import OperatorStore
 from services.admin.settings import AdminSettings
 from services.admin.webhook_delivery import Retry, WebhookDispatcher
@@ -125,6 +126,20 @@ class AdminService(ServiceShell):
             secret_grace_seconds=s.sip_secret_grace_seconds,
         )
 
+    def _oidc(self) -> OidcVerifier | None:
+        s = self.settings
+        if not s.oidc_issuer:
+            return None
+        return OidcVerifier(
+            s.oidc_issuer,
+            s.oidc_audience,
+            s.oidc_jwks_file,
+            s.oidc_jwks_url,
+            s.oidc_name_claim,
+            s.oidc_roles_claim,
+            s.oidc_jwks_cache_seconds,
+        )
+
     async def start_parts(self) -> None:
         s = self.settings
         context = AdminContext(
@@ -139,6 +154,7 @@ class AdminService(ServiceShell):
             events=self.events,
             webhooks=self.webhooks,
             importer=self._importer(),
+            oidc=self._oidc(),
             binding=binding_pb2_grpc.BindingServiceStub(self.channel(s.binding_address)),
             auth=auth_pb2_grpc.AuthServiceStub(self.channel(s.auth_address)),
             provision=provision_pb2_grpc.ProvisionServiceStub(self.channel(s.provision_address)),

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.kernel.settings import ServiceSettings
@@ -79,3 +79,22 @@ class AdminSettings(ServiceSettings):
     secrets_key_file: Path | None = None
     pin_digest_key_file: Path | None = None
     sip_secret_grace_seconds: int = Field(default=86_400, ge=0)
+    # OIDC bearer tokens (off unless oidc_issuer is set): JWTs signed RS256
+    # or ES256 by a key of the JWKS in oidc_jwks_file or at oidc_jwks_url
+    # (kept oidc_jwks_cache_seconds), with this issuer and audience; the
+    # operator's name and roles come from the two claims (services.admin.oidc).
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_file: Path | None = None
+    oidc_jwks_url: str = ""
+    oidc_name_claim: str = "preferred_username"
+    oidc_roles_claim: str = "hotdesk_roles"
+    oidc_jwks_cache_seconds: int = Field(default=300, ge=1)
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> "AdminSettings":
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError("oidc_issuer needs oidc_audience")
+        if self.oidc_issuer and (self.oidc_jwks_file is None) == (not self.oidc_jwks_url):
+            raise ValueError("oidc_issuer needs one of oidc_jwks_file and oidc_jwks_url")
+        return self
