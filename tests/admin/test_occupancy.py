@@ -121,3 +121,15 @@ async def test_the_reader_resumes_where_it_stopped(admin: AdminStack, redis: Red
     groups = {t.group for t in admin.admin.tenants.by_id.values()}
     assert await redis.hlen(keys.ADMIN_OCC_CURSORS) == len(groups)
     assert await redis.zcard(keys.ADMIN_OCC_INTERVALS) == before == 4
+
+
+async def test_a_move_and_an_operators_logout_end_intervals(admin: AdminStack) -> None:
+    await admin.stack.login("hd3001", "1001")
+    await admin.stack.login("hd3003", "1001")  # Alice moves: hd3001's session ends
+    async with admin.with_token("acme-admin") as acme:
+        await acme.call("POST", "/api/v1/devices/hd3003/logout", 200)
+        items = await _report(acme, 2)
+    assert [(i["device"], i["ended_by"]) for i in items] == [
+        ("hd3003", "operator"),
+        ("hd3001", "moved"),
+    ]

@@ -190,7 +190,7 @@ async def test_login_logout_status(redis: Redis, services: None, capsys: Capture
     assert table[2] == ["hd3002", "acme", "idle", "-", "-", "-"]
     assert table[-1] == ["3", "device(s):", "1", "in", "use,", "2", "idle"]
 
-    assert await hotdesk("logout", "--tenant", "acme", "--ext", "1001") == 0
+    assert await hotdesk("logout", "--hotdesk-id", "alice") == 0
     assert capsys.readouterr().out == "logged out: Alice Example (acme/1001) from gx4001\n"
     assert await hotdesk("logout", "--device", "gx4001") == 0
     assert capsys.readouterr().out == "nothing to do: gx4001 has no session\n"
