@@ -100,10 +100,10 @@ class OccupancyRecorder:
         """Apply one batch of each stream's new entries; False: none."""
         streams = sorted({keys.events(t.group) for t in self._tenants.by_id.values()})
         busy = False
+        cursors = await self._redis.hgetall(keys.ADMIN_OCC_CURSORS)
         for stream in streams:
-            cursor = await self._redis.hget(keys.ADMIN_OCC_CURSORS, stream) or "0-0"
             # One stream at a time: each group's stream has its own hash slot.
-            replies = await self._redis.xread({stream: cursor}, count=_BATCH)
+            replies = await self._redis.xread({stream: cursors.get(stream, "0-0")}, count=_BATCH)
             for _, entries in replies or []:
                 if entries:
                     busy = True
