@@ -171,9 +171,11 @@ OPERATOR_CREATED_SECRETS = {
     "hotdesk-redis-admin-api",
     "hotdesk-redis-kamailio",
     "hotdesk-redis-directory",  # the CLI's directory imports (operators' pods)
+    "hotdesk-operator-alice-admin-token",  # the example operator's admin API token
     "hotdesk-secrets-key",  # the SIP secrets' encryption key
     "hotdesk-menu-key",  # X-Hotdesk-Device's signing key
     "hotdesk-pin-digest-key",  # the key of the PINs' digests (the CLI's directory imports)
+    "hotdesk-webhook-key",  # the key the admin service seals webhook secrets with
 }
 # A service's Redis ACL user, where it is not the service's name ("admin"
 # holds the administrator's password: services.devstack.redis_acl).
@@ -1029,10 +1031,12 @@ def test_service_files_come_from_the_contracted_secrets(built: list[Manifest], n
     path = files.pop("REDIS_PASSWORD_FILE")
     assert path == "/etc/hotdesk/redis/password"
     assert _file_source(built, name, path) == (f"hotdesk-redis-{user}", "password")
-    # The rest: the SIP secrets' key (provision), the edge's signing key (menu).
+    # The rest: the SIP secrets' key (provision), the edge's signing key
+    # (menu), the key webhook secrets are sealed with (admin).
     expected = {
         "provision": {"SECRETS_KEY_FILE": ("/etc/hotdesk/secrets/key", "hotdesk-secrets-key")},
         "menu": {"KEY_FILE": ("/etc/hotdesk/menu/key", "hotdesk-menu-key")},
+        "admin": {"WEBHOOK_KEY_FILE": ("/etc/hotdesk/webhook/key", "hotdesk-webhook-key")},
     }.get(name, {})
     assert set(files) == set(expected)
     for setting, (want_path, secret) in expected.items():

@@ -11,15 +11,20 @@ from aiohttp import web
 from services.admin import (
     audit_api,
     device_api,
+    import_api,
+    occupancy_api,
     profile_api,
     provisioning_api,
     session_api,
     user_api,
+    webhook_api,
 )
 from services.admin.context import AdminContext
 from services.admin.routes import CONTEXT, Call, Route, add_routes, json_errors, openapi_document
 
 STATIC = Path(__file__).parent / "static"
+# The largest request body: a tenant's part of the directory (import_api).
+MAX_BODY = 5 * 1024 * 1024
 _HEADERS = {
     # No inline script, nothing from elsewhere.
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -49,6 +54,9 @@ def api_routes() -> list[Route]:
         + user_api.ROUTES
         + profile_api.ROUTES
         + audit_api.ROUTES
+        + webhook_api.ROUTES
+        + occupancy_api.ROUTES
+        + import_api.ROUTES
     )
     return [*routes, _openapi_route(routes)]
 
@@ -64,7 +72,7 @@ async def security_headers(
 
 
 def admin_app(context: AdminContext) -> web.Application:
-    app = web.Application(middlewares=[security_headers, json_errors], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[security_headers, json_errors], client_max_size=MAX_BODY)
     app[CONTEXT] = context
     add_routes(app, api_routes())
 

@@ -14,6 +14,8 @@ from services.admin.directory_view import DirectoryView
 from services.admin.events import EventHub
 from services.admin.oidc import OidcVerifier
 from services.admin.operators import OperatorStore
+from services.admin.webhooks import WebhookStore
+from services.directory.importer import DirectoryImporter
 from services.kernel.audit import AuditTrail
 from services.kernel.tenants import TenantCache
 
@@ -30,6 +32,8 @@ class AdminContext:
     audit: AuditTrail  # writes: every operator action
     audit_log: AuditLog  # reads: the trail, scoped and filtered
     events: EventHub
+    webhooks: WebhookStore
+    importer: DirectoryImporter | None  # None: no directory import credentials
     binding: binding_pb2_grpc.BindingServiceAsyncStub
     auth: auth_pb2_grpc.AuthServiceAsyncStub
     provision: provision_pb2_grpc.ProvisionServiceAsyncStub

@@ -36,10 +36,10 @@ class WebSessions:
         cookie = secrets.token_urlsafe(32)
         session = WebSession(operator, secrets.token_urlsafe(32))
         key = keys.admin_session(_digest(cookie))
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(key, mapping={"operator": operator, "csrf": session.csrf})
-        pipe.expire(key, self.seconds)
-        await pipe.execute()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"operator": operator, "csrf": session.csrf})
+            pipe.expire(key, self.seconds)
+            await pipe.execute()
         return cookie, session
 
     async def get(self, cookie: str) -> WebSession | None:
@@ -72,18 +72,18 @@ class ApiTokens:
         """A new token: its full text (given once) and its record."""
         token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
         record = ApiToken(token_id, operator, label, self._clock())
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(
-            keys.admin_token(token_id),
-            mapping={
-                "operator": operator,
-                "label": label,
-                "digest": _digest(secret),
-                "created_ms": record.created_ms,
-            },
-        )
-        pipe.sadd(keys.ADMIN_TOKENS, token_id)
-        await pipe.execute()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                keys.admin_token(token_id),
+                mapping={
+                    "operator": operator,
+                    "label": label,
+                    "digest": _digest(secret),
+                    "created_ms": record.created_ms,
+                },
+            )
+            pipe.sadd(keys.ADMIN_TOKENS, token_id)
+            await pipe.execute()
         return f"{TOKEN_PREFIX}{token_id}_{secret}", record
 
     async def operator_of(self, token: str) -> str | None:
@@ -108,8 +108,8 @@ class ApiTokens:
         return [t for t in found if t is not None]
 
     async def revoke(self, token_id: str) -> bool:
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.delete(keys.admin_token(token_id))
-        pipe.srem(keys.ADMIN_TOKENS, token_id)
-        deleted, _ = await pipe.execute()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(keys.admin_token(token_id))
+            pipe.srem(keys.ADMIN_TOKENS, token_id)
+            deleted, _ = await pipe.execute()
         return bool(deleted)

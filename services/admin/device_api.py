@@ -3,6 +3,7 @@ provisioning state, forced logout, login on a user's behalf, resync."""
 
 import itertools
 
+from hotdesk.v1 import auth_pb2 as apb
 from hotdesk.v1 import binding_pb2 as bpb
 from hotdesk.v1 import provision_pb2 as ppb
 
@@ -20,6 +21,7 @@ from services.admin.models import (
     Provisioning,
     ResyncOutcome,
     SessionView,
+    UnlockOutcome,
 )
 from services.admin.operators import Action
 from services.admin.routes import Call, Route
@@ -141,7 +143,10 @@ async def logout_outcome(
 ) -> LogoutOutcome:
     """A Logout's answer, audited."""
     if reply.result == bpb.LOGOUT_RESULT_LOGGED_OUT:
-        outcome = LogoutOutcome(result="logged_out", ended=session_view(reply.ended))
+        ended = reply.ended
+        outcome = LogoutOutcome(
+            result="logged_out", ended=session_view(ended), device=ended.device_id
+        )
     else:
         outcome = LogoutOutcome(result="not_logged_in", ended=None)
     await audited(call.context, call.who, "admin_logout", tenant, result=outcome.result, **details)
@@ -177,6 +182,22 @@ async def login_user(call: Call) -> LoginOutcome:
     )
     session = session_view(reply.binding) if reply.HasField("binding") else None
     return LoginOutcome(result=result, session=session)
+
+
+async def unlock_device(call: Call) -> UnlockOutcome:
+    """Clears the device's own PIN lockout counters (every user's on it)."""
+    device_id, tenant = _device(call)
+    reply = await remote(
+        "auth",
+        call.context.auth.Unlock(
+            apb.UnlockRequest(device_id=device_id, actor=call.who.name),
+            timeout=call.context.rpc_timeout,
+        ),
+    )
+    await audited(
+        call.context, call.who, "admin_unlock", tenant, device=device_id, cleared=reply.cleared
+    )
+    return UnlockOutcome(cleared=reply.cleared)
 
 
 async def resync_device(call: Call) -> ResyncOutcome:
@@ -236,6 +257,17 @@ ROUTES = [
         LoginOutcome,
         path_model=DevicePath,
         body=LoginBody,
+        remote=True,
+    ),
+    Route(
+        "POST",
+        "/devices/{device_id}/unlock",
+        unlock_device,
+        "Clear the device's PIN lockouts",
+        "devices",
+        Action.UNLOCK,
+        UnlockOutcome,
+        path_model=DevicePath,
         remote=True,
     ),
     Route(

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -62,6 +62,8 @@ class EventHub:
         self._tenants = tenants
         self._queue_size = queue_size
         self._viewers: set[_Viewer] = set()
+        # Called with every event (for every tenant), before the viewers.
+        self.sinks: list[Callable[[Event], None]] = []
 
     @contextlib.asynccontextmanager
     async def subscribe(
@@ -77,6 +79,8 @@ class EventHub:
             metrics.EVENT_VIEWERS.dec()
 
     def _publish(self, event: Event) -> None:
+        for sink in self.sinks:
+            sink(event)
         for viewer in list(self._viewers):
             if not viewer.wants(event):
                 continue

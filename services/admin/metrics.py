@@ -17,3 +17,16 @@ EVENT_VIEWERS = Gauge(
     "hotdesk_admin_event_viewers",
     "Open server-sent event streams of logins and logouts",
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "hotdesk_admin_webhook_attempts_total",
+    "Webhook POSTs by outcome: delivered (2xx), refused (another status), unreachable",
+    ["outcome"],
+)
+WEBHOOK_FAILURES = Counter(
+    "hotdesk_admin_webhook_failures_total",
+    "Events a webhook never took: every attempt failed",
+)
+WEBHOOK_DROPPED = Counter(
+    "hotdesk_admin_webhook_dropped_total",
+    "Events not offered to webhooks: the delivery queue was full",
+)

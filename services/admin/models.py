@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.admin.operators import NAME_PATTERN, Role
-from services.directory.model import DEVICE_ID, EXTENSION, TENANT_ID
+from services.directory.model import DEVICE_ID, EXTENSION, HOTDESK_ID, TENANT_ID
 
 TenantId = Annotated[str, Field(pattern=TENANT_ID)]
 Extension = Annotated[str, Field(pattern=EXTENSION)]
@@ -159,6 +159,7 @@ class LoginOutcome(Model):
 class LogoutOutcome(Model):
     result: Literal["logged_out", "not_logged_in"]
     ended: SessionView | None
+    device: str | None = Field(default=None, description="the device the session ended on")
 
 
 class ResyncOutcome(Model):
@@ -184,6 +185,9 @@ class UserPage(Model):
 class UserQuery(Query):
     tenant: TenantId | None = None
     extension: str | None = Field(default=None, max_length=15, description="extension prefix")
+    hotdesk_id: Annotated[str, Field(pattern=HOTDESK_ID)] | None = Field(
+        default=None, description="the user of this global hot-desk id"
+    )
     limit: Limit = 50
     cursor: Cursor | None = None
 
@@ -232,6 +236,121 @@ class AuditQuery(Query):
     actor: str | None = Field(default=None, max_length=128, description="actor contains this")
     limit: Limit = 50
     cursor: str | None = Field(default=None, pattern=r"^[0-9]{1,19}-[0-9]{1,19}$")
+
+
+# Webhooks
+
+
+class WebhookCreate(Model):
+    url: str = Field(
+        max_length=2048,
+        # Printable ASCII; the authority without "/?#@" (no credentials), no fragment.
+        pattern=r'^https?://[!"$-.0->A-~]+(/[!"$-~]*)?$',
+        description="http(s) only, no user:password@ (in production: https)",
+    )
+    tenant: TenantId | None = Field(
+        default=None,
+        description="the tenant whose logins and logouts it receives; null: every tenant "
+        "(platform admin only)",
+    )
+
+
+class WebhookView(Model):
+    id: str
+    url: str
+    tenant: str | None = Field(description="null: every tenant")
+    operator: str = Field(description="who registered it")
+    created_unix_ms: int
+    last_status: int = Field(description="HTTP status of the last attempt; 0: no answer, or none")
+    last_error: str
+    last_event: str = Field(description="the event id of the last attempt")
+    last_attempt_unix_ms: int
+    delivered: int = Field(description="events it took (2xx)")
+    failed: int = Field(description="events for which every attempt failed")
+
+
+class WebhookCreated(Model):
+    secret: str = Field(description="the signing secret; shown once, stored only sealed")
+    webhook: WebhookView
+
+
+class WebhookList(Model):
+    items: list[WebhookView]
+
+
+class WebhookPath(Model):
+    webhook_id: str = Field(pattern=r"^[0-9a-f]{16}$")
+
+
+# Occupancy report
+
+
+class OccupancyQuery(Query):
+    tenant: TenantId | None = None
+    user: UserKey | None = None
+    device: DeviceId | None = None
+    since_unix_ms: int | None = Field(
+        default=None, ge=0, le=2**53, description="intervals that ended after this"
+    )
+    until_unix_ms: int | None = Field(
+        default=None, ge=0, le=2**53, description="intervals that started before this"
+    )
+    limit: Limit = 50
+    cursor: str | None = Field(default=None, max_length=1024, pattern=r"^[ -~]+$")
+
+
+class OccupancyRow(Model):
+    tenant: str = Field(description="the user's tenant")
+    extension: str
+    device: str
+    device_tenant: str
+    from_unix_ms: int
+    to_unix_ms: int
+    ended_by: str = Field(description="logout, takeover, moved, expired, operator, directory")
+
+
+class OccupancyPage(Model):
+    items: list[OccupancyRow]
+    next_cursor: str | None = Field(
+        description="pass as cursor for the next page (a page may hold fewer than limit "
+        "when many intervals were filtered out); null: last"
+    )
+
+
+# A tenant's part of the directory
+
+
+class TenantPath(Model):
+    tenant: TenantId
+
+
+class ImportQuery(Query):
+    dry_run: bool = Field(default=False, description="only say what would change")
+
+
+class DirectoryPart(Model):
+    directory: str = Field(
+        min_length=1,
+        max_length=4 * 1024 * 1024,
+        description="the tenant's part in the directory file's format (YAML, or JSON): "
+        "that tenant only, its users and devices, no peers",
+    )
+
+
+class ImportChange(Model):
+    action: Literal["add", "change", "remove"]
+    kind: str = Field(description="tenant, user or device")
+    name: str
+    changes: list[str] = Field(description="the fields that change (secrets: only that)")
+
+
+class ImportOutcome(Model):
+    dry_run: bool
+    changes: list[ImportChange]
+    sessions_ended: list[str] = Field(
+        description="tenant/extension on device: sessions ended (in a dry run: that would end)"
+    )
+    version: int = Field(description="the directory version after the import")
 
 
 class EventsQuery(Query):

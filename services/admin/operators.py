@@ -4,7 +4,7 @@ argon2id password hash (admin-owned keys, ``keys.admin_operator``).
 Roles:
 
 * ``platform_admin``: every tenant, every action, operator accounts;
-* ``tenant_admin``: every action on its listed tenants;
+* ``tenant_admin``: every action on its listed tenants (webhooks too);
 * ``helpdesk``: reads its listed tenants, forces logouts and unlocks.
 """
 
@@ -43,6 +43,8 @@ class Action(enum.StrEnum):
     RESYNC = "resync"
     PROFILE = "edit_profile"  # users' phone profiles
     OPERATORS = "operators"  # manage operator accounts
+    WEBHOOKS = "webhooks"  # register and remove webhooks
+    IMPORT = "import"  # import a tenant's part of the directory
 
 
 _ALLOWED: dict[Role, frozenset[Action]] = {
@@ -106,24 +108,24 @@ class OperatorStore:
         if len(password) < MIN_PASSWORD:
             raise ValueError(f"an operator's password has at least {MIN_PASSWORD} characters")
         digest = await asyncio.to_thread(self._hasher.hash, password)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(
-            keys.admin_operator(operator.name),
-            mapping={
-                "role": operator.role.value,
-                "tenants": ",".join(operator.tenants),
-                "password": digest,
-                "created_ms": self._clock(),
-            },
-        )
-        pipe.sadd(keys.ADMIN_OPERATORS, operator.name)
-        await pipe.execute()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                keys.admin_operator(operator.name),
+                mapping={
+                    "role": operator.role.value,
+                    "tenants": ",".join(operator.tenants),
+                    "password": digest,
+                    "created_ms": self._clock(),
+                },
+            )
+            pipe.sadd(keys.ADMIN_OPERATORS, operator.name)
+            await pipe.execute()
 
     async def delete(self, name: str) -> bool:
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.delete(keys.admin_operator(name))
-        pipe.srem(keys.ADMIN_OPERATORS, name)
-        deleted, _ = await pipe.execute()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(keys.admin_operator(name))
+            pipe.srem(keys.ADMIN_OPERATORS, name)
+            deleted, _ = await pipe.execute()
         return bool(deleted)
 
     async def names(self) -> list[str]:

@@ -41,6 +41,7 @@ _REASONS = {
     401: "not signed in, or the session or token is not valid",
     403: "the operator's role may not do this, or the CSRF token is missing",
     404: "no such object among the operator's tenants",
+    409: "changed meanwhile by someone else; retry",
     429: "too many failed sign-ins for this name; retry later",
     502: "a service behind refused for a reason of this deployment",
     503: "a service behind, or Redis, is unavailable; retry",

@@ -2,7 +2,9 @@
 (gRPC: health only). It acts through the binding, auth and provision
 services' gRPC APIs as ``service:admin`` for the operator it names, and
 reads the directory and sessions as they are stored; it writes only its
-own keys (operators, sessions, tokens) and audit entries."""
+own keys (operators, sessions, tokens, webhooks, the occupancy report)
+and audit entries, and
+POSTs logins and logouts to the webhooks operators register."""
 
 import asyncio
 import ssl
@@ -18,6 +20,7 @@ from services.admin.context import AdminContext
 from services.admin.credentials import ApiTokens, WebSessions
 from services.admin.directory_view import DirectoryView
 from services.admin.events import EventHub
+from services.admin.occupancy import OccupancyRecorder
 from services.admin.oidc import (
     OidcConfig,
     OidcVerifier,
@@ -27,8 +30,15 @@ from services.admin.oidc import (
 )
 from services.admin.operators import OperatorStore
 from services.admin.settings import AdminSettings
+from services.admin.webhook_delivery import Retry, WebhookDispatcher
+from services.admin.webhooks import WebhookStore
+from services.auth.pins import PinHasher
+from services.directory.digest import PinDigester
+from services.directory.importer import DirectoryImporter
 from services.kernel.audit import AuditTrail
 from services.kernel.clock import Clock, now_ms
+from services.kernel.redis_conn import connect
+from services.kernel.secretbox import SecretBox
 from services.kernel.service import ServiceShell, port_of
 
 
@@ -50,6 +60,28 @@ class AdminService(ServiceShell):
         self.directory = DirectoryView(self.redis, self.tenants, clock)
         self.tenants.on_reload.append(self.directory.reload)
         self.events = EventHub(self.redis, self.tenants, s.events_queue)
+        box = SecretBox.from_file(s.webhook_key_file, "admin") if s.webhook_key_file else None
+        self.webhooks = WebhookStore(self.redis, box, clock)
+        self.deliveries = WebhookDispatcher(
+            self.webhooks,
+            Retry(
+                s.webhook_attempts,
+                s.webhook_backoff_seconds,
+                s.webhook_backoff_max_seconds,
+                s.webhook_timeout_seconds,
+            ),
+            s.webhook_queue,
+            s.webhook_in_flight,
+            clock,
+        )
+        self.events.sinks.append(self.deliveries.offer)
+        self.occupancy = OccupancyRecorder(
+            self.redis,
+            self.tenants,
+            s.occupancy_retention_days * 86_400_000,
+            s.occupancy_poll_seconds,
+            clock,
+        )
         self._clock = clock
         self._http: web.AppRunner | None = None
 
@@ -77,6 +109,29 @@ class AdminService(ServiceShell):
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(s.tls_cert_file, s.tls_key_file or None)
         return context
+
+    def _importer(self) -> DirectoryImporter | None:
+        """The directory import, as its own Redis user, if configured."""
+        s = self.settings
+        if not s.directory_redis_url:
+            return None
+        redis = connect(
+            s.directory_redis_url,
+            cluster=s.redis_cluster,
+            password_file=s.directory_redis_password_file,
+            ca_file=s.redis_ca_file,
+        )
+        self.parts.push_async_callback(redis.aclose)
+        digester = (
+            PinDigester.from_file(s.pin_digest_key_file, "admin") if s.pin_digest_key_file else None
+        )
+        return DirectoryImporter(
+            redis,
+            PinHasher(s.argon2_time_cost, s.argon2_memory_cost_kib, s.argon2_parallelism),
+            box=SecretBox.from_file(s.secrets_key_file, "admin"),
+            digester=digester,
+            secret_grace_seconds=s.sip_secret_grace_seconds,
+        )
 
     async def _oidc(self) -> OidcVerifier | None:
         s = self.settings
@@ -113,6 +168,8 @@ class AdminService(ServiceShell):
             audit=AuditTrail(self.redis, s.audit_maxlen, self._clock),
             audit_log=AuditLog(self.redis, self.tenants),
             events=self.events,
+            webhooks=self.webhooks,
+            importer=self._importer(),
             binding=binding_pb2_grpc.BindingServiceStub(self.channel(s.binding_address)),
             auth=auth_pb2_grpc.AuthServiceStub(self.channel(s.auth_address)),
             provision=provision_pb2_grpc.ProvisionServiceStub(self.channel(s.provision_address)),
@@ -124,6 +181,8 @@ class AdminService(ServiceShell):
             in_flight=asyncio.Semaphore(s.max_requests_in_flight),
         )
         self.background(self.events.run())
+        self.background(self.deliveries.run())
+        self.background(self.occupancy.run())
         runner = web.AppRunner(admin_app(context), access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         await web.TCPSite(

@@ -2,6 +2,7 @@
 
 from ipaddress import ip_address
 from urllib.parse import urlsplit
+from pathlib import Path
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -50,6 +51,36 @@ class AdminSettings(ServiceSettings):
     # idle connections open every keepalive_seconds.
     events_queue: int = Field(default=1000, ge=1)
     events_keepalive_seconds: float = Field(default=15.0, gt=0)
+    # Webhooks: their secrets are kept sealed under this key (64 hex
+    # characters; without it webhooks cannot be registered: 503). Each event
+    # is POSTed up to webhook_attempts times, waiting backoff, 2 x backoff,
+    # ... (at most webhook_backoff_max_seconds) between; each POST ends after
+    # webhook_timeout_seconds. Up to webhook_queue events wait to be sent
+    # (more are dropped and counted), webhook_in_flight POSTs at once.
+    webhook_key_file: Path | None = None
+    webhook_attempts: int = Field(default=5, ge=1, le=20)
+    webhook_backoff_seconds: float = Field(default=1.0, gt=0)
+    webhook_backoff_max_seconds: float = Field(default=60.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_queue: int = Field(default=10_000, ge=1)
+    webhook_in_flight: int = Field(default=32, ge=1)
+    # The occupancy report keeps closed intervals this many days (by their
+    # start); the binding's event streams are read every poll_seconds when
+    # idle.
+    occupancy_retention_days: int = Field(default=90, ge=1)
+    occupancy_poll_seconds: float = Field(default=0.5, gt=0)
+    # A tenant admin's import of its tenant's part of the directory writes
+    # as the directory import does (services.directory.importer): as the
+    # Redis ACL user of directory_redis_url (password in its file), sealing
+    # SIP secrets with secrets_key_file and keeping PIN digests with
+    # pin_digest_key_file (the CLI's import settings); PINs are hashed
+    # with the argon2 cost above. Without directory_redis_url the import
+    # route answers 503.
+    directory_redis_url: str = ""
+    directory_redis_password_file: Path | None = None
+    secrets_key_file: Path | None = None
+    pin_digest_key_file: Path | None = None
+    sip_secret_grace_seconds: int = Field(default=86_400, ge=0)
     # Operators signed in by an OpenID Connect provider (services/admin/oidc.py):
     # off while oidc_issuer is empty. The token's ``iss`` must equal the
     # issuer and its ``aud`` hold the audience; its ``oidc_operator_claim``

@@ -21,10 +21,24 @@ from services.admin.models import (
 )
 from services.admin.operators import Action
 from services.admin.routes import Call, Route
+from services.kernel import keys
+
+
+async def _hotdesk_user(call: Call, q: UserQuery, hotdesk_id: str) -> UserPage:
+    """The one user of a global hot-desk id, if one of the operator's (and
+    of ``tenant`` if given)."""
+    ref = await call.context.redis.hget(keys.DIR_HOTDESK_IDS, hotdesk_id)
+    tenant, _, extension = (ref or "").partition("/")
+    mine = call.context.directory.has_user(call.who, tenant, extension)
+    if not mine or q.tenant not in (None, tenant):
+        return UserPage(items=[], next_cursor=None)
+    return UserPage(items=await call.context.directory.user_rows([ref]), next_cursor=None)
 
 
 async def list_users(call: Call) -> UserPage:
     q = call.query_as(UserQuery)
+    if q.hotdesk_id is not None:
+        return await _hotdesk_user(call, q, q.hotdesk_id)
     d = call.context.directory
     tenants = d.tenants_of(call.who, q.tenant)
     ids = d.user_ids(tenants, q.cursor, "")

@@ -1,8 +1,11 @@
 """``hotdesk``: the operator's command line.
 
-Directory commands talk to Redis directly (an import is one transaction);
-everything else goes through the services' gRPC APIs, so the CLI sees and
-changes exactly what Kamailio and the phones see.
+Directory commands talk to Redis directly (an import is one transaction,
+a platform administrator's path); ``logout``, ``unlock``, ``set-pin`` and
+``status`` go through the admin API as the operator of an API token (its
+role and tenants); everything else goes through the services' gRPC APIs
+with the operator's certificate, so the CLI sees and changes exactly what
+Kamailio and the phones see.
 
 Exit codes: 0 done, 1 refused (the answer was no), 2 bad usage or invalid
 input, 3 a service or Redis did not answer.

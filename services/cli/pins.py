@@ -1,35 +1,29 @@
-"""``hotdesk unlock`` and ``hotdesk set-pin``: the auth service's operator
-calls."""
+"""``hotdesk unlock`` and ``hotdesk set-pin``: PIN lockouts and PIN
+resets, through the admin API as the operator of the CLI's API token."""
 
 import argparse
 
-from hotdesk.v1 import auth_pb2 as apb
-from hotdesk.v1 import auth_pb2_grpc
-
-from services.cli import rpc
-from services.cli.args import read_pin, user_label, user_ref
+from services.cli.admin_api import admin_api, segment, user_path
+from services.cli.args import read_pin, user_label
 from services.cli.exits import Exit
 from services.cli.settings import CliSettings
 
 
 async def unlock(args: argparse.Namespace, settings: CliSettings) -> Exit:
-    request = apb.UnlockRequest(device_id=args.device or "")
-    if args.ext or args.hotdesk_id:
-        request.user.CopyFrom(user_ref(args))
-    service = rpc.auth(settings)
-    async with rpc.channel(service) as channel:
-        reply = await auth_pb2_grpc.AuthServiceStub(channel).Unlock(
-            request, timeout=service.timeout
-        )
-    print(f"cleared {reply.cleared} lockout counter(s)")
+    async with admin_api(settings) as api:
+        if args.ext or args.hotdesk_id:
+            path = f"{await user_path(api, args)}/unlock"
+            body = {"device_id": args.device} if args.device else {}
+        else:
+            path, body = f"/devices/{segment(args.device)}/unlock", None
+        reply = await api.call("POST", path, body)
+    print(f"cleared {reply['cleared']} lockout counter(s)")
     return Exit.OK
 
 
 async def set_pin(args: argparse.Namespace, settings: CliSettings) -> Exit:
     pin = read_pin(f"new PIN for {user_label(args)}: ", confirm=True)
-    request = apb.SetPinRequest(user=user_ref(args), pin=pin)
-    service = rpc.auth(settings)
-    async with rpc.channel(service) as channel:
-        await auth_pb2_grpc.AuthServiceStub(channel).SetPin(request, timeout=service.timeout)
+    async with admin_api(settings) as api:
+        await api.call("PUT", f"{await user_path(api, args)}/pin", {"pin": pin})
     print(f"PIN set for {user_label(args)}")
     return Exit.OK

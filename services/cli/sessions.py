@@ -1,20 +1,26 @@
-"""``hotdesk login|logout|status``: who is on which device, through the
-binding service (``login --with-pin`` through the auth service, as a user
-at the phone would)."""
+"""``hotdesk login|logout|status``: who is on which device. ``login``
+goes to the binding service (``login --with-pin`` to the auth service, as
+a user at the phone would); ``logout`` and ``status`` go through the admin
+API as the operator of the CLI's API token."""
 
 import argparse
 import json
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 from hotdesk.v1 import auth_pb2 as apb
 from hotdesk.v1 import auth_pb2_grpc, binding_pb2_grpc
 from hotdesk.v1 import binding_pb2 as pb
 
 from services.cli import rpc
+from services.cli.admin_api import AdminApi, admin_api, segment, user_path
 from services.cli.args import read_pin, user_label, user_ref
 from services.cli.exits import Exit
 from services.cli.settings import CliSettings
+
+# Devices asked for per page by `hotdesk status` (the API's largest page).
+STATUS_PAGE = 500
 
 
 def _who(b: pb.Binding) -> str:
@@ -121,79 +127,86 @@ async def login(args: argparse.Namespace, settings: CliSettings) -> Exit:
     return _login_outcome(response, args.device, user)
 
 
+def _session_who(session: dict[str, Any]) -> str:
+    ref = f"{session['tenant']}/{session['extension']}"
+    return f"{session['name']} ({ref})" if session["name"] else ref
+
+
 async def logout(args: argparse.Namespace, settings: CliSettings) -> Exit:
-    request = pb.LogoutRequest(reason=pb.CHANGE_REASON_OPERATOR)
-    if args.device:
-        request.device_id = args.device
-        target = args.device
+    async with admin_api(settings) as api:
+        if args.device:
+            target = args.device
+            path = f"/devices/{segment(args.device)}/logout"
+        else:
+            target = user_label(args)
+            path = f"{await user_path(api, args)}/logout"
+        r = await api.call("POST", path)
+    if r["result"] == "logged_out":
+        print(f"logged out: {_session_who(r['ended'])} from {r['device']}")
     else:
-        request.user.CopyFrom(user_ref(args))
-        target = user_label(args)
-    service = rpc.binding(settings)
-    async with rpc.channel(service) as channel:
-        r = await binding_pb2_grpc.BindingServiceStub(channel).Logout(
-            request, timeout=service.timeout
-        )
-    if r.result == pb.LOGOUT_RESULT_LOGGED_OUT:
-        print(f"logged out: {_who(r.ended)} from {r.ended.device_id}")
-        return Exit.OK
-    if r.result == pb.LOGOUT_RESULT_NOT_LOGGED_IN:
         print(f"nothing to do: {target} has no session")
-        return Exit.OK
-    kind = "device" if args.device else "user"
-    return _refused(f"no such {kind}: {target}", Exit.INVALID)
+    return Exit.OK
 
 
-def _row(d: pb.DeviceState) -> dict[str, str | None]:
-    b = d.binding if d.HasField("binding") else None
+def _row(d: dict[str, Any]) -> dict[str, str | None]:
+    b = d["session"]
     return {
-        "device": d.device_id,
-        "tenant": d.tenant,
-        "vendor": d.vendor,
-        "model": d.model,
-        "user": f"{b.tenant}/{b.extension}" if b else None,
-        "name": b.display_name if b else None,
-        "since": _iso(b.since_unix_ms) if b else None,
-        "expires": _iso(b.expires_unix_ms) if b else None,
+        "device": d["device_id"],
+        "tenant": d["tenant"],
+        "vendor": d["vendor"],
+        "model": d["model"],
+        "user": f"{b['tenant']}/{b['extension']}" if b else None,
+        "name": b["name"] if b else None,
+        "since": _iso(b["since_unix_ms"]) if b else None,
+        "expires": _iso(b["expires_unix_ms"]) if b else None,
     }
 
 
-def _table(devices: list[pb.DeviceState]) -> list[str]:
+def _table(devices: list[dict[str, Any]]) -> list[str]:
     header = ("DEVICE", "TENANT", "USER", "NAME", "SINCE", "EXPIRES")
     rows = [header]
     for d in devices:
-        if d.HasField("binding"):
-            b = d.binding
-            expires = _local(b.expires_unix_ms) if b.expires_unix_ms else "-"
+        if b := d["session"]:
+            expires = _local(b["expires_unix_ms"]) if b["expires_unix_ms"] else "-"
             rows.append(
                 (
-                    d.device_id,
-                    d.tenant,
-                    f"{b.tenant}/{b.extension}",
-                    b.display_name or "-",
-                    _local(b.since_unix_ms),
+                    d["device_id"],
+                    d["tenant"],
+                    f"{b['tenant']}/{b['extension']}",
+                    b["name"] or "-",
+                    _local(b["since_unix_ms"]),
                     expires,
                 )
             )
         else:
-            rows.append((d.device_id, d.tenant, "idle", "-", "-", "-"))
+            rows.append((d["device_id"], d["tenant"], "idle", "-", "-", "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
-    in_use = sum(1 for d in devices if d.HasField("binding"))
+    in_use = sum(1 for d in devices if d["session"])
     lines.append(f"{len(devices)} device(s): {in_use} in use, {len(devices) - in_use} idle")
     return lines
 
 
+async def _devices(api: AdminApi, tenant: str | None) -> list[dict[str, Any]]:
+    """Every device the operator sees (of ``tenant``), page by page through
+    the API's cursor: no single reply grows with the number of desks."""
+    params = {"limit": str(STATUS_PAGE), **({"tenant": tenant} if tenant else {})}
+    devices: list[dict[str, Any]] = []
+    while True:
+        page = await api.call("GET", "/devices", params=params)
+        devices.extend(page["items"])
+        if page["next_cursor"] is None:
+            return devices
+        params["cursor"] = page["next_cursor"]
+
+
 async def status(args: argparse.Namespace, settings: CliSettings) -> Exit:
-    service = rpc.binding(settings)
-    async with rpc.channel(service) as channel:
-        listed = await binding_pb2_grpc.BindingServiceStub(channel).List(
-            pb.ListRequest(tenant=args.tenant or "", include_idle=True), timeout=service.timeout
-        )
-    devices = sorted(listed.devices, key=lambda d: (d.tenant, d.device_id))
+    async with admin_api(settings) as api:
+        listed = await _devices(api, args.tenant)
+    devices = sorted(listed, key=lambda d: (d["tenant"], d["device_id"]))
     if args.json:
         print(json.dumps([_row(d) for d in devices], indent=2))
     else:

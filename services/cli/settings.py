@@ -47,6 +47,14 @@ class CliSettings(BaseSettings):
     grpc_tls_cert_file: Path | None = Field(default_factory=lambda: _local("pki/operator.crt"))
     grpc_tls_key_file: Path | None = Field(default_factory=lambda: _local("pki/operator.key"))
     grpc_tls_ca_file: Path | None = Field(default_factory=lambda: _local("pki/ca.crt"))
+    # The admin API, through which logout, unlock, set-pin and status act
+    # (as the operator of the API token in admin_token_file; its role and
+    # tenants are what the commands may see and do). Default: `make run`'s
+    # API and the token it made for the CLI (mode 600). admin_ca_file: the
+    # CA of an https admin_url signed by a private CA.
+    admin_url: str = Field(default="http://127.0.0.1:7480", pattern=r"^https?://")
+    admin_token_file: Path | None = Field(default_factory=lambda: _local("secrets/admin-token"))
+    admin_ca_file: Path | None = None
     # Defaults: the services' own default gRPC ports.
     binding_address: str = "127.0.0.1:7100"
     auth_address: str = "127.0.0.1:7200"

@@ -1,8 +1,9 @@
 """`make cluster`: the stack of `make run` as a cluster on this one machine.
 
 Three Kamailio nodes sharing registrations over DMQ, a Redis Cluster of
-three masters with a replica each, two processes of each service, the demo
-directory; Ctrl-C stops all. Data, certificates and secrets live in
+three masters with a replica each, two processes of each service (one of
+the admin API, with `make run`'s demo operators), the demo directory;
+Ctrl-C stops all. Data, certificates and secrets live in
 ``.run/`` as with `make run` (the CLI finds them there), the Redis Cluster's
 nodes in ``.run/redis-<port>/``.
 """
@@ -17,13 +18,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.devstack.kamailio import EdgeAddresses, kamailio_argv, prepare_run_dir
 from services.devstack.pki import LocalCa
+from services.devstack.redis_acl import ADMIN_USER
 from services.devstack.redis_cluster import LocalRedisCluster
 from services.devstack.stack import (
     ROOT,
     Child,
+    admin_import_env,
+    admin_token_file,
+    demo_operators,
     import_directory,
     media_relay,
     menu_key,
+    operators_lines,
     pin_digest_key,
     secrets_key,
     service_env,
@@ -32,6 +38,7 @@ from services.devstack.stack import (
     stop_on_signals,
     supervise,
     wait_ready,
+    webhook_key,
 )
 from services.kernel.secretbox import SecretBox
 
@@ -67,6 +74,10 @@ class ClusterSettings(BaseSettings):
     provision_grpc_port: int = 7300
     provision_http_ports: tuple[int, int] = (7380, 7381)
     provision_ops_ports: tuple[int, int] = (7390, 7391)
+    # One admin API (the CLI's logout, unlock, set-pin and status go through it).
+    admin_grpc_port: int = 7400
+    admin_http_port: int = 7480
+    admin_ops_port: int = 7490
     # One media relay for the three nodes' voice-menu calls.
     rtpengine_port: int = 2230
     media_ports: tuple[int, int] = (23000, 23999)
@@ -132,6 +143,26 @@ def _services(
     return children
 
 
+def _admin(s: ClusterSettings, ca: LocalCa, redis: LocalRedisCluster) -> Child:
+    env = (
+        service_env(
+            "HOTDESK_ADMIN_", s.host, ca, s.admin_grpc_port, s.admin_ops_port, redis, ADMIN_USER
+        )
+        | {
+            "HOTDESK_ADMIN_HTTP_HOST": s.host,
+            "HOTDESK_ADMIN_HTTP_PORT": str(s.admin_http_port),
+            "HOTDESK_ADMIN_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
+            "HOTDESK_ADMIN_AUTH_ADDRESS": f"{s.host}:{s.auth_grpc_port}",
+            "HOTDESK_ADMIN_PROVISION_ADDRESS": f"{s.host}:{s.provision_grpc_port}",
+            "HOTDESK_ADMIN_WEBHOOK_KEY_FILE": str(webhook_key(s.data_dir)),
+        }
+        | admin_import_env(s.data_dir, redis)
+    )
+    return Child(
+        "admin", [sys.executable, "-m", "services.admin"], env, _ready(s, s.admin_ops_port)
+    )
+
+
 def _ready(s: ClusterSettings, ops_port: int) -> str:
     return f"http://{s.host}:{ops_port}/readyz"
 
@@ -178,7 +209,7 @@ def _kamailio_nodes(s: ClusterSettings, redis: LocalRedisCluster, signing_key: P
     return nodes
 
 
-def _banner(s: ClusterSettings, redis: LocalRedisCluster) -> str:
+def _banner(s: ClusterSettings, redis: LocalRedisCluster, operators: dict[str, str]) -> str:
     h = s.host
     nodes = "\n".join(
         f"  Kamailio node {name}  sip udp/tcp:{h}:{sip}  metrics http://{h}:{m}/metrics  "
@@ -201,6 +232,12 @@ hotdesk-edge is running as a cluster (Ctrl-C stops everything)
   provision x2       gRPC {h}:{s.provision_grpc_port} (shared); phone files {files}
   check-sync pushes  udp:{h}:{s.push_port} (node a)
   media relay        rtpengine udp:{h}:{s.rtpengine_port}, media ports {media}
+  admin API          http://{h}:{s.admin_http_port}/ (metrics, health :{s.admin_ops_port})
+
+Operators of the admin API, passwords made for this run and shown only here
+(the CLI's logout, unlock, set-pin and status use demo-admin's API token in
+{admin_token_file(s.data_dir)}):
+{operators_lines(operators)}
 
 A call from a phone registered at :{s.sip_ports[1]} to a user whose desk registered
 at :{s.sip_ports[0]}, placed through :{s.sip_ports[2]} (README "make cluster"):
@@ -241,15 +278,18 @@ async def run(s: ClusterSettings) -> int:
             },
         )
         signing_key = menu_key(s.data_dir)
+        admin = _admin(s, ca, redis)
         children = [
             *_services(s, ca, redis, signing_key),
+            admin,
             media_relay(s.host, s.rtpengine_port, s.media_ports),
             *_kamailio_nodes(s, redis, signing_key),
         ]
         for child in children:
             pumps.append(await start(child))
             await wait_ready(child)
-        print(_banner(s, redis), flush=True)
+        operators = await demo_operators(s.data_dir, admin.env)
+        print(_banner(s, redis, operators), flush=True)
         return await supervise(children, stop)
     except RuntimeError as exc:
         print(f"make cluster: {exc}", file=sys.stderr)

@@ -146,6 +146,25 @@ def pin_digest_key(data_dir: Path) -> Path:
     return path
 
 
+def webhook_key(data_dir: Path) -> Path:
+    """The key the admin service seals webhook secrets with, under a
+    stack's ``data_dir`` (made the first time)."""
+    path = (data_dir / "secrets" / "webhook.key").resolve()
+    SecretBox.new_key_file(path)
+    return path
+
+
+def admin_import_env(data_dir: Path, redis: RedisPair | LocalRedisCluster) -> dict[str, str]:
+    """What the admin service needs to import a tenant's part of the
+    directory: the import's own Redis user and keys (as the CLI's)."""
+    return {
+        "HOTDESK_ADMIN_DIRECTORY_REDIS_URL": redis.url_as("directory"),
+        "HOTDESK_ADMIN_DIRECTORY_REDIS_PASSWORD_FILE": str(redis.password_file("directory")),
+        "HOTDESK_ADMIN_SECRETS_KEY_FILE": str(secrets_key(data_dir)),
+        "HOTDESK_ADMIN_PIN_DIGEST_KEY_FILE": str(pin_digest_key(data_dir)),
+    }
+
+
 def menu_key(data_dir: Path) -> Path:
     """The key the edge signs X-Hotdesk-Device with and the voice menu
     checks, under a stack's ``data_dir`` (made the first time)."""
@@ -192,15 +211,20 @@ def plan(s: DevStackSettings) -> list[Child]:
         "HOTDESK_PROVISION_CONSUMER_NAME": "devstack",
         "HOTDESK_PROVISION_SECRETS_KEY_FILE": str(secrets_key(s.data_dir)),
     }
-    admin_env = service_env(
-        "HOTDESK_ADMIN_", s.host, ca, s.admin_grpc_port, s.admin_ops_port, _redis(s), ADMIN_USER
-    ) | {
-        "HOTDESK_ADMIN_HTTP_HOST": s.host,
-        "HOTDESK_ADMIN_HTTP_PORT": str(s.admin_http_port),
-        "HOTDESK_ADMIN_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
-        "HOTDESK_ADMIN_AUTH_ADDRESS": f"{s.host}:{s.auth_grpc_port}",
-        "HOTDESK_ADMIN_PROVISION_ADDRESS": f"{s.host}:{s.provision_grpc_port}",
-    }
+    admin_env = (
+        service_env(
+            "HOTDESK_ADMIN_", s.host, ca, s.admin_grpc_port, s.admin_ops_port, _redis(s), ADMIN_USER
+        )
+        | {
+            "HOTDESK_ADMIN_HTTP_HOST": s.host,
+            "HOTDESK_ADMIN_HTTP_PORT": str(s.admin_http_port),
+            "HOTDESK_ADMIN_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
+            "HOTDESK_ADMIN_AUTH_ADDRESS": f"{s.host}:{s.auth_grpc_port}",
+            "HOTDESK_ADMIN_PROVISION_ADDRESS": f"{s.host}:{s.provision_grpc_port}",
+            "HOTDESK_ADMIN_WEBHOOK_KEY_FILE": str(webhook_key(s.data_dir)),
+        }
+        | admin_import_env(s.data_dir, _redis(s))
+    )
     kamailio_dir = s.data_dir / "kamailio"
     prepare_run_dir(
         kamailio_dir,
@@ -447,7 +471,7 @@ async def demo_operators(data_dir: Path, admin_env: dict[str, str]) -> dict[str,
     return passwords
 
 
-def _operators_lines(s: DevStackSettings, passwords: dict[str, str]) -> str:
+def operators_lines(passwords: dict[str, str]) -> str:
     lines = []
     for name, password in passwords.items():
         role, tenants = DEMO_OPERATORS[name]
@@ -495,7 +519,7 @@ hotdesk-edge is running (Ctrl-C stops everything)
 
 Operators of the admin API, passwords made for this run and shown only here
 (the CLI's operator commands use demo-admin's API token in {admin_token_file(s.data_dir)}):
-{_operators_lines(s, operators)}
+{operators_lines(operators)}
   curl -c /tmp/hd.cookies -H 'Content-Type: application/json' \\
        -d '{{"name": "globex-admin", "password": "<above>"}}' http://{h}:{s.admin_http_port}/api/v1/session
   curl -b /tmp/hd.cookies http://{h}:{s.admin_http_port}/api/v1/devices      (globex's desks only)

@@ -38,6 +38,7 @@ from services.directory.hashing import PinWork
 from services.directory.lock import ImportConflict, import_lock
 from services.directory.model import Directory
 from services.directory.plan import Plan, PlanRefused, Step, make_plan
+from services.directory.scope import tenant_part
 from services.directory.slots import SlotBatches
 from services.directory.state import read_stored
 from services.kernel import keys
@@ -142,15 +143,18 @@ class DirectoryImporter:
         self._pin_concurrency = pin_concurrency
         self._attempts = attempts
 
-    async def apply(self, directory: Directory, *, dry_run: bool = False) -> ImportReport:
+    async def apply(
+        self, directory: Directory, *, dry_run: bool = False, tenant: str | None = None
+    ) -> ImportReport:
         """Make Redis hold ``directory``; with ``dry_run``, only say what
-        that would change. Raises PlanRefused (the file cannot be applied
-        to what Redis holds) or ImportConflict, neither having written any
-        of the directory."""
+        that would change. With ``tenant``, ``directory`` is that tenant's
+        part and only its entries change (``services.directory.scope``).
+        Raises PlanRefused (the file cannot be applied to what Redis holds)
+        or ImportConflict, neither having written any of the directory."""
         pins = PinWork(self._hasher, self._digester, self._pin_concurrency)
         ended: list[pb.Binding] = []
         for attempt in range(1, self._attempts + 1):
-            report = await self._attempt(directory, pins, ended, dry_run)
+            report = await self._attempt(directory, pins, ended, dry_run, tenant)
             if report is not None:
                 report = replace(
                     report, pin_verifies=pins.verifies, pin_digest_matches=pins.digest_matches
@@ -164,17 +168,29 @@ class DirectoryImporter:
             "run it again"
         )
 
+    async def _plan(self, directory: Directory, pins: PinWork, tenant: str | None) -> Plan:
+        stored = await read_stored(self._redis)
+        if tenant is None:
+            return await make_plan(directory, stored, pins)
+        part = tenant_part(directory, stored, tenant)
+        return await make_plan(directory, part, pins, tenant_part=True)
+
     async def _attempt(
-        self, directory: Directory, pins: PinWork, ended: list[pb.Binding], dry_run: bool
+        self,
+        directory: Directory,
+        pins: PinWork,
+        ended: list[pb.Binding],
+        dry_run: bool,
+        tenant: str | None,
     ) -> ImportReport | None:
         """One try; None if Redis changed under it (then nothing was
         written). Sessions it ends are added to ``ended``."""
         if is_cluster(self._redis):
-            return await self._attempt_per_slot(directory, pins, ended, dry_run)
+            return await self._attempt_per_slot(directory, pins, ended, dry_run, tenant)
         async with self._redis.pipeline(transaction=True) as tx:
             await tx.watch(keys.DIR_VERSION, keys.DIR_SCHEMA)
             version = await self._stored_version(tx)
-            plan = await make_plan(directory, await read_stored(self._redis), pins)
+            plan = await self._plan(directory, pins, tenant)
             if dry_run or not plan.writes:
                 return ImportReport(plan, version, tuple(ended), dry_run)
             ended += await end_sessions(self._core, plan)
@@ -190,7 +206,12 @@ class DirectoryImporter:
         return self._done(plan, version, ended)
 
     async def _attempt_per_slot(
-        self, directory: Directory, pins: PinWork, ended: list[pb.Binding], dry_run: bool
+        self,
+        directory: Directory,
+        pins: PinWork,
+        ended: list[pb.Binding],
+        dry_run: bool,
+        tenant: str | None,
     ) -> ImportReport:
         """On a Redis Cluster: one transaction per slot, the directory
         index's last, under an import lock (a second import waits for none:
@@ -199,7 +220,7 @@ class DirectoryImporter:
         writes are the same whatever the sessions, so no slot is left
         half-written."""
         version = await self._stored_version(self._redis)
-        plan = await make_plan(directory, await read_stored(self._redis), pins)
+        plan = await self._plan(directory, pins, tenant)
         if dry_run or not plan.writes:
             return ImportReport(plan, version, tuple(ended), dry_run)
         async with import_lock(self._redis):

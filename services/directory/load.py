@@ -30,7 +30,7 @@ from services.directory.model import (
     UserEntry,
 )
 from services.kernel.location import merged
-from services.kernel.peers import PeerAddress
+from services.kernel.peers import PeerAddress, PeerConfig
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -370,11 +370,15 @@ def _check_peer_tenants(
 
 
 def _check_routes(
-    c: _Checker, tenants: list[_Valid[TenantEntry]], peers: list[_Valid[PeerEntry]]
+    c: _Checker,
+    tenants: list[_Valid[TenantEntry]],
+    peers: list[_Valid[PeerEntry]],
+    known_peers: Iterable[PeerConfig],
 ) -> None:
     """A tenant's outbound and emergency routes name outbound peers that
-    serve it."""
-    by_name = {e.model.name: e.model for e in peers}
+    serve it (of the file, or ``known_peers``)."""
+    by_name: dict[str, PeerConfig] = {p.name: p for p in known_peers}
+    by_name |= {e.model.name: e.model for e in peers}
     for e in tenants:
         t = e.model
         route = [("outbound_peer", t.outbound_peer)] if t.outbound_peer else []
@@ -500,8 +504,10 @@ def _declared_tenants(doc: _Mapping) -> set[Any]:
     return {r.get("id") for r in raw if isinstance(r, _Mapping)} if isinstance(raw, list) else set()
 
 
-def parse_directory(text: str, file: str) -> Directory:
-    """Validate a directory document; raises DirectoryError with every problem."""
+def parse_directory(text: str, file: str, known_peers: Iterable[PeerConfig] = ()) -> Directory:
+    """Validate a directory document; raises DirectoryError with every
+    problem. Routes may name ``known_peers`` too (stored ones, for one
+    tenant's part, which declares no peers)."""
     c = _Checker(file)
     doc = _document(c, text)
     tenants = c.entries(doc, "tenants", TenantEntry, lambda r: str(r.get("id", "?")))
@@ -535,7 +541,7 @@ def parse_directory(text: str, file: str) -> Directory:
     sip_names |= {(d.model.tenant, d.model.id) for d in devices}
     _check_peer_tenants(c, peers, declared, sip_names)
     _check_peer_addresses(c, peers)
-    _check_routes(c, tenants, peers)
+    _check_routes(c, tenants, peers, known_peers)
     resolved = _resolved_devices(c, devices, tenants)
     with_pins = _with_company_pins(c, users, tenants)
 

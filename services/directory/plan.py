@@ -272,9 +272,13 @@ def peer_sources_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-async def make_plan(directory: Directory, stored: Stored, pins: PinWork) -> Plan:
+async def make_plan(
+    directory: Directory, stored: Stored, pins: PinWork, *, tenant_part: bool = False
+) -> Plan:
     """The steps that make Redis hold exactly ``directory``; raises
-    PlanRefused if it cannot get there by an import."""
+    PlanRefused if it cannot get there by an import. With ``tenant_part``,
+    ``directory`` is one tenant's part and ``stored`` that tenant's entries
+    (``services.directory.scope``): the stored peers stay as they are."""
     file_tenants = {t.id: t for t in directory.tenants}
     tenants = _tenant_steps(file_tenants, stored)
 
@@ -288,7 +292,10 @@ async def make_plan(directory: Directory, stored: Stored, pins: PinWork) -> Plan
     )
     new_pins = tuple(p for p, c in zip(with_pin, checks, strict=True) if not c.unchanged)
     digests = tuple((u, c.digest) for (u, _), c in zip(with_pin, checks, strict=True) if c.digest)
-    peers = {p.name: p.config() for p in directory.peers}
+    if tenant_part:
+        peers = {name: p.config for name, p in stored.peers.items()}
+    else:
+        peers = {p.name: p.config() for p in directory.peers}
     sources = address_list(list(peers.values()))
     domains = {t.id: t.domain for t in directory.tenants}
     emergency = {
@@ -305,12 +312,12 @@ async def make_plan(directory: Directory, stored: Stored, pins: PinWork) -> Plan
         tenants=tuple(tenants),
         users=tuple(_user_steps(directory, stored, {u.ref for u, _ in new_pins})),
         devices=tuple(_device_steps(directory, stored, file_tenants, emergency)),
-        peers=tuple(_peer_steps(directory, stored, file_tenants)),
+        peers=() if tenant_part else tuple(_peer_steps(directory, stored, file_tenants)),
         new_pins=new_pins,
         pin_digests=digests,
         file_tenants=file_tenants,
         peer_sources=None
-        if peer_sources_digest(sources) == stored.peer_sources_digest
+        if tenant_part or peer_sources_digest(sources) == stored.peer_sources_digest
         else sources,
         emergency=emergency,
         company_pin_tenants=directory.company_pin_tenants,

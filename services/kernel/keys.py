@@ -153,6 +153,14 @@ def provision_digest_failures_ip(address: str) -> str:
 ADMIN_GROUP = "_admin"
 ADMIN_OPERATORS = f"{prefix(ADMIN_GROUP)}operators"  # set of operator names
 ADMIN_TOKENS = f"{prefix(ADMIN_GROUP)}tokens"  # set of API token ids
+ADMIN_WEBHOOKS = f"{prefix(ADMIN_GROUP)}webhooks"  # set of webhook ids
+# The occupancy report (services.admin.occupancy): closed intervals (sorted
+# set, all scores 0, members "<start ms, 16 digits>|<JSON>", read by lex
+# range), the sessions seen open (hash device -> JSON), and how far each
+# group's event stream was read (hash stream key -> entry id).
+ADMIN_OCC_INTERVALS = f"{prefix(ADMIN_GROUP)}occ:intervals"
+ADMIN_OCC_OPEN = f"{prefix(ADMIN_GROUP)}occ:open"
+ADMIN_OCC_CURSORS = f"{prefix(ADMIN_GROUP)}occ:cursors"
 
 
 def admin_operator(name: str) -> str:
@@ -173,3 +181,15 @@ def admin_token(token_id: str) -> str:
 def admin_sign_in_failures(name: str) -> str:
     """Integer (expires with its window): failed sign-ins of an operator name."""
     return f"{prefix(ADMIN_GROUP)}signinfail:{name}"
+
+
+def admin_webhook(webhook_id: str) -> str:
+    """Hash: url, tenant ("" all: a platform admin's), operator, created_ms,
+    secret (sealed), and the delivery outcome: last_status, last_error,
+    last_event, last_attempt_ms, delivered, failed."""
+    return f"{prefix(ADMIN_GROUP)}webhook:{webhook_id}"
+
+
+def admin_webhook_claim(webhook_id: str, event_id: str) -> str:
+    """String (expires): one admin instance delivers this event to this webhook."""
+    return f"{prefix(ADMIN_GROUP)}whclaim:{webhook_id}:{event_id}"

@@ -1,5 +1,5 @@
-"""The ``hotdesk`` command: ``main([...])`` against a real Redis and real
-binding and auth services on real ports."""
+"""The ``hotdesk`` command: ``main([...])`` against a real Redis, real
+binding and auth services and the real admin API on real ports."""
 
 import asyncio
 import io
@@ -10,16 +10,15 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from services.auth.service import start_auth_service
-from services.binding.service import start_binding_service
+from services.admin import metrics
 from services.cli.main import main
 from services.kernel import keys
 from tests.directory.support import EXAMPLE, GROUP, dump, edited
 from tests.support import pki
+from tests.support.admin import AdminStack, admin_stack
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
 from tests.support.secrets import pin_digest_key_file, secrets_key_file
-from tests.support.services import auth_settings, binding_settings
 
 FILE = str(EXAMPLE)
 
@@ -37,16 +36,27 @@ def cli_env(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-async def services(
-    redis_server: RedisServer, redis: Redis, cli_env: None, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[None]:
-    binding = await start_binding_service(binding_settings(redis_server.url))
-    auth = await start_auth_service(auth_settings(redis_server.url, binding.grpc_port))
-    monkeypatch.setenv("HOTDESK_CLI_BINDING_ADDRESS", f"127.0.0.1:{binding.grpc_port}")
-    monkeypatch.setenv("HOTDESK_CLI_AUTH_ADDRESS", f"127.0.0.1:{auth.grpc_port}")
-    yield
-    await auth.stop()
-    await binding.stop()
+async def admin(
+    redis_server: RedisServer,
+    redis: Redis,
+    cli_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> AsyncIterator[AdminStack]:
+    """Binding, auth, provision and the admin API; the CLI holds a platform
+    admin's API token (``root``)."""
+    async with admin_stack(redis_server.url) as s:
+        monkeypatch.setenv("HOTDESK_CLI_BINDING_ADDRESS", f"127.0.0.1:{s.stack.binding.grpc_port}")
+        monkeypatch.setenv("HOTDESK_CLI_AUTH_ADDRESS", f"127.0.0.1:{s.stack.auth.grpc_port}")
+        monkeypatch.setenv("HOTDESK_CLI_ADMIN_URL", s.url)
+        token = await s.token_file("root", tmp_path)
+        monkeypatch.setenv("HOTDESK_CLI_ADMIN_TOKEN_FILE", str(token))
+        yield s
+
+
+@pytest.fixture
+async def services(admin: AdminStack) -> None:
+    """The services the CLI calls, with a platform admin's token."""
 
 
 async def hotdesk(*argv: str) -> int:
@@ -180,15 +190,18 @@ async def test_login_logout_status(redis: Redis, services: None, capsys: Capture
     assert table[2] == ["hd3002", "acme", "idle", "-", "-", "-"]
     assert table[-1] == ["3", "device(s):", "1", "in", "use,", "2", "idle"]
 
-    assert await hotdesk("logout", "--tenant", "acme", "--ext", "1001") == 0
+    assert await hotdesk("logout", "--hotdesk-id", "alice") == 0
     assert capsys.readouterr().out == "logged out: Alice Example (acme/1001) from gx4001\n"
     assert await hotdesk("logout", "--device", "gx4001") == 0
     assert capsys.readouterr().out == "nothing to do: gx4001 has no session\n"
     assert await hotdesk("logout", "--device", "hd9999") == 2
-    assert capsys.readouterr().err == "no such device: hd9999\n"
+    assert capsys.readouterr().err == "hotdesk: admin API: no device hd9999\n"
 
-    actors = {e["actor"] for _, e in await redis.xrange(keys.events(GROUP))}
-    assert actors == {"operator:ann"}
+    # Logins by the operator's certificate; logouts through the admin API,
+    # as the operator of the token.
+    actors = [(e["type"], e["actor"]) for _, e in await redis.xrange(keys.events(GROUP))]
+    assert {a for kind, a in actors if kind == "login"} == {"operator:ann"}
+    assert {a for kind, a in actors if kind == "logout"} == {"service:admin/root"}
 
 
 async def test_pins_and_unlock(
@@ -203,7 +216,7 @@ async def test_pins_and_unlock(
     monkeypatch.setattr("sys.stdin", io.StringIO("1234\n"))
     assert await hotdesk("set-pin", "--tenant", "acme", "--ext", "2001") == 2
     assert capsys.readouterr().err == (
-        "hotdesk: auth service: PIN must not be a sequence of consecutive digits\n"
+        "hotdesk: admin API: PIN must not be a sequence of consecutive digits\n"
     )
 
     with_pin = ("login", "--with-pin", "--device", "hd3003", "--tenant", "acme", "--ext", "1003")
@@ -217,7 +230,7 @@ async def test_pins_and_unlock(
     assert capsys.readouterr().out.startswith("logged in: Carol Example (acme/1003) on hd3003 ")
     assert await hotdesk("unlock", "--device", "hd3003") == 0
     assert await hotdesk("unlock", "--tenant", "acme", "--ext", "9") == 2
-    assert capsys.readouterr().err.endswith("hotdesk: auth service: no user acme/9\n")
+    assert capsys.readouterr().err.endswith("hotdesk: admin API: no user acme/9\n")
 
 
 async def test_an_import_puts_back_the_file_pin_over_one_set_by_an_operator(
@@ -279,12 +292,18 @@ async def test_usage_errors(argv: list[str], message: str, capsys: Capture) -> N
 
 
 async def test_unreachable_services_are_named(
-    cli_env: None, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+    cli_env: None, monkeypatch: pytest.MonkeyPatch, capsys: Capture, tmp_path: Path
 ) -> None:
     binding, auth = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    api = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("HOTDESK_CLI_BINDING_ADDRESS", binding)
     monkeypatch.setenv("HOTDESK_CLI_AUTH_ADDRESS", auth)
+    monkeypatch.setenv("HOTDESK_CLI_ADMIN_URL", api)
+    (tmp_path / "token").write_text("hdt_0123456789abcdef_x\n")
+    monkeypatch.setenv("HOTDESK_CLI_ADMIN_TOKEN_FILE", str(tmp_path / "token"))
     assert await hotdesk("status") == 3
+    assert capsys.readouterr().err.startswith(f"hotdesk: the admin API at {api} is unavailable: ")
+    assert await hotdesk("login", "--device", "hd3003", "--hotdesk-id", "c") == 3
     assert capsys.readouterr().err.startswith(
         f"hotdesk: the binding service at {binding} is unavailable: "
     )
@@ -300,7 +319,7 @@ async def test_without_an_operator_certificate_nothing_is_called(
 ) -> None:
     for field in ("CERT", "KEY", "CA"):
         monkeypatch.setenv(f"HOTDESK_CLI_GRPC_TLS_{field}_FILE", str(tmp_path / "missing"))
-    assert await hotdesk("status") == 2
+    assert await hotdesk("login", "--device", "hd3001", "--hotdesk-id", "alice") == 2
     assert "no operator certificate" in capsys.readouterr().err
 
 
@@ -330,3 +349,62 @@ async def test_session_location(redis: Redis, services: None, capsys: Capture) -
         ("operator:ann", "hd3001", "acme/1001"),
     ]
     assert "floor 4, room 4.20" in audit[0]["location"]
+
+
+async def test_a_tenant_admins_token_sees_and_touches_only_its_tenant(
+    admin: AdminStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Capture
+) -> None:
+    assert await hotdesk("login", "--device", "hd3001", "--tenant", "acme", "--ext", "1001") == 0
+    assert await hotdesk("login", "--device", "gx4001", "--tenant", "globex", "--ext", "3001") == 0
+    token = await admin.token_file("gx-admin", tmp_path)
+    monkeypatch.setenv("HOTDESK_CLI_ADMIN_TOKEN_FILE", str(token))
+    capsys.readouterr()
+
+    assert await hotdesk("status", "--json") == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["device"], r["user"]) for r in rows] == [("gx4001", "globex/3001")]
+    assert await hotdesk("status", "--tenant", "acme", "--json") == 0
+    assert json.loads(capsys.readouterr().out) == []
+    # acme's objects do not exist for globex's admin: nothing changes.
+    assert await hotdesk("logout", "--device", "hd3001") == 2
+    assert capsys.readouterr().err == "hotdesk: admin API: no device hd3001\n"
+    assert await hotdesk("logout", "--tenant", "acme", "--ext", "1001") == 2
+    assert await hotdesk("logout", "--hotdesk-id", "alice") == 2
+    assert capsys.readouterr().err.endswith("no user acme/1001\nhotdesk: no such user: alice\n")
+    assert await hotdesk("unlock", "--device", "hd3003") == 2
+    monkeypatch.setattr("sys.stdin", io.StringIO("2468\n"))
+    assert await hotdesk("set-pin", "--tenant", "acme", "--ext", "1002") == 2
+    capsys.readouterr()
+    monkeypatch.setenv(
+        "HOTDESK_CLI_ADMIN_TOKEN_FILE", str(await admin.token_file("root", tmp_path))
+    )
+    assert await hotdesk("status", "--tenant", "acme", "--json") == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["device"]: r["user"] for r in rows}["hd3001"] == "acme/1001"
+
+
+async def test_status_pages_through_the_api(
+    admin: AdminStack, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    """Pages of one device each: every device still listed once, in order."""
+    monkeypatch.setattr("services.cli.sessions.STATUS_PAGE", 1)
+    pages = metrics.REQUESTS.labels("list_devices", "200")
+    before = pages._value.get()
+    assert await hotdesk("status", "--json") == 0
+    devices = [r["device"] for r in json.loads(capsys.readouterr().out)]
+    assert devices == ["hd3001", "hd3002", "hd3003", "gx4001"]
+    # Four pages of one, and the empty last one.
+    assert pages._value.get() - before == 5
+
+
+async def test_a_revoked_or_missing_token_is_refused(
+    admin: AdminStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Capture
+) -> None:
+    monkeypatch.setenv("HOTDESK_CLI_ADMIN_TOKEN_FILE", str(tmp_path / "absent"))
+    assert await hotdesk("status") == 2
+    assert capsys.readouterr().err.startswith("hotdesk: no admin API token: cannot read ")
+    revoked = tmp_path / "revoked"
+    revoked.write_text("hdt_0123456789abcdef_not-a-token\n")
+    monkeypatch.setenv("HOTDESK_CLI_ADMIN_TOKEN_FILE", str(revoked))
+    assert await hotdesk("status") == 1
+    assert "admin API: sign in" in capsys.readouterr().err

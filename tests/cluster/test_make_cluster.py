@@ -66,6 +66,9 @@ def _free_settings(tmp: Path) -> ClusterSettings:
         provision_grpc_port=free_tcp_port(),
         provision_http_ports=(free_tcp_port(), free_tcp_port()),
         provision_ops_ports=(free_tcp_port(), free_tcp_port()),
+        admin_grpc_port=free_tcp_port(),
+        admin_http_port=free_tcp_port(),
+        admin_ops_port=free_tcp_port(),
     )
 
 
@@ -92,6 +95,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster
             settings.binding_grpc_port,
             settings.auth_grpc_port,
             settings.provision_grpc_port,
+            settings.admin_http_port,
         )
         yield RunningCluster(proc, settings, cli_env, output)
 

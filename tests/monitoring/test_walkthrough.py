@@ -109,7 +109,9 @@ def test_every_overview_panel_has_data_after_the_readme_walkthrough(
     ):
         script = script.replace(f"127.0.0.1:{default}", f"127.0.0.1:{port}")
     script = script.replace(".venv/bin/", f"{Path(sys.executable).parent}/")
-    cli = operator_cli_env(s.data_dir, s.binding_grpc_port, s.auth_grpc_port, s.provision_grpc_port)
+    cli = operator_cli_env(
+        s.data_dir, s.binding_grpc_port, s.auth_grpc_port, s.provision_grpc_port, s.admin_http_port
+    )
     # The one PIN the walk-through types (Carol's) comes from stdin here.
     run = subprocess.run(
         ["bash", "-c", script],

@@ -8,16 +8,19 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from services.admin.credentials import ApiTokens
 from services.admin.operators import Operator, Role
 from services.admin.service import AdminService, start_admin_service
 from services.admin.settings import AdminSettings
 from tests.support import pki
 from tests.support.provision import Stack, provision_stack
+from tests.support.secrets import webhook_key_file
 
 CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 8, "argon2_parallelism": 1}
 # The operators every admin test has: name -> (role, tenants).
@@ -43,6 +46,8 @@ def admin_settings(stack: Stack, redis_url: str, **overrides: object) -> AdminSe
             "provision_address": f"127.0.0.1:{stack.provision.grpc_port}",
             "shutdown_grace_seconds": 1,
             "events_keepalive_seconds": 0.5,
+            "webhook_key_file": str(webhook_key_file()),
+            "webhook_backoff_seconds": 0.05,
             **overrides,
         }
     )
@@ -57,6 +62,14 @@ class AdminStack:
     @property
     def url(self) -> str:
         return self.admin.base_url
+
+    async def token_file(self, name: str, directory: Path) -> Path:
+        """A new API token of ``name`` in a file of mode 600 (as the CLI reads it)."""
+        token, _ = await ApiTokens(self.admin.redis).create(name, "test")
+        path = directory / f"{name}.token"
+        path.write_text(token + "\n")
+        path.chmod(0o600)
+        return path
 
     def admin_app_routes(self) -> list[web.AbstractRoute]:
         return self.admin.http_routes()

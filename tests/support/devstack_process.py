@@ -51,11 +51,16 @@ def devstack_process(
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
-def operator_cli_env(data_dir: Path, binding: int, auth: int, provision: int) -> dict[str, str]:
+def operator_cli_env(
+    data_dir: Path, binding: int, auth: int, provision: int, admin_http: int
+) -> dict[str, str]:
     """The `hotdesk` CLI's settings for a stack under ``data_dir`` whose
-    services' gRPC ports are given (the operator's certificate of its CA)."""
+    services' gRPC ports and admin API port are given (the operator's
+    certificate of its CA, the demo platform admin's API token)."""
     pki = data_dir / "pki"
     return {
+        "HOTDESK_CLI_ADMIN_URL": f"http://127.0.0.1:{admin_http}",
+        "HOTDESK_CLI_ADMIN_TOKEN_FILE": str(data_dir / "secrets" / "admin-token"),
         "HOTDESK_CLI_BINDING_ADDRESS": f"127.0.0.1:{binding}",
         "HOTDESK_CLI_AUTH_ADDRESS": f"127.0.0.1:{auth}",
         "HOTDESK_CLI_PROVISION_ADDRESS": f"127.0.0.1:{provision}",

@@ -25,6 +25,13 @@ def secrets_key_file() -> Path:
     return path
 
 
+@cache
+def webhook_key_file() -> Path:
+    path = _folder() / "webhook.key"
+    SecretBox.new_key_file(path)
+    return path
+
+
 def sealing_box() -> SecretBox:
     return SecretBox.from_file(secrets_key_file(), "tests")
 
