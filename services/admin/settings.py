@@ -1,8 +1,8 @@
 """Settings of the admin service (environment prefix ``HOTDESK_ADMIN_``)."""
 
 from ipaddress import ip_address
-from urllib.parse import urlsplit
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
