@@ -1,9 +1,12 @@
 """The operator console in headless Chromium against the real admin
 service (over binding, auth and provision on a real Redis): what each
 operator sees, live updates from the binding stream, the actions, and the
-screenshots of the main pages (docs/screenshots/)."""
+screenshots of the main pages: in .run/screenshots/ on every run (not
+tracked), or where HOTDESK_SCREENSHOTS_DIR says (``docs/screenshots`` to
+refresh the README's copies)."""
 
 import asyncio
+import os
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,8 @@ from selenium.webdriver.common.keys import Keys
 from tests.support.admin import AdminStack
 from tests.support.browser import WAIT_SECONDS, Browser, browser
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / os.environ.get("HOTDESK_SCREENSHOTS_DIR", ".run/screenshots")
 Run = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
