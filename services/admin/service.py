@@ -7,7 +7,6 @@ and audit entries, and
 POSTs logins and logouts to the webhooks operators register."""
 
 import asyncio
-import ssl
 
 import aiohttp
 import grpc
@@ -37,6 +36,7 @@ from services.directory.digest import PinDigester
 from services.directory.importer import DirectoryImporter
 from services.kernel.audit import AuditTrail
 from services.kernel.clock import Clock, now_ms
+from services.kernel.https import server_tls
 from services.kernel.redis_conn import connect
 from services.kernel.secretbox import SecretBox
 from services.kernel.service import ServiceShell, port_of
@@ -101,14 +101,6 @@ class AdminService(ServiceShell):
 
     def register_grpc(self, server: grpc.aio.Server) -> None:
         """Health only."""
-
-    def _tls(self) -> ssl.SSLContext | None:
-        s = self.settings
-        if not s.tls_cert_file:
-            return None
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(s.tls_cert_file, s.tls_key_file or None)
-        return context
 
     def _importer(self) -> DirectoryImporter | None:
         """The directory import, as its own Redis user, if configured."""
@@ -186,7 +178,11 @@ class AdminService(ServiceShell):
         runner = web.AppRunner(admin_app(context), access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         await web.TCPSite(
-            runner, s.http_host, s.http_port, ssl_context=self._tls(), reuse_address=True
+            runner,
+            s.http_host,
+            s.http_port,
+            ssl_context=server_tls(s.tls_cert_file, s.tls_key_file),
+            reuse_address=True,
         ).start()
         self._http = runner
         self.parts.push_async_callback(runner.cleanup)

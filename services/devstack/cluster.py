@@ -18,12 +18,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.devstack.kamailio import EdgeAddresses, kamailio_argv, prepare_run_dir
 from services.devstack.pki import LocalCa
-from services.devstack.redis_acl import ADMIN_USER
 from services.devstack.redis_cluster import LocalRedisCluster
 from services.devstack.stack import (
     ROOT,
     Child,
-    admin_import_env,
+    admin_env,
     admin_token_file,
     demo_operators,
     import_directory,
@@ -38,7 +37,6 @@ from services.devstack.stack import (
     stop_on_signals,
     supervise,
     wait_ready,
-    webhook_key,
 )
 from services.kernel.secretbox import SecretBox
 
@@ -144,20 +142,7 @@ def _services(
 
 
 def _admin(s: ClusterSettings, ca: LocalCa, redis: LocalRedisCluster) -> Child:
-    env = (
-        service_env(
-            "HOTDESK_ADMIN_", s.host, ca, s.admin_grpc_port, s.admin_ops_port, redis, ADMIN_USER
-        )
-        | {
-            "HOTDESK_ADMIN_HTTP_HOST": s.host,
-            "HOTDESK_ADMIN_HTTP_PORT": str(s.admin_http_port),
-            "HOTDESK_ADMIN_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
-            "HOTDESK_ADMIN_AUTH_ADDRESS": f"{s.host}:{s.auth_grpc_port}",
-            "HOTDESK_ADMIN_PROVISION_ADDRESS": f"{s.host}:{s.provision_grpc_port}",
-            "HOTDESK_ADMIN_WEBHOOK_KEY_FILE": str(webhook_key(s.data_dir)),
-        }
-        | admin_import_env(s.data_dir, redis)
-    )
+    env = admin_env(s, ca, redis)
     return Child(
         "admin", [sys.executable, "-m", "services.admin"], env, _ready(s, s.admin_ops_port)
     )

@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import aiohttp
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -154,14 +155,38 @@ def webhook_key(data_dir: Path) -> Path:
     return path
 
 
-def admin_import_env(data_dir: Path, redis: RedisPair | LocalRedisCluster) -> dict[str, str]:
-    """What the admin service needs to import a tenant's part of the
-    directory: the import's own Redis user and keys (as the CLI's)."""
-    return {
+class AdminPorts(Protocol):
+    """Where a local stack puts the admin service and the services it acts
+    through (``make run``'s and ``make cluster``'s settings both have these)."""
+
+    host: str
+    data_dir: Path
+    admin_grpc_port: int
+    admin_ops_port: int
+    admin_http_port: int
+    binding_grpc_port: int
+    auth_grpc_port: int
+    provision_grpc_port: int
+
+
+def admin_env(s: AdminPorts, ca: LocalCa, redis: RedisPair | LocalRedisCluster) -> dict[str, str]:
+    """The admin service's environment in a local stack: its addresses and
+    identity, the services behind, the webhook key, and what it needs to
+    import a tenant's part of the directory (the import's own Redis user
+    and keys, as the CLI's)."""
+    return service_env(
+        "HOTDESK_ADMIN_", s.host, ca, s.admin_grpc_port, s.admin_ops_port, redis, ADMIN_USER
+    ) | {
+        "HOTDESK_ADMIN_HTTP_HOST": s.host,
+        "HOTDESK_ADMIN_HTTP_PORT": str(s.admin_http_port),
+        "HOTDESK_ADMIN_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
+        "HOTDESK_ADMIN_AUTH_ADDRESS": f"{s.host}:{s.auth_grpc_port}",
+        "HOTDESK_ADMIN_PROVISION_ADDRESS": f"{s.host}:{s.provision_grpc_port}",
+        "HOTDESK_ADMIN_WEBHOOK_KEY_FILE": str(webhook_key(s.data_dir)),
         "HOTDESK_ADMIN_DIRECTORY_REDIS_URL": redis.url_as("directory"),
         "HOTDESK_ADMIN_DIRECTORY_REDIS_PASSWORD_FILE": str(redis.password_file("directory")),
-        "HOTDESK_ADMIN_SECRETS_KEY_FILE": str(secrets_key(data_dir)),
-        "HOTDESK_ADMIN_PIN_DIGEST_KEY_FILE": str(pin_digest_key(data_dir)),
+        "HOTDESK_ADMIN_SECRETS_KEY_FILE": str(secrets_key(s.data_dir)),
+        "HOTDESK_ADMIN_PIN_DIGEST_KEY_FILE": str(pin_digest_key(s.data_dir)),
     }
 
 
@@ -211,20 +236,7 @@ def plan(s: DevStackSettings) -> list[Child]:
         "HOTDESK_PROVISION_CONSUMER_NAME": "devstack",
         "HOTDESK_PROVISION_SECRETS_KEY_FILE": str(secrets_key(s.data_dir)),
     }
-    admin_env = (
-        service_env(
-            "HOTDESK_ADMIN_", s.host, ca, s.admin_grpc_port, s.admin_ops_port, _redis(s), ADMIN_USER
-        )
-        | {
-            "HOTDESK_ADMIN_HTTP_HOST": s.host,
-            "HOTDESK_ADMIN_HTTP_PORT": str(s.admin_http_port),
-            "HOTDESK_ADMIN_BINDING_ADDRESS": f"{s.host}:{s.binding_grpc_port}",
-            "HOTDESK_ADMIN_AUTH_ADDRESS": f"{s.host}:{s.auth_grpc_port}",
-            "HOTDESK_ADMIN_PROVISION_ADDRESS": f"{s.host}:{s.provision_grpc_port}",
-            "HOTDESK_ADMIN_WEBHOOK_KEY_FILE": str(webhook_key(s.data_dir)),
-        }
-        | admin_import_env(s.data_dir, _redis(s))
-    )
+    admin = admin_env(s, ca, _redis(s))
     kamailio_dir = s.data_dir / "kamailio"
     prepare_run_dir(
         kamailio_dir,
@@ -285,7 +297,7 @@ def plan(s: DevStackSettings) -> list[Child]:
         Child(
             "admin",
             [py, "-m", "services.admin"],
-            admin_env,
+            admin,
             f"http://{s.host}:{s.admin_ops_port}/readyz",
         ),
     ]
@@ -456,7 +468,7 @@ async def _accounts(arguments: list[str], env: dict[str, str], stdin: str = "") 
         raise RuntimeError(f"admin accounts {arguments[0]}: {output.decode().strip()}")
 
 
-async def demo_operators(data_dir: Path, admin_env: dict[str, str]) -> dict[str, str]:
+async def demo_operators(data_dir: Path, env: dict[str, str]) -> dict[str, str]:
     """The demo operators, with passwords new for this run (name ->
     password), and the platform admin's API token for the CLI."""
     passwords = {}
@@ -464,10 +476,10 @@ async def demo_operators(data_dir: Path, admin_env: dict[str, str]) -> dict[str,
         passwords[name] = secrets.token_urlsafe(12)
         tenant_args = [arg for t in tenants for arg in ("--tenant", t)]
         await _accounts(
-            ["operator", name, "--role", role, *tenant_args], admin_env, passwords[name] + "\n"
+            ["operator", name, "--role", role, *tenant_args], env, passwords[name] + "\n"
         )
     token = ["token", "demo-admin", "--label", "make run: the hotdesk CLI"]
-    await _accounts([*token, "--file", str(admin_token_file(data_dir))], admin_env)
+    await _accounts([*token, "--file", str(admin_token_file(data_dir))], env)
     return passwords
 
 

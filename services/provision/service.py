@@ -3,7 +3,6 @@ profiles over gRPC, and the resync consumer pushing check-sync NOTIFYs."""
 
 import secrets
 import socket
-import ssl
 from functools import partial
 
 import grpc
@@ -12,6 +11,7 @@ from hotdesk.v1 import auth_pb2_grpc, binding_pb2_grpc, provision_pb2, provision
 
 from services.kernel import keys
 from services.kernel.clock import Clock, now_ms
+from services.kernel.https import server_tls
 from services.kernel.lookup import DirectoryLookup
 from services.kernel.secretbox import SecretBox
 from services.kernel.service import ServiceShell
@@ -84,14 +84,6 @@ class ProvisionService(ServiceShell):
         await self.redis.set(keys.PROVISION_KEY, secrets.token_hex(32), nx=True)
         return bytes.fromhex(await self.redis.get(keys.PROVISION_KEY))
 
-    def _tls(self) -> ssl.SSLContext | None:
-        s = self.settings
-        if not s.tls_cert_file:
-            return None
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(s.tls_cert_file, s.tls_key_file or None)
-        return context
-
     async def start_parts(self) -> None:
         s = self.settings
         key = await self._service_key()
@@ -127,7 +119,9 @@ class ProvisionService(ServiceShell):
         )
         self._http = web.AppRunner(phone_app(context), access_log=None)
         await self._http.setup()
-        await web.SockSite(self._http, listener, ssl_context=self._tls()).start()
+        await web.SockSite(
+            self._http, listener, ssl_context=server_tls(s.tls_cert_file, s.tls_key_file)
+        ).start()
         self.parts.push_async_callback(self._http.cleanup)
         self.consumer = ResyncConsumer(
             self.redis,
