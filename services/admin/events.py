@@ -4,6 +4,11 @@ entry out to every viewer whose operator sees its tenants.
 
 A viewer's queue is bounded: one that falls ``queue_size`` events behind
 is dropped (its stream ends; the browser reconnects).
+
+On one Redis the reader blocks on all the streams in one XREAD. On a Redis
+Cluster one command cannot span slots and each group has its own, so it
+reads each stream without blocking, and waits ``_CLUSTER_POLL_SECONDS``
+when none had anything new.
 """
 
 import asyncio
@@ -20,11 +25,15 @@ from services.admin import metrics
 from services.admin.operators import Operator
 from services.kernel import keys
 from services.kernel.logs import fields
+from services.kernel.redis_conn import is_cluster
 from services.kernel.tenants import TenantCache
 
 log = logging.getLogger(__name__)
 
+Entries = list[tuple[str, dict[str, str]]]  # one stream's new entries: (id, fields)
+
 _BLOCK_MS = 1000
+_CLUSTER_POLL_SECONDS = 0.2
 _RETRY_SECONDS = 1.0
 
 
@@ -98,6 +107,16 @@ class EventHub:
             replies = await pipe.execute()
         return {s: (r[0][0] if r else "0-0") for s, r in zip(streams, replies, strict=True)}
 
+    async def _read(self, cursors: dict[str, str]) -> list[tuple[str, Entries]]:
+        if not is_cluster(self._redis):
+            return await self._redis.xread(cursors, block=_BLOCK_MS, count=500) or []
+        replies: list[tuple[str, Entries]] = []
+        for stream, cursor in cursors.items():
+            replies += await self._redis.xread({stream: cursor}, count=500) or []
+        if not replies:
+            await asyncio.sleep(_CLUSTER_POLL_SECONDS)
+        return replies
+
     async def run(self) -> None:
         """Read every group's stream from now on, until cancelled."""
         cursors: dict[str, str] = {}
@@ -110,8 +129,7 @@ class EventHub:
                 if not cursors:
                     await asyncio.sleep(_RETRY_SECONDS)
                     continue
-                replies = await self._redis.xread(cursors, block=_BLOCK_MS, count=500)
-                for stream, entries in replies or []:
+                for stream, entries in await self._read(cursors):
                     for entry_id, entry in entries:
                         cursors[stream] = entry_id
                         self._publish(Event(entry_id, entry.get("type", "change"), entry))

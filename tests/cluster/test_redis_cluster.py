@@ -7,24 +7,30 @@ import asyncio
 import signal
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
 from redis.crc import key_slot
 from redis.exceptions import RedisError
 
+from services.admin.events import EventHub
+from services.admin.operators import Operator, Role
 from services.auth.pins import PinHasher
 from services.auth.service import start_auth_service
 from services.binding import metrics
 from services.binding.core import BindingCore
 from services.binding.service import start_binding_service
+from services.devstack.redis_acl import ADMIN_USER
 from services.devstack.redis_cluster import LocalRedisCluster
 from services.directory.importer import DirectoryImporter
 from services.directory.load import load_directory
 from services.directory.lock import ImportConflict
 from services.kernel import keys
+from services.kernel.lifecycle import cancel_and_wait
 from services.kernel.redis_conn import connect
 from services.kernel.tenants import TenantCache
 from services.provision.service import start_provision_service
@@ -284,3 +290,59 @@ async def test_an_import_removing_a_logged_in_user_ends_the_session_first(
         assert await importer.apply(full)
     finally:
         await redis.aclose()
+
+
+async def test_the_admin_event_reader_follows_groups_in_different_slots(
+    redis_cluster: LocalRedisCluster, tmp_path: Path
+) -> None:
+    """The console's live board on a cluster: one XREAD cannot span two
+    groups' streams there, so logins in both must still reach a viewer."""
+    document = yaml.safe_load(DIRECTORY.read_text())
+    for tenant in document["tenants"]:
+        if tenant["id"] == "globex":
+            del tenant["cross_tenant_group"]  # its own group: "globex"
+    split = tmp_path / "directory.yaml"
+    split.write_text(yaml.safe_dump(document))
+    directory = as_user(redis_cluster, "directory")
+    try:
+        importer = DirectoryImporter(directory, CHEAP, box=sealing_box(), digester=pin_digester())
+        await importer.apply(load_directory(split))
+    finally:
+        await directory.aclose()
+    admin, binding = as_user(redis_cluster, ADMIN_USER), as_user(redis_cluster, "binding")
+    admin_tenants, binding_tenants = TenantCache(admin), TenantCache(binding)
+    await admin_tenants.refresh()
+    await binding_tenants.refresh()
+    groups = {t.id: t.group for t in admin_tenants.by_id.values()}
+    assert key_slot(keys.events(groups["acme"]).encode()) != key_slot(
+        keys.events(groups["globex"]).encode()
+    )
+    hub = EventHub(admin, admin_tenants, queue_size=100)
+    reader = asyncio.create_task(hub.run())
+    core = BindingCore(binding, binding_tenants)
+    try:
+        async with hub.subscribe(Operator("root", Role.PLATFORM_ADMIN, ()), None) as queue:
+            await asyncio.sleep(0.5)  # the reader has taken each stream's last id
+            for device, tenant, extension in (
+                ("hd3001", "acme", "1001"),
+                ("gx4001", "globex", "3001"),
+            ):
+                login = await core.login(
+                    device,
+                    pb.UserRef(tenant=tenant, extension=extension),
+                    allow_takeover=True,
+                    actor="t",
+                )
+                assert login.result == pb.LOGIN_RESULT_LOGGED_IN
+            seen: set[tuple[str, str]] = set()
+            async with asyncio.timeout(20):
+                while len(seen) < 2:
+                    event = await queue.get()
+                    assert event is not None
+                    seen.add((event.kind, event.data["device"]))
+        assert seen == {("login", "hd3001"), ("login", "gx4001")}
+    finally:
+        await cancel_and_wait([reader])
+        await core.aclose()
+        await admin.aclose()
+        await binding.aclose()
