@@ -2,9 +2,12 @@
 matching chromedriver (nothing downloaded at run time), for the operator
 console's browser tests."""
 
-from collections.abc import Iterator
+import asyncio
+import os
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
@@ -20,6 +23,18 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 # Long enough for a loaded two-core machine; every wait ends by then.
 WAIT_SECONDS = 15.0
+# Where the console tests write their screenshots: .run/screenshots (not
+# tracked), or HOTDESK_SCREENSHOTS_DIR (docs/screenshots for the README's).
+SCREENSHOTS = Path(__file__).resolve().parents[2] / os.environ.get(
+    "HOTDESK_SCREENSHOTS_DIR", ".run/screenshots"
+)
+Run = Callable[[Coroutine[Any, Any, Any]], Any]
+
+
+def runner(loop: asyncio.AbstractEventLoop) -> Run:
+    """Runs a coroutine on the test's loop (where the services live) from
+    the browser's thread, and waits for it."""
+    return lambda coro: asyncio.run_coroutine_threadsafe(coro, loop).result(WAIT_SECONDS)
 
 
 class Browser:
