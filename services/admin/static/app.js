@@ -704,7 +704,7 @@ function importPage() {
   const mayApply = state.operator.role !== "helpdesk";
   const tenant = tenantChooser("import-tenant");
   const text = h("textarea", {
-    id: "import-text", rows: 16, cols: 80, spellcheck: "false", required: true,
+    id: "import-text", rows: 12, cols: 60, spellcheck: "false", required: true,
     placeholder: "tenants: [...]\nusers: [...]\ndevices: [...]",
   });
   const file = h("input", { id: "import-file", type: "file", accept: ".yaml,.yml,.json,application/json,text/yaml" });
@@ -735,7 +735,7 @@ function importPage() {
     outcome.replaceChildren(importOutcome(out, part.tenant));
     return out;
   };
-  const form = h("form", { id: "import-form", class: "stack wide" },
+  const form = h("form", { id: "import-form", class: "stack" },
     field("Tenant", tenant),
     field("The tenant's part of the directory (YAML or JSON, as the directory file)", text),
     field("…or load a file (read here, in the browser)", file),
@@ -768,7 +768,7 @@ function importPage() {
     h("p", { class: "muted" },
       "One tenant's part of the directory: its tenant entry, users and devices, and nothing of another tenant's. ",
       "Preview shows what would change; Apply writes exactly what was previewed, in one transaction."),
-    form, outcome);
+    h("div", { class: "two-columns" }, form, outcome));
 }
 
 // ---------------------------------------------------------------- occupancy
