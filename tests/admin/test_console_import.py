@@ -47,16 +47,6 @@ async def _status_of_hal(admin: AdminStack, wanted: int) -> int:
     return r.status
 
 
-def _type_into(b: Browser, css: str, text: str) -> None:
-    """Replaces a field's text as typing would (the page hears "input")."""
-    b.driver.execute_script(
-        "const el = document.querySelector(arguments[0]); el.value = arguments[1];"
-        "el.dispatchEvent(new Event('input'));",
-        css,
-        text,
-    )
-
-
 def _apply_enabled(b: Browser) -> Any:
     return b.find("#import-apply").is_enabled()
 
@@ -69,7 +59,7 @@ def _globex_admin_imports(
     assert b.find("#import-tenant").get_attribute("value") == "globex"
     assert not _apply_enabled(b)
     # Acme's part under globex's name: the API's reason, and still no Apply.
-    _type_into(b, "#import-text", yaml.safe_dump(part("acme")))
+    b.set_value("#import-text", yaml.safe_dump(part("acme")))
     b.find("#import-preview").click()
     b.text_of("#error", "Refused (400)")
     b.text_of("#error", "declares that tenant (globex) and no other")
@@ -91,7 +81,7 @@ def _globex_admin_imports(
     b.driver.execute_script("window.scrollTo(0, 0)")
     b.shot(SCREENSHOTS / "import.png")
     # Another text than the one previewed cannot be applied.
-    _type_into(b, "#import-text", file.read_text() + "\n# edited\n")
+    b.set_value("#import-text", file.read_text() + "\n# edited\n")
     assert not _apply_enabled(b)
     b.find("#import-preview").click()
     b.wait().until(lambda _: _apply_enabled(b))
@@ -107,7 +97,7 @@ def _globex_admin_imports(
 def _helpdesk_may_not(b: Browser, admin: AdminStack) -> None:
     b.sign_in("acme-help", admin.passwords["acme-help"])
     b.go("#/import")
-    _type_into(b, "#import-text", yaml.safe_dump(part("acme")))
+    b.set_value("#import-text", yaml.safe_dump(part("acme")))
     assert b.all("#import-apply")[0].is_displayed() is False
     b.find("#import-preview").click()
     b.text_of("#error", "Not allowed (403): a helpdesk may not import")
