@@ -831,9 +831,11 @@ function occupancyPage() {
 function lastDelivery(w) {
   if (!w.last_attempt_unix_ms) return h("span", { class: "muted" }, "no delivery yet");
   const ok = w.last_status >= 200 && w.last_status < 300;
-  const what = ok ? `delivered (${w.last_status})`
-    : `failed: ${w.last_status ? `HTTP ${w.last_status}` : "no answer"}${w.last_error ? ` — ${w.last_error}` : ""}`;
-  return h("span", { class: ok ? "provisioned" : "pending" }, `${what}, ${when(w.last_attempt_unix_ms)}`);
+  const what = ok ? `delivered (${w.last_status})` : `failed: ${w.last_status ? `HTTP ${w.last_status}` : "no answer"}`;
+  return [
+    h("span", { class: ok ? "provisioned" : "failed" }, what), ` ${when(w.last_attempt_unix_ms)}`,
+    w.last_error && !ok ? h("div", { class: "muted small" }, w.last_error) : null,
+  ];
 }
 
 // Delete in two steps: the row's Delete asks, Confirm deletes, Cancel keeps it.
@@ -890,7 +892,7 @@ function webhooksPage() {
       const chosen = tenant.value.trim();
       const made = await api("POST", "/webhooks", { url: url.value.trim(), tenant: chosen || null });
       url.value = "";
-      const secret = h("input", { id: "webhook-secret", readonly: true, value: made.secret, size: 50, "aria-label": "Signing secret" });
+      const secret = h("input", { id: "webhook-secret", readonly: true, value: made.secret, size: made.secret.length + 2, "aria-label": "Signing secret" });
       secret.addEventListener("focus", () => secret.select());
       const done = h("button", { type: "button", id: "secret-done", onclick: () => secretSlot.replaceChildren() }, "I have copied it");
       secretSlot.replaceChildren(h("section", { class: "panel secret", id: "secret-panel", role: "status" },
