@@ -892,7 +892,7 @@ function webhooksPage() {
       const chosen = tenant.value.trim();
       const made = await api("POST", "/webhooks", { url: url.value.trim(), tenant: chosen || null });
       url.value = "";
-      const secret = h("input", { id: "webhook-secret", readonly: true, value: made.secret, size: made.secret.length + 2, "aria-label": "Signing secret" });
+      const secret = h("input", { id: "webhook-secret", class: "secret", readonly: true, value: made.secret, size: made.secret.length + 2, "aria-label": "Signing secret" });
       secret.addEventListener("focus", () => secret.select());
       const done = h("button", { type: "button", id: "secret-done", onclick: () => secretSlot.replaceChildren() }, "I have copied it");
       secretSlot.replaceChildren(h("section", { class: "panel secret", id: "secret-panel", role: "status" },
