@@ -77,6 +77,21 @@ def _webhooks_page(b: Browser, admin: AdminStack, run: Run, hook_url: str, got: 
     b.text_of("#notice", f"Webhook to {nobody} deleted")
     b.wait().until(lambda _: not b.all(row))
     assert run(_listed(admin)) == [hook_url]
+    b.find("#sign-out").click()
+    b.find("#sign-in")
+
+
+def _every_tenant_is_a_platform_admins(b: Browser, admin: AdminStack, hook_url: str) -> None:
+    b.sign_in("root", admin.passwords["root"])
+    b.go("#/webhooks")
+    b.text_of("#webhook-rows", hook_url)  # globex's, seen by a platform admin
+    url = f"http://127.0.0.1:{free_port()}/every"
+    webhook_id, _ = _register(b, url)  # the tenant left empty
+    b.text_of(f'tr[data-webhook="{webhook_id}"]', "every tenant")
+    b.find("#sign-out").click()
+    b.sign_in("acme-help", admin.passwords["acme-help"])
+    b.go("#/webhooks")
+    b.text_of("#webhooks-not-yours", "a tenant admin's or a platform admin's")
 
 
 async def test_register_see_the_secret_once_deliveries_and_delete(admin: AdminStack) -> None:
@@ -84,4 +99,5 @@ async def test_register_see_the_secret_once_deliveries_and_delete(admin: AdminSt
     async with receiver("/hook") as r:
         with browser(admin.url) as b:
             await asyncio.to_thread(_webhooks_page, b, admin, run, r.url, r.next)
+            await asyncio.to_thread(_every_tenant_is_a_platform_admins, b, admin, r.url)
             assert b.script_errors() == []

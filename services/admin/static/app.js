@@ -65,6 +65,7 @@ const EXPLAIN = {
   401: "Not signed in",
   403: "Not allowed",
   404: "Not found",
+  409: "Conflict, retry",
   429: "Too many attempts",
   502: "A service behind refused",
   503: "Unavailable, retry",
@@ -867,6 +868,10 @@ function deleteCell(w, reload) {
 }
 
 function webhooksPage() {
+  if (state.operator.role === "helpdesk") {
+    return h("div", {}, h("h1", {}, "Webhooks"),
+      h("p", { class: "muted", id: "webhooks-not-yours" }, "Webhooks are a tenant admin's or a platform admin's to see and manage."));
+  }
   const isPlatform = state.operator.role === "platform_admin";
   const url = h("input", { id: "w-url", type: "url", required: true, placeholder: "the receiver's https address", size: 40 });
   const tenant = tenantChooser("w-tenant", true);
