@@ -6,25 +6,12 @@ tracked), or where HOTDESK_SCREENSHOTS_DIR says (``docs/screenshots`` to
 refresh the README's copies)."""
 
 import asyncio
-import os
-from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 from selenium.webdriver.common.keys import Keys
 
 from tests.support.admin import AdminStack
-from tests.support.browser import WAIT_SECONDS, Browser, browser
-
-REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / os.environ.get("HOTDESK_SCREENSHOTS_DIR", ".run/screenshots")
-Run = Callable[[Coroutine[Any, Any, Any]], Any]
-
-
-def _runner(loop: asyncio.AbstractEventLoop) -> Run:
-    """Runs a coroutine on the test's loop (where the services live) from
-    the browser's thread, and waits for it."""
-    return lambda coro: asyncio.run_coroutine_threadsafe(coro, loop).result(WAIT_SECONDS)
+from tests.support.browser import SCREENSHOTS, Browser, Run, browser, runner
 
 
 async def _saved_keys(admin: AdminStack) -> Any:
@@ -152,6 +139,6 @@ def _platform_admin_works_the_console(b: Browser, admin: AdminStack, run: Run) -
 
 
 async def test_the_platform_admin_works_the_console(admin: AdminStack) -> None:
-    run = _runner(asyncio.get_running_loop())
+    run = runner(asyncio.get_running_loop())
     with browser(admin.url) as b:
         await asyncio.to_thread(_platform_admin_works_the_console, b, admin, run)

@@ -2,9 +2,12 @@
 matching chromedriver (nothing downloaded at run time), for the operator
 console's browser tests."""
 
-from collections.abc import Iterator
+import asyncio
+import os
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
@@ -20,6 +23,18 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 # Long enough for a loaded two-core machine; every wait ends by then.
 WAIT_SECONDS = 15.0
+# Where the console tests write their screenshots: .run/screenshots (not
+# tracked), or HOTDESK_SCREENSHOTS_DIR (docs/screenshots for the README's).
+SCREENSHOTS = Path(__file__).resolve().parents[2] / os.environ.get(
+    "HOTDESK_SCREENSHOTS_DIR", ".run/screenshots"
+)
+Run = Callable[[Coroutine[Any, Any, Any]], Any]
+
+
+def runner(loop: asyncio.AbstractEventLoop) -> Run:
+    """Runs a coroutine on the test's loop (where the services live) from
+    the browser's thread, and waits for it."""
+    return lambda coro: asyncio.run_coroutine_threadsafe(coro, loop).result(WAIT_SECONDS)
 
 
 class Browser:
@@ -52,6 +67,27 @@ class Browser:
         """The element at ``css`` once its text contains ``text``."""
         self.wait().until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
         return self.find(css)
+
+    def set_value(self, css: str, text: str) -> None:
+        """Replaces a field's text at once, as typing would (the page hears
+        "input"): for long texts and fields whose typing is locale-bound."""
+        self.driver.execute_script(
+            "const el = document.querySelector(arguments[0]); el.value = arguments[1];"
+            "el.dispatchEvent(new Event('input'));",
+            css,
+            text,
+        )
+
+    def fetch(self, url: str) -> tuple[int, str, str]:
+        """GET ``url`` with the page's fetch and cookies: status, type, text."""
+        got: list[Any] = self.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch(arguments[0], { credentials: 'same-origin' })"
+            ".then((r) => r.text().then((t) => done([r.status, r.headers.get('content-type'), t])))"
+            ".catch((e) => done([0, '', String(e)]));",
+            url,
+        )
+        return int(got[0]), str(got[1]), str(got[2])
 
     def sign_in(self, name: str, password: str) -> None:
         self.open("#/signin")

@@ -65,6 +65,7 @@ const EXPLAIN = {
   401: "Not signed in",
   403: "Not allowed",
   404: "Not found",
+  409: "Conflict, retry",
   429: "Too many attempts",
   502: "A service behind refused",
   503: "Unavailable, retry",
@@ -656,6 +657,269 @@ function auditPage() {
     pagerSlot);
 }
 
+// ---------------------------------------------------------------- directory import
+
+// A tenant chooser: the operator's tenants, or (a platform admin's, which
+// covers every tenant) a tenant id typed in; ``every`` offers "every tenant".
+function tenantChooser(id, every = false) {
+  const op = state.operator;
+  if (op.role === "platform_admin") {
+    return h("input", { id, required: !every, placeholder: every ? "every tenant" : "tenant id", size: 12 });
+  }
+  return h("select", { id }, op.tenants.map((t) => h("option", { value: t }, t)));
+}
+
+// Each action's words: in a preview's summary, an outcome's summary, a row.
+const CHANGE_WORDS = {
+  add: ["to add", "added", "Would add", "Added"],
+  change: ["to change", "changed", "Would change", "Changed"],
+  remove: ["to remove", "removed", "Would remove", "Removed"],
+};
+
+function importOutcome(out, tenant) {
+  const count = (action) => out.changes.filter((c) => c.action === action).length;
+  const summary = Object.entries(CHANGE_WORDS)
+    .map(([action, words]) => `${count(action)} ${words[out.dry_run ? 0 : 1]}`).join(", ");
+  const head = out.dry_run
+    ? `Preview for ${tenant}: ${summary}. Nothing is written yet; the directory is at version ${out.version}.`
+    : `Applied to ${tenant}: ${summary}. The directory is now at version ${out.version}.`;
+  const rows = out.changes.map((c) => h("tr", { class: `change-${c.action}`, "data-name": c.name },
+    h("td", { class: "action" }, CHANGE_WORDS[c.action][out.dry_run ? 2 : 3]),
+    h("td", {}, c.kind), h("td", {}, c.name),
+    h("td", {}, c.changes.length ? h("ul", { class: "plain" }, c.changes.map((line) => h("li", {}, line))) : "")));
+  return h("section", { class: "panel", id: "import-outcome", "data-dry-run": String(out.dry_run) },
+    h("h2", {}, out.dry_run ? "Preview" : "Applied"),
+    h("p", { id: "import-summary" }, head),
+    out.changes.length
+      ? h("table", { id: "import-changes" },
+          h("thead", {}, h("tr", {}, ["", "Kind", "Name", "Fields"].map((t) => h("th", { scope: "col" }, t)))),
+          h("tbody", {}, rows))
+      : h("p", { class: "muted" }, "No changes: the directory already holds exactly this."),
+    out.sessions_ended.length
+      ? h("div", {}, h("h3", {}, out.dry_run ? "Sessions that would end" : "Sessions ended"),
+          h("ul", { id: "import-sessions" }, out.sessions_ended.map((s) => h("li", {}, s))))
+      : null);
+}
+
+function importPage() {
+  const mayApply = state.operator.role !== "helpdesk";
+  const tenant = tenantChooser("import-tenant");
+  const text = h("textarea", {
+    id: "import-text", rows: 12, cols: 60, spellcheck: "false", required: true,
+    placeholder: "tenants: [...]\nusers: [...]\ndevices: [...]",
+  });
+  const file = h("input", { id: "import-file", type: "file", accept: ".yaml,.yml,.json,application/json,text/yaml" });
+  const outcome = h("div", { id: "import-result" });
+  // What was last previewed: Apply sends exactly that, and only that.
+  let previewed = null;
+  const preview = h("button", { type: "submit", class: "primary", id: "import-preview" }, "Preview changes");
+  const apply = h("button", { type: "button", class: "danger", id: "import-apply", disabled: true, hidden: !mayApply }, "Apply");
+  const current = () => ({ tenant: tenant.value.trim(), directory: text.value });
+  const same = (a, b) => a !== null && a.tenant === b.tenant && a.directory === b.directory;
+  const stale = () => { apply.disabled = !same(previewed, current()); };
+  text.addEventListener("input", stale);
+  tenant.addEventListener("input", stale);
+  tenant.addEventListener("change", stale);
+  file.addEventListener("change", async () => {
+    const chosen = file.files[0];
+    if (!chosen) return;
+    try {
+      text.value = await chosen.text();
+      notice(`Loaded ${chosen.name} (${chosen.size} bytes): preview it before applying`);
+    } catch (err) {
+      failed(err);
+    }
+    stale();
+  });
+  const send = async (dryRun, part) => {
+    const out = await api("POST", `/tenants/${enc(part.tenant)}/directory${query({ dry_run: dryRun })}`, { directory: part.directory });
+    outcome.replaceChildren(importOutcome(out, part.tenant));
+    return out;
+  };
+  const form = h("form", { id: "import-form", class: "stack" },
+    field("Tenant", tenant),
+    field("The tenant's part of the directory (YAML or JSON, as the directory file)", text),
+    field("…or load a file (read here, in the browser)", file),
+    h("p", { class: "row" }, preview, apply,
+      mayApply ? null : h("span", { class: "muted" }, "A helpdesk may look, not import.")));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    clearMessages();
+    const part = current();
+    previewed = null;
+    stale();
+    outcome.replaceChildren();
+    act(preview, async () => {
+      await send(true, part);
+      previewed = part;
+      stale();
+    });
+  });
+  apply.addEventListener("click", () => {
+    clearMessages();
+    const part = previewed;
+    if (!same(part, current())) return;
+    act(apply, async () => {
+      const out = await send(false, part);
+      previewed = null;
+      notice(`Applied to ${part.tenant}: directory version ${out.version}`);
+    }).then(stale);
+  });
+  return h("div", {}, h("h1", {}, "Directory import"),
+    h("p", { class: "muted" },
+      "One tenant's part of the directory: its tenant entry, users and devices, and nothing of another tenant's. ",
+      "Preview shows what would change; Apply writes exactly what was previewed, in one transaction."),
+    h("div", { class: "two-columns" }, form, outcome));
+}
+
+// ---------------------------------------------------------------- occupancy
+
+// A datetime-local field's value as Unix milliseconds ("" when empty).
+const unixMs = (input) => (input.value ? String(new Date(input.value).getTime()) : "");
+
+function seconds(ms) {
+  const s = Math.round(ms / 1000);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${Math.floor(s / 3600)}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`;
+}
+
+function occupancyPage() {
+  const inputs = {
+    tenant: h("input", { id: "o-tenant", placeholder: "any", size: 10 }),
+    user: h("input", { id: "o-user", placeholder: "tenant/extension", size: 14 }),
+    device: h("input", { id: "o-device", placeholder: "device id", size: 10 }),
+  };
+  const since = h("input", { id: "o-since", type: "datetime-local", step: 1 });
+  const until = h("input", { id: "o-until", type: "datetime-local", step: 1 });
+  const csv = h("a", { id: "csv-link", class: "button", download: "occupancy.csv" }, "Download CSV");
+  const form = h("form", { class: "filters", role: "search" },
+    field("Tenant", inputs.tenant), field("User", inputs.user), field("Device", inputs.device),
+    field("Ended after", since), field("Started before", until),
+    h("button", { type: "submit", class: "primary" }, "Filter"), csv);
+  const filters = () => ({
+    ...Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()])),
+    since_unix_ms: unixMs(since), until_unix_ms: unixMs(until),
+  });
+  const body = h("tbody", { id: "occupancy-rows" });
+  const pagerSlot = h("div");
+  const list = cursorList(async (cursor) => {
+    // The export takes the same filters (a GET: the session's cookie is enough).
+    csv.setAttribute("href", `${API}/occupancy.csv${query(filters())}`);
+    const page = await api("GET", `/occupancy${query({ ...filters(), limit: PAGE, cursor })}`);
+    body.replaceChildren(...page.items.map((i) => h("tr", { "data-device": i.device },
+      h("td", {}, h("a", { href: `#/user/${enc(i.tenant)}/${enc(i.extension)}` }, `${i.tenant}/${i.extension}`)),
+      h("td", {}, h("a", { href: `#/device/${enc(i.device)}` }, i.device),
+        i.device_tenant === i.tenant ? null : h("span", { class: "muted" }, ` (${i.device_tenant})`)),
+      h("td", { class: "when" }, when(i.from_unix_ms)), h("td", { class: "when" }, when(i.to_unix_ms)),
+      h("td", { class: "number" }, seconds(i.to_unix_ms - i.from_unix_ms)), h("td", {}, i.ended_by))));
+    if (!page.items.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No intervals match.")));
+    pagerSlot.replaceChildren(pager(list.hasPrevious, page.next_cursor,
+      () => list.first().catch(failed), () => list.previous().catch(failed),
+      () => list.next(page.next_cursor).catch(failed)));
+  });
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); clearMessages(); list.first().catch(failed); });
+  list.first().catch(failed);
+  return h("div", {}, h("h1", {}, "Occupancy"), form,
+    h("table", { id: "occupancy" },
+      h("caption", { class: "muted" }, "Who sat where, from when to when: closed sessions, newest first."),
+      h("thead", {}, h("tr", {}, ["User", "Device", "From", "Until", "Duration", "Ended by"].map((t) => h("th", { scope: "col" }, t)))),
+      body),
+    pagerSlot);
+}
+
+// ---------------------------------------------------------------- webhooks
+
+function lastDelivery(w) {
+  if (!w.last_attempt_unix_ms) return h("span", { class: "muted" }, "no delivery yet");
+  const ok = w.last_status >= 200 && w.last_status < 300;
+  const what = ok ? `delivered (${w.last_status})` : `failed: ${w.last_status ? `HTTP ${w.last_status}` : "no answer"}`;
+  return [
+    h("span", { class: ok ? "provisioned" : "failed" }, what), ` ${when(w.last_attempt_unix_ms)}`,
+    w.last_error && !ok ? h("div", { class: "muted small" }, w.last_error) : null,
+  ];
+}
+
+// Delete in two steps: the row's Delete asks, Confirm deletes, Cancel keeps it.
+function deleteCell(w, reload) {
+  const cell = h("td", { class: "actions" });
+  const ask = () => {
+    const remove = h("button", {
+      type: "button", class: "danger", "data-action": "delete", "aria-label": `Delete the webhook to ${w.url}`,
+      onclick: () => confirmStep(),
+    }, "Delete");
+    cell.replaceChildren(remove);
+    return remove;
+  };
+  const confirmStep = () => {
+    const confirm = h("button", {
+      type: "button", class: "danger", "data-action": "confirm-delete",
+      onclick: (ev) => act(ev.currentTarget, async () => {
+        await api("DELETE", `/webhooks/${enc(w.id)}`);
+        notice(`Webhook to ${w.url} deleted`);
+        await reload();
+      }),
+    }, "Confirm delete");
+    const cancel = h("button", { type: "button", "data-action": "cancel", onclick: () => ask().focus() }, "Cancel");
+    cell.replaceChildren(h("span", {}, "Delete it? "), confirm, " ", cancel);
+    confirm.focus();
+  };
+  ask();
+  return cell;
+}
+
+function webhooksPage() {
+  if (state.operator.role === "helpdesk") {
+    return h("div", {}, h("h1", {}, "Webhooks"),
+      h("p", { class: "muted", id: "webhooks-not-yours" }, "Webhooks are a tenant admin's or a platform admin's to see and manage."));
+  }
+  const isPlatform = state.operator.role === "platform_admin";
+  const url = h("input", { id: "w-url", type: "url", required: true, placeholder: "the receiver's https address", size: 40 });
+  const tenant = tenantChooser("w-tenant", true);
+  const form = h("form", { class: "filters", id: "webhook-form" },
+    field("URL", url), field(isPlatform ? "Tenant (empty: every tenant)" : "Tenant", tenant),
+    h("button", { type: "submit", class: "primary" }, "Register"));
+  const secretSlot = h("div");
+  const body = h("tbody", { id: "webhook-rows" });
+  async function load() {
+    const list = await api("GET", "/webhooks");
+    body.replaceChildren(...list.items.map((w) => h("tr", { "data-webhook": w.id },
+      h("td", { class: "url" }, w.url), h("td", {}, w.tenant || h("span", { class: "muted" }, "every tenant")),
+      h("td", {}, w.operator), h("td", { class: "when" }, when(w.created_unix_ms)),
+      h("td", { class: "delivery" }, lastDelivery(w)),
+      h("td", { class: "number" }, `${w.delivered} / ${w.failed}`),
+      deleteCell(w, load))));
+    if (!list.items.length) body.append(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No webhooks.")));
+  }
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    clearMessages();
+    act(form.querySelector("button"), async () => {
+      const chosen = tenant.value.trim();
+      const made = await api("POST", "/webhooks", { url: url.value.trim(), tenant: chosen || null });
+      url.value = "";
+      const secret = h("input", { id: "webhook-secret", class: "secret", readonly: true, value: made.secret, size: made.secret.length + 2, "aria-label": "Signing secret" });
+      secret.addEventListener("focus", () => secret.select());
+      const done = h("button", { type: "button", id: "secret-done", onclick: () => secretSlot.replaceChildren() }, "I have copied it");
+      secretSlot.replaceChildren(h("section", { class: "panel secret", id: "secret-panel", role: "status" },
+        h("h2", {}, "Copy the signing secret now"),
+        h("p", {}, `The webhook to ${made.webhook.url} signs each delivery with this secret. `,
+          h("strong", {}, "It is shown this once and never again"), ": keep it where the receiver can read it."),
+        h("p", { class: "row" }, secret, done)));
+      secret.focus();
+      await load();
+    });
+  });
+  const refresh = h("button", { type: "button", id: "webhooks-refresh", onclick: (ev) => act(ev.currentTarget, load) }, "Refresh");
+  load().catch(failed);
+  return h("div", {}, h("h1", {}, "Webhooks"),
+    h("p", { class: "muted" }, "Logins and logouts POSTed to another system, signed with the webhook's secret."),
+    form, secretSlot,
+    h("table", { id: "webhooks" },
+      h("thead", {}, h("tr", {}, ["URL", "Tenant", "Registered by", "Created", "Last delivery", "Delivered / failed", ""].map((t) => h("th", { scope: "col" }, t)))),
+      body),
+    h("p", { class: "row" }, refresh, h("span", { class: "muted" }, "Deliveries happen as logins and logouts do: Refresh shows the latest outcome.")));
+}
+
 // ---------------------------------------------------------------- routing
 
 const ROUTES = [
@@ -666,6 +930,9 @@ const ROUTES = [
   [/^#\/user\/([^/]+)\/([^/]+)$/, userPage],
   [/^#\/profile\/([^/]+)\/([^/]+)\/([^/]+)\/([^/]+)$/, profilePage],
   [/^#\/audit$/, auditPage],
+  [/^#\/import$/, importPage],
+  [/^#\/occupancy$/, occupancyPage],
+  [/^#\/webhooks$/, webhooksPage],
 ];
 
 function route() {
