@@ -5,18 +5,19 @@ what was previewed (the user exists, acme is untouched); a refused part
 shows the API's reason; a helpdesk has no Apply and is told the API's 403."""
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from redis.asyncio import Redis
 
 from services.directory.state import read_stored
-from tests.admin.test_tenant_import import acme_of, admin, part
+from tests.admin.support import acme_of, importing_admin, part
 from tests.support.admin import AdminStack
 from tests.support.browser import SCREENSHOTS, Browser, Run, browser, runner
-
-__all__ = ["admin"]  # the fixture: an admin service that imports
+from tests.support.redis_server import RedisServer
 
 HAL = {
     "tenant": "globex",
@@ -25,6 +26,13 @@ HAL = {
     "caller_id": "+442071234002",
     "hotdesk": True,
 }
+
+
+@pytest.fixture
+async def admin(redis: Redis, redis_server: RedisServer) -> AsyncIterator[AdminStack]:
+    """An admin service that takes tenant imports."""
+    async with importing_admin(redis_server) as s:
+        yield s
 
 
 def _gus_renamed_and_hal() -> str:

@@ -9,14 +9,14 @@ import io
 from typing import Any
 
 from services.admin.occupancy_api import CSV_COLUMNS
-from tests.admin.test_occupancy import _report, _sessions
+from tests.admin.support import occupancy, some_sessions
 from tests.support.admin import AdminStack
 from tests.support.browser import SCREENSHOTS, Browser, Run, browser, runner
 
 
 async def _intervals(admin: AdminStack, count: int) -> list[dict[str, Any]]:
     async with admin.with_token("root") as root:
-        return await _report(root, count)
+        return await occupancy(root, count)
 
 
 def _rows(b: Browser) -> list[str]:
@@ -29,7 +29,7 @@ def _rows(b: Browser) -> list[str]:
 
 
 def _the_report_and_its_csv(b: Browser, admin: AdminStack, run: Run) -> None:
-    run(_sessions(admin))
+    run(some_sessions(admin))
     intervals = run(_intervals(admin, 4))
     b.sign_in("root", admin.passwords["root"])
     b.find('#nav a[href="#/occupancy"]').click()

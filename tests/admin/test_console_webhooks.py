@@ -7,10 +7,11 @@ delivered one and one to an address nobody answers; delete asks first."""
 import asyncio
 from typing import Any
 
-from tests.admin.test_webhooks import Delivery, _settled, receiver
+from tests.admin.support import settled
 from tests.support.admin import AdminStack
 from tests.support.browser import SCREENSHOTS, Browser, Run, browser, runner
 from tests.support.ports import free_port
+from tests.support.webhook_receiver import Delivery, receiver
 
 
 async def _listed(admin: AdminStack) -> list[str]:
@@ -56,8 +57,8 @@ def _webhooks_page(b: Browser, admin: AdminStack, run: Run, hook_url: str, got: 
     (delivery,) = run(got(1))
     assert isinstance(delivery, Delivery) and delivery.verified_by(secret)
     assert (delivery.event["type"], delivery.event["new_user"]) == ("login", "globex/3001")
-    run(_settled(admin, hook_id, "delivered"))
-    run(_settled(admin, dead_id, "failed"))
+    run(settled(admin, hook_id, "delivered"))
+    run(settled(admin, dead_id, "failed"))
     b.find("#webhooks-refresh").click()
     b.wait().until(lambda _: _delivery(b, hook_id).startswith("delivered (204)"))
     b.wait().until(lambda _: _delivery(b, dead_id).startswith("failed: no answer"))

@@ -2,47 +2,22 @@
 service become closed intervals, scoped to the operator's tenants,
 filtered, paged, and exported as CSV that the csv module reads back."""
 
-import asyncio
 import csv
 import io
-from typing import Any
 from urllib.parse import quote
 
 from redis.asyncio import Redis
 
 from services.admin.occupancy_api import CSV_COLUMNS
 from services.kernel import keys
-from tests.support.admin import AdminStack, Console
-
-WAIT_SECONDS = 15
-
-
-async def _report(console: Console, count: int, query: str = "") -> list[dict[str, Any]]:
-    """The report's items once it holds ``count`` (bounded wait)."""
-    for _ in range(WAIT_SECONDS * 10):
-        page = await console.call("GET", f"/api/v1/occupancy?limit=500{query}", 200)
-        if len(page["items"]) >= count:
-            items: list[dict[str, Any]] = page["items"]
-            return items
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"the report has {page['items']}, not {count} intervals")
-
-
-async def _sessions(admin: AdminStack) -> None:
-    s = admin.stack
-    await s.login("hd3001", "1001")
-    await s.logout("hd3001")
-    await s.login("hd3002", "1002")
-    await s.login("hd3002", "1003")  # a takeover
-    await s.logout("hd3002")
-    await s.login("gx4001", "3001", tenant="globex")
-    await s.logout("gx4001")
+from tests.admin.support import occupancy, some_sessions
+from tests.support.admin import AdminStack
 
 
 async def test_logins_and_logouts_become_closed_intervals(admin: AdminStack) -> None:
-    await _sessions(admin)
+    await some_sessions(admin)
     async with admin.with_token("acme-admin") as acme:
-        items = await _report(acme, 3)
+        items = await occupancy(acme, 3)
     assert [(i["extension"], i["device"], i["ended_by"]) for i in items] == [
         ("1003", "hd3002", "logout"),
         ("1002", "hd3002", "takeover"),
@@ -56,9 +31,9 @@ async def test_logins_and_logouts_become_closed_intervals(admin: AdminStack) -> 
 
 
 async def test_scoped_filtered_and_paged(admin: AdminStack) -> None:
-    await _sessions(admin)
+    await some_sessions(admin)
     async with admin.with_token("root") as root:
-        everything = await _report(root, 4)
+        everything = await occupancy(root, 4)
         assert {i["tenant"] for i in everything} == {"acme", "globex"}
         by_user = await root.call("GET", "/api/v1/occupancy?user=acme/1002", 200)
         by_device = await root.call("GET", "/api/v1/occupancy?device=hd3002&tenant=acme", 200)
@@ -90,9 +65,9 @@ async def test_scoped_filtered_and_paged(admin: AdminStack) -> None:
 
 
 async def test_the_csv_export_parses_and_matches_the_report(admin: AdminStack) -> None:
-    await _sessions(admin)
+    await some_sessions(admin)
     async with admin.with_token("acme-admin") as acme:
-        items = await _report(acme, 3)
+        items = await occupancy(acme, 3)
         async with acme.http.get("/api/v1/occupancy.csv?device=hd3002") as r:
             assert r.status == 200
             assert r.content_type == "text/csv"
@@ -109,9 +84,9 @@ async def test_the_csv_export_parses_and_matches_the_report(admin: AdminStack) -
 async def test_the_reader_resumes_where_it_stopped(admin: AdminStack, redis: Redis) -> None:
     """Its position is kept in Redis: a second pass over the same entries
     (another instance, a restart) adds nothing twice."""
-    await _sessions(admin)
+    await some_sessions(admin)
     async with admin.with_token("root") as root:
-        await _report(root, 4)
+        await occupancy(root, 4)
     before = await redis.zcard(keys.ADMIN_OCC_INTERVALS)
     await redis.delete(keys.ADMIN_OCC_CURSORS, keys.ADMIN_OCC_OPEN)
     # Read every stream again from its start (the service's own reader too).
@@ -128,7 +103,7 @@ async def test_a_move_and_an_operators_logout_end_intervals(admin: AdminStack) -
     await admin.stack.login("hd3003", "1001")  # Alice moves: hd3001's session ends
     async with admin.with_token("acme-admin") as acme:
         await acme.call("POST", "/api/v1/devices/hd3003/logout", 200)
-        items = await _report(acme, 2)
+        items = await occupancy(acme, 2)
     assert [(i["device"], i["ended_by"]) for i in items] == [
         ("hd3003", "operator"),
         ("hd3001", "moved"),

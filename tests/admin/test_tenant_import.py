@@ -11,33 +11,18 @@ import yaml
 from redis.asyncio import Redis
 
 from services.directory.state import read_stored
-from tests.directory.support import EXAMPLE, dump
-from tests.support.admin import AdminStack, admin_stack
+from tests.admin.support import acme_of, importing_admin, part
+from tests.directory.support import dump
+from tests.support.admin import AdminStack
 from tests.support.redis_server import RedisServer
-from tests.support.secrets import pin_digest_key_file, secrets_key_file
 
 URL = "/api/v1/tenants/{}/directory"
 
 
 @pytest.fixture
 async def admin(redis: Redis, redis_server: RedisServer) -> AsyncIterator[AdminStack]:
-    async with admin_stack(
-        redis_server.url,
-        directory_redis_url=redis_server.url,
-        secrets_key_file=str(secrets_key_file()),
-        pin_digest_key_file=str(pin_digest_key_file()),
-    ) as s:
+    async with importing_admin(redis_server) as s:
         yield s
-
-
-def part(tenant: str) -> dict[str, Any]:
-    """The example file's part of ``tenant``."""
-    doc = yaml.safe_load(EXAMPLE.read_text())
-    return {
-        "tenants": [t for t in doc["tenants"] if t["id"] == tenant],
-        "users": [u for u in doc["users"] if u["tenant"] == tenant],
-        "devices": [d for d in doc["devices"] if d["tenant"] == tenant],
-    }
 
 
 def globex_changed() -> dict[str, Any]:
@@ -55,18 +40,6 @@ def globex_changed() -> dict[str, Any]:
     )
     doc["devices"] = []
     return doc
-
-
-async def acme_of(redis: Redis) -> tuple[Any, ...]:
-    """Everything stored of acme's: its tenant, users and devices, and the peers."""
-    s = await read_stored(redis)
-    return (
-        s.tenants["acme"],
-        {k: (u.fields, u.pin_hash) for k, u in s.users.items() if k[0] == "acme"},
-        {i: (d.fields, d.ha1) for i, d in s.devices.items() if d.tenant.id == "acme"},
-        {n: (p.config, p.ha1) for n, p in s.peers.items()},
-        s.peer_sources_digest,
-    )
 
 
 async def test_a_dry_run_shows_the_diff_and_writes_nothing(admin: AdminStack, redis: Redis) -> None:

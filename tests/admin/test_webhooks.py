@@ -3,81 +3,19 @@ logout of its tenant, signed with the secret shown at registration; other
 tenants' events never reach it; refusals are retried and the outcome is
 recorded on the webhook."""
 
-import asyncio
-import hashlib
-import hmac
-import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from aiohttp import web
 from hotdesk.v1 import binding_pb2 as bpb
 from redis.asyncio import Redis
 
 from services.admin import metrics
+from tests.admin.support import settled
 from tests.support.admin import AdminStack, admin_stack
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
-
-WAIT_SECONDS = 15
-
-
-@dataclass
-class Delivery:
-    headers: dict[str, str]
-    body: bytes
-
-    def verified_by(self, secret: str) -> bool:
-        """The receiver's check, as the README describes it."""
-        signed = self.headers["X-Hotdesk-Timestamp"].encode() + b"." + self.body
-        expected = "v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, self.headers["X-Hotdesk-Signature"])
-
-    @property
-    def event(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.body)
-        return data
-
-
-@dataclass
-class Receiver:
-    url: str
-    refuse_first: int = 0  # answer 503 to this many requests first
-    got: list[Delivery] = field(default_factory=list)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.got.append(Delivery(dict(request.headers), await request.read()))
-        self.arrived.set()
-        if len(self.got) <= self.refuse_first:
-            return web.Response(status=503)
-        return web.Response(status=204)
-
-    async def next(self, count: int) -> list[Delivery]:
-        """Once ``count`` deliveries have arrived (bounded wait)."""
-        async with asyncio.timeout(WAIT_SECONDS):
-            while len(self.got) < count:
-                self.arrived.clear()
-                await self.arrived.wait()
-        return self.got
-
-
-@asynccontextmanager
-async def receiver(path: str, refuse_first: int = 0) -> AsyncIterator[Receiver]:
-    port = free_port()
-    r = Receiver(f"http://127.0.0.1:{port}{path}", refuse_first)
-    app = web.Application()
-    app.router.add_post(path, r.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield r
-    finally:
-        await runner.cleanup()
+from tests.support.webhook_receiver import receiver
 
 
 @pytest.fixture
@@ -94,22 +32,6 @@ async def _register(
             "POST", "/api/v1/webhooks", 201, {"url": url, "tenant": tenant}
         )
     return created
-
-
-async def _webhook(admin: AdminStack, operator: str, webhook_id: str) -> dict[str, Any]:
-    async with admin.with_token(operator) as script:
-        view: dict[str, Any] = await script.call("GET", f"/api/v1/webhooks/{webhook_id}", 200)
-    return view
-
-
-async def _settled(admin: AdminStack, webhook_id: str, outcome: str) -> dict[str, Any]:
-    """The webhook once its ``outcome`` counter is 1 (bounded wait)."""
-    for _ in range(WAIT_SECONDS * 10):
-        view = await _webhook(admin, "root", webhook_id)
-        if view[outcome]:
-            return view
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"webhook {webhook_id}: no {outcome} delivery: {view}")
 
 
 async def test_a_login_and_logout_reach_the_tenants_webhook_signed(admin: AdminStack) -> None:
@@ -148,7 +70,7 @@ async def test_a_login_and_logout_reach_the_tenants_webhook_signed(admin: AdminS
     assert (gx.event["type"], gx.event["new_user"]) == ("login", "globex/3001")
     assert len(acme.got) == 2 and len(globex.got) == 1
 
-    view = await _settled(admin, acme_hook["webhook"]["id"], "delivered")
+    view = await settled(admin, acme_hook["webhook"]["id"], "delivered")
     assert view["last_status"] == 204 and view["failed"] == 0
 
 
@@ -160,8 +82,8 @@ async def test_refusals_are_retried_and_the_outcome_recorded(admin: AdminStack) 
         dead = await _register(admin, "root", f"http://127.0.0.1:{free_port()}/gone", "acme")
         await admin.stack.login("hd3002", "1002")
         attempts = await flaky.next(3)
-        delivered = await _settled(admin, hook["webhook"]["id"], "delivered")
-        gave_up = await _settled(admin, dead["webhook"]["id"], "failed")
+        delivered = await settled(admin, hook["webhook"]["id"], "delivered")
+        gave_up = await settled(admin, dead["webhook"]["id"], "failed")
 
     # The same event, signed again at each attempt.
     assert len({a.body for a in attempts}) == 1

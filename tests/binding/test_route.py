@@ -1,18 +1,15 @@
 """Kamailio's lookup: every caller and callee kind, and its one round trip."""
 
-from collections.abc import Awaitable, Iterable
-from dataclasses import dataclass
-
 import pytest
 from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
-from redis.asyncio.connection import Connection
 
 from services.binding.core import BindingCore
 from services.kernel.tenants import FeatureCodes, TenantConfig
 from tests.binding.conftest import fresh_core, login
 from tests.support import seed
 from tests.support.clock import FakeClock
+from tests.support.redis_traffic import Traffic, traffic
 
 
 def route(
@@ -24,36 +21,6 @@ def route(
         callee_user=callee,
         callee_domain=callee_domain or domain,
     )
-
-
-@dataclass(frozen=True)
-class Traffic:
-    round_trips: int  # writes to the socket: a pipeline is one
-    evalsha: int
-    other_commands: set[str]  # top-level commands but EVALSHA (and script-internal reads)
-
-
-async def traffic(
-    redis: Redis, monkeypatch: pytest.MonkeyPatch, work: Awaitable[object]
-) -> Traffic:
-    """What ``work`` sent to Redis."""
-    writes = 0
-    send = Connection._send_packed_command
-
-    async def counting(self: Connection, command: Iterable[bytes]) -> None:
-        nonlocal writes
-        writes += 1
-        await send(self, command)
-
-    await redis.config_resetstat()
-    with monkeypatch.context() as patch:
-        patch.setattr(Connection, "_send_packed_command", counting)
-        await work
-    stats = await redis.info("commandstats")
-    calls = {name.removeprefix("cmdstat_"): int(s["calls"]) for name, s in stats.items()}
-    # HMGET/HGET run inside the scripts; everything else would be a client's.
-    other = set(calls) - {"evalsha", "hmget", "hget", "config|resetstat"}
-    return Traffic(writes, calls.get("evalsha", 0), other)
 
 
 async def test_bound_device_calls_bound_user(core: BindingCore) -> None:

@@ -9,9 +9,9 @@ from services.binding.core import BindingCore
 from services.kernel.peers import PeerConfig
 from services.kernel.tenants import TenantConfig, Unavailable
 from tests.binding.conftest import fresh_core, login
-from tests.binding.test_route import Traffic, traffic
 from tests.support import seed
 from tests.support.clock import FakeClock
+from tests.support.redis_traffic import Traffic, traffic
 
 GW = "sip:192.0.2.10:5060"
 

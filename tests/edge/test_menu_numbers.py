@@ -12,7 +12,6 @@ import pytest
 from hotdesk.v1 import binding_pb2 as pb
 
 from services.menu.settings import MenuSettings
-from tests.edge.test_voice_menu import wait_until_the_menu_has
 from tests.support.demo import DIRECTORY
 from tests.support.edge import Edge
 from tests.support.menu_calls import RtpReceiver, scenario
@@ -44,10 +43,8 @@ def spoken_as_numbers(fresh_edge: Edge) -> Iterator[Edge]:
     fresh_edge.import_directory(
         text.replace(ACME_TIMEZONE, "    extensions_spoken: number\n" + ACME_TIMEZONE)
     )
-    wait_until_the_menu_has(fresh_edge, fresh_edge.binding.metrics()["hotdesk_directory_version"])
     yield fresh_edge
     fresh_edge.import_directory(text)
-    wait_until_the_menu_has(fresh_edge, fresh_edge.binding.metrics()["hotdesk_directory_version"])
 
 
 def test_login_by_did_digits(fresh_edge: Edge, tmp_path: Path) -> None:

@@ -70,17 +70,18 @@ class Edge:
 
     def import_directory(self, text: str, within: float = 10) -> None:
         """Import ``text`` and wait until the binding service routes by it
-        (it reloads the directory within a second) and Kamailio has the
-        peers' address list it names."""
+        and the voice menu answers by it (each reloads the directory within
+        a second) and Kamailio has the peers' address list it names."""
         reloads = self.kamailio.counter("hotdesk_peer_reloads_total")
         sources = self._peer_sources()
         version = import_directory_text(
             self.redis.url_as("directory"), text, self.redis.password_file("directory")
         )
         deadline = time.monotonic() + within
-        while self.binding.metrics()["hotdesk_directory_version"] < version:
-            assert time.monotonic() < deadline, "the binding service did not reload"
-            time.sleep(0.1)
+        for name, service in (("the binding service", self.binding), ("the voice menu", self.menu)):
+            while service.metrics()["hotdesk_directory_version"] < version:
+                assert time.monotonic() < deadline, f"{name} did not reload the directory"
+                time.sleep(0.1)
         self._wait_replica_synced(deadline)
         if self._peer_sources() != sources:
             self.kamailio.wait_for_peer_reload(after=reloads)
