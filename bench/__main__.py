@@ -10,6 +10,7 @@ from bench.admin import BoardRun
 from bench.admin import measure as measure_board
 from bench.blf import BlfLatency
 from bench.blf import measure as measure_blf
+from bench.capacity import DESKS as CAPACITY_DESKS
 from bench.capacity import LADDER
 from bench.capacity import measure as measure_capacity
 from bench.cluster import ONE_NODE, THREE_NODES, ClusterRun, Replication, measure_registrations
@@ -340,6 +341,12 @@ async def main() -> None:
         default=2,
         help="probes per path between its knee and its first failing rate",
     )
+    parser.add_argument(
+        "--capacity-desks",
+        type=int,
+        default=CAPACITY_DESKS,
+        help="caller desks, and as many callee desks, each with its own user (1: one pair)",
+    )
     parser.add_argument("--edge-calls", type=int, default=3_000)
     parser.add_argument("--edge-in-flight", type=int, default=20)
     parser.add_argument("--emergency-calls", type=int, default=1_000)
@@ -400,7 +407,11 @@ async def main() -> None:
     if args.only in ("capacity", "all"):
         print("capacity: open-loop calls at stepped rates, plain and hot-desk ...", flush=True)
         capacity = await asyncio.to_thread(
-            measure_capacity, args.capacity_rates, args.capacity_seconds, args.capacity_refine
+            measure_capacity,
+            args.capacity_rates,
+            args.capacity_seconds,
+            args.capacity_refine,
+            args.capacity_desks,
         )
         print()
         print(capacity_report(capacity.ladder, capacity.half))

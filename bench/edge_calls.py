@@ -17,7 +17,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +28,13 @@ from hotdesk.v1 import binding_pb2_grpc
 from bench.measure import percentile
 from tests.support import pki
 from tests.support.binding_process import BindingProcess
-from tests.support.demo import Gateways, caller_argv, import_demo_directory, registration
+from tests.support.demo import (
+    Gateways,
+    caller_argv,
+    import_demo_directory,
+    import_directory_text,
+    registration,
+)
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.redis_server import RedisServer
 from tests.support.sipp import SCENARIOS, parse_message_log
@@ -86,19 +92,25 @@ class Stack:
         )
 
     def login(self, device: str, ext: str) -> None:
+        self.login_all([(device, ext)])
+
+    def login_all(self, desks: Sequence[tuple[str, str]]) -> None:
+        """Each (device, extension): that acme user logged in at that desk."""
         stub = binding_pb2_grpc.BindingServiceStub(pki.channel(self.binding.grpc_address))
-        stub.Login(
-            pb.LoginRequest(
-                device_id=device, actor="bench", user=pb.UserRef(tenant="acme", extension=ext)
+        for device, ext in desks:
+            stub.Login(
+                pb.LoginRequest(
+                    device_id=device, actor="bench", user=pb.UserRef(tenant="acme", extension=ext)
+                )
             )
-        )
 
 
 @contextlib.contextmanager
-def stack(emergency_port: int = 9) -> Iterator[Stack]:
-    """Redis (AOF), the demo directory and the binding service, in a
-    temporary directory; Kamailio edges are started from it. Emergency calls
-    go to ``emergency_port`` (the discard port unless a gateway is there)."""
+def stack(emergency_port: int = 9, directory: str | None = None) -> Iterator[Stack]:
+    """Redis (AOF), the demo directory (or ``directory``'s text) and the
+    binding service, in a temporary directory; Kamailio edges are started
+    from it. Emergency calls go to ``emergency_port`` (the discard port
+    unless a gateway is there)."""
     with tempfile.TemporaryDirectory(prefix="hotdesk-edge-bench-") as tmp:
         work = Path(tmp)
         redis = RedisServer(work / "redis", fsync="everysec")
@@ -108,7 +120,10 @@ def stack(emergency_port: int = 9) -> Iterator[Stack]:
         try:
             # Calls out go nowhere (the discard port); the trunk calls in
             # from its own port.
-            import_demo_directory(redis.url, Gateways(emergency_port, 9, peer_port))
+            if directory is None:
+                import_demo_directory(redis.url, Gateways(emergency_port, 9, peer_port))
+            else:
+                import_directory_text(redis.url, directory)
             binding.start()
             yield Stack(work, redis, binding, peer_port)
         finally:

@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 
 from bench.measure import cpu_seconds
-from tests.support.fleet import Fleet, fleet_ids, fleet_stack
+from tests.support.fleet import Fleet, fleet_ids, fleet_secret, fleet_stack
 
 PUSH_RATE = 200
 PUSH_BURST = 50
@@ -68,7 +68,7 @@ class _Phone:
         self.device, _ = fleet_ids(i + 1)[i]
         self.path = f"/0015650{i:05x}.cfg"
         self.user_agent = f"Yealink SIP-T54W 96.86.0.100 {_mac(i)}"
-        self._ha1 = _md5(f"{self.device}:{realm}:secret-of-{self.device}")
+        self._ha1 = _md5(f"{self.device}:{realm}:{fleet_secret(self.device)}")
         self._nonce = nonce
         self._realm = realm
         self._nc = 0

@@ -1,13 +1,13 @@
 """The capacity benchmark against the real stack (Redis, the binding
-service, two Kamailio edges, sipp), in two tiny steps: its report has both
-paths with calls completed. Nothing here looks at a time or a rate."""
+service, two Kamailio edges, sipp), in two tiny steps between three
+pairs of desks: its report has both paths with calls completed. Nothing here looks at a time or a rate."""
 
 from bench.capacity import measure
 from bench.knee import HOTDESK, PATHS, PLAIN, report
 
 
 def test_two_tiny_steps_complete_calls_on_both_paths() -> None:
-    capacity = measure([10, 20], seconds=1, refine=0)
+    capacity = measure([10, 20], seconds=1, refine=0, desks=3)
     assert {s.path for s in capacity.ladder} == set(PATHS)
     for step in capacity.ladder + capacity.half:
         assert step.attempted > 0

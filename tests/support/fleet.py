@@ -41,6 +41,11 @@ def fleet_ids(n: int) -> list[tuple[str, str]]:
     return [(f"hd{FIRST + i}", str(FIRST + i)) for i in range(n)]
 
 
+def fleet_secret(device: str) -> str:
+    """A fleet device's SIP secret."""
+    return f"secret-of-{device}"
+
+
 def fleet_directory(n: int) -> str:
     """Tenant acme (domain hotdesk.local) with ``n`` devices and users, no PINs."""
     users = "".join(
@@ -50,7 +55,7 @@ def fleet_directory(n: int) -> str:
     )
     devices = "".join(
         f'  - {{id: {dev}, mac: "0015650{i:05x}", vendor: yealink, model: T54W, tenant: acme, '
-        f'sip_secret: secret-of-{dev}, emergency_caller_id: "+4930123450100"}}\n'
+        f'sip_secret: {fleet_secret(dev)}, emergency_caller_id: "+4930123450100"}}\n'
         for i, (dev, _) in enumerate(fleet_ids(n))
     )
     return f"tenants:\n  - {{id: acme, domain: {DOMAIN}}}\nusers:\n{users}devices:\n{devices}"
@@ -62,7 +67,7 @@ def register_fleet(proxy_port: int, n: int, contact_port: int, work: Path) -> No
     inject.write_text(
         "SEQUENTIAL\n"
         + "".join(
-            f"{dev};[authentication username={dev} password=secret-of-{dev}]\n"
+            f"{dev};[authentication username={dev} password={fleet_secret(dev)}]\n"
             for dev, _ in fleet_ids(n)
         )
     )
