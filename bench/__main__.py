@@ -10,11 +10,11 @@ from bench.admin import BoardRun
 from bench.admin import measure as measure_board
 from bench.blf import BlfLatency
 from bench.blf import measure as measure_blf
-from bench.capacity import DESKS as CAPACITY_DESKS
 from bench.capacity import LADDER
 from bench.capacity import measure as measure_capacity
 from bench.cluster import ONE_NODE, THREE_NODES, ClusterRun, Replication, measure_registrations
 from bench.cluster import measure_calls as measure_cluster_calls
+from bench.desk_pairs import DESKS as CAPACITY_DESKS
 from bench.directory_import import import_table
 from bench.directory_import import measure as measure_import
 from bench.edge_calls import DESK_TO_DESK, INBOUND, EdgeRun, LoginToRoute, measure_login_to_route

@@ -4,13 +4,8 @@ calls at stepped rates, in one run on one machine.
 Two Kamailio edges from the same kamailio.cfg run side by side, one with
 the lookup and one with it switched off, on the same Redis, binding
 service and registered desk phones (one answering sipp behind every callee
-desk). The calls go from ``desks`` caller desks to as many callee desks,
-each with its own user logged in, each pair in turn: as on a real edge, a
-user's own calls stay few. (With one pair, every busy-lamp publish of the
-hot-desk path scans all of that one user's recent calls in the presence
-server: at 500 calls/s that scan was a third of Kamailio's CPU, a cost no
-real user's traffic has.) The plain path dials the callee desk, the
-hot-desk path the extension of the user on it. For each rate of
+desk), under the load of ``bench.desk_pairs`` (calls between many pairs of
+desks, each with its own user). For each rate of
 the ladder each path gets one step (the order alternates from rate to
 rate, so drift of the shared machine hits both): a calling sipp offers
 ``rate`` calls/s for ``seconds`` (``-r``, ``-rp 1000``, as many calls in
@@ -35,12 +30,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bench.edge_calls import LOAD_SCENARIO, Stack, answering_phone, final_stats, stack
+from bench.desk_pairs import DESKS, DeskPairs, desks_stack
+from bench.edge_calls import Stack, answering_phone, final_stats
 from bench.knee import HOTDESK, PATHS, PLAIN, Step, between, half_knee_rate
 from bench.knee import knee as knee_of
 from bench.measure import cpu_seconds, group_cpu_seconds, machine_busy_seconds
-from tests.support.demo import DOMAIN
-from tests.support.fleet import fleet_directory, fleet_ids, fleet_secret, register_fleet
 from tests.support.kamailio import KamailioServer, free_udp_port
 
 ANSWER_SCENARIO = Path(__file__).with_name("sip") / "answer_at_once.xml"
@@ -49,34 +43,6 @@ RECV_TIMEOUT_MS = 5_000  # a call not answered within this is a failure (timed o
 SETTLE_WITHIN_S = 30.0  # between steps, until the stack is quiet again (at most this long)
 NOISY_CORES = 0.25  # a failing step while others kept this much of the machine busy runs again
 QUIET_SHARE = 0.05  # quiet: our processes use under 5 % of one core together
-DESKS = 1_000  # caller desks, and as many callee desks
-
-
-def _pairs(desks: int) -> list[tuple[tuple[str, str], tuple[str, str]]]:
-    """(caller desk, extension) -> (callee desk, extension), fleet ids: the
-    callees first (they are the ones registered)."""
-    ids = fleet_ids(2 * desks)
-    return list(zip(ids[desks:], ids[:desks], strict=True))
-
-
-def _inject(path: Path, desks: int, hotdesk: bool) -> None:
-    """sipp's injection file: per call the caller desk, whom it dials (the
-    callee desk, or its user's extension) and the desk's digest credentials."""
-    lines = (
-        f"{caller};{callee[1] if hotdesk else callee[0]};"
-        f"[authentication username={caller} password={fleet_secret(caller)}]\n"
-        for (caller, _), callee in _pairs(desks)
-    )
-    path.write_text("SEQUENTIAL\n" + "".join(lines))
-
-
-def _scenario(path: Path) -> None:
-    """The load scenario with the caller, the number and the credentials
-    taken from the injection file."""
-    text = LOAD_SCENARIO.read_text()
-    for keyword, column in (("[user]", "[field0]"), ("[service]", "[field1]")):
-        text = text.replace(keyword, column)
-    path.write_text(text.replace("[authentication]", "[field2]"))
 
 
 @dataclass(frozen=True)
@@ -138,8 +104,7 @@ class Edges:
     st: Stack
     kamailio: dict[str, KamailioServer]
     answering: "subprocess.Popen[bytes]"
-    scenario: Path  # the load scenario, fed by an injection file
-    inject: dict[str, Path]  # per path: who calls whom
+    load: DeskPairs
     steps_run: int = 0
 
     def _shared_cpu(self) -> dict[str, float]:
@@ -204,15 +169,15 @@ class Edges:
         calls = rate * seconds
         limit = seconds + RECV_TIMEOUT_MS // 1000 * 2 + 10
         stat, short = run_dir / "stat.csv", run_dir / "short.log"
-        argv = [
-            *("sipp", f"127.0.0.1:{kamailio.sip_port}", "-sf", str(self.scenario)),
-            *("-inf", str(self.inject[path]), "-i", "127.0.0.1", "-key", "domain", DOMAIN),
-            *("-nostdin", "-r", str(rate), "-rp", "1000", "-m", str(calls), "-l", str(calls)),
+        argv = self.load.caller_argv(
+            kamailio,
+            path == HOTDESK,
+            *("-r", str(rate), "-rp", "1000", "-m", str(calls), "-l", str(calls)),
             *("-recv_timeout", str(RECV_TIMEOUT_MS), "-timeout", f"{limit}s"),
             *("-trace_stat", "-stf", str(stat), "-fd", "1"),
             *("-trace_shortmsg", "-shortmessage_file", str(short)),
             *("-trace_err", "-error_file", str(run_dir / "errors.log")),
-        ]
+        )
         before, ours_before, busy_before = self._cpu(path), self._all_cpu(), machine_busy_seconds()
         lookups_before = self._lookup_totals()
         started = time.monotonic()
@@ -251,13 +216,7 @@ def edges(desks: int) -> Iterator[Edges]:
     """The stack with ``2 * desks`` fleet desks, each with its own user
     logged in, the callee desks registered at both edges (the answering
     phone's address), and both edges started."""
-    with stack(directory=fleet_directory(2 * desks)) as st:
-        st.login_all(fleet_ids(2 * desks))
-        scenario = st.work / "call.xml"
-        _scenario(scenario)
-        inject = {p: st.work / f"calls-{p.split()[0]}.csv" for p in PATHS}
-        for p, file in inject.items():
-            _inject(file, desks, p == HOTDESK)
+    with desks_stack(desks) as (st, load):
         answer_port = free_udp_port()
         answering = answering_phone(
             answer_port,
@@ -268,8 +227,8 @@ def edges(desks: int) -> Iterator[Edges]:
         try:
             for server in kamailio.values():
                 server.start()
-                register_fleet(server.sip_port, desks, answer_port, server.run_dir)
-            e = Edges(st, kamailio, answering, scenario, inject)
+                load.register(server, answer_port)
+            e = Edges(st, kamailio, answering, load)
             e.settle()  # start-up done
             yield e
         finally:

@@ -1,6 +1,7 @@
 """``make soak``: the hot-desk edge under a steady call rate for a bounded
-time (default 10 minutes at 100 calls/s), sampling Kamailio's memory and
-the lookup counters, so a leak or a failing http_async_client shows.
+time (default 10 minutes at 100 calls/s, between the pairs of desks of
+``bench.desk_pairs``), sampling Kamailio's memory and the lookup counters,
+so a leak or a failing http_async_client shows.
 
 Debian's 5.6 http_async_client lacks later upstream fixes; this is where
 that would surface. Everything runs on 127.0.0.1 and stops by itself.
@@ -16,12 +17,11 @@ from collections import Counter
 from dataclasses import dataclass
 
 from bench.capacity import ANSWER_SCENARIO
-from bench.edge_calls import LOAD_SCENARIO, answering_phone, register, stack
+from bench.desk_pairs import DESKS, desks_stack
+from bench.edge_calls import answering_phone
 from bench.measure import table
-from tests.support.demo import caller_argv
 from tests.support.kamailio import free_udp_port
 
-REREGISTER_SECONDS = 120  # registrations last 300 s
 # Kamailio's line for a failed lookup (route HOTDESK_REPLY): its status and
 # curl's error say whether the service was slow, refused or answered badly.
 LOOKUP_FAILED = re.compile(r"binding lookup failed: ([^\"\n]*)")
@@ -88,9 +88,9 @@ def _binding_failures(log: str) -> Counter[str]:
     return found
 
 
-def soak(seconds: int, rate: int, every: int) -> Soak:
+def soak(seconds: int, rate: int, every: int, desks: int = DESKS) -> Soak:
     samples: list[Sample] = []
-    with stack() as st:
+    with desks_stack(desks) as (st, load):
         kamailio = st.edge("kamailio-soak")
         kamailio.start()
         port = free_udp_port()
@@ -100,40 +100,23 @@ def soak(seconds: int, rate: int, every: int) -> Soak:
         stat = str(st.work / "soak-stat.csv")
         caller: subprocess.Popen[bytes] | None = None
         try:
-            register(kamailio, "hd3002", port)
-            st.login("hd3001", "1001")
-            st.login("hd3002", "1002")
+            load.register(kamailio, port)  # for an hour: longer than any soak
             caller = subprocess.Popen(
-                caller_argv(
-                    kamailio.sip_port,
-                    LOAD_SCENARIO,
-                    "1002",
-                    "-r",
-                    str(rate),
-                    "-m",
-                    str(rate * seconds),
-                    "-l",
-                    str(rate * 4),
-                    "-timeout",
-                    f"{seconds + 60}s",
-                    "-trace_stat",
-                    "-stf",
-                    stat,
-                    "-fd",
-                    "5",
+                load.caller_argv(
+                    kamailio,
+                    True,
+                    *("-r", str(rate), "-m", str(rate * seconds), "-l", str(rate * 4)),
+                    *("-timeout", f"{seconds + 60}s", "-trace_stat", "-stf", stat, "-fd", "5"),
                 ),
                 cwd=st.work,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            started = last_register = time.monotonic()
+            started = time.monotonic()
             deadline = started + seconds + 60
             while time.monotonic() < deadline:
                 time.sleep(min(every, max(0.0, deadline - time.monotonic())))
                 now = time.monotonic()
-                if now - last_register > REREGISTER_SECONDS:
-                    register(kamailio, "hd3002", port)
-                    last_register = now
                 ok, failed = _calls(stat)
                 samples.append(
                     Sample(
@@ -199,11 +182,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=600)
     parser.add_argument("--rate", type=int, default=100, help="calls per second")
     parser.add_argument("--every", type=int, default=30, help="sample interval (s)")
+    parser.add_argument(
+        "--desks", type=int, default=DESKS, help="caller desks, and as many callee desks"
+    )
     args = parser.parse_args()
     print(
-        f"soak: {args.rate} calls/s for {args.seconds} s through the hot-desk edge ...", flush=True
+        f"soak: {args.rate} calls/s for {args.seconds} s through the hot-desk edge, "
+        f"between {args.desks:,} pairs of desks ...",
+        flush=True,
     )
-    print(report(soak(args.seconds, args.rate, args.every)))
+    print(report(soak(args.seconds, args.rate, args.every, args.desks)))
 
 
 if __name__ == "__main__":
