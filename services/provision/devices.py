@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 
 from services.auth.credentials import PREVIOUS_SEALED, PREVIOUS_UNTIL
 from services.kernel import keys
+from services.kernel.batch import Batch, batched
 from services.kernel.logs import fields
 from services.kernel.lookup import DirectoryLookup
-from services.kernel.lua import named, pipelined, queue, register, unnamed
+from services.kernel.lua import named, queue, register, unnamed
 from services.kernel.secretbox import SealError, SecretBox, sip_secret_context
 from services.kernel.tenants import TenantCache, TenantConfig
 from services.provision.failures import DigestFailures, Limited
@@ -137,14 +137,14 @@ class DeviceDirectory:
         guess = self._guess(device_id)
         counters = 0
 
-        def commands(pipe: Pipeline) -> None:
+        def commands(pipe: Batch) -> None:
             nonlocal counters
             counters = failures.queue(pipe, mac, address)
             if device_id is not None:
                 pipe.hget(keys.DIR_DEVICES, device_id)
                 self._queue_file(pipe, guess, device_id, now_ms)
 
-        replies = await pipelined(self._redis, [self._script], commands)
+        replies = await batched(self._redis, [self._script], commands)
         limited = await failures.limit_of(mac, address, replies[:counters])
         if device_id is None:
             return limited, None
@@ -169,7 +169,7 @@ class DeviceDirectory:
             self._tenant_of.popitem(last=False)
 
     def _queue_file(
-        self, pipe: Pipeline, tenant: TenantConfig | None, device_id: str, now_ms: int
+        self, pipe: Batch, tenant: TenantConfig | None, device_id: str, now_ms: int
     ) -> None:
         domain = tenant.domain if tenant is not None else _NO_DOMAIN
         pipe.hmget(keys.sip_credentials(domain, device_id), *_SECRET_FIELDS)
@@ -206,7 +206,7 @@ class DeviceDirectory:
     ) -> DeviceFile:
         """One round trip: the SIP secrets and the file's makings of the
         device ``device_id`` of ``tenant`` (None: no such device)."""
-        replies = await pipelined(
+        replies = await batched(
             self._redis,
             [self._script],
             lambda pipe: self._queue_file(pipe, tenant, device_id, now_ms),
