@@ -23,10 +23,11 @@ from services.provision.identify import (
     Refused,
     identify_common,
     identify_device,
+    labels,
     mac_in_path,
 )
 from services.provision.profiles import Profile
-from services.provision.vendors import VENDORS, identify_path
+from services.provision.vendors import VENDORS
 from services.provision.vendors.base import Rendered, Vendor
 from services.provision.vendors.templating import TEMPLATE_VERSION
 from services.provision.view import build_view
@@ -69,8 +70,7 @@ async def get_file(request: web.Request) -> web.Response:
             return _refused(request, "", "", found)
         return _served(request, found, found.vendor.render(found.request, None), "")
     # Labels only (the file name and User-Agent, nothing looked up).
-    claimed = identify_path(filename, user_agent)
-    vendor, kind = (claimed[0].name, claimed[1].kind) if claimed else ("", "device")
+    vendor, kind = labels(filename, user_agent)
     answer = credentials(request)
     claimed_id = answer.username if isinstance(answer, DigestResponse) else None
     limited, read = await ctx.devices.for_fetch(
