@@ -6,7 +6,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from services.kernel.batch import Batch, batched
+from services.kernel.batch import Batch, Batcher
 from services.kernel.lua import queue
 from services.kernel.redis_conn import connect
 from tests.support.redis_server import RedisServer
@@ -16,15 +16,15 @@ _ECHO = "return {KEYS[1], ARGV[1], redis.call('GET', KEYS[1])}"
 
 async def test_a_batch_answers_each_command_raw_and_in_order(redis: Redis) -> None:
     await redis.set("a", "1")
-    await redis.hset("h", mapping={"x": "1", "y": "2"})
+    await redis.hset("h", mapping={"x": "1", "y": "2", "Zürich ✓": "Grüße"})
 
     def commands(batch: Batch) -> None:
         batch.get("a")
         batch.get("missing")
-        batch.hget("h", "y")
+        batch.hget("h", "Zürich ✓")
         batch.hmget("h", "x", "nope", "y")
 
-    assert await batched(redis, [], commands) == ["1", None, "2", ["1", None, "2"]]
+    assert await Batcher(redis).run([], commands) == ["1", None, "Grüße", ["1", None, "2"]]
 
 
 async def test_an_error_reply_is_raised_after_every_reply_is_read(redis: Redis) -> None:
@@ -35,10 +35,10 @@ async def test_an_error_reply_is_raised_after_every_reply_is_read(redis: Redis) 
         batch.get("after")
 
     with pytest.raises(ResponseError):
-        await batched(redis, [], commands)
+        await Batcher(redis).run([], commands)
     # The connection went back to the pool in step with the server.
     for _ in range(3):
-        assert await batched(redis, [], lambda b: b.hget("h", "x")) == ["1"]
+        assert await Batcher(redis).run([], lambda b: b.hget("h", "x")) == ["1"]
 
 
 async def test_a_script_is_loaded_again_after_noscript(redis: Redis) -> None:
@@ -48,19 +48,19 @@ async def test_a_script_is_loaded_again_after_noscript(redis: Redis) -> None:
     def commands(batch: Batch) -> None:
         queue(batch, script, ["k"], ["arg"], read_only=True)
 
-    assert await batched(redis, [script], commands) == [["k", "arg", "v"]]
+    assert await Batcher(redis).run([script], commands) == [["k", "arg", "v"]]
     await redis.script_flush()
-    assert await batched(redis, [script], commands) == [["k", "arg", "v"]]
+    assert await Batcher(redis).run([script], commands) == [["k", "arg", "v"]]
 
 
 async def test_a_killed_connection_is_reconnected_and_the_batch_resent(
     redis: Redis, redis_server: RedisServer
 ) -> None:
     await redis.set("a", "1")
-    assert await batched(redis, [], lambda b: b.get("a")) == ["1"]
+    assert await Batcher(redis).run([], lambda b: b.get("a")) == ["1"]
     killer = connect(redis_server.url)
     try:  # the server closes every connection of the pool
         assert await killer.client_kill_filter(_type="normal", skipme=True) >= 1
     finally:
         await killer.aclose()
-    assert await batched(redis, [], lambda b: b.get("a")) == ["1"]
+    assert await Batcher(redis).run([], lambda b: b.get("a")) == ["1"]

@@ -87,11 +87,23 @@ async def _exchange(conn: Connection, packed: list[bytes], count: int) -> list[A
     return replies
 
 
+def _pack(commands: Sequence[Args]) -> list[bytes]:
+    """``commands`` in RESP (what ``Connection.pack_commands`` makes of
+    string and integer arguments, in one buffer)."""
+    out: list[bytes] = []
+    for args in commands:
+        out.append(b"*%d\r\n" % len(args))
+        for arg in args:
+            raw = arg.encode() if isinstance(arg, str) else b"%d" % arg
+            out.append(b"$%d\r\n%b\r\n" % (len(raw), raw))
+    return [b"".join(out)]
+
+
 async def _single(redis: Redis, commands: Sequence[Args]) -> list[Any]:
     pool = redis.connection_pool
     conn = await pool.get_connection()
     try:
-        packed = conn.pack_commands(commands)
+        packed = _pack(commands)
 
         async def disconnect(_: Exception) -> None:
             await conn.disconnect()
@@ -125,16 +137,22 @@ async def reloading(
         return await once()
 
 
-async def batched(
-    redis: Redis, scripts: Sequence[AsyncScript], commands: Callable[[Batch], None]
-) -> list[Any]:
-    """One round trip: the raw replies of ``commands``, which may run any of
-    ``scripts`` by their sha (``lua.queue``)."""
+class Batcher:
+    """Batches on one client (a single Redis or a Cluster, told once)."""
 
-    async def once() -> list[Any]:
-        batch = Batch()
-        commands(batch)
-        run = _cluster if is_cluster(redis) else _single
-        return await run(redis, batch.commands)
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._run = _cluster if is_cluster(redis) else _single
 
-    return await reloading(redis, scripts, once)
+    async def run(
+        self, scripts: Sequence[AsyncScript], commands: Callable[[Batch], None]
+    ) -> list[Any]:
+        """One round trip: the raw replies of ``commands``, which may run
+        any of ``scripts`` by their sha (``lua.queue``)."""
+
+        async def once() -> list[Any]:
+            batch = Batch()
+            commands(batch)
+            return await self._run(self._redis, batch.commands)
+
+        return await reloading(self._redis, scripts, once)

@@ -14,11 +14,12 @@ from redis.asyncio import Redis
 from services.auth.pins import PinHasher
 from services.directory.importer import DirectoryImporter
 from services.directory.load import parse_directory
+from services.kernel import keys
 from services.provision.rendercache import RenderCache
 from services.provision.vendors.base import Rendered
 from tests.provision.test_files import HD3001, fetch
-from tests.support.demo import DIRECTORY, secret
-from tests.support.provision import YEALINK_T54W_UA, Stack
+from tests.support.demo import DIRECTORY, DOMAIN, secret
+from tests.support.provision import YEALINK_T46U_UA, YEALINK_T54W_UA, Stack
 from tests.support.secrets import sealing_box
 
 
@@ -157,3 +158,19 @@ async def test_a_device_moved_to_another_tenant_is_read_at_the_new_one(
     await _import(redis, moved)
     status, after, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
     assert status == 200 and "globex.local" in after and "hotdesk.local" not in after
+
+
+async def test_an_opened_secret_is_remembered_for_its_own_device_only(
+    stack: Stack, redis: Redis
+) -> None:
+    """Opened secrets are remembered by sealed text and context: a sealed
+    copy moved to another device's hash still does not open there."""
+    status, _, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    assert status == 200  # hd3001's sealed secret opened, and remembered
+    sealed = await redis.hget(keys.sip_credentials(DOMAIN, "hd3001"), "secret_sealed")
+    await redis.hset(keys.sip_credentials(DOMAIN, "hd3002"), "secret_sealed", sealed)
+    for password in (secret("hd3001"), secret("hd3002")):
+        status, _, _ = await fetch(stack, "001565aa3002.cfg", YEALINK_T46U_UA, "hd3002", password)
+        assert status == 401
+    status, _, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    assert status == 200
