@@ -1,6 +1,10 @@
-"""``kernel.batch``: raw replies in order, one connection taken per batch,
-error replies raised with the connection kept in step, scripts reloaded
-after NOSCRIPT, a killed connection ridden out by the retry policy."""
+"""``kernel.batch``: raw replies in order, error replies raised with the
+shared connection kept in step, scripts reloaded after NOSCRIPT, a killed
+connection ridden out by the retry policy, concurrent batches each given
+their own replies."""
+
+import asyncio
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -64,3 +68,28 @@ async def test_a_killed_connection_is_reconnected_and_the_batch_resent(
     finally:
         await killer.aclose()
     assert await Batcher(redis).run([], lambda b: b.get("a")) == ["1"]
+
+
+async def test_concurrent_batches_share_a_connection_each_with_its_own_replies(
+    redis: Redis,
+) -> None:
+    for i in range(50):
+        await redis.set(f"k{i}", str(i))
+    batcher = Batcher(redis)
+
+    async def read(i: int) -> list[Any]:
+        def commands(batch: Batch) -> None:
+            batch.get(f"k{i}")
+            batch.hmget("none", "a")
+            batch.get(f"k{(i + 1) % 50}")
+
+        return await batcher.run([], commands)
+
+    assert await read(1) == ["1", [None], "2"]  # the connection is open
+    # A batch given up while waiting leaves the others' replies in place.
+    abandoned = asyncio.ensure_future(read(0))
+    await asyncio.sleep(0)  # written, waiting for its replies
+    answers = asyncio.gather(*(read(i) for i in range(50)))
+    abandoned.cancel()
+    assert await answers == [[str(i), [None], str((i + 1) % 50)] for i in range(50)]
+    assert await read(7) == ["7", [None], "8"]

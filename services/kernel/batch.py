@@ -1,31 +1,36 @@
 """A batch of Redis commands sent in one round trip, for hot paths: what a
 non-transactional pipeline does, without its per-command bookkeeping.
 
-A redis-py Pipeline costs Python per command on top of the round trip: a
+A redis-py Pipeline costs Python per command on top of the round trip (a
 timeout context and a health-check stamp per reply, response callbacks, an
-observability record, a task for the write deadline. On a single Redis a
-``Batch`` is written and read on one pooled connection under one deadline
-(the client's socket timeout) covering the write and every reply, with the
-client's retry policy around the whole exchange (a reconnect resends it:
-the commands must be safe to repeat). Replies come back as Redis sends
-them (decoded strings, lists, None; no response callbacks), so a batch
-holds only commands whose raw reply is what the caller reads. The first
-error reply is raised once every reply is read (the connection stays in
-step). On a Redis Cluster the batch runs as a cluster pipeline, which
-splits it per node.
+observability record, a task for the write deadline), and taking a pooled
+connection costs as much again. On a single Redis a ``Batcher`` keeps one
+connection of the client's pool (``_Shared``): each batch is written on it
+as it comes, one reader takes the replies in order and hands each batch its
+own, so batches of concurrent requests share the socket's reads and writes.
+A reply later than the client's socket timeout, or a broken connection,
+ends that connection (every batch waiting on it fails over) and the
+client's retry policy sends the batch again on a new one: the commands
+must be safe to repeat. Replies come back as Redis sends them (decoded
+strings, lists, None; no response callbacks), so a batch holds only
+commands whose raw reply is what the caller reads. The first error reply
+of a batch is raised once all of its replies are read. On a Redis Cluster
+the batch runs as a cluster pipeline, which splits it per node.
 
-The connection's parser and writer are redis-py internals; the exchange is
-the one ``Connection.read_response`` and ``send_packed_command`` make, with
-one deadline instead of one per reply.
+The kept connection is made by the pool (authentication, TLS, database as
+configured); its writer and parser are redis-py internals, used as
+``send_packed_command`` and ``read_response`` use them.
 """
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
-from redis.asyncio.connection import Connection
+from redis.asyncio.connection import Connection, ConnectionPool
 from redis.commands.core import AsyncScript
 
 from services.kernel.redis_conn import is_cluster
@@ -55,39 +60,7 @@ class Batch:
         self.commands.append(("EVALSHA_RO", sha, numkeys, *keys_and_args))
 
 
-async def _exchange(conn: Connection, packed: list[bytes], count: int) -> list[Any]:
-    if not conn.is_connected:
-        await conn.connect()
-    await conn.check_health()
-    replies: list[Any] = []
-    try:
-        async with asyncio.timeout(conn.socket_timeout):
-            writer = conn._writer
-            assert writer is not None  # connected
-            writer.writelines(packed)
-            await writer.drain()
-            for _ in range(count):
-                replies.append(await conn._parser.read_response())
-    except TimeoutError:
-        await conn.disconnect(nowait=True)
-        raise redis_errors.TimeoutError("Timeout reading from Redis") from None
-    except OSError as exc:
-        await conn.disconnect(nowait=True)
-        raise redis_errors.ConnectionError(f"Error while talking to Redis: {exc.args}") from exc
-    except BaseException:
-        # Whatever else broke the exchange (a cancelled request, a
-        # ConnectionError from the parser): the socket may be out of step.
-        await conn.disconnect(nowait=True)
-        raise
-    if conn.health_check_interval:  # a live connection: no PING before the next batch
-        conn.next_health_check = asyncio.get_running_loop().time() + conn.health_check_interval
-    for reply in replies:
-        if isinstance(reply, redis_errors.ResponseError):
-            raise reply
-    return replies
-
-
-def _pack(commands: Sequence[Args]) -> list[bytes]:
+def _pack(commands: Sequence[Args]) -> bytes:
     """``commands`` in RESP (what ``Connection.pack_commands`` makes of
     string and integer arguments, in one buffer)."""
     out: list[bytes] = []
@@ -96,31 +69,133 @@ def _pack(commands: Sequence[Args]) -> list[bytes]:
         for arg in args:
             raw = arg.encode() if isinstance(arg, str) else b"%d" % arg
             out.append(b"$%d\r\n%b\r\n" % (len(raw), raw))
-    return [b"".join(out)]
+    return b"".join(out)
 
 
-async def _single(redis: Redis, commands: Sequence[Args]) -> list[Any]:
-    pool = redis.connection_pool
-    conn = await pool.get_connection()
-    try:
+@dataclass
+class _Waiting:
+    """A batch written, waiting for its ``count`` replies."""
+
+    count: int
+    done: asyncio.Future[list[Any]]
+    replies: list[Any] = field(default_factory=list)
+
+
+class _Session:
+    """One connection taken from the pool until it breaks: the batches
+    written on it, and the reader that hands them their replies."""
+
+    def __init__(self, pool: ConnectionPool, conn: Connection) -> None:
+        self.conn = conn
+        self.live = True
+        self.waiting: deque[_Waiting] = deque()
+        self._pool = pool
+        self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def end(self, error: Exception) -> None:
+        """Every batch still waiting fails with ``error``; the reader stops
+        (and gives the connection back to the pool)."""
+        if not self.live:
+            return
+        self.live = False
+        waiting, self.waiting = self.waiting, deque()
+        for each in waiting:
+            if not each.done.done():
+                each.done.set_exception(error)
+        await self.conn.disconnect(nowait=True)
+
+    async def _read(self) -> None:
+        try:
+            while self.live:
+                reply = await self.conn._parser.read_response()
+                if isinstance(reply, redis_errors.ConnectionError):
+                    raise reply
+                head = self.waiting[0]
+                head.replies.append(reply)
+                if len(head.replies) == head.count:
+                    self.waiting.popleft()
+                    if not head.done.done():  # not cancelled meanwhile
+                        head.done.set_result(head.replies)
+        except asyncio.CancelledError:
+            await self.end(redis_errors.ConnectionError("Redis batches stopped"))
+            raise
+        except Exception as exc:
+            await self.end(redis_errors.ConnectionError(f"Redis connection lost: {exc}"))
+        finally:
+            await self._pool.release(self.conn)
+
+
+class _Shared:
+    """Batches on one connection of ``redis``'s pool at a time."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._pool = redis.connection_pool
+        self._retry = redis.get_retry()
+        self._session: _Session | None = None
+        self._opening = asyncio.Lock()
+
+    async def _open(self) -> _Session:
+        async with self._opening:
+            if self._session is None or not self._session.live:
+                conn = await self._pool.get_connection()
+                try:
+                    if not conn.is_connected:
+                        await conn.connect()
+                except BaseException:
+                    await self._pool.release(conn)
+                    raise
+                self._session = _Session(self._pool, conn)
+            return self._session
+
+    async def _once(self, packed: bytes, count: int) -> list[Any]:
+        session = self._session
+        if session is None or not session.live:
+            session = await self._open()
+        writer = session.conn._writer
+        if writer is None:  # closed under the session
+            error = redis_errors.ConnectionError("Redis connection closed")
+            await session.end(error)
+            raise error
+        waiting = _Waiting(count, asyncio.get_running_loop().create_future())
+        session.waiting.append(waiting)
+        try:
+            writer.write(packed)
+            async with asyncio.timeout(session.conn.socket_timeout):
+                await writer.drain()
+                replies = await waiting.done
+        except TimeoutError:
+            error = redis_errors.TimeoutError("Timeout reading from Redis")
+            await session.end(error)  # every reply behind this one is late too
+            raise error from None
+        except OSError as exc:
+            error = redis_errors.ConnectionError(f"Error writing to Redis: {exc}")
+            await session.end(error)
+            raise error from exc
+        for reply in replies:
+            if isinstance(reply, redis_errors.ResponseError):
+                raise reply
+        return replies
+
+    async def run(self, commands: Sequence[Args]) -> list[Any]:
         packed = _pack(commands)
 
-        async def disconnect(_: Exception) -> None:
-            await conn.disconnect()
+        async def ended(_: Exception) -> None:  # the session ended itself
+            pass
 
-        replies: list[Any] = await conn.retry.call_with_retry(
-            lambda: _exchange(conn, packed, len(commands)), disconnect
+        replies: list[Any] = await self._retry.call_with_retry(
+            lambda: self._once(packed, len(commands)), ended
         )
         return replies
-    finally:
-        await pool.release(conn)
 
 
-async def _cluster(redis: Redis, commands: Sequence[Args]) -> list[Any]:
-    async with redis.pipeline(transaction=False) as pipe:
-        for args in commands:
-            pipe.execute_command(*args)
-        return list(await pipe.execute())
+def _cluster(redis: Redis) -> Callable[[Sequence[Args]], Awaitable[list[Any]]]:
+    async def run(commands: Sequence[Args]) -> list[Any]:
+        async with redis.pipeline(transaction=False) as pipe:
+            for args in commands:
+                pipe.execute_command(*args)
+            return list(await pipe.execute())
+
+    return run
 
 
 async def reloading(
@@ -142,7 +217,7 @@ class Batcher:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._run = _cluster if is_cluster(redis) else _single
+        self._send = _cluster(redis) if is_cluster(redis) else _Shared(redis).run
 
     async def run(
         self, scripts: Sequence[AsyncScript], commands: Callable[[Batch], None]
@@ -153,6 +228,6 @@ class Batcher:
         async def once() -> list[Any]:
             batch = Batch()
             commands(batch)
-            return await self._run(self._redis, batch.commands)
+            return await self._send(batch.commands)
 
         return await reloading(self._redis, scripts, once)

@@ -15,6 +15,7 @@ from services.auth.pins import PinHasher
 from services.directory.importer import DirectoryImporter
 from services.directory.load import parse_directory
 from services.kernel import keys
+from services.kernel.batch import _Shared
 from services.provision.rendercache import RenderCache
 from services.provision.vendors.base import Rendered
 from tests.provision.test_files import HD3001, fetch
@@ -27,23 +28,34 @@ from tests.support.secrets import sealing_box
 async def round_trips(stack: Stack) -> AsyncIterator[Counter[str]]:
     """Round trips of the provision service's Redis client, by the asyncio
     task that made them: each command, or pipeline, takes a connection from
-    the pool once (the real pool: its method is wrapped, not replaced)."""
+    the pool once, and each batch (``kernel.batch``) is written once on the
+    connection batches share (the real methods: wrapped, not replaced)."""
     pool = stack.provision.redis.connection_pool
     taken: Counter[str] = Counter()
     get_connection = pool.get_connection
+    send_batch = _Shared._once
 
-    async def counted(*args: Any, **kwargs: Any) -> Any:
+    def count() -> None:
         task = asyncio.current_task()
         if task is not None:
             coroutine = getattr(task.get_coro(), "__qualname__", "")
             taken[f"{coroutine}#{task.get_name()}"] += 1
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        count()
         return await get_connection(*args, **kwargs)
 
+    async def counted_batch(shared: _Shared, packed: bytes, replies: int) -> list[Any]:
+        count()
+        return await send_batch(shared, packed, replies)
+
     pool.get_connection = counted
+    _Shared._once = counted_batch  # type: ignore[method-assign, assignment]
     try:
         yield taken
     finally:
         del pool.get_connection  # the class's own again
+        _Shared._once = send_batch  # type: ignore[method-assign]
 
 
 def _cache(result: str) -> float:
