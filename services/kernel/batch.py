@@ -64,11 +64,14 @@ def _pack(commands: Sequence[Args]) -> bytes:
     """``commands`` in RESP (what ``Connection.pack_commands`` makes of
     string and integer arguments, in one buffer)."""
     out: list[bytes] = []
+    append = out.append
     for args in commands:
-        out.append(b"*%d\r\n" % len(args))
+        append(b"*%d\r\n" % len(args))
         for arg in args:
             raw = arg.encode() if isinstance(arg, str) else b"%d" % arg
-            out.append(b"$%d\r\n%b\r\n" % (len(raw), raw))
+            append(b"$%d\r\n" % len(raw))
+            append(raw)
+            append(b"\r\n")
     return b"".join(out)
 
 
