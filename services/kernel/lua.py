@@ -19,9 +19,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
 
 from services.kernel import sessions
+from services.kernel.batch import Batch, reloading
 
 _FIELDS_LUA = """\
 -- Generated from services/kernel/lua.py: named fields (see there).
@@ -101,14 +101,14 @@ def register(redis: Redis, package: str, *names: str) -> AsyncScript:
 
 
 def queue(
-    pipe: Pipeline,
+    pipe: Pipeline | Batch,
     script: AsyncScript,
     keys: Sequence[str],
     args: Sequence[Any],
     *,
     read_only: bool = False,
 ) -> None:
-    """``script`` on ``pipe`` as a plain EVALSHA (see ``pipelined``);
+    """``script`` on ``pipe`` as a plain EVALSHA (see ``pipelined``, ``batch``);
     ``read_only``: as EVALSHA_RO, which a Redis user with read-only access
     to the keys may run (EVALSHA needs write access to every key it names)."""
     if read_only:
@@ -131,9 +131,4 @@ async def pipelined(
             commands(pipe)
             return list(await pipe.execute())
 
-    try:
-        return await once()
-    except NoScriptError:
-        for script in scripts:
-            script.sha = await redis.script_load(script.script)
-        return await once()
+    return await reloading(redis, scripts, once)

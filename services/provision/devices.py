@@ -14,18 +14,19 @@ the new secret with the old one)."""
 
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 
 from services.auth.credentials import PREVIOUS_SEALED, PREVIOUS_UNTIL
 from services.kernel import keys
+from services.kernel.batch import Batch, Batcher
 from services.kernel.logs import fields
 from services.kernel.lookup import DirectoryLookup
-from services.kernel.lua import named, pipelined, queue, register, unnamed
+from services.kernel.lua import named, queue, register, unnamed
 from services.kernel.secretbox import SealError, SecretBox, sip_secret_context
 from services.kernel.tenants import TenantCache, TenantConfig
 from services.provision.failures import DigestFailures, Limited
@@ -68,18 +69,21 @@ class DeviceRecord:
 _NO_DOMAIN = "-"
 
 
-def _open(box: SecretBox, sealed: str | None, domain: str, device_id: str) -> str:
+Opener = Callable[[str, str], str]  # SecretBox.open: (sealed, context) -> plain text
+
+
+def _open(opener: Opener, sealed: str | None, domain: str, device_id: str) -> str:
     if not sealed:
         return ""
     try:
-        return box.open(sealed, sip_secret_context(domain, device_id))
+        return opener(sealed, sip_secret_context(domain, device_id))
     except SealError:
         log.error("sip_secret_unreadable", extra=fields(device=device_id, domain=domain))
         return ""
 
 
 def _secrets(
-    box: SecretBox, values: Sequence[str | None], domain: str, device_id: str, now_s: float
+    opener: Opener, values: Sequence[str | None], domain: str, device_id: str, now_s: float
 ) -> tuple[str, str]:
     """The device's SIP secret and a replaced one still valid at ``now_s``
     (each "" if there is none, or its sealed copy does not open: logged),
@@ -87,7 +91,7 @@ def _secrets(
     sealed, previous, until = values
     if not until or not until.isdigit() or int(until) <= now_s:
         previous = None
-    return _open(box, sealed, domain, device_id), _open(box, previous, domain, device_id)
+    return _open(opener, sealed, domain, device_id), _open(opener, previous, domain, device_id)
 
 
 @dataclass(frozen=True)
@@ -107,9 +111,12 @@ class DeviceDirectory:
     def __init__(
         self, redis: Redis, tenants: TenantCache, box: SecretBox, remembered: int = 100_000
     ) -> None:
-        self._redis = redis
+        self._batcher = Batcher(redis)
         self._tenants = tenants
-        self._box = box
+        # Sealed secrets already opened, by sealed text and context (a secret
+        # rotated is sealed anew, so it is opened anew; what does not open is
+        # not remembered). The least recently used go beyond ``remembered``.
+        self._open: Opener = lru_cache(maxsize=remembered)(box.open)
         self._lookup = DirectoryLookup(redis, tenants)
         self._script = register(redis, "services.provision", "device.lua")
         # device id -> tenant id, as the directory last said (the least
@@ -137,14 +144,14 @@ class DeviceDirectory:
         guess = self._guess(device_id)
         counters = 0
 
-        def commands(pipe: Pipeline) -> None:
+        def commands(pipe: Batch) -> None:
             nonlocal counters
             counters = failures.queue(pipe, mac, address)
             if device_id is not None:
                 pipe.hget(keys.DIR_DEVICES, device_id)
                 self._queue_file(pipe, guess, device_id, now_ms)
 
-        replies = await pipelined(self._redis, [self._script], commands)
+        replies = await self._batcher.run([self._script], commands)
         limited = await failures.limit_of(mac, address, replies[:counters])
         if device_id is None:
             return limited, None
@@ -169,7 +176,7 @@ class DeviceDirectory:
             self._tenant_of.popitem(last=False)
 
     def _queue_file(
-        self, pipe: Pipeline, tenant: TenantConfig | None, device_id: str, now_ms: int
+        self, pipe: Batch, tenant: TenantConfig | None, device_id: str, now_ms: int
     ) -> None:
         domain = tenant.domain if tenant is not None else _NO_DOMAIN
         pipe.hmget(keys.sip_credentials(domain, device_id), *_SECRET_FIELDS)
@@ -189,7 +196,7 @@ class DeviceDirectory:
         self, tenant: TenantConfig | None, device_id: str, replies: Sequence[Any], now_ms: int
     ) -> DeviceFile:
         domain = tenant.domain if tenant is not None else _NO_DOMAIN
-        secrets = _secrets(self._box, replies[0], domain, device_id, now_ms / 1000)
+        secrets = _secrets(self._open, replies[0], domain, device_id, now_ms / 1000)
         if tenant is None:
             return DeviceFile(None, None, "", -1)
         f = unnamed(replies[1], _DEVICE_REPLY)
@@ -206,8 +213,7 @@ class DeviceDirectory:
     ) -> DeviceFile:
         """One round trip: the SIP secrets and the file's makings of the
         device ``device_id`` of ``tenant`` (None: no such device)."""
-        replies = await pipelined(
-            self._redis,
+        replies = await self._batcher.run(
             [self._script],
             lambda pipe: self._queue_file(pipe, tenant, device_id, now_ms),
         )

@@ -11,8 +11,14 @@ import hmac
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
-_PARAM = re.compile(r'(\w+)=(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+# name=value or name="quoted \" value" (the quoted one as an unrolled loop:
+# one step per run of plain characters, not per character).
+_PARAM = re.compile(r'(\w+)=(?:"([^"\\]*(?:\\.[^"\\]*)*)"|([^\s,]+))')
+
+# Nonces whose signature was checked, kept (the least recently used go).
+_NONCES_REMEMBERED = 4096
 
 
 def _md5(text: str) -> str:
@@ -37,7 +43,8 @@ def parse_authorization(header: str) -> DigestResponse | None:
     scheme, _, rest = header.strip().partition(" ")
     if scheme.lower() != "digest":
         return None
-    params = {m[1].lower(): (m[2] if m[2] else m[3]) for m in _PARAM.finditer(rest)}
+    # A quoted empty value is "" (never None: every field is a string).
+    params = {name.lower(): quoted or plain for name, quoted, plain in _PARAM.findall(rest)}
     try:
         return DigestResponse(
             username=params["username"],
@@ -58,6 +65,7 @@ class DigestAuth:
         self.realm = realm
         self._key = key
         self._max_age = max_age
+        self._stamps = lru_cache(maxsize=_NONCES_REMEMBERED)(self._stamp)
 
     def _sign(self, stamp: str) -> str:
         return hmac.new(self._key, stamp.encode(), hashlib.sha256).hexdigest()[:32]
@@ -70,14 +78,23 @@ class DigestAuth:
         header = f'Digest realm="{self.realm}", qop="auth", algorithm=MD5, nonce="{self.nonce()}"'
         return header + (", stale=true" if stale else "")
 
-    def _nonce_state(self, nonce: str, now: float) -> str:
+    def _stamp(self, nonce: str) -> int | None:
+        """When this service (or a replica: same key) made ``nonce``; None
+        for a nonce it did not sign. Remembered per nonce (``_stamps``): a
+        nonce is shared by every challenge of its second."""
         stamp, _, signature = nonce.partition(".")
         if not hmac.compare_digest(signature, self._sign(stamp)):
-            return "invalid"
+            return None
         try:
-            age = now - int(stamp, 16)
+            return int(stamp, 16)
         except ValueError:
+            return None
+
+    def _nonce_state(self, nonce: str, now: float) -> str:
+        made = self._stamps(nonce)
+        if made is None:
             return "invalid"
+        age = now - made
         return "fresh" if -5 <= age <= self._max_age else "stale"
 
     def verify(

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 
 from services.kernel import keys
+from services.kernel.batch import Batch
 from services.kernel.lua import register
 
 Scope = Literal["mac", "address"]
@@ -42,7 +42,7 @@ class DigestFailures:
             counted.append(("address", keys.provision_digest_failures_ip(address)))
         return counted
 
-    def queue(self, pipe: Pipeline, mac: str, address: str) -> int:
+    def queue(self, pipe: Batch, mac: str, address: str) -> int:
         """Queue the reads ``limit_of`` decodes; how many replies they give."""
         counted = self._keys(mac, address)
         for _, key in counted:

@@ -23,10 +23,11 @@ from services.provision.identify import (
     Refused,
     identify_common,
     identify_device,
+    labels,
     mac_in_path,
 )
 from services.provision.profiles import Profile
-from services.provision.vendors import VENDORS, identify_path
+from services.provision.vendors import VENDORS
 from services.provision.vendors.base import Rendered, Vendor
 from services.provision.vendors.templating import TEMPLATE_VERSION
 from services.provision.view import build_view
@@ -45,7 +46,7 @@ def _not_found() -> web.Response:
 
 
 def _refused(request: web.Request, vendor: str, kind: str, refused: Refused) -> web.Response:
-    metrics.FETCHES.labels(vendor, kind, refused.reason).inc()
+    metrics.fetched(vendor, kind, refused.reason).inc()
     log.warning(
         "fetch_refused",
         extra=fields(
@@ -69,8 +70,7 @@ async def get_file(request: web.Request) -> web.Response:
             return _refused(request, "", "", found)
         return _served(request, found, found.vendor.render(found.request, None), "")
     # Labels only (the file name and User-Agent, nothing looked up).
-    claimed = identify_path(filename, user_agent)
-    vendor, kind = (claimed[0].name, claimed[1].kind) if claimed else ("", "device")
+    vendor, kind = labels(filename, user_agent)
     answer = credentials(request)
     claimed_id = answer.username if isinstance(answer, DigestResponse) else None
     limited, read = await ctx.devices.for_fetch(
@@ -78,7 +78,7 @@ async def get_file(request: web.Request) -> web.Response:
     )
     if limited is not None:
         outcome = f"rate_limited_{limited.scope}"
-        metrics.FETCHES.labels(vendor, kind, outcome).inc()
+        metrics.fetched(vendor, kind, outcome).inc()
         log.warning(
             "fetch_rate_limited",
             extra=fields(file=filename, limit=limited.scope, peer=_peer(request)),
@@ -116,7 +116,7 @@ async def _challenge(
     credentials (the outcome goes to the log and the metric only)."""
     if proof.failed:
         await ctx.failures.failed(mac, _peer(request))
-    metrics.FETCHES.labels(vendor, kind, proof.outcome).inc()
+    metrics.fetched(vendor, kind, proof.outcome).inc()
     log.warning(
         "fetch_unauthorized",
         extra=fields(
@@ -183,7 +183,7 @@ async def render_device(
 def _served(
     request: web.Request, found: Identified, rendered: Rendered, device_id: str, gen: int = 0
 ) -> web.Response:
-    metrics.FETCHES.labels(found.vendor.name, found.request.kind, "served").inc()
+    metrics.fetched(found.vendor.name, found.request.kind, "served").inc()
     log.info(
         "fetch_served",
         extra=fields(
@@ -204,6 +204,6 @@ async def refuse_upload(request: web.Request) -> web.Response:
     # Which vendor's phones upload a file of this name (override files,
     # contact and call-log backups, logs), for the log and the metric.
     vendor = next((v.name for v in VENDORS.values() if v.is_upload(filename)), "")
-    metrics.FETCHES.labels(vendor, "upload", "upload_refused").inc()
+    metrics.fetched(vendor, "upload", "upload_refused").inc()
     log.info("upload_refused", extra=fields(file=filename, vendor=vendor, peer=_peer(request)))
     return web.Response(status=403, text="uploads are not kept\n")

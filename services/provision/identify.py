@@ -9,9 +9,15 @@ MAC, the vendor's User-Agent of the device's model, with the same MAC when
 the vendor sends one. File names without a MAC (``identify_common``) carry
 nothing secret and need no credentials. Any mismatch is a refusal with a
 reason (for logs and metrics, never for the answer), so that a phone never
-receives another device's file."""
+receives another device's file.
+
+What a file name and a User-Agent say depends on nothing else, so those
+answers are remembered (``_REMEMBERED`` of each, the least recently used
+go): a phone asking again costs no parsing. The device's side of the checks
+is made on every request."""
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from services.provision.devices import DeviceRecord
 from services.provision.vendors import VENDORS, identify_path
@@ -31,6 +37,11 @@ class Refused:
     detail: str  # for the log line
 
 
+# As many as the render cache keeps files by default: one per phone.
+_REMEMBERED = 20_000
+
+
+@lru_cache(maxsize=_REMEMBERED)
 def mac_in_path(filename: str) -> str | None:
     """The MAC any vendor reads in ``filename`` (whatever the User-Agent)."""
     for each in VENDORS.values():
@@ -40,6 +51,15 @@ def mac_in_path(filename: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=_REMEMBERED)
+def labels(filename: str, user_agent: str) -> tuple[str, str]:
+    """The vendor and file kind a file request names, for logs and metrics
+    only ("" and "device" when no vendor claims it)."""
+    claimed = identify_path(filename, user_agent)
+    return (claimed[0].name, claimed[1].kind) if claimed else ("", "device")
+
+
+@lru_cache(maxsize=_REMEMBERED)
 def _vendor_file(filename: str, user_agent: str) -> tuple[Vendor, FileRequest, UserAgent] | Refused:
     found = identify_path(filename, user_agent)
     if found is None:

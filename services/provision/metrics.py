@@ -1,5 +1,7 @@
 """Prometheus metrics of the provision service."""
 
+from functools import lru_cache
+
 from prometheus_client import Counter, Gauge, Histogram
 
 _RENDER_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
@@ -12,6 +14,15 @@ FETCHES = Counter(
     "foreign_agent, other_mac, vendor_mismatch, model_mismatch, mac_mismatch; upload_refused)",
     ["vendor", "kind", "outcome"],
 )
+
+
+@lru_cache(maxsize=512)
+def fetched(vendor: str, kind: str, outcome: str) -> Counter:
+    """``FETCHES``' child for these labels, looked up once (every request
+    counts; the labels are vendor, file kind and outcome names: few)."""
+    return FETCHES.labels(vendor, kind, outcome)
+
+
 RENDER_SECONDS = Histogram(
     "hotdesk_provision_render_seconds",
     "Time to build and render one device file (on a render-cache miss)",
@@ -23,6 +34,8 @@ RENDER_CACHE = Counter(
     "Device files looked up in the render cache, by result (hit, miss)",
     ["result"],
 )
+RENDER_CACHE_HIT = RENDER_CACHE.labels("hit")
+RENDER_CACHE_MISS = RENDER_CACHE.labels("miss")
 PUSHES = Counter(
     "hotdesk_provision_pushes_total",
     "check-sync NOTIFYs by outcome (delivered, not_registered, rejected, timeout), and changes "

@@ -49,10 +49,10 @@ class RenderCache:
         """The file rendered for ``key`` from ``inputs``, if still fresh."""
         entry = self._entries.get(key)
         if entry is None or entry.inputs != inputs or self._clock() - entry.made > self._max_age:
-            metrics.RENDER_CACHE.labels("miss").inc()
+            metrics.RENDER_CACHE_MISS.inc()
             return None
         self._entries.move_to_end(key)
-        metrics.RENDER_CACHE.labels("hit").inc()
+        metrics.RENDER_CACHE_HIT.inc()
         return entry.rendered
 
     def put(self, key: CacheKey, inputs: Hashable, rendered: Rendered) -> None:

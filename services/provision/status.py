@@ -10,12 +10,14 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from services.kernel import keys
-from services.kernel.lua import register
+from services.kernel.batch import Batcher
+from services.kernel.lua import queue, register
 
 
 class StatusBook:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._batcher = Batcher(redis)  # the device-file path: see kernel.batch
         self._record: AsyncScript = register(redis, "services.provision", "record.lua")
 
     async def fetched(
@@ -24,9 +26,14 @@ class StatusBook:
         """Record a fetch. Returns the lag in seconds from the change to this
         fetch when this is the first fetch of the generation last pushed
         (None otherwise: a repeated fetch, or one with no push recorded)."""
-        before, pushed_gen, changed_ms = await self._record(
-            keys=[keys.provision_status(group, device_id)],
-            args=["fetched", generation, now_ms],
+        [(before, pushed_gen, changed_ms)] = await self._batcher.run(
+            [self._record],
+            lambda batch: queue(
+                batch,
+                self._record,
+                [keys.provision_status(group, device_id)],
+                ["fetched", generation, now_ms],
+            ),
         )
         if generation > int(before) and generation == int(pushed_gen) and int(changed_ms):
             return max(0.0, (now_ms - int(changed_ms)) / 1000)

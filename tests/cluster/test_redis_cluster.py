@@ -1,7 +1,8 @@
 """The services on a real Redis Cluster (three masters, a replica each,
 each component as its own ACL user): the directory import in per-slot
 transactions, logins answered once a replica holds them, the provision
-consumer reading each group's stream, and a master killed under logins."""
+consumer reading each group's stream and serving a device file, and a
+master killed under logins."""
 
 import asyncio
 import copy
@@ -37,8 +38,8 @@ from services.kernel.redis_conn import connect
 from services.kernel.tenants import TenantCache
 from services.provision.service import start_provision_service
 from tests.directory.support import CHEAP, PINS, CountingHasher
-from tests.support.demo import DIRECTORY
-from tests.support.provision import provision_settings
+from tests.support.demo import DIRECTORY, secret
+from tests.support.provision import YEALINK_T46U_UA, phone_session, provision_settings
 from tests.support.secrets import pin_digester, sealing_box
 from tests.support.services import auth_settings, binding_settings
 
@@ -202,6 +203,16 @@ async def test_a_login_reaches_the_lookup_and_the_provision_consumer(
         while int(await redis.hget(status, "pushed_gen") or 0) < generation:
             assert time.monotonic() < deadline, "the provision consumer never pushed the login"
             await asyncio.sleep(0.1)
+        # The phone fetches its file: one batch across the slots of the
+        # failure counters, the directory, the credentials and the group.
+        for _ in range(2):
+            async with (
+                phone_session(YEALINK_T46U_UA, "hd3002") as phone,
+                phone.get(f"http://127.0.0.1:{provision.http_port}/001565aa3002.cfg") as r,
+            ):
+                assert r.status == 200, await r.text()
+                assert secret("hd3002") in await r.text()
+        assert int(await redis.hget(status, "fetched_gen") or 0) == generation
     finally:
         await redis.aclose()
         await provision.stop()

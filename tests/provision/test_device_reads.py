@@ -14,11 +14,13 @@ from redis.asyncio import Redis
 from services.auth.pins import PinHasher
 from services.directory.importer import DirectoryImporter
 from services.directory.load import parse_directory
+from services.kernel import keys
+from services.kernel.batch import _Shared
 from services.provision.rendercache import RenderCache
 from services.provision.vendors.base import Rendered
 from tests.provision.test_files import HD3001, fetch
-from tests.support.demo import DIRECTORY, secret
-from tests.support.provision import YEALINK_T54W_UA, Stack
+from tests.support.demo import DIRECTORY, DOMAIN, secret
+from tests.support.provision import YEALINK_T46U_UA, YEALINK_T54W_UA, Stack
 from tests.support.secrets import sealing_box
 
 
@@ -26,23 +28,34 @@ from tests.support.secrets import sealing_box
 async def round_trips(stack: Stack) -> AsyncIterator[Counter[str]]:
     """Round trips of the provision service's Redis client, by the asyncio
     task that made them: each command, or pipeline, takes a connection from
-    the pool once (the real pool: its method is wrapped, not replaced)."""
+    the pool once, and each batch (``kernel.batch``) is written once on the
+    connection batches share (the real methods: wrapped, not replaced)."""
     pool = stack.provision.redis.connection_pool
     taken: Counter[str] = Counter()
     get_connection = pool.get_connection
+    send_batch = _Shared._once
 
-    async def counted(*args: Any, **kwargs: Any) -> Any:
+    def count() -> None:
         task = asyncio.current_task()
         if task is not None:
             coroutine = getattr(task.get_coro(), "__qualname__", "")
             taken[f"{coroutine}#{task.get_name()}"] += 1
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        count()
         return await get_connection(*args, **kwargs)
 
+    async def counted_batch(shared: _Shared, packed: bytes, replies: int) -> list[Any]:
+        count()
+        return await send_batch(shared, packed, replies)
+
     pool.get_connection = counted
+    _Shared._once = counted_batch  # type: ignore[method-assign, assignment]
     try:
         yield taken
     finally:
         del pool.get_connection  # the class's own again
+        _Shared._once = send_batch  # type: ignore[method-assign]
 
 
 def _cache(result: str) -> float:
@@ -157,3 +170,19 @@ async def test_a_device_moved_to_another_tenant_is_read_at_the_new_one(
     await _import(redis, moved)
     status, after, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
     assert status == 200 and "globex.local" in after and "hotdesk.local" not in after
+
+
+async def test_an_opened_secret_is_remembered_for_its_own_device_only(
+    stack: Stack, redis: Redis
+) -> None:
+    """Opened secrets are remembered by sealed text and context: a sealed
+    copy moved to another device's hash still does not open there."""
+    status, _, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    assert status == 200  # hd3001's sealed secret opened, and remembered
+    sealed = await redis.hget(keys.sip_credentials(DOMAIN, "hd3001"), "secret_sealed")
+    await redis.hset(keys.sip_credentials(DOMAIN, "hd3002"), "secret_sealed", sealed)
+    for password in (secret("hd3001"), secret("hd3002")):
+        status, _, _ = await fetch(stack, "001565aa3002.cfg", YEALINK_T46U_UA, "hd3002", password)
+        assert status == 401
+    status, _, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    assert status == 200

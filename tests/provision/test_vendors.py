@@ -6,7 +6,9 @@ from typing import get_args
 
 import pytest
 
-from services.kernel.tenants import PhoneVendor
+from services.kernel.tenants import PhoneVendor, TenantConfig
+from services.provision.devices import DeviceRecord
+from services.provision.identify import Identified, Refused, identify_device, labels
 from services.provision.phone import Key, LoggedInUser, PhoneView, SipAccount
 from services.provision.vendors import VENDORS, identify_path, vendor
 from services.provision.vendors.base import FileRequest, ModelSpec, Vendor
@@ -708,3 +710,21 @@ def test_vendor_registry() -> None:
 def test_check_sync_events() -> None:
     assert YEALINK.check_sync_event == "check-sync;reboot=false"
     assert POLYCOM.check_sync_event == "check-sync"
+
+
+def _device(mac: str, model: str) -> DeviceRecord:
+    tenant = TenantConfig(id="acme", domain="acme.example")
+    return DeviceRecord("hd1", tenant, mac, "yealink", model, True, "s", 1, None, None)
+
+
+def test_what_a_request_says_is_remembered_but_the_device_is_checked_each_time() -> None:
+    """The file name and User-Agent are parsed once (``identify``'s caches);
+    which device asks is not part of what is remembered."""
+    filename, agent = "001565aa3001.cfg", "Yealink SIP-T54W 96.86.0.100 00:15:65:aa:30:01"
+    assert labels(filename, agent) == ("yealink", "device")
+    own = _device("001565aa3001", "T54W")
+    assert isinstance(identify_device(filename, agent, own), Identified)
+    for other in (_device("001565aa3002", "T54W"), _device("001565aa3001", "T46U")):
+        for _ in range(2):  # the second answer comes from the caches
+            assert isinstance(identify_device(filename, agent, other), Refused)
+    assert isinstance(identify_device(filename, agent, own), Identified)

@@ -1,0 +1,236 @@
+"""A batch of Redis commands sent in one round trip, for hot paths: what a
+non-transactional pipeline does, without its per-command bookkeeping.
+
+A redis-py Pipeline costs Python per command on top of the round trip (a
+timeout context and a health-check stamp per reply, response callbacks, an
+observability record, a task for the write deadline), and taking a pooled
+connection costs as much again. On a single Redis a ``Batcher`` keeps one
+connection of the client's pool (``_Shared``): each batch is written on it
+as it comes, one reader takes the replies in order and hands each batch its
+own, so batches of concurrent requests share the socket's reads and writes.
+A reply later than the client's socket timeout, or a broken connection,
+ends that connection (every batch waiting on it fails over) and the
+client's retry policy sends the batch again on a new one: the commands
+must be safe to repeat. Replies come back as Redis sends them (decoded
+strings, lists, None; no response callbacks), so a batch holds only
+commands whose raw reply is what the caller reads. The first error reply
+of a batch is raised once all of its replies are read. On a Redis Cluster
+the batch runs as a cluster pipeline, which splits it per node.
+
+The kept connection is made by the pool (authentication, TLS, database as
+configured); its writer and parser are redis-py internals, used as
+``send_packed_command`` and ``read_response`` use them.
+"""
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+from redis.asyncio.connection import Connection, ConnectionPool
+from redis.commands.core import AsyncScript
+
+from services.kernel.redis_conn import is_cluster
+
+Args = tuple[str | int, ...]
+
+
+class Batch:
+    """The commands of one round trip, in order (each reply at its index)."""
+
+    def __init__(self) -> None:
+        self.commands: list[Args] = []
+
+    def get(self, key: str) -> None:
+        self.commands.append(("GET", key))
+
+    def hget(self, key: str, field: str) -> None:
+        self.commands.append(("HGET", key, field))
+
+    def hmget(self, key: str, *fields: str) -> None:
+        self.commands.append(("HMGET", key, *fields))
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: str | int) -> None:
+        self.commands.append(("EVALSHA", sha, numkeys, *keys_and_args))
+
+    def evalsha_ro(self, sha: str, numkeys: int, *keys_and_args: str | int) -> None:
+        self.commands.append(("EVALSHA_RO", sha, numkeys, *keys_and_args))
+
+
+def _pack(commands: Sequence[Args]) -> bytes:
+    """``commands`` in RESP (what ``Connection.pack_commands`` makes of
+    string and integer arguments, in one buffer)."""
+    out: list[bytes] = []
+    append = out.append
+    for args in commands:
+        append(b"*%d\r\n" % len(args))
+        for arg in args:
+            raw = arg.encode() if isinstance(arg, str) else b"%d" % arg
+            append(b"$%d\r\n" % len(raw))
+            append(raw)
+            append(b"\r\n")
+    return b"".join(out)
+
+
+@dataclass
+class _Waiting:
+    """A batch written, waiting for its ``count`` replies."""
+
+    count: int
+    done: asyncio.Future[list[Any]]
+    replies: list[Any] = field(default_factory=list)
+
+
+class _Session:
+    """One connection taken from the pool until it breaks: the batches
+    written on it, and the reader that hands them their replies."""
+
+    def __init__(self, pool: ConnectionPool, conn: Connection) -> None:
+        self.conn = conn
+        self.live = True
+        self.waiting: deque[_Waiting] = deque()
+        self._pool = pool
+        self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def end(self, error: Exception) -> None:
+        """Every batch still waiting fails with ``error``; the reader stops
+        (and gives the connection back to the pool)."""
+        if not self.live:
+            return
+        self.live = False
+        waiting, self.waiting = self.waiting, deque()
+        for each in waiting:
+            if not each.done.done():
+                each.done.set_exception(error)
+        await self.conn.disconnect(nowait=True)
+
+    async def _read(self) -> None:
+        try:
+            while self.live:
+                reply = await self.conn._parser.read_response()
+                if isinstance(reply, redis_errors.ConnectionError):
+                    raise reply
+                head = self.waiting[0]
+                head.replies.append(reply)
+                if len(head.replies) == head.count:
+                    self.waiting.popleft()
+                    if not head.done.done():  # not cancelled meanwhile
+                        head.done.set_result(head.replies)
+        except asyncio.CancelledError:
+            await self.end(redis_errors.ConnectionError("Redis batches stopped"))
+            raise
+        except Exception as exc:
+            await self.end(redis_errors.ConnectionError(f"Redis connection lost: {exc}"))
+        finally:
+            await self._pool.release(self.conn)
+
+
+class _Shared:
+    """Batches on one connection of ``redis``'s pool at a time."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._pool = redis.connection_pool
+        self._retry = redis.get_retry()
+        self._session: _Session | None = None
+        self._opening = asyncio.Lock()
+
+    async def _open(self) -> _Session:
+        async with self._opening:
+            if self._session is None or not self._session.live:
+                conn = await self._pool.get_connection()
+                try:
+                    if not conn.is_connected:
+                        await conn.connect()
+                except BaseException:
+                    await self._pool.release(conn)
+                    raise
+                self._session = _Session(self._pool, conn)
+            return self._session
+
+    async def _once(self, packed: bytes, count: int) -> list[Any]:
+        session = self._session
+        if session is None or not session.live:
+            session = await self._open()
+        writer = session.conn._writer
+        if writer is None:  # closed under the session
+            error = redis_errors.ConnectionError("Redis connection closed")
+            await session.end(error)
+            raise error
+        waiting = _Waiting(count, asyncio.get_running_loop().create_future())
+        session.waiting.append(waiting)
+        try:
+            writer.write(packed)
+            async with asyncio.timeout(session.conn.socket_timeout):
+                await writer.drain()
+                replies = await waiting.done
+        except TimeoutError:
+            error = redis_errors.TimeoutError("Timeout reading from Redis")
+            await session.end(error)  # every reply behind this one is late too
+            raise error from None
+        except OSError as exc:
+            error = redis_errors.ConnectionError(f"Error writing to Redis: {exc}")
+            await session.end(error)
+            raise error from exc
+        for reply in replies:
+            if isinstance(reply, redis_errors.ResponseError):
+                raise reply
+        return replies
+
+    async def run(self, commands: Sequence[Args]) -> list[Any]:
+        packed = _pack(commands)
+
+        async def ended(_: Exception) -> None:  # the session ended itself
+            pass
+
+        replies: list[Any] = await self._retry.call_with_retry(
+            lambda: self._once(packed, len(commands)), ended
+        )
+        return replies
+
+
+def _cluster(redis: Redis) -> Callable[[Sequence[Args]], Awaitable[list[Any]]]:
+    async def run(commands: Sequence[Args]) -> list[Any]:
+        async with redis.pipeline(transaction=False) as pipe:
+            for args in commands:
+                pipe.execute_command(*args)
+            return list(await pipe.execute())
+
+    return run
+
+
+async def reloading(
+    redis: Redis, scripts: Sequence[AsyncScript], once: Callable[[], Awaitable[list[Any]]]
+) -> list[Any]:
+    """``once``, which sends EVALSHA of ``scripts`` straight away; after a
+    NOSCRIPT reply (a restarted Redis) the scripts are loaded and ``once``
+    runs again, so what it sends must be safe to repeat."""
+    try:
+        return await once()
+    except redis_errors.NoScriptError:
+        for script in scripts:
+            script.sha = await redis.script_load(script.script)
+        return await once()
+
+
+class Batcher:
+    """Batches on one client (a single Redis or a Cluster, told once)."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._send = _cluster(redis) if is_cluster(redis) else _Shared(redis).run
+
+    async def run(
+        self, scripts: Sequence[AsyncScript], commands: Callable[[Batch], None]
+    ) -> list[Any]:
+        """One round trip: the raw replies of ``commands``, which may run
+        any of ``scripts`` by their sha (``lua.queue``)."""
+
+        async def once() -> list[Any]:
+            batch = Batch()
+            commands(batch)
+            return await self._send(batch.commands)
+
+        return await reloading(self._redis, scripts, once)
