@@ -1,6 +1,7 @@
 """The capacity benchmark against the real stack (Redis, the binding
 service, two Kamailio edges, sipp), in two tiny steps between three
-pairs of desks: its report has both paths with calls completed. Nothing here looks at a time or a rate."""
+pairs of desks: its report has both paths with calls completed. Nothing
+here looks at a time or a rate."""
 
 from bench.capacity import measure
 from bench.knee import HOTDESK, PATHS, PLAIN, report
