@@ -15,13 +15,16 @@ from typing import Any, TypeAlias
 
 from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from services.binding.dialplan import classify
-from services.binding.scripts import BindingScripts, ScriptCall, run_pipelined
+from services.binding.scripts import BindingScripts, ScriptCall
 from services.kernel import keys
+from services.kernel.batch import Batch, Batcher
 from services.kernel.clock import Clock
 from services.kernel.location import Location, pidf_lo
 from services.kernel.logs import fields
+from services.kernel.lua import queue
 from services.kernel.peers import PeerConfig, route_targets
 from services.kernel.records import stored
 from services.kernel.tenants import TenantCache, TenantConfig, Unavailable
@@ -91,6 +94,7 @@ class RouteLookup:
         clock: Clock,
     ) -> None:
         self._redis = redis
+        self._batches = Batcher(redis)
         self._tenants = tenants
         self._index = index
         self._scripts = scripts
@@ -201,19 +205,29 @@ class RouteLookup:
 
         if caller is not None and callee is not None:
             if caller[0] != callee[0]:
-                both = await run_pipelined(
-                    self._redis, script, [call("c", caller), call("u", callee)]
-                )
-                return _named(both[0][0]), _named(both[1][0])
-            c, u = await script([caller[1], callee[1]], ["cu", keys.prefix(caller[0]), now, flag])
+                c, u = await self._run(script, [call("c", caller), call("u", callee)])
+                return _named(c[0]), _named(u[0])
+            ((c, u),) = await self._run(
+                script, [([caller[1], callee[1]], ["cu", keys.prefix(caller[0]), now, flag])]
+            )
             return _named(c), _named(u)
         if caller is not None:
-            (c,) = await script(*call("c", caller))
+            ((c,),) = await self._run(script, [call("c", caller)])
             return _named(c), {}
         if callee is not None:
-            (u,) = await script(*call("u", callee))
+            ((u,),) = await self._run(script, [call("u", callee)])
             return {}, _named(u)
         return {}, {}
+
+    async def _run(self, script: AsyncScript, calls: Sequence[ScriptCall]) -> list[Any]:
+        """The replies of ``calls`` of ``script``, in one round trip (keys
+        in different slots may go to different nodes of a cluster)."""
+
+        def commands(batch: Batch) -> None:
+            for keys_, args in calls:
+                queue(batch, script, keys_, args)
+
+        return await self._batches.run([script], commands)
 
     # -- answers --------------------------------------------------------------------
 

@@ -7,10 +7,9 @@ from typing import Any
 
 from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 
-from services.kernel.lua import named, pipelined, queue, register, unnamed
+from services.kernel.lua import named, register, unnamed
 
 ScriptCall = tuple[Sequence[str], Sequence[Any]]  # (keys, args)
 
@@ -117,16 +116,3 @@ class BindingScripts:
             expire=script("expire.lua"),
             route=script("route.lua"),
         )
-
-
-async def run_pipelined(
-    redis: Redis, script: AsyncScript, calls: Sequence[ScriptCall]
-) -> list[Any]:
-    """Several calls of one read-only script in one round trip (keys in
-    different slots; see ``kernel.lua.pipelined``)."""
-
-    def commands(pipe: Pipeline) -> None:
-        for keys, args in calls:
-            queue(pipe, script, keys, args)
-
-    return await pipelined(redis, [script], commands)

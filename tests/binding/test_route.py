@@ -196,6 +196,8 @@ async def test_one_round_trip_per_lookup(
     redis: Redis, acme: TenantConfig, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     core = await two_groups(redis, acme, clock)
+    # The first lookup opens the connection lookups share (HELLO, AUTH, ...).
+    await core.route(route("hd3001", "1002"))
     same_group = await traffic(redis, monkeypatch, core.route(route("hd3001", "1002")))
     assert same_group == Traffic(round_trips=1, evalsha=1, other_commands=set())
     cross = pb.RouteRequest(

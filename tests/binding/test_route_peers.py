@@ -190,6 +190,8 @@ async def test_tenants_without_routes_use_the_edges_gateways(
 async def test_one_round_trip_for_a_peers_lookup(
     core: BindingCore, redis: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The first lookup opens the connection lookups share (HELLO, AUTH, ...).
+    await core.route(from_peer("carrier", "+4930111001"))
     by_did = core.route(from_peer("carrier", "+4930111001"))
     assert await traffic(redis, monkeypatch, by_did) == Traffic(1, 1, set())
     refused = core.route(from_peer("psap-a", "+4930111001"))

@@ -1,12 +1,12 @@
 """What a piece of work sends to a real Redis: socket writes (a pipeline
-is one) and the commands Redis itself counted."""
+or a batch is one) and the commands Redis itself counted."""
 
+import asyncio
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 
 import pytest
 from redis.asyncio import Redis
-from redis.asyncio.connection import Connection
 
 
 @dataclass(frozen=True)
@@ -19,18 +19,27 @@ class Traffic:
 async def traffic(
     redis: Redis, monkeypatch: pytest.MonkeyPatch, work: Awaitable[object]
 ) -> Traffic:
-    """What ``work`` sent to Redis."""
+    """What ``work`` sent to Redis. Its writes are counted where every
+    Redis client of the process writes: the connections' stream writers
+    (redis-py's commands and pipelines use ``writelines``, kernel.batch
+    ``write``)."""
     writes = 0
-    send = Connection._send_packed_command
+    write, writelines = asyncio.StreamWriter.write, asyncio.StreamWriter.writelines
 
-    async def counting(self: Connection, command: Iterable[bytes]) -> None:
+    def counted_write(self: asyncio.StreamWriter, data: bytes) -> None:
         nonlocal writes
         writes += 1
-        await send(self, command)
+        write(self, data)
+
+    def counted_writelines(self: asyncio.StreamWriter, data: Iterable[bytes]) -> None:
+        nonlocal writes
+        writes += 1
+        writelines(self, data)
 
     await redis.config_resetstat()
     with monkeypatch.context() as patch:
-        patch.setattr(Connection, "_send_packed_command", counting)
+        patch.setattr(asyncio.StreamWriter, "write", counted_write)
+        patch.setattr(asyncio.StreamWriter, "writelines", counted_writelines)
         await work
     stats = await redis.info("commandstats")
     calls = {name.removeprefix("cmdstat_"): int(s["calls"]) for name, s in stats.items()}
