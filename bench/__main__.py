@@ -32,7 +32,7 @@ from bench.provision import PUSH_BURST, PUSH_RATE, ProvisionResult
 from bench.provision import measure as measure_provision
 from bench.route_lookup import SizeResult, measure
 
-TARGET_PER_CORE = 10_000  # issue 14: per CPU-second of the binding service, 16 connections
+TARGET_PER_CORE = 10_000  # per CPU-second of the binding service, 16 connections
 TARGET_P99_MS = 3.0
 TARGET_BYTES = 500
 
