@@ -5,7 +5,7 @@ At most one Redis round trip: tenants, peers and DIDs come from memory
 (reloaded with the tenants whenever an import bumps the directory version,
 so a brand-new entry routes as unknown for up to a second); route.lua reads
 the caller's device and the callee user in one script call, or two
-pipelined calls when they live in different groups.
+calls in one batch when they live in different groups.
 """
 
 import logging
@@ -93,7 +93,6 @@ class RouteLookup:
         scripts: BindingScripts,
         clock: Clock,
     ) -> None:
-        self._redis = redis
         self._batches = Batcher(redis)
         self._tenants = tenants
         self._index = index
