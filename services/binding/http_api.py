@@ -48,13 +48,59 @@ assert all(
 ), "RouteResponse must stay flat (strings, enums, int32) for route_json"
 
 
+# The two halves the edge's route cache keeps (kamailio.cfg
+# route[HOTDESK_CACHED]): what an answer says of the caller and what it says
+# of the callee, each with what tells whether it still holds.
+CALLER_HALF = (
+    "caller_kind",
+    "caller_tenant",
+    "caller_extension",
+    "caller_display_name",
+    "caller_id",
+    "caller_domain",
+    "emergency_caller_id",
+    "caller_check",
+    "caller_generation",
+    "caller_until",
+)
+CALLEE_HALF = (
+    "callee_kind",
+    "callee_device",
+    "callee_device_domain",
+    "callee_extension",
+    "callee_domain",
+    "feature",
+    "routes",
+    "unavailable_uri",
+    "unavailable_routes",
+    "ring_seconds",
+    "callee_check",
+    "callee_generation",
+    "callee_until",
+)
+
+
+def _half(mapped: dict[str, object], side: str, names: tuple[str, ...]) -> str:
+    """One half as the members of a JSON object, without its braces, so the
+    edge joins a caller's and a callee's half into one answer with "{", ","
+    and "}"; "" when the half cannot be reused."""
+    if not mapped[f"{side}_check"]:
+        return ""
+    half = {name: mapped[name] for name in names}
+    half[f"{side}_version"] = mapped["directory_version"]
+    return json.dumps(half)[1:-1]
+
+
 def route_json(answer: pb.RouteResponse) -> str:
-    return json.dumps(
-        {
-            name: names[getattr(answer, name)] if names else getattr(answer, name)
-            for name, names in _FIELDS
-        }
-    )
+    """The answer in protobuf's JSON mapping, plus ``caller_half`` and
+    ``callee_half`` for the edge's route cache."""
+    mapped: dict[str, object] = {
+        name: names[getattr(answer, name)] if names else getattr(answer, name)
+        for name, names in _FIELDS
+    }
+    mapped["caller_half"] = _half(mapped, "caller", CALLER_HALF)
+    mapped["callee_half"] = _half(mapped, "callee", CALLEE_HALF)
+    return json.dumps(mapped)
 
 
 _CORRELATION = correlation.HTTP_HEADER.lower()

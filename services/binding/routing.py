@@ -167,12 +167,21 @@ class RouteLookup:
             else None
         )
         caller, callee = await self._sides(caller_side, callee_side, emergency)
-        if caller_tenant is not None and caller:
+        response.directory_version = self._tenants.version
+        if caller_tenant is not None and caller_side is not None and caller:
             self._fill_caller(response, caller_tenant, caller)
+            response.caller_check = _check(caller_tenant.group, "dev:" + req.caller_user)
+            response.caller_generation = caller["route_gen"]
+            response.caller_until = _until(caller["expires"])
         if emergency and caller_tenant is not None:
             self._fill_emergency(response, caller_tenant, req.caller_user, caller)
         if callee_tenant is not None and callee:
             self._fill_callee(response, callee_tenant, extension, callee)
+            if response.callee_extension:  # a user: her half can be kept
+                user = f"usr:{callee_tenant.id}:{extension}"
+                response.callee_check = _check(callee_tenant.group, user)
+                response.callee_generation = callee["route_gen"]
+                response.callee_until = _until(callee["expires"])
         if (
             response.callee_kind == pb.CALLEE_KIND_OTHER
             and caller_tenant is not None
@@ -301,6 +310,19 @@ def _location_doc(doc: str) -> Location:
 def _location(doc: str) -> Location | None:
     """A location as the directory (or a session) stored it."""
     return _location_doc(doc) if doc else None
+
+
+def _check(group: str, field: str) -> str:
+    """What the edge's route cache reads to know a half is still good:
+    "<key> <field>" of the group's route generations."""
+    return f"{keys.route_generations(group)} {field}"
+
+
+def _until(expires_ms: str) -> str:
+    """Until when (whole Unix seconds, rounded down: never past the
+    session's end) a half that relied on a session expiring at
+    ``expires_ms`` ("0": none) holds."""
+    return str(int(expires_ms) // 1000)
 
 
 def _named(part: Sequence[Any]) -> _Fields:

@@ -41,6 +41,11 @@ class EdgeAddresses:
     # second node (host:port) commands go to after the first failed.
     redis_cluster: bool = False
     redis_second: str | None = None
+    # Where the route cache's checks read (host:port): the primary, as ACL
+    # user "kamailio" with redis_password, when redis_host:redis_port is a
+    # replica (which may lag behind a login just answered); None: the Redis
+    # above, with its credentials (a primary, or the cluster).
+    route_redis: str | None = None
     # SIP over TCP too, on the UDP listener's address and port.
     tcp: bool = True
     # The internal socket only the provision service's check-sync pushes
@@ -94,6 +99,13 @@ def local_config(a: EdgeAddresses) -> str:
         "HD_PSTN_GW": a.pstn_gw,
         "HD_PUSH_FROM": a.push_from,
     }
+    if a.route_redis:
+        host, port = a.route_redis.rsplit(":", 1)
+        defines["HD_ROUTE_REDIS"] = f"name=route;addr={host};port={port};user=kamailio" + (
+            f";pass={a.redis_password}" if a.redis_password else ""
+        )
+    else:
+        defines["HD_ROUTE_REDIS"] = _redis_spec(a, "route", a.redis_host, a.redis_port)
     if a.redis_second:
         host, port = a.redis_second.rsplit(":", 1)
         defines["HD_SECOND_REDIS"] = _redis_spec(a, "hd2", host, int(port))

@@ -35,6 +35,10 @@ from services.kernel import keys
 ADMIN_USER = "admin-api"
 # Everything but what can read or wipe the whole server, or reconfigure it.
 _COMMANDS = "+@all -@dangerous -@admin"
+# What Kamailio's route cache checks (kamailio.cfg route[HOTDESK_CACHED]):
+# where the binding scripts write it, never a replica that may lag behind a
+# login just answered.
+_ROUTE_CHECKS = (f"%R~{keys.DIR_VERSION}", "%R~hd:{*}:routegen")
 # The primary's users: key patterns (``%R~``: read only), then command
 # rules. Group keys are ``hd:{<group>}:<kind>...``; the directory's are
 # ``hd:{dir}:...``; device credentials ``hd:sip:{<domain>}:<id>``.
@@ -42,7 +46,10 @@ PRIMARY: dict[str, tuple[str, ...]] = {
     "default": ("~*", "&*", "+@all"),  # the administrator (see above)
     "binding": (
         "%R~hd:{dir}:*",
-        *(f"~hd:{{*}}:{kind}" for kind in ("dev:*", "usr:*", "bound", "expiry", "events", "audit")),
+        *(
+            f"~hd:{{*}}:{kind}"
+            for kind in ("dev:*", "usr:*", "bound", "expiry", "events", "audit", "routegen")
+        ),
         "%R~hd:{*}:devices:*",
         "%R~hd:{*}:users:*",
         _COMMANDS,
@@ -117,6 +124,9 @@ PRIMARY: dict[str, tuple[str, ...]] = {
     "directory": ("~hd:*", _COMMANDS),
     # The replica's link to the primary.
     "replica": ("-@all", "+psync", "+replconf", "+ping"),
+    # Kamailio, for its route cache only (it reads the rest from the
+    # replica; ndb_redis with the project's patch: ``AUTH <user> <pass>``).
+    "kamailio": (*_ROUTE_CHECKS, "-@all", "+get", "+hget", "+hmget", "+ping", "+select"),
 }
 # The replica's one user: Kamailio.
 REPLICA: dict[str, tuple[str, ...]] = {
@@ -133,7 +143,10 @@ REPLICA: dict[str, tuple[str, ...]] = {
 # Every node of a Redis Cluster: the primary's users, and Kamailio as its
 # own user (ndb_redis with the project's patch can ``AUTH <user> <pass>``;
 # it reads the masters, since it does not send READONLY to replicas).
-CLUSTER: dict[str, tuple[str, ...]] = {**PRIMARY, "kamailio": REPLICA["default"]}
+CLUSTER: dict[str, tuple[str, ...]] = {
+    **PRIMARY,
+    "kamailio": (*_ROUTE_CHECKS, *REPLICA["default"][:2], "-@all", "+get", *REPLICA["default"][3:]),
+}
 _ROLES = {"primary": PRIMARY, "replica": REPLICA, "cluster": CLUSTER}
 # Password file names: who holds the password.
 _HOLDER = {

@@ -249,6 +249,7 @@ def plan(s: DevStackSettings) -> list[Child]:
             redis_host=s.host,
             redis_port=s.redis_replica_port,
             redis_password=_redis(s).password("kamailio"),
+            route_redis=f"{s.host}:{s.redis_port}",
             binding_url=f"http://{s.host}:{s.binding_http_port}/v1/route",
             emergency_gw=s.emergency_gw,
             pstn_gw=s.pstn_gw,

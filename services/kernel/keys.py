@@ -83,6 +83,14 @@ def expiry(group: str) -> str:
     return f"{prefix(group)}expiry"
 
 
+def route_generations(group: str) -> str:
+    """Hash: "dev:<id>" and "usr:<tenant>:<extension>" -> integer, bumped by
+    the binding scripts whenever that device's or user's session starts or
+    ends; Kamailio's route cache reuses a lookup's half while its field is
+    unchanged (kamailio.cfg route[HOTDESK_CACHED])."""
+    return f"{prefix(group)}routegen"
+
+
 def events(group: str) -> str:
     """Stream of binding changes in the group."""
     return f"{prefix(group)}events"

@@ -297,6 +297,13 @@ class TenantCache:
         self.on_reload: list[Callable[[], Awaitable[None]]] = []
 
     @property
+    def version(self) -> str:
+        """The directory version loaded ("" before the first load): read
+        before the data it names, so data newer than it may be loaded, never
+        older."""
+        return self._version or ""
+
+    @property
     def loaded(self) -> bool:
         """Whether the directory has been read at least once."""
         return self._loaded

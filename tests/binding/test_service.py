@@ -432,4 +432,41 @@ def test_route_json_is_protobufs_json_mapping(answer: pb.RouteResponse) -> None:
     mapped = json_format.MessageToDict(
         answer, always_print_fields_with_no_presence=True, preserving_proto_field_name=True
     )
-    assert json.loads(route_json(answer)) == mapped
+    body = json.loads(route_json(answer))
+    assert body.pop("caller_half") == body.pop("callee_half") == ""  # nothing to check
+    assert body == mapped
+
+
+def test_route_json_halves_join_into_the_answer() -> None:
+    """The edge's cache joins a caller's and a callee's half into what
+    the lookup answered (the fields Kamailio reads), with their checks."""
+    answer = pb.RouteResponse(
+        caller_kind=pb.CALLER_KIND_DEVICE_BOUND,
+        caller_extension="1001",
+        caller_display_name='Ann "A" Ö',
+        caller_check="hd:{acme}:routegen dev:hd3001",
+        caller_generation="7",
+        caller_until="0",
+        callee_kind=pb.CALLEE_KIND_USER_BOUND,
+        callee_device="hd3002",
+        ring_seconds=20,
+        callee_check="hd:{acme}:routegen usr:acme:3002",
+        callee_generation="",
+        callee_until="1800000000",
+        directory_version="12",
+    )
+    body = json.loads(route_json(answer))
+    joined = json.loads("{" + body["caller_half"] + "," + body["callee_half"] + "}")
+    assert joined["caller_version"] == joined["callee_version"] == "12"
+    assert joined["callee_kind"] == "CALLEE_KIND_USER_BOUND"
+    assert joined["ring_seconds"] == 20
+    for name in set(joined) - {"caller_version", "callee_version"}:
+        assert joined[name] == body[name], name
+    assert set(body) - set(joined) == {
+        "caller_half",
+        "callee_half",
+        "directory_version",
+        "emergency_location",
+        "emergency_where",
+        "emergency_location_json",
+    }

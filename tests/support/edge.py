@@ -83,6 +83,11 @@ class Edge:
                 assert time.monotonic() < deadline, f"{name} did not reload the directory"
                 time.sleep(0.1)
         self._wait_replica_synced(deadline)
+        # Kamailio's route cache reuses only answers read at the directory
+        # version it last read (every second).
+        while self.kamailio.gauge("hotdesk_directory_version") < version:
+            assert time.monotonic() < deadline, "Kamailio did not read the directory version"
+            time.sleep(0.1)
         if self._peer_sources() != sources:
             self.kamailio.wait_for_peer_reload(after=reloads)
 

@@ -32,8 +32,9 @@ def free_tcp_port() -> int:
 
 
 def _redis_addresses(redis: RedisServer | LocalRedisCluster) -> dict[str, Any]:
-    """Kamailio on a single Redis is the replica's default user; on a Redis
-    Cluster the ACL user ``kamailio`` of every node, with two seeds."""
+    """Kamailio on a single Redis is the replica's default user (and its
+    primary's user ``kamailio`` for the route cache); on a Redis Cluster the
+    ACL user ``kamailio`` of every node, with two seeds."""
     if isinstance(redis, LocalRedisCluster):
         return {
             "redis_host": redis.host,
@@ -44,7 +45,14 @@ def _redis_addresses(redis: RedisServer | LocalRedisCluster) -> dict[str, Any]:
             "redis_password": redis.password("kamailio"),
         }
     password = redis.password_file("kamailio").read_text().strip() if redis.acl else ""
-    return {"redis_host": "127.0.0.1", "redis_port": redis.port, "redis_password": password}
+    # On a replica, the route cache's checks read its primary.
+    primary = f"127.0.0.1:{redis.primary.port}" if redis.primary else None
+    return {
+        "redis_host": "127.0.0.1",
+        "redis_port": redis.port,
+        "redis_password": password,
+        "route_redis": primary,
+    }
 
 
 class KamailioServer:
@@ -141,6 +149,14 @@ class KamailioServer:
             if len(fields) >= 2 and fields[0].endswith(name):
                 return float(fields[1])
         raise AssertionError(f"{name} not in Kamailio's metrics")
+
+    def gauge(self, name: str) -> float:
+        """One of kamailio.cfg's gauges (``kamailio_<name>``; 0 before it is set)."""
+        for line in self.metrics().splitlines():
+            fields = line.split()
+            if len(fields) >= 2 and fields[0].split("{")[0] == f"kamailio_{name}":
+                return float(fields[1])
+        return 0.0
 
     def wait_for_peer_reload(self, after: float = 0, within: float = 10) -> None:
         """Until Kamailio has reloaded the peers' address list more than

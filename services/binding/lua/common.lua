@@ -17,6 +17,14 @@ end
 
 local function is_expired(session, now) return is_past(session[4], now) end
 
+-- Kamailio's route cache reuses a lookup's caller half while the device's
+-- field here is unchanged, and its callee half while the user's is: every
+-- session that starts or ends bumps both (kamailio.cfg route[HOTDESK_CACHED]).
+local function bump_route_generations(prefix, device, tenant, ext)
+  redis.call('HINCRBY', prefix .. 'routegen', 'dev:' .. device, 1)
+  redis.call('HINCRBY', prefix .. 'routegen', 'usr:' .. tenant .. ':' .. ext, 1)
+end
+
 local function gen_of(prefix, device)
   return tonumber(redis.call('HGET', dev_key(prefix, device), SESSION_GEN) or '0')
 end
@@ -62,6 +70,7 @@ local function end_session(prefix, maxlen, device, session, reason, actor, now, 
   end
   redis.call('SREM', prefix .. 'bound', device)
   redis.call('ZREM', prefix .. 'expiry', device)
+  bump_route_generations(prefix, device, session[1], session[2])
   if not quiet then
     local gen = redis.call('HINCRBY', dk, SESSION_GEN, 1)
     emit(prefix, maxlen, device, session[1] .. '/' .. session[2], '', reason, actor, gen, now)

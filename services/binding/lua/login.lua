@@ -66,6 +66,7 @@ redis.call('HSET', dk, SESSION_TENANT, tenant, SESSION_EXT, ext, SESSION_SINCE, 
            SESSION_EXPIRES, expires)
 redis.call('HSET', uk, USER_DEVICE, device, 'since_ms', now)
 redis.call('SADD', prefix .. 'bound', device)
+bump_route_generations(prefix, device, tenant, ext)
 if expires > 0 then redis.call('ZADD', prefix .. 'expiry', expires, device) end
 emit(prefix, maxlen, device, old_user, tenant .. '/' .. ext, reason, actor, gen, now)
 return reply('logged_in', binding_of(prefix, device, {tenant, ext, now, expires}, gen), ended)
