@@ -180,6 +180,7 @@ class Edges:
         )
         before, ours_before, busy_before = self._cpu(path), self._all_cpu(), machine_busy_seconds()
         lookups_before = self._lookup_totals()
+        hits_before = self._cache_hits(path)
         started = time.monotonic()
         caller_cpu = _run_for_cpu(argv, run_dir, limit + 30)
         wall = time.monotonic() - started
@@ -208,7 +209,14 @@ class Edges:
             others_cores=max(0.0, busy_after - busy_before - ours) / wall,
             lookups_at_kamailio=lookups[0] if path == HOTDESK else (0.0, 0),
             lookups_in_binding=lookups[1] if path == HOTDESK else (0.0, 0),
+            cache_hits=self._cache_hits(path) - hits_before,
         )
+
+    def _cache_hits(self, path: str) -> int:
+        """Calls the hot-desk edge routed from its route cache so far."""
+        if path != HOTDESK:
+            return 0
+        return int(self.kamailio[HOTDESK].counter("hotdesk_route_cache_hits_total"))
 
 
 @contextlib.contextmanager

@@ -171,8 +171,11 @@ def test_short_log_gives_sent_rate_and_setup_from_the_first_authenticated_invite
 
 def test_lookup_table_splits_kamailio_time_into_handler_and_the_rest() -> None:
     looked_up = replace(
-        step(HOTDESK, 200), lookups_at_kamailio=(0.5, 100), lookups_in_binding=(0.2, 100)
+        step(HOTDESK, 200),
+        cache_hits=1900,
+        lookups_at_kamailio=(0.5, 100),
+        lookups_in_binding=(0.2, 100),
     )
     row = lookup_table([looked_up, step(HOTDESK, 400)]).splitlines()[2:]
-    assert row[0].split() == ["200", "100", "5.00", "2.00", "3.00"]
-    assert row[1].split() == ["400", "0", "-", "-", "-"]
+    assert row[0].split() == ["200", "1,900", "100", "5.00", "2.00", "3.00"]
+    assert row[1].split() == ["400", "0", "0", "-", "-", "-"]

@@ -1,10 +1,13 @@
 """Kamailio's lookup: every caller and callee kind, and its one round trip."""
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 from hotdesk.v1 import binding_pb2 as pb
 from redis.asyncio import Redis
 
 from services.binding.core import BindingCore
+from services.kernel import keys
 from services.kernel.tenants import FeatureCodes, TenantConfig
 from tests.binding.conftest import fresh_core, login
 from tests.support import seed
@@ -238,3 +241,65 @@ async def test_lookups_survive_a_script_cache_flush(
     await redis.script_flush()
     r = await core.route(route("hd3001", "1001"))
     assert (r.caller_extension, r.callee_device) == ("1001", "hd3001")
+
+
+async def test_halves_name_what_the_edge_checks_before_reusing_them(
+    core: BindingCore, redis: Redis
+) -> None:
+    """Each half of an answer names its route-generation field and the
+    value read with it; every session change of either side moves that
+    value, in the same script."""
+    await login(core, "hd3001", "1001")
+    await login(core, "hd3002", "1002")
+    first = await core.route(route("hd3001", "1002"))
+    assert first.caller_check == "hd:{acme}:routegen dev:hd3001"
+    assert first.callee_check == "hd:{acme}:routegen usr:acme:1002"
+    assert first.directory_version == await redis.get(keys.DIR_VERSION)
+    assert (first.caller_until, first.callee_until) == ("0", "0")  # no login time limit
+
+    def fields(r: pb.RouteResponse) -> tuple[str, str]:
+        return r.caller_generation, r.callee_generation
+
+    async def stored() -> tuple[str, str]:
+        got = await redis.hmget(keys.route_generations("acme"), "dev:hd3001", "usr:acme:1002")
+        return (got[0] or "", got[1] or "")
+
+    assert fields(first) == await stored()
+    seen = {fields(first)}
+    changes: list[Callable[[], Awaitable[object]]] = [
+        lambda: login(core, "hd3003", "1002"),  # the callee moves
+        lambda: login(core, "hd3003", "1003", takeover=True),  # her desk is taken over
+        lambda: login(core, "hd3002", "1002"),  # she logs in again
+        lambda: core.logout_device("hd3002", reason=pb.CHANGE_REASON_LOGOUT, actor="test"),
+        lambda: login(core, "hd3001", "1003", takeover=True),  # the caller's desk changes hands
+    ]
+    for change in changes:
+        await change()
+        answer = await core.route(route("hd3001", "1002"))
+        assert fields(answer) == await stored()
+        assert fields(answer) not in seen
+        seen.add(fields(answer))
+
+
+async def test_a_half_that_relies_on_an_expiring_session_says_until_when(
+    redis: Redis, clock: FakeClock
+) -> None:
+    t = await seed.tenant(redis, TenantConfig(id="s", domain="s.example", max_login_seconds=60))
+    await seed.user(redis, t, "1001")
+    await seed.user(redis, t, "1002")
+    await seed.device(redis, t, "x1")
+    await seed.device(redis, t, "x2")
+    core = await fresh_core(redis, clock)
+    await login(core, "x1", "1001", tenant="s")
+    await login(core, "x2", "1002", tenant="s")
+    r = await core.route(route("x1", "1002", domain="s.example"))
+    # Whole seconds, rounded down: never past the session's end.
+    assert r.caller_until == r.callee_until == str((clock.now + 60_000) // 1000)
+
+
+@pytest.mark.parametrize("number", ["112", "*45", "5555", "1999"])
+async def test_no_callee_half_without_a_user(core: BindingCore, number: str) -> None:
+    """Emergency calls, feature codes, outside and unknown numbers always ask."""
+    r = await core.route(route("hd3001", number))
+    assert r.callee_check == ""
+    assert r.caller_check == "hd:{acme}:routegen dev:hd3001"
