@@ -170,7 +170,9 @@ class RouteLookup:
         response.directory_version = self._tenants.version
         if caller_tenant is not None and caller_side is not None and caller:
             self._fill_caller(response, caller_tenant, caller)
-            response.caller_check = _check(caller_tenant.group, "dev:" + req.caller_user)
+            response.caller_check = _check(
+                caller_tenant.group, keys.route_generation_of_device(req.caller_user)
+            )
             response.caller_generation = caller["route_gen"]
             response.caller_until = _until(caller["expires"])
         if emergency and caller_tenant is not None:
@@ -178,7 +180,7 @@ class RouteLookup:
         if callee_tenant is not None and callee:
             self._fill_callee(response, callee_tenant, extension, callee)
             if response.callee_extension:  # a user: her half can be kept
-                user = f"usr:{callee_tenant.id}:{extension}"
+                user = keys.route_generation_of_user(callee_tenant.id, extension)
                 response.callee_check = _check(callee_tenant.group, user)
                 response.callee_generation = callee["route_gen"]
                 response.callee_until = _until(callee["expires"])

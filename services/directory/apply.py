@@ -91,6 +91,7 @@ def _user_footprint(
         fields=frozenset(
             {(keys.DIR_NUMBERS, number) for number in dids}
             | ({(keys.DIR_HOTDESK_IDS, hotdesk_id)} if hotdesk_id else set())
+            | {(keys.route_generations(g), keys.route_generation_of_user(t.id, extension))}
         ),
     )
 
@@ -114,7 +115,13 @@ def _device_footprint(t: TenantConfig, device_id: str, mac: str) -> _Footprint:
             }
         ),
         members=frozenset({(keys.tenant_devices(g, t.id), device_id)}),
-        fields=frozenset({(keys.DIR_DEVICES, device_id), (keys.DIR_MACS, mac)}),
+        fields=frozenset(
+            {
+                (keys.DIR_DEVICES, device_id),
+                (keys.DIR_MACS, mac),
+                (keys.route_generations(g), keys.route_generation_of_device(device_id)),
+            }
+        ),
     )
 
 

@@ -91,6 +91,16 @@ def route_generations(group: str) -> str:
     return f"{prefix(group)}routegen"
 
 
+def route_generation_of_device(device_id: str) -> str:
+    """A device's field in ``route_generations`` (the scripts' 'dev:'..device)."""
+    return f"dev:{device_id}"
+
+
+def route_generation_of_user(tenant: str, extension: str) -> str:
+    """A user's field in ``route_generations`` (the scripts' 'usr:'..tenant..':'..ext)."""
+    return f"usr:{tenant}:{extension}"
+
+
 def events(group: str) -> str:
     """Stream of binding changes in the group."""
     return f"{prefix(group)}events"

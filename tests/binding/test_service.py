@@ -211,6 +211,14 @@ async def test_http_route_is_flat_json_with_every_field(
         async with http.get(base, params=forged) as bad:
             assert bad.status == 400
             assert "caller_peer" in (await bad.json())["error"]
+    # The halves the edge's route cache keeps join into the answer's fields.
+    halves = "{" + body.pop("caller_half") + "," + body.pop("callee_half") + "}"
+    assert {k: v for k, v in json.loads(halves).items() if not k.endswith("_version")} == {
+        k: v for k, v in body.items() if k.startswith(("caller_", "callee_", "emergency_caller"))
+    } | {
+        k: body[k]
+        for k in ("feature", "routes", "unavailable_uri", "unavailable_routes", "ring_seconds")
+    }
     assert body == {
         "caller_kind": "CALLER_KIND_DEVICE_IDLE",
         "caller_tenant": "",
@@ -232,6 +240,13 @@ async def test_http_route_is_flat_json_with_every_field(
         "emergency_location": "",
         "emergency_where": "",
         "emergency_location_json": "",
+        "caller_check": "hd:{acme}:routegen dev:hd3001",
+        "caller_generation": "",
+        "caller_until": "0",
+        "callee_check": "hd:{acme}:routegen usr:acme:1002",
+        "callee_generation": "1",
+        "callee_until": "0",
+        "directory_version": "1",  # the seeded directory's
     }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.binding_process import BindingProcess
-from tests.support.demo import DOMAIN, secret
+from tests.support.demo import DOMAIN, NEVER_CACHED, secret
 from tests.support.edge import Edge
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.sipp import Sipp
@@ -42,8 +42,9 @@ def replicas(edge: Edge, tmp_path: Path) -> Iterator[tuple[KamailioServer, list[
 
 
 def lookups_answered(kamailio: KamailioServer, logs: Path, name: str) -> list[int | None]:
-    """An idle desk calls an extension ``CALLS`` times: 403 means the lookup
-    answered (log in first), 503 that it did not."""
+    """An idle desk calls an extension nobody has ``CALLS`` times (never
+    answered from Kamailio's route cache): 403 means the lookup answered
+    (log in first), 503 that it did not."""
     statuses = []
     for n in range(CALLS):
         call = Sipp(
@@ -52,7 +53,7 @@ def lookups_answered(kamailio: KamailioServer, logs: Path, name: str) -> list[in
             logs,
             name=f"{name}-{n}",
             local_port=free_udp_port(),
-            service="1002",
+            service=NEVER_CACHED,
             keys={"user": "hd3003", "domain": DOMAIN, "extra_header": "X-Test: none"},
             auth=("hd3003", secret("hd3003")),
             timeout_s=5,

@@ -3,13 +3,9 @@
 import signal
 import time
 
-from tests.support.demo import DOMAIN
+from tests.support.demo import DOMAIN, NEVER_CACHED
 from tests.support.edge import Edge
 from tests.support.sipp import SCENARIOS
-
-# No user has this extension: the route cache keeps no callee half for it,
-# so a call to it always asks the binding service.
-NEVER_CACHED = "1999"
 
 
 def test_idle_phone_reaches_emergency_with_device_caller_id(fresh_edge: Edge) -> None:
