@@ -18,6 +18,9 @@
 #   EDGE_RUN_DIR              Kamailio's runtime directory (writable)
 #   EDGE_CONFIG               kamailio.cfg
 #   EDGE_KAMAILIO             the binary
+#   EDGE_SHM_MB               Kamailio's shared memory in MB (1024): a call
+#                             holds ~25 KB of it until its transactions have
+#                             waited out their timers (~5 s after the BYE)
 #
 # A cluster node (Kubernetes: overlays/production) also gets, from the pod:
 #   EDGE_DMQ_PEERS            every node's DMQ host:port, this node's too,
@@ -47,6 +50,10 @@ local_dir=${EDGE_LOCAL_DIR:-/etc/kamailio/local}
 run_dir=${EDGE_RUN_DIR:-/run/kamailio}
 config=${EDGE_CONFIG:-/etc/kamailio/hotdesk/kamailio.cfg}
 kamailio=${EDGE_KAMAILIO:-kamailio}
+shm_mb=${EDGE_SHM_MB:-1024}
+case $shm_mb in
+'' | *[!0-9]*) echo "entrypoint: EDGE_SHM_MB must be a number of MB, not '$shm_mb'" >&2; exit 1 ;;
+esac
 local_cfg=$local_dir/kamailio-local.cfg
 
 fail() {
@@ -162,4 +169,4 @@ done
 
 # kamailio.cfg imports kamailio-local.cfg from the working directory.
 cd "$local_dir"
-exec "$kamailio" -DD -E -f "$config" -Y "$run_dir" -m 256 -M 16 -x tlsf "$@"
+exec "$kamailio" -DD -E -f "$config" -Y "$run_dir" -m "$shm_mb" -M 16 -x tlsf "$@"
