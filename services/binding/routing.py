@@ -168,7 +168,7 @@ class RouteLookup:
         )
         caller, callee = await self._sides(caller_side, callee_side, emergency)
         response.directory_version = self._tenants.version
-        if caller_tenant is not None and caller_side is not None and caller:
+        if caller_tenant is not None and caller:
             self._fill_caller(response, caller_tenant, caller)
             response.caller_check = _check(
                 caller_tenant.group, keys.route_generation_of_device(req.caller_user)

@@ -75,11 +75,12 @@ class EdgeAddresses:
     node_address: str | None = None
 
 
-def _redis_spec(a: EdgeAddresses, name: str, host: str, port: int) -> str:
-    """An ndb_redis server spec (``user=``: kamailio/patches)."""
+def _redis_spec(a: EdgeAddresses, name: str, host: str, port: int, user: str | None = None) -> str:
+    """An ndb_redis server spec (``user=``: kamailio/patches), as
+    ``a.redis_user`` unless ``user`` names another."""
     spec = f"name={name};addr={host};port={port}"
-    if a.redis_user:
-        spec += f";user={a.redis_user}"
+    if user or a.redis_user:
+        spec += f";user={user or a.redis_user}"
     if a.redis_password:
         spec += f";pass={a.redis_password}"
     return spec
@@ -101,9 +102,7 @@ def local_config(a: EdgeAddresses) -> str:
     }
     if a.route_redis:
         host, port = a.route_redis.rsplit(":", 1)
-        defines["HD_ROUTE_REDIS"] = f"name=route;addr={host};port={port};user=kamailio" + (
-            f";pass={a.redis_password}" if a.redis_password else ""
-        )
+        defines["HD_ROUTE_REDIS"] = _redis_spec(a, "route", host, int(port), user="kamailio")
     else:
         defines["HD_ROUTE_REDIS"] = _redis_spec(a, "route", a.redis_host, a.redis_port)
     if a.redis_second:

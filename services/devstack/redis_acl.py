@@ -39,6 +39,9 @@ _COMMANDS = "+@all -@dangerous -@admin"
 # where the binding scripts write it, never a replica that may lag behind a
 # login just answered.
 _ROUTE_CHECKS = (f"%R~{keys.DIR_VERSION}", "%R~hd:{*}:routegen")
+# What Kamailio reads besides: device credentials and the peers' address list.
+_EDGE_READS = ("%R~hd:sip:*", "%R~hd:{dir}:peer_sources")
+_EDGE_COMMANDS = ("-@all", "+hget", "+hmget", "+ping", "+select")
 # The primary's users: key patterns (``%R~``: read only), then command
 # rules. Group keys are ``hd:{<group>}:<kind>...``; the directory's are
 # ``hd:{dir}:...``; device credentials ``hd:sip:{<domain>}:<id>``.
@@ -126,26 +129,18 @@ PRIMARY: dict[str, tuple[str, ...]] = {
     "replica": ("-@all", "+psync", "+replconf", "+ping"),
     # Kamailio, for its route cache only (it reads the rest from the
     # replica; ndb_redis with the project's patch: ``AUTH <user> <pass>``).
-    "kamailio": (*_ROUTE_CHECKS, "-@all", "+get", "+hget", "+hmget", "+ping", "+select"),
+    "kamailio": (*_ROUTE_CHECKS, *_EDGE_COMMANDS, "+get"),
 }
 # The replica's one user: Kamailio.
 REPLICA: dict[str, tuple[str, ...]] = {
-    "default": (
-        "%R~hd:sip:*",
-        "%R~hd:{dir}:peer_sources",
-        "-@all",
-        "+hget",
-        "+hmget",
-        "+ping",
-        "+select",
-    ),
+    "default": (*_EDGE_READS, *_EDGE_COMMANDS),
 }
 # Every node of a Redis Cluster: the primary's users, and Kamailio as its
 # own user (ndb_redis with the project's patch can ``AUTH <user> <pass>``;
 # it reads the masters, since it does not send READONLY to replicas).
 CLUSTER: dict[str, tuple[str, ...]] = {
     **PRIMARY,
-    "kamailio": (*_ROUTE_CHECKS, *REPLICA["default"][:2], "-@all", "+get", *REPLICA["default"][3:]),
+    "kamailio": (*_ROUTE_CHECKS, *_EDGE_READS, *_EDGE_COMMANDS, "+get"),
 }
 _ROLES = {"primary": PRIMARY, "replica": REPLICA, "cluster": CLUSTER}
 # Password file names: who holds the password.

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -142,21 +143,25 @@ class KamailioServer:
             text: str = r.read().decode()
             return text
 
-    def counter(self, name: str) -> float:
-        """One of kamailio.cfg's statistics (``hotdesk_..._total``)."""
+    def _sample(self, matches: Callable[[str], bool]) -> float | None:
+        """The value of the first exposed sample whose name ``matches``."""
         for line in self.metrics().splitlines():
             fields = line.split()
-            if len(fields) >= 2 and fields[0].endswith(name):
+            if len(fields) >= 2 and matches(fields[0]):
                 return float(fields[1])
-        raise AssertionError(f"{name} not in Kamailio's metrics")
+        return None
+
+    def counter(self, name: str) -> float:
+        """One of kamailio.cfg's statistics (``hotdesk_..._total``)."""
+        value = self._sample(lambda sample: sample.endswith(name))
+        if value is None:
+            raise AssertionError(f"{name} not in Kamailio's metrics")
+        return value
 
     def gauge(self, name: str) -> float:
         """One of kamailio.cfg's gauges (``kamailio_<name>``; 0 before it is set)."""
-        for line in self.metrics().splitlines():
-            fields = line.split()
-            if len(fields) >= 2 and fields[0].split("{")[0] == f"kamailio_{name}":
-                return float(fields[1])
-        return 0.0
+        value = self._sample(lambda sample: sample.split("{")[0] == f"kamailio_{name}")
+        return 0.0 if value is None else value
 
     def wait_for_peer_reload(self, after: float = 0, within: float = 10) -> None:
         """Until Kamailio has reloaded the peers' address list more than
