@@ -27,6 +27,13 @@ from tests.support.kamailio import free_udp_port
 LOOKUP_FAILED = re.compile(r"binding lookup failed: ([^\"\n]*)")
 # The binding service's side of a failed lookup (services/binding/http_api.py).
 BINDING_FAILURES = ("route_unavailable", "route_failed")
+# Kamailio's own errors: " 3(6649) ERROR: {1 2 ACK <call-id>} dialog
+# [dlg_handlers.c:1498]: dlg_onroute(): failed to ...", counted by level,
+# module, place and the start of the message (numbers and addresses as N).
+KAMAILIO_ERROR = re.compile(
+    r"\) (ERROR|CRITICAL): (?:\{[^}]*\} )?(\S+ \[[^\]]+\]: \S+\(\)[^\n]{0,60})"
+)
+NUMBERS = re.compile(r"(0x[0-9a-f]+|[0-9]+)")
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,7 @@ class Soak:
     samples: list[Sample]
     lookup_failures: Counter[str]  # Kamailio's reason -> how many
     binding_failures: Counter[str]  # the binding service's event and error -> how many
+    kamailio_errors: Counter[str]  # Kamailio's error (KAMAILIO_ERROR) -> how many
 
 
 def _binding_failures(log: str) -> Counter[str]:
@@ -86,6 +94,12 @@ def _binding_failures(log: str) -> Counter[str]:
         if record.get("event") in BINDING_FAILURES:
             found[f"{record['event']}: {str(record.get('error', ''))[:100]}"] += 1
     return found
+
+
+def _kamailio_errors(log: str) -> Counter[str]:
+    return Counter(
+        f"{m.group(1)} {NUMBERS.sub('N', m.group(2))}" for m in KAMAILIO_ERROR.finditer(log)
+    )
 
 
 def soak(seconds: int, rate: int, every: int, desks: int = DESKS) -> Soak:
@@ -136,7 +150,7 @@ def soak(seconds: int, rate: int, every: int, desks: int = DESKS) -> Soak:
             kamailio.stop()
         failures = Counter(m.group(1).strip() for m in LOOKUP_FAILED.finditer(kamailio.log))
         binding = _binding_failures(st.binding.log_file.read_text(errors="replace"))
-    return Soak(samples, failures, binding)
+    return Soak(samples, failures, binding, _kamailio_errors(kamailio.log))
 
 
 _SHOWN = [
@@ -174,6 +188,8 @@ def report(run: Soak) -> str:
         text += f"\n  failed lookups, {reason}: {count:,}"
     for reason, count in run.binding_failures.most_common():
         text += f"\n  the binding service's {reason}: {count:,}"
+    for error, count in run.kamailio_errors.most_common(10):
+        text += f"\n  Kamailio {error}: {count:,}"
     return text
 
 
