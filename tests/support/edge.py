@@ -156,7 +156,9 @@ class Edge:
         password: str | None = None,
         auth_user: str | None = None,
         extra_header: str = "X-Test: none",
+        talk_ms: int = 100,
     ) -> Sipp:
+        """``talk_ms``: from the ACK to the BYE of an answered call."""
         return self.from_phone(
             name,
             device,
@@ -164,6 +166,7 @@ class Edge:
             number,
             keys={"extra_header": extra_header},
             auth=(auth_user, password) if auth_user or password else None,
+            pause_ms=talk_ms,
         )
 
     def dial(
@@ -290,6 +293,7 @@ class Edge:
         media_port: int | None = None,
         local_ip: str = "127.0.0.1",
         via: KamailioServer | None = None,
+        pause_ms: int = 100,
     ) -> Sipp:
         """Desk phone ``device`` of ``domain`` plays ``scenario`` towards
         ``service`` (in ``target_domain`` where the scenario says so),
@@ -310,6 +314,7 @@ class Edge:
             timeout_s=timeout_s,
             media_port=media_port,
             local_ip=local_ip,
+            pause_ms=pause_ms,
         )
 
 

@@ -96,7 +96,10 @@ class Sipp:
         timeout_s: int = 20,
         media_port: int | None = None,
         local_ip: str = "127.0.0.1",
+        pause_ms: int = 100,
     ) -> None:
+        """``pause_ms``: a scenario's ``<pause/>`` without a length (how long
+        call.xml's call lasts before its BYE)."""
         log_dir.mkdir(parents=True, exist_ok=True)
         self.message_file = log_dir / f"{name}.messages.log"
         argv = [
@@ -116,6 +119,8 @@ class Sipp:
             "-timeout",
             f"{timeout_s}s",
             "-timeout_error",
+            "-d",
+            str(pause_ms),
             "-trace_msg",
             "-message_file",
             str(self.message_file),

@@ -1,0 +1,52 @@
+"""Busy-lamp keys in edge tests: a phone watching a user, and the states
+its NOTIFYs report for a call."""
+
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+
+from tests.support.edge import Edge
+from tests.support.sipp import SipMessage, Sipp
+
+DIALOG_INFO = "{urn:ietf:params:xml:ns:dialog-info}"
+
+
+def wait_for(what: Callable[[], bool], within: float = 10) -> None:
+    deadline = time.monotonic() + within
+    while not what():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def call_states(notifies: list[SipMessage], entity: str, call_id: str) -> list[str]:
+    """The states the NOTIFYs report for one call of ``entity``, in order
+    (every body must be well-formed dialog-info XML for ``entity``)."""
+    out = []
+    for notify in notifies:
+        assert notify.header("Content-Type") == "application/dialog-info+xml"
+        root = ET.fromstring(notify.body)
+        assert root.tag == f"{DIALOG_INFO}dialog-info"
+        assert root.get("entity") == entity
+        for dialog in root.iter(f"{DIALOG_INFO}dialog"):
+            if dialog.get("call-id") == call_id:
+                out.append(dialog.findtext(f"{DIALOG_INFO}state") or "")
+    return out
+
+
+def call_id(caller: Sipp) -> str:
+    return caller.messages[0].header("Call-ID") or ""
+
+
+def ended(lamp: Sipp, call: str) -> Callable[[], bool]:
+    def check() -> bool:
+        return any(call in m.body and "terminated" in m.body for m in lamp.received("NOTIFY"))
+
+    return check
+
+
+def watch(edge: Edge, name: str, extension: str, device: str = "hd3003") -> Sipp:
+    """A BLF key of ``device`` on ``extension``, once the first NOTIFY (the
+    state when it subscribed) has arrived."""
+    watcher = edge.from_phone(name, device, "subscribe", extension).start()
+    wait_for(lambda: bool(watcher.received("NOTIFY")))
+    return watcher
