@@ -3,11 +3,18 @@ starts watching during a call is shown it, and a user nobody watched shows
 no call of hers. A module of its own, so that the users here have never
 been watched on this edge's presence server."""
 
+from collections.abc import Callable
+
 from tests.support.demo import DOMAIN
 from tests.support.edge import Edge
 from tests.support.lamps import call_id, call_states, ended, wait_for, watch
+from tests.support.sipp import Sipp
 
 PUBLISHES = "hotdesk_blf_publishes_total"
+
+
+def shows_a_call(lamp: Sipp) -> Callable[[], bool]:
+    return lambda: "confirmed" in lamp.received("NOTIFY")[-1].body
 
 
 def test_a_lamp_that_starts_watching_mid_call_shows_the_call(fresh_edge: Edge) -> None:
@@ -26,7 +33,7 @@ def test_a_lamp_that_starts_watching_mid_call_shows_the_call(fresh_edge: Edge) -
         assert fresh_edge.kamailio.counter(PUBLISHES) == before
         lamps = [watch(fresh_edge, "lamp-1001", "1001"), watch(fresh_edge, "lamp-1002", "1002")]
         for lamp in lamps:
-            wait_for(lambda lamp=lamp: "confirmed" in lamp.received("NOTIFY")[-1].body)
+            wait_for(shows_a_call(lamp))
         assert call.wait() == 0
         assert call.final_status() == 200
         assert phone.wait() == 0
