@@ -38,7 +38,7 @@ from bench.measure import cpu_seconds, group_cpu_seconds, machine_busy_seconds
 from tests.support.kamailio import KamailioServer, free_udp_port
 
 ANSWER_SCENARIO = Path(__file__).with_name("sip") / "answer_at_once.xml"
-LADDER = (50, 100, 200, 400, 700, 1_000, 1_400, 2_000, 2_800, 4_000)
+LADDER = (50, 100, 200, 400, 700, 1_000, 1_400, 2_000, 2_800, 4_000, 5_600)
 RECV_TIMEOUT_MS = 5_000  # a call not answered within this is a failure (timed out)
 SETTLE_WITHIN_S = 30.0  # between steps, until the stack is quiet again (at most this long)
 NOISY_CORES = 0.25  # a failing step while others kept this much of the machine busy runs again

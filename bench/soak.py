@@ -150,7 +150,8 @@ def soak(seconds: int, rate: int, every: int, desks: int = DESKS) -> Soak:
             kamailio.stop()
         failures = Counter(m.group(1).strip() for m in LOOKUP_FAILED.finditer(kamailio.log))
         binding = _binding_failures(st.binding.log_file.read_text(errors="replace"))
-    return Soak(samples, failures, binding, _kamailio_errors(kamailio.log))
+        errors = _kamailio_errors(kamailio.log)
+    return Soak(samples, failures, binding, errors)
 
 
 _SHOWN = [
