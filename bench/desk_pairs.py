@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.edge_calls import LOAD_SCENARIO, Stack, stack
+from bench.edge_calls import LOAD_SCENARIO, SIPP_BUFFERS, Stack, stack
 from tests.support.demo import DOMAIN
 from tests.support.fleet import fleet_directory, fleet_ids, fleet_secret, register_fleet
 from tests.support.kamailio import KamailioServer
@@ -48,6 +48,7 @@ class DeskPairs:
             *("sipp", f"127.0.0.1:{kamailio.sip_port}", "-sf", str(self.scenario)),
             *("-inf", str(self.calls[hotdesk]), "-i", "127.0.0.1", "-key", "domain", DOMAIN),
             "-nostdin",
+            *SIPP_BUFFERS,
             *extra,
         ]
 

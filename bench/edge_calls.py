@@ -131,6 +131,11 @@ def stack(emergency_port: int = 9, directory: str | None = None) -> Iterator[Sta
             redis.kill()
 
 
+# sipp's UDP socket buffers (its default is 64 KB): a load sipp must not be
+# the one dropping datagrams at the rates measured.
+SIPP_BUFFERS = ("-buff_size", str(4 * 1024 * 1024))
+
+
 def answering_phone(
     port: int, *extra: str, scenario: Path = SCENARIOS / "answer.xml"
 ) -> "subprocess.Popen[bytes]":
@@ -144,6 +149,7 @@ def answering_phone(
             "-p",
             str(port),
             "-nostdin",
+            *SIPP_BUFFERS,
             *extra,
         ],
         stdout=subprocess.DEVNULL,
