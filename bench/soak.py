@@ -148,10 +148,10 @@ def soak(seconds: int, rate: int, every: int, desks: int = DESKS) -> Soak:
                 caller.kill()
             phone.kill()
             kamailio.stop()
-        failures = Counter(m.group(1).strip() for m in LOOKUP_FAILED.finditer(kamailio.log))
+        log = kamailio.log
+        failures = Counter(m.group(1).strip() for m in LOOKUP_FAILED.finditer(log))
         binding = _binding_failures(st.binding.log_file.read_text(errors="replace"))
-        errors = _kamailio_errors(kamailio.log)
-    return Soak(samples, failures, binding, errors)
+    return Soak(samples, failures, binding, _kamailio_errors(log))
 
 
 _SHOWN = [

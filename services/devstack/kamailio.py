@@ -79,8 +79,8 @@ def _redis_spec(a: EdgeAddresses, name: str, host: str, port: int, user: str | N
     """An ndb_redis server spec (``user=``: kamailio/patches), as
     ``a.redis_user`` unless ``user`` names another."""
     spec = f"name={name};addr={host};port={port}"
-    if user or a.redis_user:
-        spec += f";user={user or a.redis_user}"
+    if login := user or a.redis_user:
+        spec += f";user={login}"
     if a.redis_password:
         spec += f";pass={a.redis_password}"
     return spec

@@ -32,7 +32,7 @@ from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.redis_server import RedisServer
 from tests.support.service_process import ServiceProcess
 from tests.support.services import CHEAP_ARGON2
-from tests.support.sipp import SipMessage, Sipp, answered
+from tests.support.sipp import PAUSE_MS, SipMessage, Sipp, answered
 
 
 @dataclass
@@ -156,7 +156,7 @@ class Edge:
         password: str | None = None,
         auth_user: str | None = None,
         extra_header: str = "X-Test: none",
-        talk_ms: int = 100,
+        talk_ms: int = PAUSE_MS,
     ) -> Sipp:
         """``talk_ms``: from the ACK to the BYE of an answered call."""
         return self.from_phone(
@@ -293,7 +293,7 @@ class Edge:
         media_port: int | None = None,
         local_ip: str = "127.0.0.1",
         via: KamailioServer | None = None,
-        pause_ms: int = 100,
+        pause_ms: int = PAUSE_MS,
     ) -> Sipp:
         """Desk phone ``device`` of ``domain`` plays ``scenario`` towards
         ``service`` (in ``target_domain`` where the scenario says so),

@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "sip"
+# A scenario's <pause/> without a length: how long call.xml's call lasts.
+PAUSE_MS = 100
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class Sipp:
         timeout_s: int = 20,
         media_port: int | None = None,
         local_ip: str = "127.0.0.1",
-        pause_ms: int = 100,
+        pause_ms: int = PAUSE_MS,
     ) -> None:
         """``pause_ms``: a scenario's ``<pause/>`` without a length (how long
         call.xml's call lasts before its BYE)."""
