@@ -9,7 +9,10 @@ opens the device's interval; the next event of that device (a logout for
 any reason, or a login of someone else: a takeover) closes it at the
 event's time. Closed intervals are kept ``retention_ms`` (by their start)
 in one sorted set read by lex range, newest first; members are
-``<start ms, 16 digits>|<JSON>``.
+``<start ms, 16 digits>|<opening entry id, padded>|<JSON>``. The entry id
+orders two intervals that started in the same millisecond (a takeover
+right after a login) as their logins were written; members written
+before it was added (``<start ms>|<JSON>``) still read.
 """
 
 import asyncio
@@ -44,6 +47,7 @@ class Interval:
     from_ms: int
     to_ms: int
     ended_by: str  # the reason of the event that closed it
+    opened_by: str = "0-0"  # the stream entry id of the login that opened it
 
     @property
     def tenants(self) -> set[str]:
@@ -58,12 +62,20 @@ class Interval:
             "t": self.to_ms,
             "r": self.ended_by,
         }
-        return f"{self.from_ms:016d}|{json.dumps(data, separators=(',', ':'), sort_keys=True)}"
+        ms, seq = self.opened_by.split("-", 1)
+        order = f"{self.from_ms:016d}|{int(ms):016d}-{int(seq):010d}"
+        return f"{order}|{json.dumps(data, separators=(',', ':'), sort_keys=True)}"
 
     @classmethod
     def of_member(cls, member: str) -> "Interval":
-        d = json.loads(member.split("|", 1)[1])
-        return cls(d["u"], d["d"], d["dt"], int(d["f"]), int(d["t"]), d["r"])
+        _, rest = member.split("|", 1)
+        opened_by = "0-0"
+        if not rest.startswith("{"):
+            padded, rest = rest.split("|", 1)
+            ms, seq = padded.split("-", 1)
+            opened_by = f"{int(ms)}-{int(seq)}"
+        d = json.loads(rest)
+        return cls(d["u"], d["d"], d["dt"], int(d["f"]), int(d["t"]), d["r"], opened_by)
 
 
 def start_bound(ms: int) -> str:
@@ -115,18 +127,31 @@ class OccupancyRecorder:
         current = await self._redis.hmget(keys.ADMIN_OCC_OPEN, devices) if devices else []
         opened: dict[str, str | None] = dict(zip(devices, current, strict=True))
         closed: list[Interval] = []
-        for _, e in entries:
+        for entry_id, e in entries:
             device, at = e.get("device", ""), int(e.get("ts_ms", 0) or 0)
             if not device:
                 continue
             if (was := opened.get(device)) is not None:
                 o = json.loads(was)
                 closed.append(
-                    Interval(o["u"], device, o["dt"], int(o["f"]), at, e.get("reason", ""))
+                    Interval(
+                        o["u"],
+                        device,
+                        o["dt"],
+                        int(o["f"]),
+                        at,
+                        e.get("reason", ""),
+                        o.get("id", "0-0"),
+                    )
                 )
                 opened[device] = None
             if e.get("type") == "login" and e.get("new_user"):
-                session = {"u": e["new_user"], "dt": e.get("device_tenant", ""), "f": at}
+                session = {
+                    "u": e["new_user"],
+                    "dt": e.get("device_tenant", ""),
+                    "f": at,
+                    "id": entry_id,
+                }
                 opened[device] = json.dumps(session, separators=(",", ":"))
         async with self._redis.pipeline(transaction=True) as pipe:
             for device, value in opened.items():

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from redis.asyncio import Redis
 
+from services.admin.occupancy import Interval
 from services.admin.occupancy_api import CSV_COLUMNS
 from services.kernel import keys
 from tests.admin.support import occupancy, some_sessions
@@ -28,6 +29,20 @@ async def test_logins_and_logouts_become_closed_intervals(admin: AdminStack) -> 
         assert 0 < i["from_unix_ms"] <= i["to_unix_ms"]
     # The takeover ended Bob's interval when Carol's began.
     assert items[1]["to_unix_ms"] == items[0]["from_unix_ms"]
+
+
+def test_intervals_of_one_millisecond_keep_the_order_of_their_logins() -> None:
+    """A takeover in the millisecond of the login it ends: the report
+    (members read newest first by lex order) still puts the taker first."""
+    bob = Interval("acme/1002", "hd3002", "acme", 5, 5, "takeover", "5-9")
+    carol = Interval("acme/1003", "hd3002", "acme", 5, 7, "logout", "5-10")
+    older = Interval("acme/1001", "hd3001", "acme", 4, 5, "logout", "12-0")
+    members = [bob.member(), carol.member(), older.member()]
+    newest_first = sorted(members, reverse=True)
+    assert [Interval.of_member(m) for m in newest_first] == [carol, bob, older]
+    # A member written before the entry id was part of it still reads.
+    legacy = '0000000000000004|{"d":"hd3001","dt":"acme","f":4,"r":"logout","t":5,"u":"acme/1001"}'
+    assert Interval.of_member(legacy) == Interval("acme/1001", "hd3001", "acme", 4, 5, "logout")
 
 
 async def test_scoped_filtered_and_paged(admin: AdminStack) -> None:
