@@ -1,14 +1,18 @@
 """``kernel.batch``: raw replies in order, error replies raised with the
 shared connection kept in step, scripts reloaded after NOSCRIPT, a killed
-connection ridden out by the retry policy, concurrent batches each given
-their own replies."""
+connection ridden out by the retry policy, a Redis that stops answering
+given up at the socket timeout, concurrent batches each given their own
+replies."""
 
 import asyncio
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from services.kernel.batch import Batch, Batcher
 from services.kernel.lua import queue
@@ -68,6 +72,37 @@ async def test_a_killed_connection_is_reconnected_and_the_batch_resent(
     finally:
         await killer.aclose()
     assert await Batcher(redis).run([], lambda b: b.get("a")) == ["1"]
+
+
+async def test_batches_waiting_on_a_silent_redis_fail_at_the_socket_timeout(
+    redis_server: RedisServer,
+) -> None:
+    """Redis paused far longer than the client's timeout: each attempt ends
+    its connection at the timeout, the one retry does the same, and both
+    batches fail (none waits for the pause to end); once Redis answers
+    again a batch goes through on a new connection."""
+    admin = connect(redis_server.url)
+    client = Redis.from_url(
+        redis_server.url,
+        decode_responses=True,
+        socket_timeout=0.2,
+        retry=Retry(NoBackoff(), retries=1),
+        retry_on_error=[RedisTimeout],
+    )
+    try:
+        await admin.set("a", "1")
+        batcher = Batcher(client)
+        assert await batcher.run([], lambda b: b.get("a")) == ["1"]
+        # Far longer than both attempts' timeouts together (0.4 s).
+        await admin.execute_command("CLIENT", "PAUSE", 3_000, "ALL")
+        stuck = [batcher.run([], lambda b: b.get("a")) for _ in range(2)]
+        outcomes = await asyncio.gather(*stuck, return_exceptions=True)
+        await admin.ping()  # answered once the pause is over
+        assert [type(o) for o in outcomes] == [RedisTimeout, RedisTimeout]
+        assert await batcher.run([], lambda b: b.get("a")) == ["1"]
+    finally:
+        await client.aclose()
+        await admin.aclose()
 
 
 async def test_concurrent_batches_share_a_connection_each_with_its_own_replies(
