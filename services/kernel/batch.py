@@ -20,7 +20,8 @@ the batch runs as a cluster pipeline, which splits it per node.
 The kept connection is made by the pool (authentication, TLS, database as
 configured); its writer and parser are redis-py internals, used as
 ``send_packed_command`` and ``read_response`` use them. Per batch the hot
-path costs one write and one future: the reader takes every complete
+path costs one future, and one write per turn of the event loop for every
+batch sent in it: the reader takes every complete
 reply already buffered without awaiting each (the hiredis reader's
 ``gets``), and one timer per connection, not one per batch, watches the
 oldest batch's deadline (``asyncio.timeout`` per batch cost as much as the
@@ -104,16 +105,41 @@ class _Session:
         self._loop = asyncio.get_running_loop()
         self._timeout = conn.socket_timeout
         self._watch: asyncio.TimerHandle | None = None
+        self._unwritten: list[bytes] = []
         self.reader = self._loop.create_task(self._read())
 
-    def expect(self, count: int) -> asyncio.Future[list[Any]]:
-        """A batch of ``count`` commands about to be written: its replies."""
+    def send(self, packed: bytes, count: int) -> asyncio.Future[list[Any]]:
+        """The replies of a batch of ``count`` commands (``packed``). It is
+        written with every other batch sent in the same turn of the event
+        loop: one write for the requests that arrived together."""
+        if not self.live:
+            ended = self._loop.create_future()
+            ended.set_exception(redis_errors.ConnectionError("Redis connection closed"))
+            return ended
         deadline = None if self._timeout is None else self._loop.time() + self._timeout
         waiting = _Waiting(count, self._loop.create_future(), deadline)
         self.waiting.append(waiting)
         if deadline is not None and self._watch is None:
             self._watch = self._loop.call_at(deadline, self._check_oldest)
+        if not self._unwritten:
+            self._loop.call_soon(self._write)
+        self._unwritten.append(packed)
         return waiting.done
+
+    def _write(self) -> None:
+        unwritten, self._unwritten = self._unwritten, []
+        writer = self.conn._writer
+        if not self.live:
+            return
+        try:
+            if writer is None:  # closed under the session
+                raise OSError("Redis connection closed")
+            # A Redis that stops reading fills the transport's buffer only
+            # until the oldest batch's deadline ends the connection.
+            writer.write(b"".join(unwritten))
+        except OSError as exc:
+            error = redis_errors.ConnectionError(f"Error writing to Redis: {exc}")
+            self._loop.create_task(self.end(error))
 
     def _check_oldest(self) -> None:
         """The oldest batch past its deadline ends the connection (every
@@ -195,21 +221,7 @@ class _Shared:
         session = self._session
         if session is None or not session.live:
             session = await self._open()
-        writer = session.conn._writer
-        if writer is None:  # closed under the session
-            error = redis_errors.ConnectionError("Redis connection closed")
-            await session.end(error)
-            raise error
-        done = session.expect(count)
-        try:
-            writer.write(packed)
-            if writer.transport.get_write_buffer_size():  # Redis not keeping up
-                await writer.drain()
-            replies = await done
-        except OSError as exc:
-            error = redis_errors.ConnectionError(f"Error writing to Redis: {exc}")
-            await session.end(error)
-            raise error from exc
+        replies = await session.send(packed, count)
         for reply in replies:
             if isinstance(reply, redis_errors.ResponseError):
                 raise reply
