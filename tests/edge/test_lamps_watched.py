@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 from tests.support.demo import DOMAIN
 from tests.support.edge import Edge
-from tests.support.lamps import call_id, call_states, ended, wait_for, watch
+from tests.support.lamps import call_id, call_states, ended, watch
 from tests.support.sipp import Sipp
+from tests.support.waiting import wait_for
 
 PUBLISHES = "hotdesk_blf_publishes_total"
 
@@ -28,17 +29,17 @@ def test_a_lamp_that_starts_watching_mid_call_shows_the_call(fresh_edge: Edge) -
     call = fresh_edge.call("alice-calls-bob", "hd3001", "1002", talk_ms=8000).start()
     lamps = []
     try:
-        wait_for(lambda: bool(call.received(200)))
+        wait_for(lambda: bool(call.received(200)), "200 OK at the caller")
         # Ringing and answering published nothing: nobody watched.
         assert fresh_edge.kamailio.counter(PUBLISHES) == before
         lamps = [watch(fresh_edge, "lamp-1001", "1001"), watch(fresh_edge, "lamp-1002", "1002")]
         for lamp in lamps:
-            wait_for(shows_a_call(lamp))
+            wait_for(shows_a_call(lamp), "confirmed call at the lamp")
         assert call.wait() == 0
         assert call.final_status() == 200
         assert phone.wait() == 0
         for lamp in lamps:
-            wait_for(ended(lamp, call_id(call)))
+            wait_for(ended(lamp, call_id(call)), "terminated call at the lamp")
     finally:
         call.stop()
         phone.stop()

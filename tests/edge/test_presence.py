@@ -3,7 +3,8 @@ desk, through the real Kamailio's presence server."""
 
 from tests.support.demo import DOMAIN
 from tests.support.edge import Edge
-from tests.support.lamps import call_id, call_states, ended, wait_for, watch
+from tests.support.lamps import call_id, call_states, ended, watch
+from tests.support.waiting import wait_for
 
 BOB_DID = "+4930123451002"
 
@@ -23,7 +24,7 @@ def test_the_lamp_shows_the_user_wherever_she_sits(fresh_edge: Edge) -> None:
         assert call.final_status() == 200
         assert phone.wait() == 0
         for lamp in (alice_lamp, bob_lamp):
-            wait_for(ended(lamp, call_id(call)))
+            wait_for(ended(lamp, call_id(call)), "terminated call at the lamp")
     finally:
         alice_lamp.stop()
         bob_lamp.stop()
@@ -42,7 +43,7 @@ def test_a_call_from_outside_lights_the_users_lamp(fresh_edge: Edge) -> None:
         assert call.run() == 0
         assert call.final_status() == 200
         assert phone.wait() == 0
-        wait_for(ended(lamp, call_id(call)))
+        wait_for(ended(lamp, call_id(call)), "terminated call at the lamp")
     finally:
         lamp.stop()
     seen = call_states(lamp.received("NOTIFY"), f"sip:1002@{DOMAIN}", call_id(call))
@@ -61,7 +62,7 @@ def test_a_call_out_lights_the_callers_lamp(fresh_edge: Edge) -> None:
         assert call.run() == 0
         assert call.final_status() == 200
         assert gateway.wait() == 0
-        wait_for(ended(lamp, call_id(call)))
+        wait_for(ended(lamp, call_id(call)), "terminated call at the lamp")
     finally:
         lamp.stop()
         gateway.stop()

@@ -20,6 +20,7 @@ from tests.support.phone_files import yealink_values
 from tests.support.provision import YEALINK_T54W_UA, phone_session
 from tests.support.service_process import ServiceProcess
 from tests.support.sipp import Sipp
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +54,6 @@ def provisioning(service: ServiceProcess, device: str) -> pb.DeviceProvisioning:
     stub = provision_pb2_grpc.ProvisionServiceStub(pki.channel(service.grpc_address))
     r = stub.GetDeviceProvisioning(pb.DeviceProvisioningRequest(device_id=device))
     return r.devices[0]
-
-
-def wait_for(check: "object", what: str, within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"no {what} within {within} s"
-        time.sleep(0.05)
 
 
 def test_login_pushes_check_sync_and_the_phone_fetches_the_user(

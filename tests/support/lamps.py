@@ -1,21 +1,14 @@
 """Busy-lamp keys in edge tests: a phone watching a user, and the states
 its NOTIFYs report for a call."""
 
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
 from tests.support.edge import Edge
 from tests.support.sipp import SipMessage, Sipp
+from tests.support.waiting import wait_for
 
 DIALOG_INFO = "{urn:ietf:params:xml:ns:dialog-info}"
-
-
-def wait_for(what: Callable[[], bool], within: float = 10) -> None:
-    deadline = time.monotonic() + within
-    while not what():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def call_states(notifies: list[SipMessage], entity: str, call_id: str) -> list[str]:
@@ -48,5 +41,5 @@ def watch(edge: Edge, name: str, extension: str, device: str = "hd3003") -> Sipp
     """A BLF key of ``device`` on ``extension``, once the first NOTIFY (the
     state when it subscribed) has arrived."""
     watcher = edge.from_phone(name, device, "subscribe", extension).start()
-    wait_for(lambda: bool(watcher.received("NOTIFY")))
+    wait_for(lambda: bool(watcher.received("NOTIFY")), "first NOTIFY at the lamp")
     return watcher
