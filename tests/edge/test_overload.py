@@ -1,0 +1,110 @@
+"""Overload: a node whose shared memory is low refuses new calls with 503
+and Retry-After instead of running out, but still takes registrations,
+emergency calls and the emergency service's callbacks. Shared memory
+counts as low here because the node keeps a reserve larger than all of it
+(``HD_SHM_RESERVE_PERCENT`` 101)."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.edge.test_emergency import CALLBACK_NUMBER, location_of
+from tests.support.demo import DOMAIN, registration
+from tests.support.edge import Edge
+from tests.support.kamailio import KamailioServer, free_udp_port
+from tests.support.sipp import Sipp
+
+
+@pytest.fixture
+def low_memory_node(fresh_edge: Edge, tmp_path: Path) -> Iterator[KamailioServer]:
+    with fresh_edge.running_kamailio(
+        tmp_path / "kamailio", limits={"HD_SHM_RESERVE_PERCENT": 101}
+    ) as node:
+        yield node
+
+
+def test_a_new_call_is_refused_with_retry_after(
+    fresh_edge: Edge, low_memory_node: KamailioServer
+) -> None:
+    node = low_memory_node
+    before = node.counter("hotdesk_overload_refused_total")
+    call = fresh_edge.from_phone(
+        "overloaded-call", "hd3001", "call", "1002", keys={"extra_header": "X-Test: none"}, via=node
+    )
+    call.run()
+    assert call.final_status() == 503
+    # Refused statelessly, each INVITE the phone (re)sent, before the
+    # digest: nothing was asked of the phone.
+    refusals = call.received(503)
+    invites = [m for m in call.messages if m.direction == "sent" and m.method == "INVITE"]
+    assert refusals and all(r.header("Retry-After") == "5" for r in refusals)
+    assert not call.received(407)
+    assert node.counter("hotdesk_overload_refused_total") == before + len(invites)
+    # The name the HotdeskEdgeOverloaded alert reads.
+    assert "\nkamailio_script_hotdesk_overload_refused_total " in node.metrics()
+    assert "overload:" in node.log and "new INVITE refused (503)" in node.log
+    # The same call through a node with memory to spare goes through.
+    assert fresh_edge.kamailio.counter("hotdesk_overload_refused_total") == 0
+
+
+def test_registrations_and_emergency_calls_still_pass(
+    fresh_edge: Edge, low_memory_node: KamailioServer
+) -> None:
+    node = low_memory_node
+    registered = registration(
+        node.sip_port,
+        "hd3002",
+        contact_port=free_udp_port(),
+        log_dir=fresh_edge.logs,
+        name="overloaded-register",
+    )
+    assert registered.run() == 0 and registered.final_status() == 200
+    call = fresh_edge.from_phone(
+        "overloaded-112", "hd3001", "call", "112", keys={"extra_header": "X-Test: none"}, via=node
+    )
+    invite = fresh_edge.arrival("overloaded-112-gw", fresh_edge.emergency_port, call)
+    assert invite.header("P-Asserted-Identity") == f"<sip:{CALLBACK_NUMBER}@{DOMAIN}>"
+    assert location_of(invite)["ROOM"] == "3.14"
+    assert node.counter("hotdesk_overload_refused_total") == 0
+
+
+def test_a_callback_to_a_desk_that_called_112_still_rings(
+    fresh_edge: Edge, low_memory_node: KamailioServer
+) -> None:
+    """The callback number's desk registered at this node, called 112
+    through it; then the peer calls that number back through it."""
+    node, port = low_memory_node, free_udp_port()
+    desk = Sipp("answer", None, fresh_edge.logs, name="overloaded-desk", local_port=port).start()
+    try:
+        registered = registration(
+            node.sip_port, "hd3001", contact_port=port, log_dir=fresh_edge.logs, name="cb-register"
+        )
+        assert registered.run() == 0 and registered.final_status() == 200
+        emergency = fresh_edge.from_phone(
+            "overloaded-cb-112",
+            "hd3001",
+            "call",
+            "112",
+            keys={"extra_header": "X-Test: none"},
+            via=node,
+        )
+        fresh_edge.arrival("overloaded-cb-112-gw", fresh_edge.emergency_port, emergency)
+        callback = Sipp(
+            "peer_call",
+            f"127.0.0.1:{node.sip_port}",
+            fresh_edge.logs,
+            name="overloaded-psap-calls-back",
+            local_port=fresh_edge.peer_port,
+            service=CALLBACK_NUMBER,
+            keys={"domain": DOMAIN, "caller": "+4915112345678", "extra_header": "X-Test: none"},
+        )
+        assert callback.run() == 0
+        assert callback.final_status() == 200
+        assert desk.wait() == 0
+    finally:
+        desk.stop()
+    (invite,) = desk.received("INVITE")
+    assert invite.start_line.startswith("INVITE sip:hd3001@")
+    assert node.counter("hotdesk_emergency_callbacks_total") == 1
+    assert node.counter("hotdesk_overload_refused_total") == 0
