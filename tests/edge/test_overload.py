@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.edge.test_emergency import CALLBACK_NUMBER, location_of
-from tests.support.demo import DOMAIN, registration
+from tests.edge.test_emergency import CALLBACK_NUMBER, called_back, location_of
+from tests.support.demo import DOMAIN
 from tests.support.edge import Edge
 from tests.support.kamailio import KamailioServer, free_udp_port
-from tests.support.sipp import Sipp
 
 
 @pytest.fixture
@@ -52,12 +51,8 @@ def test_registrations_and_emergency_calls_still_pass(
     fresh_edge: Edge, low_memory_node: KamailioServer
 ) -> None:
     node = low_memory_node
-    registered = registration(
-        node.sip_port,
-        "hd3002",
-        contact_port=free_udp_port(),
-        log_dir=fresh_edge.logs,
-        name="overloaded-register",
+    registered = fresh_edge.register(
+        "overloaded-register", "hd3002", contact_port=free_udp_port(), via=node
     )
     assert registered.run() == 0 and registered.final_status() == 200
     call = fresh_edge.from_phone(
@@ -72,15 +67,11 @@ def test_registrations_and_emergency_calls_still_pass(
 def test_a_callback_to_a_desk_that_called_112_still_rings(
     fresh_edge: Edge, low_memory_node: KamailioServer
 ) -> None:
-    """The callback number's desk registered at this node, called 112
-    through it; then the peer calls that number back through it."""
-    node, port = low_memory_node, free_udp_port()
-    desk = Sipp("answer", None, fresh_edge.logs, name="overloaded-desk", local_port=port).start()
+    """The callback number's desk registered at this node and called 112
+    through it; then the emergency service calls back through it."""
+    node = low_memory_node
+    desk = fresh_edge.phone("overloaded-desk", "hd3001", via=node)
     try:
-        registered = registration(
-            node.sip_port, "hd3001", contact_port=port, log_dir=fresh_edge.logs, name="cb-register"
-        )
-        assert registered.run() == 0 and registered.final_status() == 200
         emergency = fresh_edge.from_phone(
             "overloaded-cb-112",
             "hd3001",
@@ -90,21 +81,9 @@ def test_a_callback_to_a_desk_that_called_112_still_rings(
             via=node,
         )
         fresh_edge.arrival("overloaded-cb-112-gw", fresh_edge.emergency_port, emergency)
-        callback = Sipp(
-            "peer_call",
-            f"127.0.0.1:{node.sip_port}",
-            fresh_edge.logs,
-            name="overloaded-psap-calls-back",
-            local_port=fresh_edge.peer_port,
-            service=CALLBACK_NUMBER,
-            keys={"domain": DOMAIN, "caller": "+4915112345678", "extra_header": "X-Test: none"},
-        )
-        assert callback.run() == 0
-        assert callback.final_status() == 200
-        assert desk.wait() == 0
-    finally:
+    except BaseException:
         desk.stop()
-    (invite,) = desk.received("INVITE")
-    assert invite.start_line.startswith("INVITE sip:hd3001@")
+        raise
+    called_back(fresh_edge, desk, "overloaded-psap-calls-back", via=node)
     assert node.counter("hotdesk_emergency_callbacks_total") == 1
     assert node.counter("hotdesk_overload_refused_total") == 0

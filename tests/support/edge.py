@@ -123,10 +123,18 @@ class Edge:
             stub.Logout(pb.LogoutRequest(device_id=d.device_id, actor="test"))
 
     def register(
-        self, name: str, device: str, *, contact_port: int, password: str | None = None
+        self,
+        name: str,
+        device: str,
+        *,
+        contact_port: int,
+        password: str | None = None,
+        via: KamailioServer | None = None,
     ) -> Sipp:
+        """``device`` registers ``contact_port`` at the edge's Kamailio (or
+        ``via`` another)."""
         return registration(
-            self.kamailio.sip_port,
+            (via or self.kamailio).sip_port,
             device,
             contact_port=contact_port,
             log_dir=self.logs,
@@ -134,14 +142,16 @@ class Edge:
             password=password,
         )
 
-    def phone(self, name: str, device: str, scenario: str = "answer") -> Sipp:
-        """A desk phone: its ringing half listens, then it registers there.
-        Returns the ringing half (wait() for the call it answers); with
-        ``scenario`` "ring" it never answers, with "accept" it takes a
-        MESSAGE or NOTIFY."""
+    def phone(
+        self, name: str, device: str, scenario: str = "answer", via: KamailioServer | None = None
+    ) -> Sipp:
+        """A desk phone: its ringing half listens, then it registers there
+        (at ``via`` if given). Returns the ringing half (wait() for the call
+        it answers); with ``scenario`` "ring" it never answers, with
+        "accept" it takes a MESSAGE or NOTIFY."""
         port = free_udp_port()
         ringing = Sipp(scenario, None, self.logs, name=f"{name}-ringing", local_port=port).start()
-        registration = self.register(f"{name}-register", device, contact_port=port)
+        registration = self.register(f"{name}-register", device, contact_port=port, via=via)
         if registration.run() != 0 or registration.final_status() != 200:
             ringing.stop()
             raise AssertionError(f"{device} did not register: {registration.messages}")
@@ -261,12 +271,14 @@ class Edge:
         local_port: int | None = None,
         caller: str = "+4915112345678",
         extra_header: str = "X-Test: none",
+        via: KamailioServer | None = None,
     ) -> Sipp:
         """The demo PSTN gateway (from its own address unless
-        ``local_port``) sends ``scenario`` to ``number``: no credentials."""
+        ``local_port``) sends ``scenario`` to ``number``: no credentials;
+        to the edge's Kamailio, or ``via`` another."""
         return Sipp(
             scenario,
-            self.target,
+            f"127.0.0.1:{via.sip_port}" if via else self.target,
             self.logs,
             name=name,
             local_port=local_port or self.peer_port,
