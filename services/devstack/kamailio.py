@@ -191,13 +191,15 @@ def prepare_run_dir(run_dir: Path, a: EdgeAddresses) -> None:
 SHM_MB = 1024
 
 
-def kamailio_argv(binary: str, run_dir: Path, *, json_logs: bool = False) -> list[str]:
+def kamailio_argv(
+    binary: str, run_dir: Path, *, json_logs: bool = False, shm_mb: int = SHM_MB
+) -> list[str]:
     """Foreground, logging to stderr; run it with ``cwd=run_dir``.
 
-    ``SHM_MB`` of shared memory (TLSF memory manager): a call holds ~25 KB
-    of it until its transactions have waited out their timers (~5 s after
-    the BYE), ~125 MB at 1,000 calls/s: with 256 MB, 1,300 calls/s ran
-    out (tm: "out of mem"), with 512 MB 2,800.
+    ``shm_mb`` of shared memory (``SHM_MB`` unless told; TLSF memory
+    manager): a call holds ~25 KB of it until its transactions have waited
+    out their timers (~5 s after the BYE), ~125 MB at 1,000 calls/s: with
+    256 MB, 1,300 calls/s ran out (tm: "out of mem"), with 512 MB 2,800.
     ``json_logs``: one JSON object per line with the message's Call-ID as
     ``callid`` (Kamailio's json log engine, flags c and M), as in production.
     """
@@ -212,7 +214,7 @@ def kamailio_argv(binary: str, run_dir: Path, *, json_logs: bool = False) -> lis
         "-P",
         str(run_dir / "kamailio.pid"),
         "-m",
-        str(SHM_MB),
+        str(shm_mb),
         "-M",
         "16",
         # TLSF, not the default first-fit allocator, whose search took ~15 %

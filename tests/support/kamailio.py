@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from services.devstack.kamailio import EdgeAddresses, kamailio_argv, prepare_run_dir
+from services.devstack.kamailio import SHM_MB, EdgeAddresses, kamailio_argv, prepare_run_dir
 from services.devstack.redis_cluster import LocalRedisCluster
 from tests.support.pki import credentials
 from tests.support.ports import free_port
@@ -78,13 +78,15 @@ class KamailioServer:
         advertise_host: str | None = None,
         rtpengine: str | None = None,
         json_logs: bool = False,
+        shm_mb: int = SHM_MB,
     ) -> None:
         """``dmq_port``: a cluster node with its DMQ socket there, and the
         other nodes' DMQ sockets on ``dmq_peers`` (all on 127.0.0.1);
         ``advertise_host``: the name its SIP sockets advertise (with their
         port); ``rtpengine``: the media relay's ng socket (udp:127.0.0.1:port)
         for voice-menu calls; ``json_logs``: Kamailio logs JSON lines with
-        each message's Call-ID, as in production."""
+        each message's Call-ID, as in production; ``shm_mb``: its shared
+        memory."""
         binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
         if not Path(binary).exists():
             raise RuntimeError("kamailio is not installed; run `make bootstrap`")
@@ -119,6 +121,7 @@ class KamailioServer:
             media_relay_ip="127.0.0.1" if rtpengine else None,
         )
         self.json_logs = json_logs
+        self.shm_mb = shm_mb
         self.proc: subprocess.Popen[bytes] | None = None
 
     def rpc(self, *command: str) -> str:
@@ -178,7 +181,7 @@ class KamailioServer:
         # Its own process group: stop() ends every Kamailio process, also
         # when the main one hangs in its teardown and has to be killed.
         self.proc = subprocess.Popen(
-            kamailio_argv(self.binary, self.run_dir, json_logs=self.json_logs),
+            kamailio_argv(self.binary, self.run_dir, json_logs=self.json_logs, shm_mb=self.shm_mb),
             cwd=self.run_dir,
             stdout=log,
             stderr=subprocess.STDOUT,
