@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hiredis import pack_command
 from redis import exceptions as redis_errors
 from redis._parsers.hiredis import NOT_ENOUGH_DATA, _AsyncHiredisParser
 from redis.asyncio import Redis
@@ -68,18 +69,9 @@ class Batch:
 
 
 def _pack(commands: Sequence[Args]) -> bytes:
-    """``commands`` in RESP (what ``Connection.pack_commands`` makes of
-    string and integer arguments, in one buffer)."""
-    out: list[bytes] = []
-    append = out.append
-    for args in commands:
-        append(b"*%d\r\n" % len(args))
-        for arg in args:
-            raw = arg.encode() if isinstance(arg, str) else b"%d" % arg
-            append(b"$%d\r\n" % len(raw))
-            append(raw)
-            append(b"\r\n")
-    return b"".join(out)
+    """``commands`` in RESP, in one buffer (hiredis packs each in C)."""
+    # hiredis's stub types the argument as a tuple of one element.
+    return b"".join([pack_command(args) for args in commands])  # type: ignore[arg-type]
 
 
 @dataclass
