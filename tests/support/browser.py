@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -45,7 +46,13 @@ class Browser:
         self.url = url
 
     def wait(self) -> WebDriverWait[webdriver.Chrome]:
-        return WebDriverWait(self.driver, WAIT_SECONDS)
+        """A wait whose condition may find an element the page re-renders
+        (a live update) before it is read: that try counts as not yet."""
+        return WebDriverWait(
+            self.driver,
+            WAIT_SECONDS,
+            ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+        )
 
     def open(self, hash_route: str) -> None:
         self.driver.get(f"{self.url}/{hash_route}")
