@@ -32,6 +32,9 @@ from services.kernel.tenants import TenantCache
 log = logging.getLogger(__name__)
 
 _BATCH = 500
+# The opening entry id of an interval recorded before ids were kept (sorts
+# before any real one).
+_NO_ENTRY = "0-0"
 _RETRY_SECONDS = 1.0
 
 
@@ -47,7 +50,7 @@ class Interval:
     from_ms: int
     to_ms: int
     ended_by: str  # the reason of the event that closed it
-    opened_by: str = "0-0"  # the stream entry id of the login that opened it
+    opened_by: str = _NO_ENTRY  # the stream entry id of the login that opened it
 
     @property
     def tenants(self) -> set[str]:
@@ -69,7 +72,7 @@ class Interval:
     @classmethod
     def of_member(cls, member: str) -> "Interval":
         _, rest = member.split("|", 1)
-        opened_by = "0-0"
+        opened_by = _NO_ENTRY
         if not rest.startswith("{"):
             padded, rest = rest.split("|", 1)
             ms, seq = padded.split("-", 1)
@@ -141,7 +144,7 @@ class OccupancyRecorder:
                         int(o["f"]),
                         at,
                         e.get("reason", ""),
-                        o.get("id", "0-0"),
+                        o.get("id", _NO_ENTRY),
                     )
                 )
                 opened[device] = None

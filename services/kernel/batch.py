@@ -21,11 +21,11 @@ The kept connection is made by the pool (authentication, TLS, database as
 configured); its writer and parser are redis-py internals, used as
 ``send_packed_command`` and ``read_response`` use them. Per batch the hot
 path costs one future, and one write per turn of the event loop for every
-batch sent in it: the reader takes every complete
-reply already buffered without awaiting each (the hiredis reader's
-``gets``), and one timer per connection, not one per batch, watches the
-oldest batch's deadline (``asyncio.timeout`` per batch cost as much as the
-rest of the batch's Python together).
+batch sent in it: the reader takes every complete reply already buffered
+without awaiting each (the hiredis reader's ``gets``), and one timer per
+connection, not one per batch, watches the oldest batch's deadline
+(``asyncio.timeout`` per batch cost as much as the rest of the batch's
+Python together).
 """
 
 import asyncio
@@ -120,9 +120,9 @@ class _Session:
 
     def _write(self) -> None:
         unwritten, self._unwritten = self._unwritten, []
-        writer = self.conn._writer
         if not self.live:
             return
+        writer = self.conn._writer
         try:
             if writer is None:  # closed under the session
                 raise OSError("Redis connection closed")

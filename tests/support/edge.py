@@ -56,7 +56,11 @@ class Edge:
 
     @property
     def target(self) -> str:
-        return f"127.0.0.1:{self.kamailio.sip_port}"
+        return self.sip_target()
+
+    def sip_target(self, via: KamailioServer | None = None) -> str:
+        """Where SIP goes: the edge's Kamailio, or ``via`` another node."""
+        return f"127.0.0.1:{(via or self.kamailio).sip_port}"
 
     def stub(self) -> binding_pb2_grpc.BindingServiceStub:
         return binding_pb2_grpc.BindingServiceStub(pki.channel(self.binding.grpc_address))
@@ -278,7 +282,7 @@ class Edge:
         to the edge's Kamailio, or ``via`` another."""
         return Sipp(
             scenario,
-            f"127.0.0.1:{via.sip_port}" if via else self.target,
+            self.sip_target(via),
             self.logs,
             name=name,
             local_port=local_port or self.peer_port,
@@ -316,7 +320,7 @@ class Edge:
         user = user or device
         return Sipp(
             scenario,
-            f"127.0.0.1:{via.sip_port}" if via else self.target,
+            self.sip_target(via),
             self.logs,
             name=name,
             local_port=free_udp_port(),
