@@ -24,8 +24,12 @@ lint: bootstrap
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# Two pytest-xdist workers: the tests marked xdist_group("beside") on one,
+# everything else in order on the other (tests/conftest.py).
+PYTEST_WORKERS ?= 2
+
 unit: bootstrap
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test: lint unit
 

@@ -5,12 +5,28 @@ default): a port the kernel picked for us (bind to 0) is in the range it
 also gives every outgoing connection, and on a busy machine one of those
 could take it between the check and the server's bind. A port is handed
 out once per test process, and only after binding it worked for each
-transport asked for."""
+transport asked for. Under pytest-xdist each worker takes its own share of
+the range (``PYTEST_XDIST_WORKER``: gw0, gw1, ...), so two workers never
+pick the same port between one's check and its server's bind."""
 
+import os
 import random
 import socket
 
-_RANGE = (10_000, 19_999)
+_FIRST, _LAST = 10_000, 19_999
+
+
+def _worker_range() -> tuple[int, int]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count < 2:
+        return _FIRST, _LAST
+    share = (_LAST - _FIRST + 1) // count
+    first = _FIRST + int(worker[2:]) * share
+    return first, first + share - 1
+
+
+_RANGE = _worker_range()
 _handed_out: set[int] = set()
 
 
