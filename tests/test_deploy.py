@@ -36,6 +36,7 @@ from services.binding.settings import BindingSettings
 from services.cli.settings import CliSettings
 from services.devstack import prometheus_rule, redis_acl
 from services.devstack.kamailio import EdgeAddresses, local_config
+from services.kernel import keys
 from services.menu.settings import MenuSettings
 from services.provision.settings import ProvisionSettings
 from tests.support.ports import free_port
@@ -267,6 +268,11 @@ def _kamailio_defines(built: list[Manifest]) -> dict[str, str]:
     """The #!substdef names and values of the kamailio-local template."""
     local_cfg = _kamailio_configmap(built)["data"]["kamailio-local.cfg"]
     return dict(re.findall(r'#!substdef "!(HD_[A-Z_]+)!(.*)!g"', local_cfg))
+
+
+def _redis_spec(spec: str) -> dict[str, str]:
+    """An ndb_redis server spec (``name=hd;addr=...;port=...``) as a dict."""
+    return dict(kv.split("=", 1) for kv in spec.split(";"))
 
 
 def _tools_example() -> list[Manifest]:
@@ -686,8 +692,9 @@ def _configured_calls(built: list[Manifest]) -> list[tuple[str, str, int, str]]:
     defines = _kamailio_defines(built)
     lookup = urlsplit(defines["HD_BINDING_URL"])
     calls.append(("kamailio", str(lookup.hostname), int(lookup.port or 80), "TCP"))
-    redis = dict(kv.split("=", 1) for kv in defines["HD_REDIS"].split(";"))
-    calls.append(("kamailio", redis["addr"], int(redis["port"]), "TCP"))
+    for name in ("HD_REDIS", "HD_ROUTE_REDIS"):
+        redis = _redis_spec(defines[name])
+        calls.append(("kamailio", redis["addr"], int(redis["port"]), "TCP"))
     menu_host, menu_port = defines["HD_VOICE_MENU"].removeprefix("sip:").split(":")
     calls.append(("kamailio", menu_host, int(menu_port), "UDP"))
     return calls
@@ -890,8 +897,15 @@ def _workload_ports(built: list[Manifest]) -> list[tuple[str, int, str]]:
 
 # Only dev has a replica of one primary (production: Redis Cluster).
 @pytest.mark.parametrize("overlay", ["dev"])
-def test_kamailio_reads_the_replica_and_never_the_primary(built: list[Manifest]) -> None:
-    redis = dict(kv.split("=", 1) for kv in _kamailio_defines(built)["HD_REDIS"].split(";"))
+def test_kamailio_reads_the_replica_and_the_primary_only_for_route_checks(
+    built: list[Manifest],
+) -> None:
+    """Kamailio reads what it needs from the replica; the route cache's
+    checks must not (a replica may lag behind a login just answered), so
+    they go to the primary as ACL user kamailio, which may read the route
+    generations and nothing else."""
+    defines = _kamailio_defines(built)
+    redis = _redis_spec(defines["HD_REDIS"])
     assert (redis["addr"], redis["port"]) == ("redis-replica", "6379")
     destination, target = _service_target(built, redis["addr"], int(redis["port"]))
     assert target == 6379
@@ -899,7 +913,22 @@ def test_kamailio_reads_the_replica_and_never_the_primary(built: list[Manifest])
     assert _selects({"matchLabels": destination.label_dict}, replica_labels)
     primary = _workload_peer(built, "redis")
     assert not _selects({"matchLabels": destination.label_dict}, primary.label_dict)
-    assert not _flow(built, _workload_peer(built, "kamailio"), primary, 6379, "TCP")
+
+    route = _redis_spec(defines["HD_ROUTE_REDIS"])
+    assert (route["addr"], route["port"], route["user"]) == ("redis", "6379", "kamailio")
+    destination, target = _service_target(built, route["addr"], int(route["port"]))
+    assert _selects({"matchLabels": destination.label_dict}, primary.label_dict)
+    assert _flow(built, _workload_peer(built, "kamailio"), primary, target, "TCP")
+    rules = redis_acl.PRIMARY["kamailio"]
+    assert {r for r in rules if "~" in r} == {f"%R~{keys.DIR_VERSION}", "%R~hd:{*}:routegen"}
+    assert {r for r in rules if r[0] in "+-"} == {
+        "-@all",
+        "+get",
+        "+hget",
+        "+hmget",
+        "+ping",
+        "+select",
+    }
 
 
 # Only dev has a replica of one primary (production: Redis Cluster).
@@ -1114,7 +1143,7 @@ def test_no_redis_password_in_any_manifest(built: list[Manifest]) -> None:
     applied = yaml.safe_dump_all([*built, *_tools_example()])
     for word in ("masterauth", "requirepass"):
         assert word not in applied.lower(), word
-    redis = dict(kv.split("=", 1) for kv in _kamailio_defines(built)["HD_REDIS"].split(";"))
+    redis = _redis_spec(_kamailio_defines(built)["HD_REDIS"])
     assert redis["pass"] == "@REDIS_PASSWORD@"
     specs = [_pod(w)["spec"] for w in _of_kind(built, *WORKLOAD_KINDS)]
     for spec in [*specs, _tools_pod()["spec"]]:
@@ -1331,7 +1360,7 @@ def test_kamailio_reaches_the_cluster_nodes(built: list[Manifest]) -> None:
     """What Kamailio's HD_REDIS names selects the cluster's nodes and the
     policies let it through (reading a cluster needs more of kamailio.cfg:
     README, "Kubernetes")."""
-    redis = dict(kv.split("=", 1) for kv in _kamailio_defines(built)["HD_REDIS"].split(";"))
+    redis = _redis_spec(_kamailio_defines(built)["HD_REDIS"])
     destination, target = _service_target(built, redis["addr"], int(redis["port"]))
     node = _workload_peer(built, "redis")
     assert _selects({"matchLabels": destination.label_dict}, node.label_dict)

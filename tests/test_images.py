@@ -135,11 +135,16 @@ def test_kamailio_accepts_the_shipped_configuration(
 
 
 def test_kamailio_answers_sip(
-    images: None, configmap: dict[str, str], replica: RedisServer, tmp_path: Path
+    images: None,
+    configmap: dict[str, str],
+    primary: RedisServer,
+    replica: RedisServer,
+    tmp_path: Path,
 ) -> None:
     """The edge, its addresses moved onto loopback ports and its Redis onto
-    the test's replica, serves its metrics and answers an OPTIONS, with no
-    error logged."""
+    the test's replica (the route cache's checks onto its primary, as ACL
+    user kamailio), serves its metrics and answers an OPTIONS, with no
+    error logged: both logins worked."""
     sip, http, tls = free_sip_port(), free_tcp_port(), free_tcp_port()
     local_cfg = with_defines(
         configmap["kamailio-local.cfg"],
@@ -152,6 +157,9 @@ def test_kamailio_answers_sip(
             "HD_HTTP_LISTEN": f"tcp:127.0.0.1:{http}",
             "HD_ADVERTISE": f"127.0.0.1:{sip}",
             "HD_REDIS": f"name=hd;addr=127.0.0.1;port={replica.port};pass=@REDIS_PASSWORD@",
+            "HD_ROUTE_REDIS": (
+                f"name=route;addr=127.0.0.1;port={primary.port};user=kamailio;pass=@REDIS_PASSWORD@"
+            ),
             "HD_BINDING_URL": f"http://127.0.0.1:{free_port()}/v1/route",
             "HD_EMERGENCY_GW": f"sip:127.0.0.1:{free_udp_port()}",
             "HD_PSTN_GW": f"sip:127.0.0.1:{free_udp_port()}",
