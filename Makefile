@@ -24,12 +24,14 @@ lint: bootstrap
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# Two pytest-xdist workers: the tests marked xdist_group("beside") on one,
-# everything else in order on the other (tests/conftest.py).
+# Two pytest-xdist workers, each running whole test files (a file's module
+# fixtures, e.g. its edge, are set up once). Every test starts its own
+# processes on its own ports (tests/support/ports.py: a share of the range
+# per worker), so files run side by side. PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= 2
 
 unit: bootstrap
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test: lint unit
 

@@ -47,14 +47,3 @@ async def stack(redis: Redis, redis_server: RedisServer) -> AsyncIterator[Stack]
     in-process over the session's Redis, with the demo directory."""
     async with provision_stack(redis_server.url) as s:
         yield s
-
-
-# Under pytest-xdist (``make test`` runs two workers with ``--dist loadgroup``)
-# every test runs on one worker, in file order as without xdist, except the
-# tests marked ``xdist_group("beside")``: they spend minutes waiting on a
-# clock they do not own (an alert's ``for:``), so they run on the other
-# worker at the same time instead of adding their wait to the suite.
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group("main"))

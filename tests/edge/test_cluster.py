@@ -14,6 +14,7 @@ from tests.support.demo import DOMAIN, desk_call, register_desk
 from tests.support.edge import Edge
 from tests.support.kamailio import KamailioServer, free_udp_port
 from tests.support.sipp import Sipp, answered
+from tests.support.waiting import wait_for
 
 CALLBACK_NUMBER = "+4930123450100"
 
@@ -76,6 +77,13 @@ def cluster(edge: Edge, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cl
             node.stop()
 
 
+def through(node: KamailioServer, device: str, registrar: KamailioServer) -> bool:
+    """Whether ``node`` has a contact of ``device`` registered through
+    ``registrar`` (its Path)."""
+    contacts = node.rpc("ul.lookup", "location", f"{device}@{DOMAIN}")
+    return f"127.0.0.1:{registrar.sip_port}" in contacts
+
+
 def started(node: KamailioServer) -> KamailioServer:
     node.start()
     node.wait_for_peer_reload()
@@ -122,6 +130,11 @@ def test_a_dead_nodes_phones_are_reached_once_they_register_at_another(
     cluster.register(a, "hd3002", bob_port)
     a.kill()
     cluster.register(b, "hd3002", bob_port)
+    # B's 200 is no promise that C has heard of it yet (DMQ is asynchronous).
+    wait_for(
+        lambda: through(c, "hd3002", b) and not through(c, "hd3002", a),
+        "registration of hd3002 through B at C",
+    )
     call = cluster.call(c, "alice-via-c-after-a-died", "hd3001", "1002")
     bob = answered(call, edge.gateway("bob-desk-after-a-died", bob_port))
     (invite,) = bob.received("INVITE")

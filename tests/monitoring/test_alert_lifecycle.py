@@ -82,8 +82,6 @@ def wait_for_state(server: PrometheusServer, state: str, within: float) -> float
     return time.time()
 
 
-# Mostly waiting for `for:`: beside the rest of the suite (tests/conftest.py).
-@pytest.mark.xdist_group("beside")
 def test_lookups_failing_fires_when_binding_stops_and_resolves_after_restart(
     monitored: tuple[Edge, PrometheusServer], tmp_path: Path
 ) -> None:
