@@ -77,11 +77,15 @@ def cluster(edge: Edge, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cl
             node.stop()
 
 
-def through(node: KamailioServer, device: str, registrar: KamailioServer) -> bool:
-    """Whether ``node`` has a contact of ``device`` registered through
-    ``registrar`` (its Path)."""
-    contacts = node.rpc("ul.lookup", "location", f"{device}@{DOMAIN}")
-    return f"127.0.0.1:{registrar.sip_port}" in contacts
+def through(
+    node: KamailioServer, device: str, contact_port: int, registrar: KamailioServer
+) -> bool:
+    """Whether ``node`` has the contact of ``device`` at ``contact_port``
+    registered through ``registrar`` (its Path: the registrar's address)."""
+    contacts = node.rpc("ul.lookup", "location", f"{device}@{DOMAIN}").split("Contact: {")
+    address = f"Address: sip:{device}@127.0.0.1:{contact_port}\n"
+    path = f"Path: <sip:127.0.0.1:{registrar.sip_port};"
+    return any(address in contact and path in contact for contact in contacts)
 
 
 def started(node: KamailioServer) -> KamailioServer:
@@ -119,21 +123,27 @@ def test_a_phone_registered_at_one_node_is_called_through_the_others(
 def test_a_dead_nodes_phones_are_reached_once_they_register_at_another(
     fresh_edge: Edge, cluster: Cluster
 ) -> None:
-    """A dies with hd3002 registered through it; the phone registers again
-    (its next refresh, or its DNS SRV fail-over) at B: a call entering at C
-    rings it through B."""
+    """A dies with Bob's desk registered through it; the phone registers
+    again (its next refresh, or its DNS SRV fail-over) at B: a call entering
+    at C rings it through B. (Bob at hd3003: hd3002 keeps a contact through
+    A from the first test.)"""
     edge = fresh_edge
     a, b, c = cluster.all_started()
     edge.login("hd3001", "1001")
-    edge.login("hd3002", "1002")
+    edge.login("hd3003", "1002")
     bob_port = free_udp_port()
-    cluster.register(a, "hd3002", bob_port)
-    a.kill()
-    cluster.register(b, "hd3002", bob_port)
-    # B's 200 is no promise that C has heard of it yet (DMQ is asynchronous).
+    cluster.register(a, "hd3003", bob_port)
+    # A phone registered before its node died: every node had heard of it (A's
+    # 200 is no promise of that: DMQ is asynchronous).
     wait_for(
-        lambda: through(c, "hd3002", b) and not through(c, "hd3002", a),
-        "registration of hd3002 through B at C",
+        lambda: all(through(n, "hd3003", bob_port, a) for n in (b, c)),
+        "registration of hd3003 through A at B and C",
+    )
+    a.kill()
+    cluster.register(b, "hd3003", bob_port)
+    wait_for(
+        lambda: through(c, "hd3003", bob_port, b) and not through(c, "hd3003", bob_port, a),
+        "registration of hd3003 through B at C",
     )
     call = cluster.call(c, "alice-via-c-after-a-died", "hd3001", "1002")
     bob = answered(call, edge.gateway("bob-desk-after-a-died", bob_port))
