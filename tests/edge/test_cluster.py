@@ -3,6 +3,7 @@ share registrations and tables over DMQ, and a phone is always reached
 through the node it registered with (Path). One Redis and one binding
 service behind them (the module's edge)."""
 
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from tests.support.demo import DOMAIN, desk_call, register_desk
 from tests.support.edge import Edge
 from tests.support.kamailio import KamailioServer, free_udp_port
+from tests.support.lamps import call_id, call_states, ended, watch
 from tests.support.sipp import Sipp, answered
 from tests.support.waiting import wait_for
 
@@ -220,3 +222,105 @@ def test_only_nodes_are_trusted_as_nodes(fresh_edge: Edge, cluster: Cluster) -> 
     assert _status(a, _request("INVITE", port, route), port).startswith("SIP/2.0 407")
     port = free_udp_port()
     assert _status(a, _request("KDMQ", port, route), port) == "SIP/2.0 403 Forbidden"
+
+
+def test_a_lamp_at_one_node_shows_a_call_through_another(
+    fresh_edge: Edge, cluster: Cluster
+) -> None:
+    """A lamp on Bob (1002) subscribes at A; Alice calls him through B, where
+    his phone registered. B publishes the call's states for a user watched
+    at another node and sends them there: the lamp at A shows the call
+    confirmed, then terminated."""
+    edge = fresh_edge
+    a, b, _ = cluster.all_started()
+    for node in cluster.nodes:  # hd3002's contacts of the tests before
+        node.rpc("ul.rm", "location", f"hd3002@{DOMAIN}")
+    edge.login("hd3001", "1001")
+    edge.login("hd3002", "1002")
+    bob = f"sip:1002@{DOMAIN}"
+    sent_to_a = a.counter("hotdesk_blf_from_nodes_total")
+    lamp = watch(edge, "lamp-on-1002-at-a", "1002", via=a)
+    phone = edge.phone("bob-desk-at-b", "hd3002", via=b)
+    try:
+        wait_for(
+            lambda: "value: 1" in b.rpc("htable.get", "blfwatch", bob),
+            "lamp on 1002 known at B",
+        )
+        call = edge.call("alice-calls-bob-via-b", "hd3001", "1002", via=b)
+        assert call.run() == 0
+        assert call.final_status() == 200
+        assert phone.wait() == 0
+        wait_for(ended(lamp, call_id(call)), "terminated call at the lamp at A")
+    finally:
+        phone.stop()
+        lamp.stop()
+    states = call_states(lamp.received("NOTIFY"), bob, call_id(call))
+    assert "confirmed" in states, states
+    assert states[-1] == "terminated", states
+    assert a.counter("hotdesk_blf_from_nodes_total") > sent_to_a
+
+
+def _lamp_state(node: KamailioServer, entity: str, call: str, state: str) -> None:
+    """What another node sends ``node`` for one state of a call (KDMQ to
+    peer hdblf, from the nodes' network), answered 200."""
+    body = json.dumps(
+        {
+            "Event-Name": "update",
+            "Event-Package": "dialog",
+            "From": entity,
+            "From-User": entity.removeprefix("sip:").split("@")[0],
+            "From-Realm": DOMAIN,
+            "Direction": "recipient",
+            "State": state,
+            "Expires": 60,
+            "To": f"sip:1001@{DOMAIN}",
+            "To-User": "1001",
+            "Call-ID": call,
+        }
+    )
+    dmq = (node.addresses.dmq_listen or "").removeprefix("udp:")
+    port = free_udp_port()
+    request = (
+        f"KDMQ sip:hdblf@{dmq} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-{call}-{state}\r\n"
+        "Max-Forwards: 70\r\n"
+        f"From: <sip:hdblf@127.0.0.1:{port}>;tag={state}\r\n"
+        f"To: <sip:hdblf@{dmq}>\r\n"
+        f"Call-ID: {call}-{state}@127.0.0.1\r\n"
+        "CSeq: 1 KDMQ\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n{body}"
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", port))
+        sock.settimeout(5)
+        host, dmq_port = dmq.split(":")
+        sock.sendto(request.encode(), (host, int(dmq_port)))
+        assert sock.recv(4096).decode().startswith("SIP/2.0 200 "), call
+
+
+def test_a_lamp_state_that_overtakes_its_calls_end_is_dropped(
+    fresh_edge: Edge, cluster: Cluster
+) -> None:
+    """Another node's "confirmed" for a call arrives after its "terminated"
+    (two messages overtook each other): the lamp shows the call ended, and
+    never lit again by the late state."""
+    edge = fresh_edge
+    a, _, _ = cluster.all_started()
+    bob = f"sip:1002@{DOMAIN}"
+    lamp = watch(edge, "lamp-on-1002-overtaken", "1002", via=a)
+    try:
+        _lamp_state(a, bob, "overtaken", "terminated")
+        _lamp_state(a, bob, "overtaken", "confirmed")
+        # A later call's state: once the lamp shows it, the late one would
+        # have shown before it.
+        _lamp_state(a, bob, "next-call", "confirmed")
+        wait_for(
+            lambda: any("next-call" in m.body for m in lamp.received("NOTIFY")),
+            "the next call at the lamp",
+        )
+    finally:
+        lamp.stop()
+    # (The ended call stays in the next NOTIFYs while its state lives.)
+    states = call_states(lamp.received("NOTIFY"), bob, "overtaken")
+    assert states and set(states) == {"terminated"}, states

@@ -171,6 +171,7 @@ class Edge:
         auth_user: str | None = None,
         extra_header: str = "X-Test: none",
         talk_ms: int = PAUSE_MS,
+        via: KamailioServer | None = None,
     ) -> Sipp:
         """``talk_ms``: from the ACK to the BYE of an answered call."""
         return self.from_phone(
@@ -181,6 +182,7 @@ class Edge:
             keys={"extra_header": extra_header},
             auth=(auth_user, password) if auth_user or password else None,
             pause_ms=talk_ms,
+            via=via,
         )
 
     def dial(

@@ -5,6 +5,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
 from tests.support.edge import Edge
+from tests.support.kamailio import KamailioServer
 from tests.support.sipp import SipMessage, Sipp
 from tests.support.waiting import wait_for
 
@@ -37,9 +38,16 @@ def ended(lamp: Sipp, call: str) -> Callable[[], bool]:
     return check
 
 
-def watch(edge: Edge, name: str, extension: str, device: str = "hd3003") -> Sipp:
-    """A BLF key of ``device`` on ``extension``, once the first NOTIFY (the
-    state when it subscribed) has arrived."""
-    watcher = edge.from_phone(name, device, "subscribe", extension).start()
+def watch(
+    edge: Edge,
+    name: str,
+    extension: str,
+    device: str = "hd3003",
+    via: KamailioServer | None = None,
+) -> Sipp:
+    """A BLF key of ``device`` on ``extension`` (subscribed at the edge's
+    Kamailio, or ``via`` another node), once the first NOTIFY (the state
+    when it subscribed) has arrived."""
+    watcher = edge.from_phone(name, device, "subscribe", extension, via=via).start()
     wait_for(lambda: bool(watcher.received("NOTIFY")), "first NOTIFY at the lamp")
     return watcher
