@@ -47,3 +47,10 @@ async def stack(redis: Redis, redis_server: RedisServer) -> AsyncIterator[Stack]
     in-process over the session's Redis, with the demo directory."""
     async with provision_stack(redis_server.url) as s:
         yield s
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``waits`` first (pytest-xdist hands out whole files in
+    this order): one worker spends their minutes of waiting while the other
+    runs the rest, instead of both finishing with one of them waiting."""
+    items.sort(key=lambda item: item.get_closest_marker("waits") is None)

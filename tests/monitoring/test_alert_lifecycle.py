@@ -82,6 +82,7 @@ def wait_for_state(server: PrometheusServer, state: str, within: float) -> float
     return time.time()
 
 
+@pytest.mark.waits
 def test_lookups_failing_fires_when_binding_stops_and_resolves_after_restart(
     monitored: tuple[Edge, PrometheusServer], tmp_path: Path
 ) -> None:
