@@ -19,8 +19,8 @@ from services.monitoring.panels import Target, committed, resolved
 from tests.support import pki
 from tests.support.dashboards import selectors
 from tests.support.edge import Edge, edge_stack
-from tests.support.kamailio import free_udp_port
 from tests.support.menu_calls import scenario
+from tests.support.ports import free_media_port
 from tests.support.prometheus import PrometheusServer
 from tests.support.provision import (
     YEALINK_T54W_UA,
@@ -94,7 +94,7 @@ def traffic(edge: Edge, provision: ServiceProcess, folder: Path, round_: int) ->
         scenario(steps, folder),
         "*45",
         timeout_s=40,
-        media_port=free_udp_port(),
+        media_port=free_media_port(),
     )
     assert menu_call.run() == 0, menu_call.messages
     assert edge.menu_calls()[-1]["outcome"] == "locked"

@@ -19,8 +19,8 @@ from tests.security.direct import (
     status,
 )
 from tests.support.edge import Edge
-from tests.support.kamailio import free_udp_port
 from tests.support.menu_calls import scenario
+from tests.support.ports import free_media_port
 from tests.support.udp_listener import UdpListener
 
 
@@ -72,7 +72,7 @@ def test_media_waits_for_the_phones_own_rtp_and_never_goes_to_another_address(
             path,
             "*45",
             timeout_s=30,
-            media_port=free_udp_port(),
+            media_port=free_media_port(),
             local_ip="127.0.0.2",
         )
         assert call.run() == 0, call.messages

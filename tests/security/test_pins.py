@@ -16,8 +16,8 @@ from services.kernel import keys
 from services.kernel.redis_conn import connect
 from tests.support import pki
 from tests.support.edge import Edge
-from tests.support.kamailio import free_udp_port
 from tests.support.menu_calls import scenario
+from tests.support.ports import free_media_port
 
 USER_LOCK = 'hotdesk_auth_lockouts_total{scope="user"}'
 
@@ -75,7 +75,7 @@ def test_an_extension_that_matches_no_user_is_never_logged_or_audited(
         scenario(steps, tmp_path, end="hangup"),
         "*45",
         timeout_s=40,
-        media_port=free_udp_port(),
+        media_port=free_media_port(),
     )
     assert call.run() == 0, call.messages
     entries = audit(edge)

@@ -29,6 +29,7 @@ from tests.support.demo import (
 )
 from tests.support.fleet import PUSH_FROM, PUSH_HOST
 from tests.support.kamailio import KamailioServer, free_udp_port
+from tests.support.ports import free_media_port
 from tests.support.redis_server import RedisServer
 from tests.support.service_process import ServiceProcess
 from tests.support.services import CHEAP_ARGON2
@@ -205,7 +206,7 @@ class Edge:
             domain=domain,
             target_domain=domain,
             timeout_s=40,
-            media_port=free_udp_port(),
+            media_port=free_media_port(),
             via=via,
         )
 

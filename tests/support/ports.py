@@ -39,12 +39,22 @@ def bindable(port: int, kind: int = socket.SOCK_STREAM) -> bool:
         return True
 
 
-def free_port(*, tcp: bool = True, udp: bool = False) -> int:
-    """A port free for TCP and/or UDP on 127.0.0.1."""
+def free_port(*, tcp: bool = True, udp: bool = False, span: int = 1) -> int:
+    """A port free for TCP and/or UDP on 127.0.0.1 (with ``span``: the
+    first of that many in a row, all free)."""
     kinds = [k for k, wanted in ((socket.SOCK_STREAM, tcp), (socket.SOCK_DGRAM, udp)) if wanted]
     for _ in range(500):
-        port = random.randint(*_RANGE)
-        if port not in _handed_out and all(bindable(port, k) for k in kinds):
-            _handed_out.add(port)
-            return port
-    raise RuntimeError(f"no free port in {_RANGE}")
+        first = random.randint(_RANGE[0], _RANGE[1] - span + 1)
+        ports = range(first, first + span)
+        if not _handed_out.intersection(ports) and all(
+            bindable(port, k) for port in ports for k in kinds
+        ):
+            _handed_out.update(ports)
+            return first
+    raise RuntimeError(f"no {span} free port(s) in a row in {_RANGE}")
+
+
+def free_media_port() -> int:
+    """sipp's ``-mp``: it binds that port and the next three (RTP and RTCP,
+    audio and video)."""
+    return free_port(tcp=False, udp=True, span=4)
