@@ -19,6 +19,20 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
 
 
+class _Cluster(RedisCluster):  # type: ignore[misc]  # redis.asyncio.RedisCluster is untyped here
+    """A Redis Cluster client that routes EVALSHA_RO and EVAL_RO by the keys
+    their ``numkeys`` names, as redis-py does for EVALSHA and EVAL. It asks
+    a node ``COMMAND GETKEYS`` first for any other command whose keys move
+    (a round trip before every read-only script: every device file)."""
+
+    async def _determine_slot(self, command: str, *args: Any) -> int:
+        name = command.upper()
+        if name in ("EVALSHA_RO", "EVAL_RO"):
+            command = name.removesuffix("_RO")
+        slot: int = await super()._determine_slot(command, *args)
+        return slot
+
+
 def connect(
     url: str,
     *,
@@ -44,7 +58,7 @@ def connect(
         retry=retry,
     )
     if cluster:
-        client = RedisCluster.from_url(url, **extra, **common)
+        client = _Cluster.from_url(url, **extra, **common)
         return cast(Redis, client)
     return Redis.from_url(
         url,

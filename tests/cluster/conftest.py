@@ -5,15 +5,16 @@ from pathlib import Path
 import pytest
 
 from services.devstack.redis_cluster import LocalRedisCluster
-from tests.support.ports import bindable
+from tests.support.ports import bindable, worker_share
 
 
 def free_node_ports(n: int) -> tuple[int, ...]:
     """Ports whose cluster bus port (+10000) is free too; Redis refuses
     ports above 55535 for that reason."""
     found: list[int] = []
+    first, last = worker_share(20000, 29999)
     for _ in range(1000):
-        port = random.randrange(20000, 30000)
+        port = random.randint(first, last)
         if port not in found and bindable(port) and bindable(port + 10000):
             found.append(port)
             if len(found) == n:

@@ -36,6 +36,7 @@ from services.kernel import keys
 from services.kernel.lifecycle import cancel_and_wait
 from services.kernel.redis_conn import connect
 from services.kernel.tenants import TenantCache
+from services.provision.devices import DeviceDirectory
 from services.provision.service import start_provision_service
 from tests.directory.support import CHEAP, PINS, CountingHasher
 from tests.support.demo import DIRECTORY, secret
@@ -377,5 +378,34 @@ async def _import(cluster: LocalRedisCluster, document: dict[str, Any], folder: 
     try:
         importer = DirectoryImporter(redis, CHEAP, box=sealing_box(), digester=pin_digester())
         await importer.apply(load_directory(path))
+    finally:
+        await redis.aclose()
+
+
+def key_lookups(cluster: LocalRedisCluster) -> int:
+    """``COMMAND GETKEYS`` calls so far, over every node."""
+    total = 0
+    for port in cluster.running():
+        with cluster.admin(port) as node:
+            stats = node.info("commandstats").get("cmdstat_command|getkeys", {})
+            total += int(stats.get("calls", 0))
+    return total
+
+
+async def test_a_device_read_goes_straight_to_its_node(redis_cluster: LocalRedisCluster) -> None:
+    """The provision service's device read (a read-only script, EVALSHA_RO:
+    every device file) is routed by its keys; no node is first asked which
+    keys it names (COMMAND GETKEYS, a round trip each time)."""
+    await import_demo(redis_cluster)
+    redis = as_user(redis_cluster, "provision")
+    try:
+        tenants = TenantCache(redis)
+        await tenants.refresh()
+        devices = DeviceDirectory(redis, tenants, sealing_box())
+        before = key_lookups(redis_cluster)
+        for device in DEVICES * 3:
+            record = await devices.read(device, int(time.time() * 1000))
+            assert record is not None and record.id == device
+        assert key_lookups(redis_cluster) == before
     finally:
         await redis.aclose()

@@ -16,17 +16,19 @@ import socket
 _FIRST, _LAST = 10_000, 19_999
 
 
-def _worker_range() -> tuple[int, int]:
+def worker_share(first: int, last: int) -> tuple[int, int]:
+    """This pytest-xdist worker's share of the ports ``first``..``last``
+    (all of them without xdist)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if not worker.startswith("gw") or count < 2:
-        return _FIRST, _LAST
-    share = (_LAST - _FIRST + 1) // count
-    first = _FIRST + int(worker[2:]) * share
-    return first, first + share - 1
+        return first, last
+    share = (last - first + 1) // count
+    start = first + int(worker[2:]) * share
+    return start, start + share - 1
 
 
-_RANGE = _worker_range()
+_RANGE = worker_share(_FIRST, _LAST)
 _handed_out: set[int] = set()
 
 
