@@ -352,6 +352,14 @@ def test_an_emergency_call_goes_out_without_redis(fresh_edge: Edge) -> None:
         other = edge.call("other-call-without-redis", "hd3003", "1002")
         other.run()
         assert other.final_status() == 503
+        # A desk whose HA1 the edge does not keep cannot be checked: 503 and
+        # try again later, never refused (nor counted as a failed digest).
+        edge.kamailio.rpc("htable.delete", "emer", f"ha1:hd3002@{DOMAIN}")
+        unavailable = edge.kamailio.counter("hotdesk_auth_unavailable_total")
+        newcomer = edge.register("hd3002-during-outage", "hd3002", contact_port=free_udp_port())
+        newcomer.run()
+        assert newcomer.final_status() == 503
+        assert edge.kamailio.counter("hotdesk_auth_unavailable_total") == unavailable + 1
     finally:
         edge.redis.start()
         edge.replica.start()
