@@ -392,20 +392,77 @@ def key_lookups(cluster: LocalRedisCluster) -> int:
     return total
 
 
-async def test_a_device_read_goes_straight_to_its_node(redis_cluster: LocalRedisCluster) -> None:
-    """The provision service's device read (a read-only script, EVALSHA_RO:
-    every device file) is routed by its keys; no node is first asked which
-    keys it names (COMMAND GETKEYS, a round trip each time)."""
+@pytest.fixture
+async def device_reads(
+    redis_cluster: LocalRedisCluster,
+) -> AsyncIterator[tuple[Redis, DeviceDirectory]]:
+    """The provision service's device reads, as its Redis user."""
     await import_demo(redis_cluster)
     redis = as_user(redis_cluster, "provision")
-    try:
-        tenants = TenantCache(redis)
-        await tenants.refresh()
-        devices = DeviceDirectory(redis, tenants, sealing_box())
-        before = key_lookups(redis_cluster)
-        for device in DEVICES * 3:
-            record = await devices.read(device, int(time.time() * 1000))
-            assert record is not None and record.id == device
-        assert key_lookups(redis_cluster) == before
-    finally:
-        await redis.aclose()
+    tenants = TenantCache(redis)
+    await tenants.refresh()
+    yield redis, DeviceDirectory(redis, tenants, sealing_box())
+    await redis.aclose()
+
+
+def counting_pipelines(redis: Redis) -> list[int]:
+    """How many cluster pipelines ``redis`` opens from now on (one count
+    per pipeline, in a list)."""
+    opened: list[int] = []
+    pipeline = redis.pipeline
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        opened.append(1)
+        return pipeline(*args, **kwargs)
+
+    redis.pipeline = counted
+    return opened
+
+
+async def test_a_device_read_goes_straight_to_its_node(
+    redis_cluster: LocalRedisCluster, device_reads: tuple[Redis, DeviceDirectory]
+) -> None:
+    """The provision service's device read (one batch of a read-only script,
+    EVALSHA_RO, and the secrets' HMGET: every device file) goes on a kept
+    connection to the master of its keys: no cluster pipeline, and no node
+    is first asked which keys the script names (COMMAND GETKEYS, a round
+    trip each time)."""
+    redis, devices = device_reads
+    before = key_lookups(redis_cluster)
+    pipelines = counting_pipelines(redis)
+    for device in DEVICES * 3:
+        record = await devices.read(device, int(time.time() * 1000))
+        assert record is not None and record.id == device
+    assert key_lookups(redis_cluster) == before
+    assert pipelines == []
+
+
+async def test_device_reads_go_on_once_a_replica_took_over_from_their_master(
+    redis_cluster: LocalRedisCluster, device_reads: tuple[Redis, DeviceDirectory]
+) -> None:
+    """The master of hd3001's device read dies under the kept connection:
+    reads fail until a replica has taken over (the cluster pipeline learns
+    the new master), then go on, and on a kept connection again once the
+    dead node has rested."""
+    redis, devices = device_reads
+    assert await devices.read("hd3001", int(time.time() * 1000)) is not None
+    master = redis_cluster.master_of(keys.device(GROUP, "hd3001"))
+    redis_cluster.kill(master)
+    deadline = time.monotonic() + 60
+    while True:
+        assert time.monotonic() < deadline, "device reads did not work again after the fail-over"
+        try:
+            record = await devices.read("hd3001", int(time.time() * 1000))
+            break
+        except RedisError:  # no master for the slot yet
+            await asyncio.sleep(0.05)
+    assert record is not None and record.id == "hd3001"
+    assert redis_cluster.master_of(keys.device(GROUP, "hd3001")) != master
+    await asyncio.sleep(1.5)  # the dead node's rest (kernel.batch)
+    pipelines = counting_pipelines(redis)
+    for device in DEVICES * 2:
+        again = await devices.read(device, int(time.time() * 1000))
+        assert again is not None and again.id == device
+    assert pipelines == []
+    redis_cluster.start_node(master)
+    redis_cluster.wait_ok()
