@@ -202,11 +202,13 @@ def _request(method: str, local_port: int, route: str) -> bytes:
     ).encode()
 
 
-def _status(node: KamailioServer, data: bytes, port: int) -> str:
+def _status(to_port: int, data: bytes, port: int) -> str:
+    """The status line of what 127.0.0.1:``to_port`` answers ``data`` sent
+    from ``port``."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", port))
         sock.settimeout(5)
-        sock.sendto(data, ("127.0.0.1", node.sip_port))
+        sock.sendto(data, ("127.0.0.1", to_port))
         return sock.recv(4096).decode().split("\r\n", 1)[0]
 
 
@@ -219,9 +221,9 @@ def test_only_nodes_are_trusted_as_nodes(fresh_edge: Edge, cluster: Cluster) -> 
         started(a)
     route = f"<sip:127.0.0.1:{a.sip_port};lr;hdnode>"
     port = free_udp_port()
-    assert _status(a, _request("INVITE", port, route), port).startswith("SIP/2.0 407")
+    assert _status(a.sip_port, _request("INVITE", port, route), port).startswith("SIP/2.0 407")
     port = free_udp_port()
-    assert _status(a, _request("KDMQ", port, route), port) == "SIP/2.0 403 Forbidden"
+    assert _status(a.sip_port, _request("KDMQ", port, route), port) == "SIP/2.0 403 Forbidden"
 
 
 def test_a_lamp_at_one_node_shows_a_call_through_another(
@@ -291,12 +293,8 @@ def _lamp_state(node: KamailioServer, entity: str, call: str, state: str) -> Non
         "Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n{body}"
     )
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", port))
-        sock.settimeout(5)
-        host, dmq_port = dmq.split(":")
-        sock.sendto(request.encode(), (host, int(dmq_port)))
-        assert sock.recv(4096).decode().startswith("SIP/2.0 200 "), call
+    dmq_port = int(dmq.rsplit(":", 1)[1])
+    assert _status(dmq_port, request.encode(), port).startswith("SIP/2.0 200 "), call
 
 
 def test_a_lamp_state_that_overtakes_its_calls_end_is_dropped(
