@@ -96,7 +96,7 @@ class _Waiting:
     replies: list[Any] = field(default_factory=list)
 
 
-class _Pool(Protocol):
+class ConnectionSource(Protocol):
     """Where a session takes its connection from and gives it back."""
 
     async def get_connection(self) -> Connection: ...
@@ -108,7 +108,7 @@ class _Session:
     """One connection taken from the pool until it breaks: the batches
     written on it, and the reader that hands them their replies."""
 
-    def __init__(self, pool: _Pool, conn: Connection) -> None:
+    def __init__(self, pool: ConnectionSource, conn: Connection) -> None:
         self.conn = conn
         self.live = True
         self.waiting: deque[_Waiting] = deque()
@@ -210,7 +210,7 @@ class _Shared:
     """Batches on one connection of ``pool`` at a time; a batch that fails
     with a connection error or a timeout is sent again as ``retry`` says."""
 
-    def __init__(self, pool: _Pool, retry: Retry) -> None:
+    def __init__(self, pool: ConnectionSource, retry: Retry) -> None:
         self._pool = pool
         self._retry = retry
         self._session: _Session | None = None
@@ -375,14 +375,16 @@ async def reloading(
 
 
 class Batcher:
-    """Batches on one client (a single Redis or a Cluster, told once)."""
+    """Batches on one client (a single Redis or a Cluster, told once); on a
+    single Redis, on a connection of ``connections`` (default: the
+    client's pool)."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, connections: ConnectionSource | None = None) -> None:
         self._redis = redis
         self._send = (
             _ByNode(cast(RedisCluster, redis)).run
             if is_cluster(redis)
-            else _Shared(redis.connection_pool, redis.get_retry()).run
+            else _Shared(connections or redis.connection_pool, redis.get_retry()).run
         )
 
     async def run(

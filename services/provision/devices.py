@@ -10,12 +10,22 @@ verified: ``files``.) ``_SECRET_FIELDS`` and ``_secrets`` are the
 one place this service reads a device's SIP secrets: the current one (its
 file password and what its file carries) and a replaced one still in its
 grace window (a file password too: the phone fetches the file that tells it
-the new secret with the old one)."""
+the new secret with the old one).
+
+With a ``Tracking`` (a single Redis), what a fetch read is kept, and the
+next fetch of the device is answered from memory after the tracking
+barrier (``kernel.tracking``): no read at all while nothing it was made of
+changed. The failure counters are kept per key, and used only while under
+their limit. The user's name, caller ID and profile, which the script finds
+on its own, are read once more outside it when a file is kept, so that
+Redis tracks their keys too; the directory's version is read with the rest,
+so that an import drops everything. A kept file serves until its session
+ends or its replaced secret's grace window does."""
 
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -29,8 +39,11 @@ from services.kernel.lookup import DirectoryLookup
 from services.kernel.lua import named, queue, register, unnamed
 from services.kernel.secretbox import SealError, SecretBox, sip_secret_context
 from services.kernel.tenants import TenantCache, TenantConfig
+from services.kernel.tracking import TrackedCache, Tracking
+from services.provision import metrics
 from services.provision.failures import DigestFailures, Limited
 from services.provision.phone import LoggedInUser
+from services.provision.profiles import model_field
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +59,7 @@ _DEVICE_REPLY = (
     "name",
     "caller_id",
     "profile",
+    "session_expires_ms",
     "fetched_generation",
 )
 
@@ -82,15 +96,20 @@ def _open(opener: Opener, sealed: str | None, domain: str, device_id: str) -> st
         return ""
 
 
+def _previous_until(values: Sequence[str | None], now_s: float) -> int:
+    """When the replaced secret's grace window ends (Unix seconds), from the
+    credentials hash's ``_SECRET_FIELDS``; 0 if it has none or it ended."""
+    until = values[2]
+    return int(until) if until and until.isdigit() and int(until) > now_s else 0
+
+
 def _secrets(
     opener: Opener, values: Sequence[str | None], domain: str, device_id: str, now_s: float
 ) -> tuple[str, str]:
     """The device's SIP secret and a replaced one still valid at ``now_s``
     (each "" if there is none, or its sealed copy does not open: logged),
     from the credentials hash's ``_SECRET_FIELDS``."""
-    sealed, previous, until = values
-    if not until or not until.isdigit() or int(until) <= now_s:
-        previous = None
+    sealed, previous = values[0], values[1] if _previous_until(values, now_s) else None
     return _open(opener, sealed, domain, device_id), _open(opener, previous, domain, device_id)
 
 
@@ -105,13 +124,33 @@ class DeviceFile:
     device: DeviceRecord | None
     profile: str  # the user's stored profile JSON for the model; "" for none (yet)
     fetched_generation: int  # -1: never fetched
+    # When what was read stops holding by time alone (the session ends, the
+    # replaced secret's grace window does), Unix ms; 0: never.
+    until_ms: int = 0
+
+    def holds(self, now_ms: int) -> bool:
+        return not self.until_ms or now_ms < self.until_ms
 
 
 class DeviceDirectory:
     def __init__(
-        self, redis: Redis, tenants: TenantCache, box: SecretBox, remembered: int = 100_000
+        self,
+        redis: Redis,
+        tenants: TenantCache,
+        box: SecretBox,
+        remembered: int = 100_000,
+        tracking: Tracking | None = None,
+        kept: int = 0,
     ) -> None:
-        self._batcher = Batcher(redis)
+        """``kept``: device files kept with ``tracking`` (0: none)."""
+        self._tracking = tracking if kept > 0 else None
+        self._batcher = Batcher(redis) if self._tracking is None else self._tracking.batcher
+        self._files: TrackedCache[DeviceFile] | None = None
+        self._counts: TrackedCache[int] | None = None
+        if self._tracking is not None:
+            self._files = self._tracking.cache(kept)
+            # A MAC's counter and its address's: twice as many.
+            self._counts = self._tracking.cache(2 * kept)
         self._tenants = tenants
         # Sealed secrets already opened, by sealed text and context (a secret
         # rotated is sealed anew, so it is opened anew; what does not open is
@@ -136,11 +175,23 @@ class DeviceDirectory:
         """The failure limit a file request is over, if any, and what the
         file of the claimed ``device_id`` is made of (None: no id claimed).
 
-        One round trip: the failure counters, the device's tenant in the
-        directory and, at the tenant this process last saw the device in,
-        its secrets and file (``for_file``'s reads). A second one only when
-        the directory names another tenant (a device first seen since
-        start, or moved). An unknown id costs one, as a known one does."""
+        What was kept, when it all still holds after the tracking barrier.
+        Otherwise one round trip: the failure counters, the device's tenant
+        in the directory and, at the tenant this process last saw the device
+        in, its secrets and file (``for_file``'s reads). A second one only
+        when the directory names another tenant (a device first seen since
+        start, or moved), or to keep the file. An unknown id costs one, as a
+        known one does."""
+        if device_id is not None and self._tracking is not None:
+            if await self._tracking.fresh():
+                kept = self._kept(failures, mac, address, device_id, now_ms)
+                if kept is not None:
+                    metrics.DEVICE_CACHE_HIT.inc()
+                    return None, kept
+                metrics.DEVICE_CACHE_MISS.inc()
+            else:
+                metrics.DEVICE_CACHE_OFF.inc()
+        token = self._tracking.token() if self._tracking is not None else 0
         guess = self._guess(device_id)
         counters = 0
 
@@ -150,17 +201,73 @@ class DeviceDirectory:
             if device_id is not None:
                 pipe.hget(keys.DIR_DEVICES, device_id)
                 self._queue_file(pipe, guess, device_id, now_ms)
+                if self._files is not None:
+                    pipe.get(keys.DIR_VERSION)  # tracked: an import drops what is kept
 
         replies = await self._batcher.run([self._script], commands)
-        limited = await failures.limit_of(mac, address, replies[:counters])
+        counted = replies[:counters]
+        limited = await failures.limit_of(mac, address, counted)
+        if self._counts is not None:
+            for (_, key), count in zip(failures.counted(mac, address), counted, strict=True):
+                self._counts.put(key, int(count or 0), [key], token)
         if device_id is None:
             return limited, None
         tenant_id = replies[counters]
         tenant = None if tenant_id is None else await self._lookup.tenant(tenant_id)
         self._remember(device_id, tenant)
         if tenant == guess:
-            return limited, self._decode(guess, device_id, replies[counters + 1 :], now_ms)
-        return limited, await self.for_file(tenant, device_id, now_ms)
+            read = self._decode(guess, device_id, replies[counters + 1 :], now_ms)
+        else:
+            read = await self.for_file(tenant, device_id, now_ms)
+        if self._files is not None and read.device is not None:
+            read = await self._keep(self._files, read, token)
+        return limited, read
+
+    def _kept(
+        self, failures: DigestFailures, mac: str, address: str, device_id: str, now_ms: int
+    ) -> DeviceFile | None:
+        """What ``for_fetch`` would read, if all of it is kept and holds."""
+        assert self._counts is not None and self._files is not None
+        for scope, key in failures.counted(mac, address):
+            count = self._counts.get(key)
+            if count is None or count >= failures.limit(scope):
+                return None  # at the limit: Redis says until when
+        kept = self._files.get(device_id)
+        return kept if kept is not None and kept.holds(now_ms) else None
+
+    async def _keep(
+        self, files: TrackedCache[DeviceFile], read: DeviceFile, token: int
+    ) -> DeviceFile:
+        """Keep ``read`` (a device's), its logged-in user's name, caller ID
+        and profile read again outside the script (tracked; the values
+        read now are the ones kept and returned)."""
+        device = read.device
+        assert device is not None
+        group = device.tenant.group
+        made_of = [
+            keys.DIR_DEVICES,
+            keys.DIR_VERSION,
+            keys.sip_credentials(device.tenant.domain, device.id),
+            keys.device(group, device.id),
+            keys.provision_status(group, device.id),
+        ]
+        user = device.user
+        if user is not None:
+            user_key = keys.user(group, user.tenant, user.extension)
+            profiles_key = keys.profiles(group, user.tenant, user.extension)
+            made_of += [user_key, profiles_key]
+
+            def commands(pipe: Batch) -> None:
+                pipe.hmget(user_key, "name", "caller_id")
+                pipe.hget(profiles_key, model_field(device.vendor, device.model))
+
+            (name, caller_id), profile = await self._batcher.run([], commands)
+            user = LoggedInUser(
+                user.tenant, user.extension, name or user.extension, caller_id or ""
+            )
+            read = replace(read, device=replace(device, user=user), profile=profile or "")
+        files.put(device.id, read, made_of, token)
+        return read
 
     def _guess(self, device_id: str | None) -> TenantConfig | None:
         tenant_id = self._tenant_of.get(device_id) if device_id is not None else None
@@ -201,11 +308,15 @@ class DeviceDirectory:
             return DeviceFile(None, None, "", -1)
         f = unnamed(replies[1], _DEVICE_REPLY)
         device = self._record(tenant, device_id, f, secrets[0]) if f["mac"] else None
+        ends = [_previous_until(replies[0], now_ms / 1000) * 1000]
+        if device is not None and device.user is not None:
+            ends.append(int(f["session_expires_ms"]))
         return DeviceFile(
             [s for s in secrets if s] if device is not None else None,
             device,
             f["profile"] if device is not None and device.user is not None else "",
             int(f["fetched_generation"]),
+            min((end for end in ends if end), default=0),
         )
 
     async def for_file(

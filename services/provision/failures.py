@@ -35,8 +35,12 @@ class DigestFailures:
         self._window_ms = window_seconds * 1000
         self._count: AsyncScript = register(redis, "services.provision", "failures.lua")
 
+    def limit(self, scope: Scope) -> int:
+        return self._limits[scope]
+
     @staticmethod
-    def _keys(mac: str, address: str) -> list[tuple[Scope, str]]:
+    def counted(mac: str, address: str) -> list[tuple[Scope, str]]:
+        """The counters a request of ``mac`` from ``address`` is held to."""
         counted: list[tuple[Scope, str]] = [("mac", keys.provision_digest_failures_mac(mac))]
         if address:
             counted.append(("address", keys.provision_digest_failures_ip(address)))
@@ -44,7 +48,7 @@ class DigestFailures:
 
     def queue(self, pipe: Batch, mac: str, address: str) -> int:
         """Queue the reads ``limit_of`` decodes; how many replies they give."""
-        counted = self._keys(mac, address)
+        counted = self.counted(mac, address)
         for _, key in counted:
             pipe.get(key)
         return len(counted)
@@ -53,7 +57,7 @@ class DigestFailures:
         """The limit this request is over, if any (the MAC's first), from the
         replies ``queue`` asked for (a refused request then reads when its
         window ends: one more round trip, for refusals only)."""
-        counted = self._keys(mac, address)
+        counted = self.counted(mac, address)
         for (scope, key), count in zip(counted, replies, strict=True):
             if count is not None and int(count) >= self._limits[scope]:
                 ttl_ms = await self._redis.pttl(key)
@@ -62,5 +66,5 @@ class DigestFailures:
         return None
 
     async def failed(self, mac: str, address: str) -> None:
-        for _, key in self._keys(mac, address):
+        for _, key in self.counted(mac, address):
             await self._count(keys=[key], args=[self._window_ms])

@@ -62,3 +62,12 @@ SCREEN_ACTIONS = Counter(
     "pin_in_query, no_forms)",
     ["action", "outcome"],
 )
+DEVICE_CACHE = Counter(
+    "hotdesk_provision_device_cache_total",
+    "Device file reads by where they came from: hit (kept, still holding), miss (read from "
+    "Redis), off (Redis tracking down or starting: read from Redis, nothing kept)",
+    ["result"],
+)
+DEVICE_CACHE_HIT = DEVICE_CACHE.labels("hit")
+DEVICE_CACHE_MISS = DEVICE_CACHE.labels("miss")
+DEVICE_CACHE_OFF = DEVICE_CACHE.labels("off")

@@ -15,6 +15,7 @@ from services.kernel.https import server_tls
 from services.kernel.lookup import DirectoryLookup
 from services.kernel.secretbox import SecretBox
 from services.kernel.service import ServiceShell
+from services.kernel.tracking import Tracking
 from services.provision.admin import admin_password
 from services.provision.context import ProvisionContext
 from services.provision.core import ProvisionCore
@@ -96,8 +97,14 @@ class ProvisionService(ServiceShell):
         listener = socket.create_server((s.http_host, s.http_port))
         self._bound_port = listener.getsockname()[1]
         base = self.base_url
+        tracking = Tracking.of(self.redis) if s.device_cache_entries else None
+        if tracking is not None:
+            tracking.start()
+            self.parts.push_async_callback(tracking.stop)
         context = ProvisionContext(
-            devices=DeviceDirectory(self.redis, self.tenants, self.box),
+            devices=DeviceDirectory(
+                self.redis, self.tenants, self.box, tracking=tracking, kept=s.device_cache_entries
+            ),
             lookup=DirectoryLookup(self.redis, self.tenants),
             profiles=self.profiles,
             renders=RenderCache(s.render_cache_entries, s.render_cache_seconds),

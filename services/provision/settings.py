@@ -57,6 +57,11 @@ class ProvisionSettings(ServiceSettings):
     # much older than the file (screen_token_seconds must cover it too).
     render_cache_entries: int = Field(default=20_000, ge=0)
     render_cache_seconds: int = Field(default=300, ge=0)
+    # Device files' makings kept in memory (kernel.tracking: Redis tells
+    # this instance when any of their keys changes, and a PING after each
+    # request arrived makes sure it has): at most this many (the oldest kept
+    # go). 0: every fetch reads Redis. A single Redis only (not a Cluster).
+    device_cache_entries: int = Field(default=20_000, ge=0)
     binding_address: str = "127.0.0.1:7100"
     auth_address: str = "127.0.0.1:7200"
     rpc_timeout_seconds: float = Field(default=3.0, gt=0)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
@@ -20,7 +21,8 @@ from services.provision.rendercache import RenderCache
 from services.provision.vendors.base import Rendered
 from tests.provision.test_files import HD3001, fetch
 from tests.support.demo import DIRECTORY, DOMAIN, secret
-from tests.support.provision import YEALINK_T46U_UA, YEALINK_T54W_UA, Stack
+from tests.support.provision import YEALINK_T46U_UA, YEALINK_T54W_UA, Stack, provision_stack
+from tests.support.redis_server import RedisServer
 from tests.support.secrets import sealing_box
 
 
@@ -70,7 +72,41 @@ def _requests(taken: Counter[str]) -> list[int]:
     return [n for task, n in taken.items() if task.startswith("RequestHandler.")]
 
 
-async def test_a_device_file_costs_one_round_trip_two_at_most(stack: Stack) -> None:
+@pytest.fixture
+async def uncached(redis: Redis, redis_server: RedisServer) -> AsyncIterator[Stack]:
+    """The stack with no device files kept (``device_cache_entries`` 0)."""
+    async with provision_stack(redis_server.url, device_cache_entries=0) as s:
+        yield s
+
+
+def _device_cache(result: str) -> float:
+    sample = REGISTRY.get_sample_value("hotdesk_provision_device_cache_total", {"result": result})
+    return sample or 0.0
+
+
+async def test_a_kept_device_file_costs_no_read(stack: Stack) -> None:
+    """Kept (``tests.provision.test_device_cache``), a device file is served
+    after the tracking barrier (a PING on its own connection) without a read;
+    the challenge before it reads the failure counters."""
+    status, _, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    assert status == 200
+    # The fetch record written by the first fetch dropped what it kept.
+    await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    for _ in range(3):
+        hits = _device_cache("hit")
+        async with round_trips(stack) as taken:
+            status, body, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+        assert status == 200 and "HD hd3001" in body
+        assert _requests(taken) == [1], taken
+        assert _device_cache("hit") == hits + 1
+    await stack.login("hd3001", "1001")
+    misses = _device_cache("miss")
+    status, body, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
+    assert status == 200 and "Alice Example" in body and _device_cache("miss") == misses + 1
+
+
+async def test_a_device_file_costs_one_round_trip_two_at_most(uncached: Stack) -> None:
+    stack = uncached
     # The first: a device this process has not seen yet (its tenant first),
     # the scripts loaded into Redis, the fetch recorded.
     status, _, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")

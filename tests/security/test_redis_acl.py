@@ -12,6 +12,7 @@ from redis.exceptions import AuthenticationError, NoPermissionError
 from services.kernel import keys
 from services.kernel.secretbox import SecretBox
 from services.kernel.tenants import TenantCache
+from services.kernel.tracking import Tracking
 from services.provision.devices import DeviceDirectory
 from tests.support.edge import Edge
 from tests.support.redis_server import RedisServer
@@ -81,6 +82,36 @@ def test_the_provision_service_reads_a_device_file_as_its_own_user(edge: Edge) -
             return made.device.vendor if made.device else None
 
     assert asyncio.run(read()) == "yealink"
+
+
+def test_the_provision_service_keeps_device_files_as_its_own_user(edge: Edge) -> None:
+    """Its user may have Redis track what it reads and push what changed
+    (CLIENT ID, CLIENT TRACKING): both connections come up, the barrier
+    passes."""
+
+    async def kept() -> tuple[bool, bool]:
+        password = edge.redis.password_file("provision").read_text().strip()
+        r = redis.asyncio.Redis(
+            port=edge.redis.port, username="provision", password=password, decode_responses=True
+        )
+        async with r:
+            tenants = TenantCache(r)
+            await tenants.refresh()
+            box = SecretBox.from_file(secrets_key_file(), "provision")
+            tracking = Tracking(r)
+            tracking.start()
+            devices = DeviceDirectory(r, tenants, box, tracking=tracking, kept=10)
+            try:
+                for _ in range(100):  # until both connections are up (~5 s at most)
+                    await devices.for_file(tenants.by_id["acme"], "hd3001", 0)
+                    if await tracking.fresh():
+                        break
+                    await asyncio.sleep(0.05)
+                return tracking.usable, tracking.current(tracking.token())
+            finally:
+                await tracking.stop()
+
+    assert asyncio.run(kept()) == (True, True)
 
 
 def test_the_menu_reads_the_directory_it_needs_and_writes_nothing(edge: Edge) -> None:

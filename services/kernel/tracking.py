@@ -1,0 +1,325 @@
+"""Redis client-side caching (``CLIENT TRACKING``) for a read that repeats
+far more often than what it reads changes: a phone's file.
+
+Reads through ``Tracking.batcher`` run on one kept connection whose keys
+Redis remembers (the default tracking mode). A script's keys count only
+when its KEYS name them: a key a script finds on its own must be read
+again outside it for a change of it to reach the caches. When a remembered
+key changes (or expires, or is evicted), Redis pushes its name to a second
+connection of ours (``REDIRECT``; RESP3, so no subscription is needed),
+and every ``TrackedCache`` drops what was made of it.
+
+A cached answer is served only after ``fresh()``: a PING on the
+invalidation connection, written after the request arrived, whose PONG
+Redis sends after every invalidation it had queued for us before. So a
+write that completed before the request arrived (a login, then the
+check-sync NOTIFY that made the phone ask) has reached the caches before
+they answer. One PING serves every request of a turn of the event loop.
+
+A value read while an invalidation arrived is not kept (``token``): the
+read may have seen the key before the change the invalidation announced.
+When either connection breaks, or a PONG is later than the client's socket
+timeout, the caches are emptied and serve nothing until both connections
+are back; the reads go on through ``batcher`` meanwhile, uncached.
+
+Only on a single Redis: on a Redis Cluster each node tracks its own
+clients, and ``Tracking.of`` gives None.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Sequence
+from functools import partial
+from typing import Any, Generic, TypeVar
+
+from hiredis import pack_command
+from redis import exceptions as redis_errors
+from redis._parsers.hiredis import NOT_ENOUGH_DATA, _AsyncHiredisParser
+from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
+
+from services.kernel.batch import Batcher
+from services.kernel.logs import fields
+from services.kernel.redis_conn import is_cluster
+
+log = logging.getLogger(__name__)
+
+_PING = pack_command(("PING",))
+_RECONNECT_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)  # then the last, until it connects
+
+V = TypeVar("V")
+
+
+class TrackedCache(Generic[V]):
+    """Values made of Redis keys read through ``Tracking.batcher``, each
+    dropped as soon as one of its keys changes; at most ``size`` (the
+    oldest kept goes first)."""
+
+    def __init__(self, tracking: "Tracking", size: int) -> None:
+        self._tracking = tracking
+        self._size = size
+        self._values: dict[str, tuple[V, tuple[str, ...]]] = {}
+        self._by_key: dict[str, set[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def get(self, name: str) -> V | None:
+        held = self._values.get(name)
+        return None if held is None else held[0]
+
+    def put(self, name: str, value: V, keys: Sequence[str], token: int) -> bool:
+        """Keep ``value``, made of ``keys`` as read since ``token``
+        (``Tracking.token()`` before the read), unless an invalidation
+        came meanwhile or tracking is down: whether it was kept."""
+        if self._size <= 0 or not self._tracking.current(token):
+            return False
+        self._drop(name)
+        if len(self._values) >= self._size:
+            self._drop(next(iter(self._values)))
+        self._values[name] = (value, tuple(keys))
+        for key in keys:
+            self._by_key.setdefault(key, set()).add(name)
+        return True
+
+    def _drop(self, name: str) -> None:
+        held = self._values.pop(name, None)
+        for key in held[1] if held is not None else ():
+            names = self._by_key.get(key)
+            if names is not None:
+                names.discard(name)
+                if not names:
+                    del self._by_key[key]
+
+    def invalidate(self, keys: Sequence[str] | None) -> None:
+        """Drop what was made of ``keys`` (None: everything)."""
+        if keys is None:
+            self._values.clear()
+            self._by_key.clear()
+            return
+        for key in keys:
+            for name in self._by_key.pop(key, ()):
+                self._drop(name)
+
+
+class _TrackedConnections:
+    """The batcher's connections: each one opened with tracking on,
+    redirected to the invalidation connection (when that one is up)."""
+
+    def __init__(self, tracking: "Tracking") -> None:
+        self._tracking = tracking
+
+    async def get_connection(self) -> Connection:
+        conn = self._tracking.new_connection()
+        try:
+            await conn.connect()
+            await self._tracking.track(conn)
+        except BaseException:
+            await conn.disconnect()
+            raise
+        return conn
+
+    async def release(self, connection: Connection) -> None:
+        self._tracking.untrack(connection)
+        await connection.disconnect(nowait=True)
+
+
+class Tracking:
+    """The invalidation connection, the tracked reads' connection, the
+    barrier (``fresh``) and the caches they keep right."""
+
+    def __init__(self, redis: Redis) -> None:
+        pool = redis.connection_pool
+        self.new_connection = partial(pool.connection_class, **pool.connection_kwargs)
+        self._timeout: float | None = pool.connection_kwargs.get("socket_timeout")
+        self.batcher = Batcher(redis, _TrackedConnections(self))
+        self._caches: list[TrackedCache[Any]] = []
+        self._epoch = 0  # bumped by every invalidation and every loss
+        self._inv: Connection | None = None
+        self._client_id: int | None = None
+        self._data: Connection | None = None  # the batcher's connection
+        self._data_to: int | None = None  # where its invalidations go
+        self._this_turn: list[asyncio.Future[bool]] = []  # waiting for this turn's PING
+        self._pings: deque[tuple[float, list[asyncio.Future[bool]]]] = deque()
+        self._watch: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
+
+    @classmethod
+    def of(cls, redis: Redis) -> "Tracking | None":
+        return None if is_cluster(redis) else cls(redis)
+
+    def cache(self, size: int) -> TrackedCache[Any]:
+        made: TrackedCache[Any] = TrackedCache(self, size)
+        self._caches.append(made)
+        return made
+
+    @property
+    def usable(self) -> bool:
+        """Both connections up and the reads' invalidations reach us."""
+        return self._client_id is not None and self._data_to == self._client_id
+
+    def token(self) -> int:
+        return self._epoch
+
+    def current(self, token: int) -> bool:
+        """Whether nothing was invalidated or lost since ``token``."""
+        return self.usable and token == self._epoch
+
+    async def fresh(self) -> bool:
+        """Whether the caches now hold nothing older than any write that
+        completed before this call (False: tracking is down, read Redis)."""
+        if not self.usable:
+            return False
+        waiter = asyncio.get_running_loop().create_future()
+        if not self._this_turn:
+            asyncio.get_running_loop().call_soon(self._ping)
+        self._this_turn.append(waiter)
+        synced: bool = await waiter
+        return synced
+
+    def _ping(self) -> None:
+        waiters, self._this_turn = self._this_turn, []
+        writer = self._inv._writer if self._inv is not None else None
+        if writer is None or not self.usable:
+            _settle(waiters, False)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self._timeout or 5.0)
+        self._pings.append((deadline, waiters))
+        if self._watch is None:
+            self._watch = loop.call_at(deadline, self._check_oldest)
+        writer.write(_PING)
+
+    def _check_oldest(self) -> None:
+        """A PONG later than the socket timeout ends the invalidation
+        connection (what it would have carried may be lost)."""
+        self._watch = None
+        if not self._pings:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = self._pings[0][0]
+        if loop.time() < deadline:
+            self._watch = loop.call_at(deadline, self._check_oldest)
+            return
+        log.warning("tracking_pong_late", extra=fields(seconds=self._timeout))
+        if self._inv is not None:  # its reader stops, and it connects again
+            self._closing = loop.create_task(self._inv.disconnect(nowait=True))
+        self._lose()
+
+    async def track(self, conn: Connection) -> None:
+        """Turn tracking on for the batcher's new connection ``conn``."""
+        self._lose_data()
+        self._data = conn
+        target = self._client_id
+        if target is None:
+            return  # no invalidations now: the caches stay off until both are up
+        await conn.send_command("CLIENT", "TRACKING", "ON", "REDIRECT", target)
+        reply = await conn.read_response()
+        if reply != "OK":
+            raise redis_errors.ResponseError(f"CLIENT TRACKING: {reply}")
+        if self._data is conn and self._client_id == target:
+            self._data_to = target
+            self._epoch += 1
+
+    def untrack(self, conn: Connection) -> None:
+        if self._data is conn:
+            self._lose_data()
+
+    def _lose_data(self) -> None:
+        self._data, self._data_to = None, None
+        self._flush()
+
+    def _lose(self) -> None:
+        """The invalidation connection is gone: nothing cached holds."""
+        self._client_id = None
+        pings, self._pings = self._pings, deque()
+        for _, waiters in pings:
+            _settle(waiters, False)
+        self._flush()
+
+    def _flush(self) -> None:
+        self._epoch += 1
+        for cache in self._caches:
+            cache.invalidate(None)
+
+    def _take(self, message: Any) -> None:
+        if isinstance(message, Exception):
+            raise message
+        if message == "PONG":
+            if self._pings:
+                _settle(self._pings.popleft()[1], self.usable)
+        elif isinstance(message, list) and message and message[0] == "invalidate":
+            self._epoch += 1
+            for cache in self._caches:
+                cache.invalidate(message[1])
+
+    async def _connect(self) -> Connection:
+        """The invalidation connection: RESP3, where Redis pushes them."""
+        conn = self.new_connection(protocol=3)
+        try:
+            await conn.connect()
+            await conn.send_command("CLIENT", "ID")
+            client_id = await conn.read_response()
+        except BaseException:
+            await conn.disconnect()
+            raise
+        self._inv, self._client_id = conn, int(client_id)
+        log.info("tracking_up", extra=fields(client_id=self._client_id))
+        if self._data is not None:
+            # Its invalidations went to the connection before: it is
+            # opened again, tracked to this one (the batch retries).
+            await self._data.disconnect(nowait=True)
+        return conn
+
+    async def _read(self, conn: Connection) -> None:
+        """Take pushes and PONGs as they come (the parser's own
+        ``read_response`` hands pushes to handlers and waits on)."""
+        parser = conn._parser
+        assert isinstance(parser, _AsyncHiredisParser)  # hiredis is a dependency
+        reader = parser._reader
+        while True:
+            while (message := reader.gets()) is not NOT_ENOUGH_DATA:
+                self._take(message)
+            await parser.read_from_socket()
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            conn: Connection | None = None
+            try:
+                conn = await self._connect()
+                failures = 0
+                await self._read(conn)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("tracking_down", extra=fields(error=f"{type(exc).__name__}: {exc}"))
+            finally:
+                self._lose()
+                self._inv = None
+                if conn is not None:
+                    await conn.disconnect(nowait=True)
+            await asyncio.sleep(_RECONNECT_SECONDS[min(failures, len(_RECONNECT_SECONDS) - 1)])
+            failures += 1
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._watch is not None:
+            self._watch.cancel()
+        if self._data is not None:
+            await self._data.disconnect(nowait=True)
+
+
+def _settle(waiters: list[asyncio.Future[bool]], result: bool) -> None:
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(result)

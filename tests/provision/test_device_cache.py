@@ -1,0 +1,241 @@
+"""Device files kept in memory (``kernel.tracking``): what is kept is
+dropped by any change of a key it was made of, the barrier makes a change
+that completed before a request visible to it, a read that raced a change
+is not kept, time ends what a session's end ends, and nothing is served
+while Redis cannot tell us what changed. Real Redis with the demo
+directory; the binding service in-process for logins (and no provision
+service, whose pushes would write the devices' provisioning status)."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+from hotdesk.v1 import binding_pb2 as bpb
+from prometheus_client import REGISTRY
+from redis.asyncio import Redis
+
+from services.binding.service import BindingService, start_binding_service
+from services.kernel import keys, sessions
+from services.kernel.tenants import TenantCache
+from services.kernel.tracking import Tracking
+from services.provision.devices import DeviceDirectory, DeviceFile
+from services.provision.failures import DigestFailures
+from services.provision.profiles import model_field
+from tests.support.demo import DOMAIN
+from tests.support.provision import import_demo
+from tests.support.redis_server import RedisServer
+from tests.support.secrets import sealing_box
+from tests.support.services import binding_settings
+
+GROUP = "acme-group"
+MAC = "001565aa3001"
+
+
+def _count(result: str) -> float:
+    sample = REGISTRY.get_sample_value("hotdesk_provision_device_cache_total", {"result": result})
+    return sample or 0.0
+
+
+@dataclass
+class Reads:
+    """A device directory that keeps files, as the provision service's."""
+
+    tracking: Tracking
+    devices: DeviceDirectory
+    failures: DigestFailures
+
+    async def fetch(self, now_ms: int | None = None) -> DeviceFile:
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        limited, read = await self.devices.for_fetch(
+            self.failures, MAC, "192.0.2.10", "hd3001", now
+        )
+        assert limited is None and read is not None and read.device is not None
+        return read
+
+    async def fetch_counted(self, now_ms: int | None = None) -> tuple[DeviceFile, str]:
+        """A fetch, and where it came from (hit, miss or off)."""
+        before = {r: _count(r) for r in ("hit", "miss", "off")}
+        read = await self.fetch(now_ms)
+        (came,) = [r for r, n in before.items() if _count(r) == n + 1]
+        return read, came
+
+
+async def _usable(tracking: Tracking) -> None:
+    for _ in range(200):  # up to ~10 s
+        if await tracking.fresh():
+            return
+        await tracking.batcher.run([], lambda pipe: pipe.get(keys.DIR_VERSION))
+        await asyncio.sleep(0.05)
+    raise AssertionError("tracking did not come up")
+
+
+class Desks:
+    def __init__(self, binding: BindingService) -> None:
+        self._core = binding.core
+
+    async def login(self, device: str, ext: str) -> None:
+        await self._core.login(
+            device, bpb.UserRef(tenant="acme", extension=ext), allow_takeover=True, actor="test"
+        )
+
+    async def logout(self, device: str) -> None:
+        await self._core.logout_device(device, reason=bpb.CHANGE_REASON_LOGOUT, actor="test")
+
+
+@pytest.fixture
+async def desks(redis: Redis, redis_server: RedisServer) -> AsyncIterator[Desks]:
+    await import_demo(redis_server.url)
+    binding = await start_binding_service(binding_settings(redis_server.url))
+    yield Desks(binding)
+    await binding.stop()
+
+
+@pytest.fixture
+async def reads(desks: Desks, redis: Redis) -> AsyncIterator[Reads]:
+    tenants = TenantCache(redis)
+    await tenants.refresh()
+    tracking = Tracking(redis)
+    tracking.start()
+    reads = Reads(
+        tracking,
+        DeviceDirectory(redis, tenants, sealing_box(), tracking=tracking, kept=100),
+        DigestFailures(redis, 10, 50, 300),
+    )
+    await _usable(tracking)
+    yield reads
+    await tracking.stop()
+
+
+async def test_a_kept_file_is_served_without_reading_redis(reads: Reads) -> None:
+    first, came = await reads.fetch_counted()
+    assert came == "miss"
+    for _ in range(3):
+        again, came = await reads.fetch_counted()
+        assert came == "hit" and again == first
+
+
+def _set(key: str, field: str, value: str) -> Callable[[Redis], Awaitable[object]]:
+    return lambda r: r.hset(key, field, value)
+
+
+CHANGES: dict[str, Callable[[Redis], Awaitable[object]]] = {
+    # What the script reads by its KEYS.
+    "the device": _set(keys.device(GROUP, "hd3001"), "model", "T46U"),
+    "its fetch record": _set(keys.provision_status(GROUP, "hd3001"), "fetched_gen", "99"),
+    # Read beside the script.
+    "its secret": _set(keys.sip_credentials(DOMAIN, "hd3001"), "previous_until", "1"),
+    "its tenant": _set(keys.DIR_DEVICES, "hd3001", "acme"),
+    "the directory": lambda r: r.incr(keys.DIR_VERSION),
+    # Found by the script on its own (the session's user), read again.
+    "the user's name": _set(keys.user(GROUP, "acme", "1001"), "name", "Alicia Example"),
+    "the user's profile": _set(
+        keys.profiles(GROUP, "acme", "1001"), model_field("yealink", "T54W"), "{}"
+    ),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+async def test_a_change_of_anything_a_kept_file_was_made_of_drops_it(
+    reads: Reads, desks: Desks, redis: Redis, change: str
+) -> None:
+    await desks.login("hd3001", "1001")
+    await reads.fetch()
+    _, came = await reads.fetch_counted()
+    assert came == "hit"
+    await CHANGES[change](redis)
+    _, came = await reads.fetch_counted()
+    assert came == "miss"
+
+
+async def test_a_change_is_seen_by_the_next_request_after_it(
+    reads: Reads, desks: Desks, redis: Redis
+) -> None:
+    """The write completes, then the request comes (as a login's check-sync
+    NOTIFY makes the phone ask): the barrier has the change reach the cache
+    first, every time."""
+    await desks.login("hd3001", "1001")
+    user = keys.user(GROUP, "acme", "1001")
+    for i in range(30):
+        await reads.fetch()  # kept
+        await redis.hset(user, "name", f"Alice {i}")
+        read = await reads.fetch()
+        assert read.device is not None and read.device.user is not None
+        assert read.device.user.name == f"Alice {i}"
+
+
+async def test_logins_takeovers_and_logouts_are_seen_at_once(reads: Reads, desks: Desks) -> None:
+    assert (await reads.fetch()).device.user is None  # type: ignore[union-attr]
+    await reads.fetch()
+    for ext, name in (("1001", "Alice Example"), ("1002", "Bob Example")):
+        await desks.login("hd3001", ext)
+        read = await reads.fetch()
+        assert read.device is not None and read.device.user is not None
+        assert read.device.user.name == name
+    await desks.logout("hd3001")
+    assert (await reads.fetch()).device.user is None  # type: ignore[union-attr]
+
+
+async def test_a_kept_file_ends_with_its_session(reads: Reads, desks: Desks, redis: Redis) -> None:
+    """What time alone ends (the session's expiry, here) is not served past
+    it, though nothing in Redis changed."""
+    await desks.login("hd3001", "1001")
+    expires = int(time.time() * 1000) + 3_600_000
+    await redis.hset(keys.device(GROUP, "hd3001"), sessions.EXPIRES_MS, str(expires))
+    read = await reads.fetch(expires - 2)
+    assert read.device is not None and read.device.user is not None
+    assert read.until_ms == expires
+    read, came = await reads.fetch_counted(expires - 1)
+    assert came == "hit"
+    read, came = await reads.fetch_counted(expires)
+    assert came == "miss" and read.device is not None and read.device.user is None
+
+
+async def test_a_value_read_before_a_change_reached_us_is_not_kept(redis: Redis) -> None:
+    tracking = Tracking(redis)
+    tracking.start()
+    try:
+        await _usable(tracking)
+        cache = tracking.cache(10)
+        await redis.set("hd:{t}:k", "1")
+        token = tracking.token()
+        (value,) = await tracking.batcher.run([], lambda pipe: pipe.get("hd:{t}:k"))
+        await redis.set("hd:{t}:k", "2")  # after the read: the value is old
+        assert await tracking.fresh()
+        assert not cache.put("k", value, ["hd:{t}:k"], token)
+        token = tracking.token()
+        (value,) = await tracking.batcher.run([], lambda pipe: pipe.get("hd:{t}:k"))
+        assert cache.put("k", value, ["hd:{t}:k"], token) and cache.get("k") == "2"
+    finally:
+        await tracking.stop()
+
+
+async def _cut_invalidations(redis: Redis) -> None:
+    """Close every connection Redis pushes invalidations to (where a
+    tracked connection redirects them)."""
+    for client in await redis.client_list():
+        if client.get("redir", "-1") not in ("-1", "0"):
+            await redis.client_kill_filter(_id=client["redir"])
+
+
+async def test_nothing_kept_is_served_while_changes_cannot_reach_us(
+    reads: Reads, desks: Desks, redis: Redis
+) -> None:
+    await reads.fetch()
+    await desks.login("hd3001", "1001")  # dropped at once
+    await reads.fetch()
+    _, came = await reads.fetch_counted()
+    assert came == "hit"
+    await _cut_invalidations(redis)
+    # A change made while nobody can be told: not missed.
+    await desks.login("hd3001", "1002")
+    read, came = await reads.fetch_counted()
+    assert came == "off"
+    assert read.device is not None and read.device.user is not None
+    assert read.device.user.name == "Bob Example"
+    await _usable(reads.tracking)
+    await reads.fetch()
+    read, came = await reads.fetch_counted()
+    assert came == "hit" and read.device is not None and read.device.user is not None
+    assert read.device.user.name == "Bob Example"
