@@ -217,9 +217,12 @@ class Tracking:
         if target is None:
             return  # no invalidations now: the caches stay off until both are up
         await conn.send_command("CLIENT", "TRACKING", "ON", "REDIRECT", target)
-        reply = await conn.read_response()
-        if reply != "OK":
-            raise redis_errors.ResponseError(f"CLIENT TRACKING: {reply}")
+        try:
+            await conn.read_response()
+        except redis_errors.ResponseError as exc:
+            # Refused (an ACL without it): the reads go on, nothing is kept.
+            log.error("tracking_refused", extra=fields(error=str(exc)))
+            return
         if self._data is conn and self._client_id == target:
             self._data_to = target
             self._epoch += 1

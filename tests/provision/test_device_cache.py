@@ -239,3 +239,45 @@ async def test_nothing_kept_is_served_while_changes_cannot_reach_us(
     read, came = await reads.fetch_counted()
     assert came == "hit" and read.device is not None and read.device.user is not None
     assert read.device.user.name == "Bob Example"
+
+
+async def test_without_tracking_allowed_every_fetch_reads_redis(
+    desks: Desks, redis: Redis, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Redis user that may not turn tracking on: files are read, never
+    kept (counted ``off``), and the refusal is logged."""
+    await redis.acl_setuser(
+        "untracked",
+        enabled=True,
+        passwords=["+pw"],
+        keys=["*"],
+        commands=["+@all", "-client|tracking"],
+    )
+    untracked = Redis(
+        port=redis_server.port, username="untracked", password="pw", decode_responses=True
+    )
+    tenants = TenantCache(untracked)
+    await tenants.refresh()
+    tracking = Tracking(untracked)
+    tracking.start()
+    reads = Reads(
+        tracking,
+        DeviceDirectory(untracked, tenants, sealing_box(), tracking=tracking, kept=100),
+        DigestFailures(untracked, 10, 50, 300),
+    )
+    try:
+        await desks.login("hd3001", "1001")
+        for _ in range(100):  # until the refusal (the connections are up)
+            await reads.fetch()
+            if any(r.message == "tracking_refused" for r in caplog.records):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("tracking was not refused")
+        for _ in range(3):
+            read, came = await reads.fetch_counted()
+            assert came == "off" and read.device is not None and read.device.user is not None
+    finally:
+        await tracking.stop()
+        await untracked.aclose()
+        await redis.acl_deluser("untracked")
