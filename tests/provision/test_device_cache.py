@@ -46,6 +46,16 @@ class Reads:
     devices: DeviceDirectory
     failures: DigestFailures
 
+    @classmethod
+    async def over(cls, redis: Redis) -> "Reads":
+        """Over ``redis``, its tracking started (``stop`` it)."""
+        tenants = TenantCache(redis)
+        await tenants.refresh()
+        tracking = Tracking(redis)
+        tracking.start()
+        devices = DeviceDirectory(redis, tenants, sealing_box(), tracking=tracking, kept=100)
+        return cls(tracking, devices, DigestFailures(redis, 10, 50, 300))
+
     async def fetch(self, now_ms: int | None = None) -> DeviceFile:
         now = int(time.time() * 1000) if now_ms is None else now_ms
         limited, read = await self.devices.for_fetch(
@@ -94,18 +104,10 @@ async def desks(redis: Redis, redis_server: RedisServer) -> AsyncIterator[Desks]
 
 @pytest.fixture
 async def reads(desks: Desks, redis: Redis) -> AsyncIterator[Reads]:
-    tenants = TenantCache(redis)
-    await tenants.refresh()
-    tracking = Tracking(redis)
-    tracking.start()
-    reads = Reads(
-        tracking,
-        DeviceDirectory(redis, tenants, sealing_box(), tracking=tracking, kept=100),
-        DigestFailures(redis, 10, 50, 300),
-    )
-    await _usable(tracking)
+    reads = await Reads.over(redis)
+    await _usable(reads.tracking)
     yield reads
-    await tracking.stop()
+    await reads.tracking.stop()
 
 
 async def test_a_kept_file_is_served_without_reading_redis(reads: Reads) -> None:
@@ -256,15 +258,7 @@ async def test_without_tracking_allowed_every_fetch_reads_redis(
     untracked = Redis(
         port=redis_server.port, username="untracked", password="pw", decode_responses=True
     )
-    tenants = TenantCache(untracked)
-    await tenants.refresh()
-    tracking = Tracking(untracked)
-    tracking.start()
-    reads = Reads(
-        tracking,
-        DeviceDirectory(untracked, tenants, sealing_box(), tracking=tracking, kept=100),
-        DigestFailures(untracked, 10, 50, 300),
-    )
+    reads = await Reads.over(untracked)
     try:
         await desks.login("hd3001", "1001")
         for _ in range(100):  # until the refusal (the connections are up)
@@ -278,6 +272,6 @@ async def test_without_tracking_allowed_every_fetch_reads_redis(
             read, came = await reads.fetch_counted()
             assert came == "off" and read.device is not None and read.device.user is not None
     finally:
-        await tracking.stop()
+        await reads.tracking.stop()
         await untracked.aclose()
         await redis.acl_deluser("untracked")

@@ -63,19 +63,27 @@ def test_each_service_reaches_only_its_own_keys(
             c.flushall()
 
 
+def as_provision(edge: Edge) -> redis.asyncio.Redis:
+    password = edge.redis.password_file("provision").read_text().strip()
+    return redis.asyncio.Redis(
+        port=edge.redis.port, username="provision", password=password, decode_responses=True
+    )
+
+
+async def provision_reads(r: redis.asyncio.Redis) -> tuple[TenantCache, SecretBox]:
+    """What the provision service's device reads need besides Redis."""
+    tenants = TenantCache(r)
+    await tenants.refresh()
+    return tenants, SecretBox.from_file(secrets_key_file(), "provision")
+
+
 def test_the_provision_service_reads_a_device_file_as_its_own_user(edge: Edge) -> None:
     """Its read-only script on the device keys (EVALSHA would need write
     access to them and be refused), as the service's own user."""
 
     async def read() -> str | None:
-        password = edge.redis.password_file("provision").read_text().strip()
-        r = redis.asyncio.Redis(
-            port=edge.redis.port, username="provision", password=password, decode_responses=True
-        )
-        async with r:
-            tenants = TenantCache(r)
-            await tenants.refresh()
-            box = SecretBox.from_file(secrets_key_file(), "provision")
+        async with as_provision(edge) as r:
+            tenants, box = await provision_reads(r)
             made = await DeviceDirectory(r, tenants, box).for_file(
                 tenants.by_id["acme"], "hd3001", 0
             )
@@ -90,14 +98,8 @@ def test_the_provision_service_keeps_device_files_as_its_own_user(edge: Edge) ->
     passes."""
 
     async def kept() -> tuple[bool, bool]:
-        password = edge.redis.password_file("provision").read_text().strip()
-        r = redis.asyncio.Redis(
-            port=edge.redis.port, username="provision", password=password, decode_responses=True
-        )
-        async with r:
-            tenants = TenantCache(r)
-            await tenants.refresh()
-            box = SecretBox.from_file(secrets_key_file(), "provision")
+        async with as_provision(edge) as r:
+            tenants, box = await provision_reads(r)
             tracking = Tracking(r)
             tracking.start()
             devices = DeviceDirectory(r, tenants, box, tracking=tracking, kept=10)
