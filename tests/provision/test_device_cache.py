@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from services.binding.service import BindingService, start_binding_service
 from services.kernel import keys, sessions
+from services.kernel.redis_conn import connect
 from services.kernel.tenants import TenantCache
 from services.kernel.tracking import Tracking
 from services.provision.devices import DeviceDirectory, DeviceFile
@@ -275,3 +276,34 @@ async def test_without_tracking_allowed_every_fetch_reads_redis(
         await reads.tracking.stop()
         await untracked.aclose()
         await redis.acl_deluser("untracked")
+
+
+async def test_nothing_kept_outlives_a_redis_restart(own_redis_server: RedisServer) -> None:
+    """Both connections break with Redis: what was kept goes, and once they
+    are back, changes reach the cache again."""
+    redis = connect(own_redis_server.url)
+    tracking = Tracking(redis)
+    tracking.start()
+    key = "hd:{t}:k"
+    try:
+        await _usable(tracking)
+        cache = tracking.cache(10)
+
+        async def keep() -> None:
+            token = tracking.token()
+            (value,) = await tracking.batcher.run([], lambda pipe: pipe.get(key))
+            assert cache.put("k", value, [key], token)
+
+        await redis.set(key, "1")
+        await keep()
+        own_redis_server.restart(hard=True)
+        await redis.set(key, "2")  # the client reconnects; nobody told us
+        await _usable(tracking)
+        assert cache.get("k") is None
+        await keep()
+        assert cache.get("k") == "2"
+        await redis.set(key, "3")
+        assert await tracking.fresh() and cache.get("k") is None
+    finally:
+        await tracking.stop()
+        await redis.aclose()
