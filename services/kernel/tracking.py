@@ -16,8 +16,9 @@ write that completed before the request arrived (a login, then the
 check-sync NOTIFY that made the phone ask) has reached the caches before
 they answer. One PING serves every request of a turn of the event loop.
 
-A value read while an invalidation arrived is not kept (``token``): the
-read may have seen the key before the change the invalidation announced.
+A value is not kept when an invalidation of one of its keys arrived while
+it was read (``token``): the read may have seen the key before the change
+the invalidation announced.
 When either connection breaks, or a PONG is later than the client's socket
 timeout, the caches are emptied and serve nothing until both connections
 are back; the reads go on through ``batcher`` meanwhile, uncached.
@@ -29,7 +30,7 @@ clients, and ``Tracking.of`` gives None.
 import asyncio
 import contextlib
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 
 _PING = pack_command(("PING",))
 _RECONNECT_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)  # then the last, until it connects
+# Invalidated keys remembered for the reads in flight (``Tracking.current``);
+# a read older than the oldest forgotten one is not kept.
+_REMEMBERED_INVALIDATIONS = 100_000
 
 V = TypeVar("V")
 
@@ -60,7 +64,7 @@ class TrackedCache(Generic[V]):
     def __init__(self, tracking: "Tracking", size: int) -> None:
         self._tracking = tracking
         self._size = size
-        self._values: dict[str, tuple[V, tuple[str, ...]]] = {}
+        self._values: OrderedDict[str, tuple[V, tuple[str, ...]]] = OrderedDict()
         self._by_key: dict[str, set[str]] = {}
 
     def __len__(self) -> int:
@@ -74,15 +78,22 @@ class TrackedCache(Generic[V]):
         """Keep ``value``, made of ``keys`` as read since ``token``
         (``Tracking.token()`` before the read), unless an invalidation
         came meanwhile or tracking is down: whether it was kept."""
-        if self._size <= 0 or not self._tracking.current(token):
+        if self._size <= 0 or not self._tracking.current(token, keys):
             return False
         self._drop(name)
         if len(self._values) >= self._size:
-            self._drop(next(iter(self._values)))
+            self._drop(next(iter(self._values)))  # the oldest kept
         self._values[name] = (value, tuple(keys))
         for key in keys:
             self._by_key.setdefault(key, set()).add(name)
         return True
+
+    def replace(self, name: str, value: V) -> None:
+        """``value`` for what is kept as ``name`` (if anything), made of the
+        same keys: only for a change the caller itself made, of none of them."""
+        held = self._values.get(name)
+        if held is not None:
+            self._values[name] = (value, held[1])
 
     def _drop(self, name: str) -> None:
         held = self._values.pop(name, None)
@@ -137,6 +148,9 @@ class Tracking:
         self.batcher = Batcher(redis, _TrackedConnections(self))
         self._caches: list[TrackedCache[Any]] = []
         self._epoch = 0  # bumped by every invalidation and every loss
+        self._lost_at = 0  # the epoch of the last loss (or forgotten invalidation)
+        # key -> the epoch of its last invalidation, oldest first
+        self._invalidated: OrderedDict[str, int] = OrderedDict()
         self._inv: Connection | None = None
         self._client_id: int | None = None
         self._data: Connection | None = None  # the batcher's connection
@@ -146,6 +160,7 @@ class Tracking:
         self._watch: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @classmethod
     def of(cls, redis: Redis) -> "Tracking | None":
@@ -164,9 +179,13 @@ class Tracking:
     def token(self) -> int:
         return self._epoch
 
-    def current(self, token: int) -> bool:
-        """Whether nothing was invalidated or lost since ``token``."""
-        return self.usable and token == self._epoch
+    def current(self, token: int, keys: Sequence[str]) -> bool:
+        """Whether nothing was lost, and none of ``keys`` invalidated, since
+        ``token``."""
+        if not self.usable or token < self._lost_at:
+            return False
+        invalidated = self._invalidated
+        return all(invalidated.get(key, -1) <= token for key in keys)
 
     async def fresh(self) -> bool:
         """Whether the caches now hold nothing older than any write that
@@ -245,6 +264,8 @@ class Tracking:
 
     def _flush(self) -> None:
         self._epoch += 1
+        self._lost_at = self._epoch
+        self._invalidated.clear()
         for cache in self._caches:
             cache.invalidate(None)
 
@@ -255,9 +276,22 @@ class Tracking:
             if self._pings:
                 _settle(self._pings.popleft()[1], self.usable)
         elif isinstance(message, list) and message and message[0] == "invalidate":
+            keys = message[1]
+            if keys is None:  # flushed
+                self._flush()
+                return
             self._epoch += 1
+            self._remember(keys)
             for cache in self._caches:
-                cache.invalidate(message[1])
+                cache.invalidate(keys)
+
+    def _remember(self, keys: Sequence[str]) -> None:
+        invalidated = self._invalidated
+        for key in keys:
+            invalidated[key] = self._epoch
+            invalidated.move_to_end(key)
+        while len(invalidated) > _REMEMBERED_INVALIDATIONS:
+            self._lost_at = invalidated.popitem(last=False)[1]
 
     async def _connect(self) -> Connection:
         """The invalidation connection: RESP3, where Redis pushes them."""
@@ -290,10 +324,14 @@ class Tracking:
 
     async def _run(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
             conn: Connection | None = None
             try:
                 conn = await self._connect()
+                if self._stopping:
+                    # Cancelled while connecting, and the cancellation lost
+                    # (asyncio.wait_for in redis-py's writes, Python 3.11).
+                    return
                 failures = 0
                 await self._read(conn)
             except asyncio.CancelledError:
@@ -312,6 +350,7 @@ class Tracking:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -15,12 +15,13 @@ the new secret with the old one).
 With a ``Tracking`` (a single Redis), what a fetch read is kept, and the
 next fetch of the device is answered from memory after the tracking
 barrier (``kernel.tracking``): no read at all while nothing it was made of
-changed. The failure counters are kept per key, and used only while under
-their limit. The user's name, caller ID and profile, which the script finds
-on its own, are read once more outside it when a file is kept, so that
-Redis tracks their keys too; the directory's version is read with the rest,
-so that an import drops everything. A kept file serves until its session
-ends or its replaced secret's grace window does."""
+changed (its fetch record aside: ``fetched``). Nothing kept: no barrier,
+the read at once. The failure counters are kept per key, and used only
+while under their limit. The user's name, caller ID and profile, which the
+script finds on its own, are read once more outside it when a file is kept,
+so that Redis tracks their keys too; the directory's version is read with
+the rest, so that an import drops everything. A kept file serves until its
+session ends or its replaced secret's grace window does."""
 
 import logging
 from collections import OrderedDict
@@ -183,11 +184,15 @@ class DeviceDirectory:
         start, or moved), or to keep the file. An unknown id costs one, as a
         known one does."""
         if device_id is not None and self._tracking is not None:
-            if await self._tracking.fresh():
-                kept = self._kept(failures, mac, address, device_id, now_ms)
-                if kept is not None:
-                    metrics.DEVICE_CACHE_HIT.inc()
-                    return None, kept
+            # Nothing kept: read at once. Something kept: the barrier, then
+            # what its invalidations left.
+            fresh = bool(self._kept(failures, mac, address, device_id, now_ms))
+            fresh = fresh and await self._tracking.fresh()
+            kept = self._kept(failures, mac, address, device_id, now_ms) if fresh else None
+            if kept is not None:
+                metrics.DEVICE_CACHE_HIT.inc()
+                return None, kept
+            if self._tracking.usable:
                 metrics.DEVICE_CACHE_MISS.inc()
             else:
                 metrics.DEVICE_CACHE_OFF.inc()
@@ -244,12 +249,13 @@ class DeviceDirectory:
         device = read.device
         assert device is not None
         group = device.tenant.group
+        # Not its fetch record: the first fetch of a generation writes it
+        # (``fetched``), which would drop what that fetch kept.
         made_of = [
             keys.DIR_DEVICES,
             keys.DIR_VERSION,
             keys.sip_credentials(device.tenant.domain, device.id),
             keys.device(group, device.id),
-            keys.provision_status(group, device.id),
         ]
         user = device.user
         if user is not None:
@@ -268,6 +274,15 @@ class DeviceDirectory:
             read = replace(read, device=replace(device, user=user), profile=profile or "")
         files.put(device.id, read, made_of, token)
         return read
+
+    def fetched(self, device_id: str, generation: int) -> None:
+        """The device's fetch of ``generation`` is recorded: what is kept of
+        it says so (else every fetch from memory would record it again; an
+        instance that did not record it records it once more)."""
+        kept = self._files.get(device_id) if self._files is not None else None
+        if kept is not None and kept.device is not None and kept.device.generation == generation:
+            assert self._files is not None
+            self._files.replace(device_id, replace(kept, fetched_generation=generation))
 
     def _guess(self, device_id: str | None) -> TenantConfig | None:
         tenant_id = self._tenant_of.get(device_id) if device_id is not None else None

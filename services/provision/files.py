@@ -151,6 +151,7 @@ async def _device_file(
     if read.fetched_generation < device.generation:
         group, now = device.tenant.group, ctx.clock()
         lag = await ctx.status.fetched(group, device.id, device.generation, now)
+        ctx.devices.fetched(device.id, device.generation)
         if lag is not None:
             metrics.LAG_SECONDS.observe(lag)
     return _served(request, found, rendered, device.id, device.generation)

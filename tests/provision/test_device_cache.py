@@ -126,7 +126,6 @@ def _set(key: str, field: str, value: str) -> Callable[[Redis], Awaitable[object
 CHANGES: dict[str, Callable[[Redis], Awaitable[object]]] = {
     # What the script reads by its KEYS.
     "the device": _set(keys.device(GROUP, "hd3001"), "model", "T46U"),
-    "its fetch record": _set(keys.provision_status(GROUP, "hd3001"), "fetched_gen", "99"),
     # Read beside the script.
     "its secret": _set(keys.sip_credentials(DOMAIN, "hd3001"), "previous_until", "1"),
     "its tenant": _set(keys.DIR_DEVICES, "hd3001", "acme"),
@@ -150,6 +149,18 @@ async def test_a_change_of_anything_a_kept_file_was_made_of_drops_it(
     await CHANGES[change](redis)
     _, came = await reads.fetch_counted()
     assert came == "miss"
+
+
+async def test_the_fetch_recorded_keeps_what_was_kept(reads: Reads, desks: Desks) -> None:
+    """The first fetch of a generation writes its fetch record: what that
+    fetch kept stays, and says the generation was fetched."""
+    await desks.login("hd3001", "1001")
+    read, came = await reads.fetch_counted()
+    assert came == "miss" and read.device is not None
+    assert read.fetched_generation < read.device.generation
+    reads.devices.fetched("hd3001", read.device.generation)
+    again, came = await reads.fetch_counted()
+    assert came == "hit" and again.fetched_generation == read.device.generation
 
 
 async def test_a_change_is_seen_by_the_next_request_after_it(
