@@ -225,6 +225,28 @@ async def test_a_value_read_before_a_change_reached_us_is_not_kept(redis: Redis)
         await tracking.stop()
 
 
+async def test_a_change_of_other_keys_while_reading_does_not_stop_keeping(
+    redis: Redis,
+) -> None:
+    """Only an invalidation of a value's own keys refuses it: logins
+    elsewhere (every key some fetch read) do not keep a fleet from being
+    kept."""
+    tracking = Tracking(redis)
+    tracking.start()
+    try:
+        await _usable(tracking)
+        cache = tracking.cache(10)
+        await redis.mset({"hd:{t}:mine": "1", "hd:{t}:other": "1"})
+        await tracking.batcher.run([], lambda pipe: pipe.get("hd:{t}:other"))  # tracked
+        token = tracking.token()
+        (value,) = await tracking.batcher.run([], lambda pipe: pipe.get("hd:{t}:mine"))
+        await redis.set("hd:{t}:other", "2")
+        assert await tracking.fresh() and tracking.token() > token  # its invalidation came
+        assert cache.put("mine", value, ["hd:{t}:mine"], token)
+    finally:
+        await tracking.stop()
+
+
 async def _cut_invalidations(redis: Redis) -> None:
     """Close every connection Redis pushes invalidations to (where a
     tracked connection redirects them)."""
