@@ -96,6 +96,40 @@ class _Waiting:
     replies: list[Any] = field(default_factory=list)
 
 
+class OldestDeadline:
+    """One timer for a queue whose entries each have a deadline, in the order
+    they joined: ``late`` runs once the oldest entry still waiting is past
+    its own (every one behind it is then late too). ``oldest`` gives that
+    deadline, None when nothing waits. A timer per entry cost more than the
+    rest of a batch's Python."""
+
+    def __init__(self, oldest: Callable[[], float | None], late: Callable[[], None]) -> None:
+        self._oldest = oldest
+        self._late = late
+        self._timer: asyncio.TimerHandle | None = None
+
+    def added(self, deadline: float) -> None:
+        """An entry with ``deadline`` joined the end of the queue."""
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_at(deadline, self._check)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        self._timer = None
+        deadline = self._oldest()
+        if deadline is None:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < deadline:
+            self._timer = loop.call_at(deadline, self._check)
+            return
+        self._late()
+
+
 class ConnectionSource(Protocol):
     """Where a session takes its connection from and gives it back."""
 
@@ -115,7 +149,7 @@ class _Session:
         self._pool = pool
         self._loop = asyncio.get_running_loop()
         self._timeout = conn.socket_timeout
-        self._watch: asyncio.TimerHandle | None = None
+        self._deadlines = OldestDeadline(self._oldest_deadline, self._timed_out)
         self._unwritten: list[bytes] = []
         self.reader = self._loop.create_task(self._read())
 
@@ -130,8 +164,8 @@ class _Session:
         deadline = None if self._timeout is None else self._loop.time() + self._timeout
         waiting = _Waiting(count, self._loop.create_future(), deadline)
         self.waiting.append(waiting)
-        if deadline is not None and self._watch is None:
-            self._watch = self._loop.call_at(deadline, self._check_oldest)
+        if deadline is not None:
+            self._deadlines.added(deadline)
         if not self._unwritten:
             self._loop.call_soon(self._write)
         self._unwritten.append(packed)
@@ -152,16 +186,11 @@ class _Session:
             error = redis_errors.ConnectionError(f"Error writing to Redis: {exc}")
             self._loop.create_task(self.end(error))
 
-    def _check_oldest(self) -> None:
-        """The oldest batch past its deadline ends the connection (every
-        reply behind it is late too); otherwise watch it until then."""
-        self._watch = None
-        if not self.live or not self.waiting:
-            return
-        deadline = self.waiting[0].deadline
-        if deadline is not None and self._loop.time() < deadline:
-            self._watch = self._loop.call_at(deadline, self._check_oldest)
-            return
+    def _oldest_deadline(self) -> float | None:
+        return self.waiting[0].deadline if self.live and self.waiting else None
+
+    def _timed_out(self) -> None:
+        """The oldest batch is past its deadline: the connection ends."""
         self._loop.create_task(self.end(redis_errors.TimeoutError("Timeout reading from Redis")))
 
     async def end(self, error: Exception) -> None:
@@ -170,8 +199,7 @@ class _Session:
         if not self.live:
             return
         self.live = False
-        if self._watch is not None:
-            self._watch.cancel()
+        self._deadlines.cancel()
         waiting, self.waiting = self.waiting, deque()
         for each in waiting:
             if not each.done.done():

@@ -41,7 +41,7 @@ from redis._parsers.hiredis import NOT_ENOUGH_DATA, _AsyncHiredisParser
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection
 
-from services.kernel.batch import Batcher
+from services.kernel.batch import Batcher, OldestDeadline
 from services.kernel.logs import fields
 from services.kernel.redis_conn import is_cluster
 
@@ -157,7 +157,9 @@ class Tracking:
         self._data_to: int | None = None  # where its invalidations go
         self._this_turn: list[asyncio.Future[bool]] = []  # waiting for this turn's PING
         self._pings: deque[tuple[float, list[asyncio.Future[bool]]]] = deque()
-        self._watch: asyncio.TimerHandle | None = None
+        self._deadlines = OldestDeadline(
+            lambda: self._pings[0][0] if self._pings else None, self._pong_late
+        )
         self._task: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
         self._stopping = False
@@ -205,27 +207,19 @@ class Tracking:
         if writer is None or not self.usable:
             _settle(waiters, False)
             return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + (self._timeout or 5.0)
+        deadline = asyncio.get_running_loop().time() + (self._timeout or 5.0)
         self._pings.append((deadline, waiters))
-        if self._watch is None:
-            self._watch = loop.call_at(deadline, self._check_oldest)
+        self._deadlines.added(deadline)
         writer.write(_PING)
 
-    def _check_oldest(self) -> None:
+    def _pong_late(self) -> None:
         """A PONG later than the socket timeout ends the invalidation
         connection (what it would have carried may be lost)."""
-        self._watch = None
-        if not self._pings:
-            return
-        loop = asyncio.get_running_loop()
-        deadline = self._pings[0][0]
-        if loop.time() < deadline:
-            self._watch = loop.call_at(deadline, self._check_oldest)
-            return
         log.warning("tracking_pong_late", extra=fields(seconds=self._timeout))
         if self._inv is not None:  # its reader stops, and it connects again
-            self._closing = loop.create_task(self._inv.disconnect(nowait=True))
+            self._closing = asyncio.get_running_loop().create_task(
+                self._inv.disconnect(nowait=True)
+            )
         self._lose()
 
     async def track(self, conn: Connection) -> None:
@@ -355,8 +349,7 @@ class Tracking:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._watch is not None:
-            self._watch.cancel()
+        self._deadlines.cancel()
         if self._data is not None:
             await self._data.disconnect(nowait=True)
 

@@ -340,3 +340,28 @@ async def test_nothing_kept_outlives_a_redis_restart(own_redis_server: RedisServ
     finally:
         await tracking.stop()
         await redis.aclose()
+
+
+async def test_a_late_pong_serves_nothing_kept_until_tracking_is_back(
+    redis: Redis, redis_server: RedisServer
+) -> None:
+    """Redis stops answering (paused) longer than the socket timeout: the
+    barrier fails, what was kept goes, and tracking comes back after."""
+    client = connect(redis_server.url, socket_timeout=0.5)
+    tracking = Tracking(client)
+    tracking.start()
+    key = "hd:{t}:k"
+    try:
+        await _usable(tracking)
+        cache = tracking.cache(10)
+        await redis.set(key, "1")
+        token = tracking.token()
+        (value,) = await tracking.batcher.run([], lambda pipe: pipe.get(key))
+        assert cache.put("k", value, [key], token)
+        await redis.execute_command("CLIENT", "PAUSE", "1500", "ALL")
+        assert not await tracking.fresh()
+        assert cache.get("k") is None
+        await _usable(tracking)
+    finally:
+        await tracking.stop()
+        await client.aclose()
