@@ -42,7 +42,7 @@ from services.kernel.secretbox import SealError, SecretBox, sip_secret_context
 from services.kernel.tenants import TenantCache, TenantConfig
 from services.kernel.tracking import TrackedCache, Tracking
 from services.provision import metrics
-from services.provision.failures import DigestFailures, Limited
+from services.provision.failures import DigestFailures, Limited, Scope
 from services.provision.phone import LoggedInUser
 from services.provision.profiles import model_field
 
@@ -183,15 +183,17 @@ class DeviceDirectory:
         when the directory names another tenant (a device first seen since
         start, or moved), or to keep the file. An unknown id costs one, as a
         known one does."""
+        # The failure counters this request is held to (kept ones are used).
+        counted = failures.counted(mac, address) if self._tracking is not None else []
         if device_id is not None and self._tracking is not None:
             # Nothing kept: read at once. Something kept: the barrier, then
             # what its invalidations left.
-            fresh = bool(self._kept(failures, mac, address, device_id, now_ms))
-            fresh = fresh and await self._tracking.fresh()
-            kept = self._kept(failures, mac, address, device_id, now_ms) if fresh else None
-            if kept is not None:
-                metrics.DEVICE_CACHE_HIT.inc()
-                return None, kept
+            kept = self._kept(failures, counted, device_id, now_ms)
+            if kept is not None and await self._tracking.fresh():
+                kept = self._kept(failures, counted, device_id, now_ms)
+                if kept is not None:
+                    metrics.DEVICE_CACHE_HIT.inc()
+                    return None, kept
             if self._tracking.usable:
                 metrics.DEVICE_CACHE_MISS.inc()
             else:
@@ -210,10 +212,9 @@ class DeviceDirectory:
                     pipe.get(keys.DIR_VERSION)  # tracked: an import drops what is kept
 
         replies = await self._batcher.run([self._script], commands)
-        counted = replies[:counters]
-        limited = await failures.limit_of(mac, address, counted)
+        limited = await failures.limit_of(mac, address, replies[:counters])
         if self._counts is not None:
-            for (_, key), count in zip(failures.counted(mac, address), counted, strict=True):
+            for (_, key), count in zip(counted, replies[:counters], strict=True):
                 self._counts.put(key, int(count or 0), [key], token)
         if device_id is None:
             return limited, None
@@ -229,11 +230,16 @@ class DeviceDirectory:
         return limited, read
 
     def _kept(
-        self, failures: DigestFailures, mac: str, address: str, device_id: str, now_ms: int
+        self,
+        failures: DigestFailures,
+        counted: Sequence[tuple[Scope, str]],
+        device_id: str,
+        now_ms: int,
     ) -> DeviceFile | None:
-        """What ``for_fetch`` would read, if all of it is kept and holds."""
+        """What ``for_fetch`` would read, if all of it is kept and holds
+        (``counted``: the failure counters it is held to)."""
         assert self._counts is not None and self._files is not None
-        for scope, key in failures.counted(mac, address):
+        for scope, key in counted:
             count = self._counts.get(key)
             if count is None or count >= failures.limit(scope):
                 return None  # at the limit: Redis says until when
