@@ -14,7 +14,7 @@ import pytest
 from tests.support.demo import DOMAIN, desk_call, register_desk
 from tests.support.edge import Edge
 from tests.support.kamailio import KamailioServer, free_udp_port
-from tests.support.lamps import call_id, call_states, ended, watch
+from tests.support.lamps import answered_and_ended, call_id, call_states, watch
 from tests.support.sipp import Sipp, answered
 from tests.support.waiting import wait_for
 
@@ -249,10 +249,7 @@ def test_a_lamp_at_one_node_shows_a_call_through_another(
             "lamp on 1002 known at B",
         )
         call = edge.call("alice-calls-bob-via-b", "hd3001", "1002", via=b)
-        assert call.run() == 0
-        assert call.final_status() == 200
-        assert phone.wait() == 0
-        wait_for(ended(lamp, call_id(call)), "terminated call at the lamp at A")
+        answered_and_ended(call, phone, lamp)
     finally:
         phone.stop()
         lamp.stop()

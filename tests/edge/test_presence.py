@@ -3,8 +3,7 @@ desk, through the real Kamailio's presence server."""
 
 from tests.support.demo import DOMAIN
 from tests.support.edge import Edge
-from tests.support.lamps import call_id, call_states, ended, watch
-from tests.support.waiting import wait_for
+from tests.support.lamps import answered_and_ended, call_id, call_states, watch
 
 BOB_DID = "+4930123451002"
 
@@ -20,11 +19,7 @@ def test_the_lamp_shows_the_user_wherever_she_sits(fresh_edge: Edge) -> None:
     try:
         phone = fresh_edge.phone("bob-desk", "hd3002")
         call = fresh_edge.call("alice-calls-bob", "hd3001", "1002")
-        assert call.run() == 0
-        assert call.final_status() == 200
-        assert phone.wait() == 0
-        for lamp in (alice_lamp, bob_lamp):
-            wait_for(ended(lamp, call_id(call)), "terminated call at the lamp")
+        answered_and_ended(call, phone, alice_lamp, bob_lamp)
     finally:
         alice_lamp.stop()
         bob_lamp.stop()
@@ -40,10 +35,7 @@ def test_a_call_from_outside_lights_the_users_lamp(fresh_edge: Edge) -> None:
     try:
         phone = fresh_edge.phone("bob-desk-outside", "hd3002")
         call = fresh_edge.from_peer("outside-calls-bob", BOB_DID)
-        assert call.run() == 0
-        assert call.final_status() == 200
-        assert phone.wait() == 0
-        wait_for(ended(lamp, call_id(call)), "terminated call at the lamp")
+        answered_and_ended(call, phone, lamp)
     finally:
         lamp.stop()
     seen = call_states(lamp.received("NOTIFY"), f"sip:1002@{DOMAIN}", call_id(call))
@@ -59,10 +51,7 @@ def test_a_call_out_lights_the_callers_lamp(fresh_edge: Edge) -> None:
     gateway = fresh_edge.gateway("pstn-answers", fresh_edge.pstn_port).start()
     try:
         call = fresh_edge.call("alice-calls-outside", "hd3001", "+493099999999")
-        assert call.run() == 0
-        assert call.final_status() == 200
-        assert gateway.wait() == 0
-        wait_for(ended(lamp, call_id(call)), "terminated call at the lamp")
+        answered_and_ended(call, gateway, lamp)
     finally:
         lamp.stop()
         gateway.stop()

@@ -34,7 +34,8 @@ GROUP = "acme-group"
 MAC = "001565aa3001"
 
 
-def _count(result: str) -> float:
+def device_cache(result: str) -> float:
+    """Device file reads so far that came from ``result`` (hit, miss, off)."""
     sample = REGISTRY.get_sample_value("hotdesk_provision_device_cache_total", {"result": result})
     return sample or 0.0
 
@@ -67,9 +68,9 @@ class Reads:
 
     async def fetch_counted(self, now_ms: int | None = None) -> tuple[DeviceFile, str]:
         """A fetch, and where it came from (hit, miss or off)."""
-        before = {r: _count(r) for r in ("hit", "miss", "off")}
+        before = {r: device_cache(r) for r in ("hit", "miss", "off")}
         read = await self.fetch(now_ms)
-        (came,) = [r for r, n in before.items() if _count(r) == n + 1]
+        (came,) = [r for r, n in before.items() if device_cache(r) == n + 1]
         return read, came
 
 

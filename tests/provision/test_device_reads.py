@@ -19,6 +19,7 @@ from services.kernel import keys
 from services.kernel.batch import _Shared
 from services.provision.rendercache import RenderCache
 from services.provision.vendors.base import Rendered
+from tests.provision.test_device_cache import device_cache
 from tests.provision.test_files import HD3001, fetch
 from tests.support.demo import DIRECTORY, DOMAIN, secret
 from tests.support.provision import YEALINK_T46U_UA, YEALINK_T54W_UA, Stack, provision_stack
@@ -79,44 +80,39 @@ async def uncached(redis: Redis, redis_server: RedisServer) -> AsyncIterator[Sta
         yield s
 
 
-def _device_cache(result: str) -> float:
-    sample = REGISTRY.get_sample_value("hotdesk_provision_device_cache_total", {"result": result})
-    return sample or 0.0
-
-
 async def test_a_kept_device_file_costs_no_read(stack: Stack) -> None:
     """Kept (``tests.provision.test_device_cache``), a device file is served
     after the tracking barrier (a PING on its own connection) without a read;
     the challenge before it reads the failure counters."""
     for _ in range(100):  # until the service's tracking is up (~1 s at most)
-        hits = _device_cache("hit")
+        hits = device_cache("hit")
         status, _, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
         assert status == 200
-        if _device_cache("hit") > hits:
+        if device_cache("hit") > hits:
             break
         await asyncio.sleep(0.01)
     else:
         raise AssertionError("no fetch was served from memory")
     for _ in range(3):
-        hits = _device_cache("hit")
+        hits = device_cache("hit")
         async with round_trips(stack) as taken:
             status, body, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
         assert status == 200 and "HD hd3001" in body
         assert _requests(taken) == [1], taken
-        assert _device_cache("hit") == hits + 1
+        assert device_cache("hit") == hits + 1
     await stack.login("hd3001", "1001")
-    misses = _device_cache("miss")
+    misses = device_cache("miss")
     status, body, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
-    assert status == 200 and "Alice Example" in body and _device_cache("miss") == misses + 1
+    assert status == 200 and "Alice Example" in body and device_cache("miss") == misses + 1
     # That fetch recorded itself and created Alice's profile for the
     # model (a change of what it kept): the next one reads and keeps again,
     # the one after is served from memory.
     await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
-    hits = _device_cache("hit")
+    hits = device_cache("hit")
     async with round_trips(stack) as taken:
         status, body, _ = await fetch(stack, HD3001, YEALINK_T54W_UA, "hd3001")
     assert status == 200 and "Alice Example" in body and _requests(taken) == [1], taken
-    assert _device_cache("hit") == hits + 1
+    assert device_cache("hit") == hits + 1
 
 
 async def test_a_device_file_costs_one_round_trip_two_at_most(uncached: Stack) -> None:

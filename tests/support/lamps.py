@@ -38,6 +38,16 @@ def ended(lamp: Sipp, call: str) -> Callable[[], bool]:
     return check
 
 
+def answered_and_ended(call: Sipp, answering: Sipp, *lamps: Sipp) -> None:
+    """``call`` ran to its end, answered (200) by ``answering``, and each of
+    ``lamps`` has shown it terminated."""
+    assert call.run() == 0
+    assert call.final_status() == 200
+    assert answering.wait() == 0
+    for lamp in lamps:
+        wait_for(ended(lamp, call_id(call)), "terminated call at the lamp")
+
+
 def watch(
     edge: Edge,
     name: str,
