@@ -9,6 +9,7 @@ service, whose pushes would write the devices' provisioning status)."""
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -20,7 +21,7 @@ from services.binding.service import BindingService, start_binding_service
 from services.kernel import keys, sessions
 from services.kernel.redis_conn import connect
 from services.kernel.tenants import TenantCache
-from services.kernel.tracking import Tracking
+from services.kernel.tracking import TrackedCache, Tracking
 from services.provision.devices import DeviceDirectory, DeviceFile
 from services.provision.failures import DigestFailures
 from services.provision.profiles import model_field
@@ -207,23 +208,42 @@ async def test_a_kept_file_ends_with_its_session(reads: Reads, desks: Desks, red
     assert came == "miss" and read.device is not None and read.device.user is None
 
 
-async def test_a_value_read_before_a_change_reached_us_is_not_kept(redis: Redis) -> None:
+@asynccontextmanager
+async def tracking_over(redis: Redis) -> AsyncIterator[Tracking]:
+    """``redis``'s tracking, started and up (stopped after)."""
     tracking = Tracking(redis)
     tracking.start()
     try:
         await _usable(tracking)
+        yield tracking
+    finally:
+        await tracking.stop()
+
+
+async def read_for(tracking: Tracking, key: str) -> tuple[int, str | None]:
+    """A token, then ``key`` read through the tracked connection."""
+    token = tracking.token()
+    (value,) = await tracking.batcher.run([], lambda pipe: pipe.get(key))
+    return token, value
+
+
+async def keep(cache: TrackedCache[str | None], tracking: Tracking, key: str) -> bool:
+    """``key`` read through the tracked connection, kept as "k" in
+    ``cache``: whether it was."""
+    token, value = await read_for(tracking, key)
+    return cache.put("k", value, [key], token)
+
+
+async def test_a_value_read_before_a_change_reached_us_is_not_kept(redis: Redis) -> None:
+    async with tracking_over(redis) as tracking:
         cache = tracking.cache(10)
         await redis.set("hd:{t}:k", "1")
-        token = tracking.token()
-        (value,) = await tracking.batcher.run([], lambda pipe: pipe.get("hd:{t}:k"))
+        token, value = await read_for(tracking, "hd:{t}:k")
         await redis.set("hd:{t}:k", "2")  # after the read: the value is old
         assert await tracking.fresh()
         assert not cache.put("k", value, ["hd:{t}:k"], token)
-        token = tracking.token()
-        (value,) = await tracking.batcher.run([], lambda pipe: pipe.get("hd:{t}:k"))
+        token, value = await read_for(tracking, "hd:{t}:k")
         assert cache.put("k", value, ["hd:{t}:k"], token) and cache.get("k") == "2"
-    finally:
-        await tracking.stop()
 
 
 async def test_a_change_of_other_keys_while_reading_does_not_stop_keeping(
@@ -232,20 +252,14 @@ async def test_a_change_of_other_keys_while_reading_does_not_stop_keeping(
     """Only an invalidation of a value's own keys refuses it: logins
     elsewhere (every key some fetch read) do not keep a fleet from being
     kept."""
-    tracking = Tracking(redis)
-    tracking.start()
-    try:
-        await _usable(tracking)
+    async with tracking_over(redis) as tracking:
         cache = tracking.cache(10)
         await redis.mset({"hd:{t}:mine": "1", "hd:{t}:other": "1"})
-        await tracking.batcher.run([], lambda pipe: pipe.get("hd:{t}:other"))  # tracked
-        token = tracking.token()
-        (value,) = await tracking.batcher.run([], lambda pipe: pipe.get("hd:{t}:mine"))
+        await read_for(tracking, "hd:{t}:other")  # tracked
+        token, value = await read_for(tracking, "hd:{t}:mine")
         await redis.set("hd:{t}:other", "2")
         assert await tracking.fresh() and tracking.token() > token  # its invalidation came
         assert cache.put("mine", value, ["hd:{t}:mine"], token)
-    finally:
-        await tracking.stop()
 
 
 async def _cut_invalidations(redis: Redis) -> None:
@@ -316,30 +330,21 @@ async def test_nothing_kept_outlives_a_redis_restart(own_redis_server: RedisServ
     """Both connections break with Redis: what was kept goes, and once they
     are back, changes reach the cache again."""
     redis = connect(own_redis_server.url)
-    tracking = Tracking(redis)
-    tracking.start()
     key = "hd:{t}:k"
     try:
-        await _usable(tracking)
-        cache = tracking.cache(10)
-
-        async def keep() -> None:
-            token = tracking.token()
-            (value,) = await tracking.batcher.run([], lambda pipe: pipe.get(key))
-            assert cache.put("k", value, [key], token)
-
-        await redis.set(key, "1")
-        await keep()
-        own_redis_server.restart(hard=True)
-        await redis.set(key, "2")  # the client reconnects; nobody told us
-        await _usable(tracking)
-        assert cache.get("k") is None
-        await keep()
-        assert cache.get("k") == "2"
-        await redis.set(key, "3")
-        assert await tracking.fresh() and cache.get("k") is None
+        async with tracking_over(redis) as tracking:
+            cache = tracking.cache(10)
+            await redis.set(key, "1")
+            assert await keep(cache, tracking, key)
+            own_redis_server.restart(hard=True)
+            await redis.set(key, "2")  # the client reconnects; nobody told us
+            await _usable(tracking)
+            assert cache.get("k") is None
+            assert await keep(cache, tracking, key)
+            assert cache.get("k") == "2"
+            await redis.set(key, "3")
+            assert await tracking.fresh() and cache.get("k") is None
     finally:
-        await tracking.stop()
         await redis.aclose()
 
 
@@ -349,20 +354,15 @@ async def test_a_late_pong_serves_nothing_kept_until_tracking_is_back(
     """Redis stops answering (paused) longer than the socket timeout: the
     barrier fails, what was kept goes, and tracking comes back after."""
     client = connect(redis_server.url, socket_timeout=0.5)
-    tracking = Tracking(client)
-    tracking.start()
     key = "hd:{t}:k"
     try:
-        await _usable(tracking)
-        cache = tracking.cache(10)
-        await redis.set(key, "1")
-        token = tracking.token()
-        (value,) = await tracking.batcher.run([], lambda pipe: pipe.get(key))
-        assert cache.put("k", value, [key], token)
-        await redis.execute_command("CLIENT", "PAUSE", "1500", "ALL")
-        assert not await tracking.fresh()
-        assert cache.get("k") is None
-        await _usable(tracking)
+        async with tracking_over(client) as tracking:
+            cache = tracking.cache(10)
+            await redis.set(key, "1")
+            assert await keep(cache, tracking, key)
+            await redis.execute_command("CLIENT", "PAUSE", "1500", "ALL")
+            assert not await tracking.fresh()
+            assert cache.get("k") is None
+            await _usable(tracking)
     finally:
-        await tracking.stop()
         await client.aclose()
