@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -23,14 +23,12 @@ from redis.exceptions import RedisError
 
 from services.admin import metrics
 from services.admin.operators import Operator
-from services.kernel import keys
+from services.admin.streams import Entries, event_streams, last_ids
 from services.kernel.logs import fields
 from services.kernel.redis_conn import is_cluster
 from services.kernel.tenants import TenantCache
 
 log = logging.getLogger(__name__)
-
-Entries = list[tuple[str, dict[str, str]]]  # one stream's new entries: (id, fields)
 
 _BLOCK_MS = 1000
 _CLUSTER_POLL_SECONDS = 0.2
@@ -71,8 +69,6 @@ class EventHub:
         self._tenants = tenants
         self._queue_size = queue_size
         self._viewers: set[_Viewer] = set()
-        # Called with every event (for every tenant), before the viewers.
-        self.sinks: list[Callable[[Event], None]] = []
 
     @contextlib.asynccontextmanager
     async def subscribe(
@@ -88,8 +84,6 @@ class EventHub:
             metrics.EVENT_VIEWERS.dec()
 
     def _publish(self, event: Event) -> None:
-        for sink in self.sinks:
-            sink(event)
         for viewer in list(self._viewers):
             if not viewer.wants(event):
                 continue
@@ -99,13 +93,6 @@ class EventHub:
                 viewer.queue.put_nowait(None)
             else:
                 viewer.queue.put_nowait(event)
-
-    async def _last_ids(self, streams: list[str]) -> dict[str, str]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for stream in streams:
-                pipe.xrevrange(stream, "+", "-", count=1)
-            replies = await pipe.execute()
-        return {s: (r[0][0] if r else "0-0") for s, r in zip(streams, replies, strict=True)}
 
     async def _read(self, cursors: dict[str, str]) -> list[tuple[str, Entries]]:
         if not is_cluster(self._redis):
@@ -122,10 +109,9 @@ class EventHub:
         cursors: dict[str, str] = {}
         while True:
             try:
-                streams = sorted({keys.events(t.group) for t in self._tenants.by_id.values()})
-                new = [s for s in streams if s not in cursors]
+                new = [s for s in event_streams(self._tenants) if s not in cursors]
                 if new:
-                    cursors.update(await self._last_ids(new))
+                    cursors.update(await last_ids(self._redis, new))
                 if not cursors:
                     await asyncio.sleep(_RETRY_SECONDS)
                     continue

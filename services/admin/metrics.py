@@ -26,7 +26,19 @@ WEBHOOK_FAILURES = Counter(
     "hotdesk_admin_webhook_failures_total",
     "Events a webhook never took: every attempt failed",
 )
-WEBHOOK_DROPPED = Counter(
-    "hotdesk_admin_webhook_dropped_total",
-    "Events not offered to webhooks: the delivery queue was full",
+WEBHOOK_FED = Counter(
+    "hotdesk_admin_webhook_deliveries_fed_total",
+    "Deliveries the feed wrote: one per event and webhook that takes it",
+)
+WEBHOOK_BACKLOG = Gauge(
+    "hotdesk_admin_webhook_backlog",
+    "Deliveries waiting or under way (all instances), as this instance last looked",
+)
+WEBHOOK_TAKEN_OVER = Counter(
+    "hotdesk_admin_webhook_taken_over_total",
+    "Deliveries taken over from a holder that went silent (died, lost Redis)",
+)
+WEBHOOK_MISSED = Counter(
+    "hotdesk_admin_webhook_missed_total",
+    "Event streams whose kept feed position had been trimmed away (events lost)",
 )

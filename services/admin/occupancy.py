@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.admin.streams import Entries, event_streams, unread
 from services.kernel import keys
 from services.kernel.clock import Clock, now_ms
 from services.kernel.logs import fields
@@ -113,19 +114,16 @@ class OccupancyRecorder:
 
     async def catch_up(self) -> bool:
         """Apply one batch of each stream's new entries; False: none."""
-        streams = sorted({keys.events(t.group) for t in self._tenants.by_id.values()})
         busy = False
-        cursors = await self._redis.hgetall(keys.ADMIN_OCC_CURSORS)
-        for stream in streams:
-            # One stream at a time: each group's stream has its own hash slot.
-            replies = await self._redis.xread({stream: cursors.get(stream, "0-0")}, count=_BATCH)
-            for _, entries in replies or []:
-                if entries:
-                    busy = True
-                    await self._apply(stream, entries)
+        streams = event_streams(self._tenants)
+        async for stream, _, entries in unread(
+            self._redis, keys.ADMIN_OCC_CURSORS, streams, _BATCH
+        ):
+            busy = True
+            await self._apply(stream, entries)
         return busy
 
-    async def _apply(self, stream: str, entries: list[tuple[str, dict[str, str]]]) -> None:
+    async def _apply(self, stream: str, entries: Entries) -> None:
         devices = sorted({e.get("device", "") for _, e in entries} - {""})
         current = await self._redis.hmget(keys.ADMIN_OCC_OPEN, devices) if devices else []
         opened: dict[str, str | None] = dict(zip(devices, current, strict=True))

@@ -30,6 +30,7 @@ from services.admin.oidc import (
 from services.admin.operators import OperatorStore
 from services.admin.settings import AdminSettings
 from services.admin.webhook_delivery import Retry, WebhookDispatcher
+from services.admin.webhook_feed import WebhookFeed
 from services.admin.webhooks import WebhookStore
 from services.auth.pins import PinHasher
 from services.directory.digest import PinDigester
@@ -62,7 +63,9 @@ class AdminService(ServiceShell):
         self.events = EventHub(self.redis, self.tenants, s.events_queue)
         box = SecretBox.from_file(s.webhook_key_file, "admin") if s.webhook_key_file else None
         self.webhooks = WebhookStore(self.redis, box, clock)
+        self.feed = WebhookFeed(self.redis, self.tenants, self.webhooks, s.webhook_poll_seconds)
         self.deliveries = WebhookDispatcher(
+            self.redis,
             self.webhooks,
             Retry(
                 s.webhook_attempts,
@@ -70,11 +73,9 @@ class AdminService(ServiceShell):
                 s.webhook_backoff_max_seconds,
                 s.webhook_timeout_seconds,
             ),
-            s.webhook_queue,
             s.webhook_in_flight,
             clock,
         )
-        self.events.sinks.append(self.deliveries.offer)
         self.occupancy = OccupancyRecorder(
             self.redis,
             self.tenants,
@@ -173,6 +174,8 @@ class AdminService(ServiceShell):
             in_flight=asyncio.Semaphore(s.max_requests_in_flight),
         )
         self.background(self.events.run())
+        await self.feed.start()
+        self.background(self.feed.run())
         self.background(self.deliveries.run())
         self.background(self.occupancy.run())
         runner = web.AppRunner(admin_app(context), access_log=None, shutdown_timeout=1.0)

@@ -55,15 +55,16 @@ class AdminSettings(ServiceSettings):
     # characters; without it webhooks cannot be registered: 503). Each event
     # is POSTed up to webhook_attempts times, waiting backoff, 2 x backoff,
     # ... (at most webhook_backoff_max_seconds) between; each POST ends after
-    # webhook_timeout_seconds. Up to webhook_queue events wait to be sent
-    # (more are dropped and counted), webhook_in_flight POSTs at once.
+    # webhook_timeout_seconds; webhook_in_flight POSTs at once per instance.
+    # The events are fed to the deliveries every webhook_poll_seconds when
+    # idle (services/admin/webhook_feed.py).
     webhook_key_file: Path | None = None
     webhook_attempts: int = Field(default=5, ge=1, le=20)
     webhook_backoff_seconds: float = Field(default=1.0, gt=0)
     webhook_backoff_max_seconds: float = Field(default=60.0, gt=0)
     webhook_timeout_seconds: float = Field(default=5.0, gt=0)
-    webhook_queue: int = Field(default=10_000, ge=1)
     webhook_in_flight: int = Field(default=32, ge=1)
+    webhook_poll_seconds: float = Field(default=0.5, gt=0)
     # The occupancy report keeps closed intervals this many days (by their
     # start); the binding's event streams are read every poll_seconds when
     # idle.

@@ -119,11 +119,6 @@ class WebhookStore:
             pipe.srem(keys.ADMIN_WEBHOOKS, webhook_id)
             await pipe.execute()
 
-    async def claim(self, webhook_id: str, event_id: str, seconds: int) -> bool:
-        """True for the one admin instance that is to deliver the event."""
-        key = keys.admin_webhook_claim(webhook_id, event_id)
-        return bool(await self._redis.set(key, "1", nx=True, ex=seconds))
-
     async def record(
         self, webhook_id: str, event_id: str, status: int, error: str, *, outcome: str | None
     ) -> None:

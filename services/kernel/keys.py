@@ -179,6 +179,12 @@ ADMIN_WEBHOOKS = f"{prefix(ADMIN_GROUP)}webhooks"  # set of webhook ids
 ADMIN_OCC_INTERVALS = f"{prefix(ADMIN_GROUP)}occ:intervals"
 ADMIN_OCC_OPEN = f"{prefix(ADMIN_GROUP)}occ:open"
 ADMIN_OCC_CURSORS = f"{prefix(ADMIN_GROUP)}occ:cursors"
+# Webhook deliveries (services.admin.webhook_feed, webhook_delivery): how far
+# each group's event stream was fed (hash stream key -> entry id), and the
+# deliveries to make (stream of webhook, event, body; consumer group
+# "deliver"), each removed once delivered or given up.
+ADMIN_WEBHOOK_CURSORS = f"{prefix(ADMIN_GROUP)}wh:cursors"
+ADMIN_WEBHOOK_DELIVERIES = f"{prefix(ADMIN_GROUP)}wh:deliveries"
 
 
 def admin_operator(name: str) -> str:
@@ -206,8 +212,3 @@ def admin_webhook(webhook_id: str) -> str:
     secret (sealed), and the delivery outcome: last_status, last_error,
     last_event, last_attempt_ms, delivered, failed."""
     return f"{prefix(ADMIN_GROUP)}webhook:{webhook_id}"
-
-
-def admin_webhook_claim(webhook_id: str, event_id: str) -> str:
-    """String (expires): one admin instance delivers this event to this webhook."""
-    return f"{prefix(ADMIN_GROUP)}whclaim:{webhook_id}:{event_id}"

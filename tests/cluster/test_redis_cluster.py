@@ -5,6 +5,7 @@ consumer reading each group's stream and serving a device file, and a
 master killed under logins."""
 
 import asyncio
+import contextlib
 import copy
 import signal
 import time
@@ -22,6 +23,9 @@ from redis.exceptions import RedisError
 
 from services.admin.events import EventHub
 from services.admin.operators import Operator, Role
+from services.admin.webhook_delivery import Retry, WebhookDispatcher
+from services.admin.webhook_feed import WebhookFeed
+from services.admin.webhooks import WebhookStore
 from services.auth.pins import PinHasher
 from services.auth.service import start_auth_service
 from services.binding import metrics
@@ -35,14 +39,16 @@ from services.directory.lock import ImportConflict
 from services.kernel import keys
 from services.kernel.lifecycle import cancel_and_wait
 from services.kernel.redis_conn import connect
+from services.kernel.secretbox import SecretBox
 from services.kernel.tenants import TenantCache
 from services.provision.devices import DeviceDirectory
 from services.provision.service import start_provision_service
 from tests.directory.support import CHEAP, PINS, CountingHasher
 from tests.support.demo import DIRECTORY, secret
 from tests.support.provision import YEALINK_T46U_UA, phone_session, provision_settings
-from tests.support.secrets import pin_digester, sealing_box
+from tests.support.secrets import pin_digester, sealing_box, webhook_key_file
 from tests.support.services import auth_settings, binding_settings
+from tests.support.webhook_receiver import receiver
 
 GROUP = "acme-group"
 DEVICES = ("hd3001", "hd3002", "hd3003")
@@ -309,8 +315,10 @@ async def test_an_import_removing_a_logged_in_user_ends_the_session_first(
 async def test_the_admin_event_reader_follows_groups_in_different_slots(
     redis_cluster: LocalRedisCluster, tmp_path: Path
 ) -> None:
-    """The console's live board on a cluster: one XREAD cannot span two
-    groups' streams there, so logins in both must still reach a viewer."""
+    """The console's live board and the webhooks on a cluster: one XREAD
+    cannot span two groups' streams there, so logins in both must still
+    reach a viewer, and be fed to a webhook and delivered (the admin's
+    deliveries stream and its consumer group on the admin's own slot)."""
     demo = yaml.safe_load(DIRECTORY.read_text())
     # A tenant's group cannot change while it exists: globex leaves, then
     # comes back in its own group ("globex"), then as the demo has it.
@@ -329,9 +337,16 @@ async def test_the_admin_event_reader_follows_groups_in_different_slots(
         keys.events(groups["globex"]).encode()
     )
     hub = EventHub(admin, admin_tenants, queue_size=100)
-    reader = asyncio.create_task(hub.run())
+    store = WebhookStore(admin, SecretBox.from_file(webhook_key_file(), "admin"))
+    feed = WebhookFeed(admin, admin_tenants, store, poll_seconds=0.1)
+    await feed.start()
+    dispatcher = WebhookDispatcher(admin, store, Retry(3, 0.05, 0.2, 2), in_flight=4)
+    readers = [asyncio.create_task(loop) for loop in (hub.run(), feed.run(), dispatcher.run())]
     core = BindingCore(binding, binding_tenants)
+    closing = contextlib.AsyncExitStack()
     try:
+        hook = await closing.enter_async_context(receiver("/hook"))
+        await store.create(hook.url, "", "root")
         async with hub.subscribe(Operator("root", Role.PLATFORM_ADMIN, ()), None) as queue:
             await asyncio.sleep(0.5)  # the reader has taken each stream's last id
             for device, tenant, extension in (
@@ -352,8 +367,11 @@ async def test_the_admin_event_reader_follows_groups_in_different_slots(
                     assert event is not None
                     seen.add((event.kind, event.data["device"]))
         assert seen == {("login", "hd3001"), ("login", "gx4001")}
+        await hook.next(2)
+        assert {(d.event["type"], d.event["device"]) for d in hook.got} == seen
     finally:
-        await cancel_and_wait([reader])
+        await cancel_and_wait(readers)
+        await closing.aclose()
         await core.aclose()
         await admin.aclose()
         await binding.aclose()

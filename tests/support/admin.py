@@ -114,6 +114,19 @@ class Console:
 
 
 @asynccontextmanager
+async def admin_instance(
+    stack: Stack, redis_url: str, **overrides: object
+) -> AsyncIterator[AdminService]:
+    """One more admin service over ``stack``: several instances share a
+    Redis, or one stops while the rest of the stack goes on."""
+    admin = await start_admin_service(admin_settings(stack, redis_url, **overrides))
+    try:
+        yield admin
+    finally:
+        await admin.stop()
+
+
+@asynccontextmanager
 async def admin_stack(
     redis_url: str, admin_redis_url: str | None = None, **overrides: object
 ) -> AsyncIterator[AdminStack]:
