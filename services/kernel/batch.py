@@ -331,9 +331,16 @@ class _ByNode:
     the masters asked at once; else (a command without keys, or with keys
     in several slots, a master resting) as a cluster pipeline."""
 
-    def __init__(self, redis: RedisCluster) -> None:
+    def __init__(
+        self,
+        redis: RedisCluster,
+        node_connections: Callable[[ClusterNode], ConnectionSource] = _NodePool,
+        untracked: Callable[[], None] = lambda: None,
+    ) -> None:
         self._redis = redis
         self._pipeline = _cluster(redis)
+        self._node_connections = node_connections
+        self._untracked = untracked
         self._nodes: dict[str, _Shared] = {}
         self._resting: dict[str, float] = {}
         self._no_retry = Retry(NoBackoff(), 0)  # the pipeline is the retry
@@ -353,7 +360,7 @@ class _ByNode:
             if now < self._resting.get(node.name, 0.0):
                 return None
             if node.name not in self._nodes:
-                self._nodes[node.name] = _Shared(_NodePool(node), self._no_retry)
+                self._nodes[node.name] = _Shared(self._node_connections(node), self._no_retry)
             masters.setdefault(node.name, []).append(index)
         return masters
 
@@ -365,10 +372,15 @@ class _ByNode:
             self._resting[name] = loop.time() + _NODE_RESTING_SECONDS
             raise
 
+    async def _around(self, commands: Sequence[Args]) -> list[Any]:
+        """``commands`` as a cluster pipeline: on none of the kept connections."""
+        self._untracked()
+        return await self._pipeline(commands)
+
     async def run(self, commands: Sequence[Args]) -> list[Any]:
         masters = self._by_master(commands)
         if masters is None:
-            return await self._pipeline(commands)
+            return await self._around(commands)
         try:
             if len(masters) == 1:
                 ((name, _),) = masters.items()
@@ -380,7 +392,7 @@ class _ByNode:
                 )
             )
         except _PIPELINE_HANDLES:
-            return await self._pipeline(commands)
+            return await self._around(commands)
         replies: list[Any] = [None] * len(commands)
         for indexes, part in zip(masters.values(), parts, strict=True):
             for index, reply in zip(indexes, part, strict=True):
@@ -405,12 +417,21 @@ async def reloading(
 class Batcher:
     """Batches on one client (a single Redis or a Cluster, told once); on a
     single Redis, on a connection of ``connections`` (default: the
-    client's pool)."""
+    client's pool); on a cluster, on connections of ``node_connections``
+    for each master (default: the node's pool), ``untracked`` called
+    before a batch goes around them (as a cluster pipeline)."""
 
-    def __init__(self, redis: Redis, connections: ConnectionSource | None = None) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        connections: ConnectionSource | None = None,
+        *,
+        node_connections: Callable[[ClusterNode], ConnectionSource] = _NodePool,
+        untracked: Callable[[], None] = lambda: None,
+    ) -> None:
         self._redis = redis
         self._send = (
-            _ByNode(cast(RedisCluster, redis)).run
+            _ByNode(cast(RedisCluster, redis), node_connections, untracked).run
             if is_cluster(redis)
             else _Shared(connections or redis.connection_pool, redis.get_retry()).run
         )

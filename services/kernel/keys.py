@@ -187,6 +187,13 @@ ADMIN_WEBHOOK_CURSORS = f"{prefix(ADMIN_GROUP)}wh:cursors"
 ADMIN_WEBHOOK_DELIVERIES = f"{prefix(ADMIN_GROUP)}wh:deliveries"
 
 
+def tracking_barrier(tag: str) -> str:
+    """Never written: what ``kernel.tracking`` reads on a cluster node to
+    learn whether the node still serves the slot (``tag`` picks one). Named
+    as a device key that no device has, so the provision user may read it."""
+    return f"hd:{{~{tag}}}:dev:~barrier"
+
+
 def admin_operator(name: str) -> str:
     """Hash: role, tenants (comma-separated), password (argon2id), created_ms."""
     return f"{prefix(ADMIN_GROUP)}op:{name}"

@@ -12,7 +12,7 @@ file password and what its file carries) and a replaced one still in its
 grace window (a file password too: the phone fetches the file that tells it
 the new secret with the old one).
 
-With a ``Tracking`` (a single Redis), what a fetch read is kept, and the
+With a ``Tracking``, what a fetch read is kept, and the
 next fetch of the device is answered from memory after the tracking
 barrier (``kernel.tracking``): no read at all while nothing it was made of
 changed (its fetch record aside: ``fetched``). Nothing kept: no barrier,

@@ -97,7 +97,7 @@ class ProvisionService(ServiceShell):
         listener = socket.create_server((s.http_host, s.http_port))
         self._bound_port = listener.getsockname()[1]
         base = self.base_url
-        tracking = Tracking.of(self.redis) if s.device_cache_entries else None
+        tracking = Tracking(self.redis) if s.device_cache_entries else None
         if tracking is not None:
             tracking.start()
             self.parts.push_async_callback(tracking.stop)

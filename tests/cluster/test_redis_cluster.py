@@ -10,6 +10,7 @@ import copy
 import signal
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +42,13 @@ from services.kernel.lifecycle import cancel_and_wait
 from services.kernel.redis_conn import connect
 from services.kernel.secretbox import SecretBox
 from services.kernel.tenants import TenantCache
-from services.provision.devices import DeviceDirectory
+from services.kernel.tracking import Tracking
+from services.provision.devices import DeviceDirectory, DeviceFile
+from services.provision.failures import DigestFailures
 from services.provision.service import start_provision_service
 from tests.directory.support import CHEAP, PINS, CountingHasher
 from tests.support.demo import DIRECTORY, secret
-from tests.support.provision import YEALINK_T46U_UA, phone_session, provision_settings
+from tests.support.provision import YEALINK_T46U_UA, device_cache, phone_session, provision_settings
 from tests.support.secrets import pin_digester, sealing_box, webhook_key_file
 from tests.support.services import auth_settings, binding_settings
 from tests.support.webhook_receiver import receiver
@@ -482,5 +485,135 @@ async def test_device_reads_go_on_once_a_replica_took_over_from_their_master(
         again = await devices.read(device, int(time.time() * 1000))
         assert again is not None and again.id == device
     assert pipelines == []
+    redis_cluster.start_node(master)
+    redis_cluster.wait_ok()
+
+
+@dataclass
+class KeptReads:
+    """The provision service's device reads with files kept (as its Redis
+    user), and the binding's logins."""
+
+    redis: Redis
+    tracking: Tracking
+    devices: DeviceDirectory
+    failures: DigestFailures
+    core: BindingCore
+
+    async def fetch(self, device: str) -> DeviceFile:
+        """hd300N's file as its phone's fetch reads it (retried while the
+        cluster has no master for a slot)."""
+        mac = f"001565aa{device[2:]}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                _, read = await self.devices.for_fetch(
+                    self.failures, mac, "127.0.0.1", device, int(time.time() * 1000)
+                )
+                assert read is not None
+                return read
+            except RedisError:
+                assert time.monotonic() < deadline, "device reads did not work again"
+                await asyncio.sleep(0.05)
+
+    async def kept(self, device: str) -> DeviceFile:
+        """The device's file once a fetch was answered from memory."""
+        for _ in range(200):
+            hits = device_cache("hit")
+            read = await self.fetch(device)
+            if device_cache("hit") > hits:
+                return read
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{device}'s file was never kept")
+
+    async def login(self, device: str, ext: str) -> None:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = await self.core.login(
+                    device, pb.UserRef(tenant="acme", extension=ext), allow_takeover=True, actor="t"
+                )
+                # Already: an earlier test of the module left it there.
+                assert r.result in (
+                    pb.LOGIN_RESULT_LOGGED_IN,
+                    pb.LOGIN_RESULT_ALREADY_LOGGED_IN,
+                ), r
+                return
+            except RedisError:  # no master for the slot yet
+                assert time.monotonic() < deadline, "logins did not work again"
+                await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def kept_reads(redis_cluster: LocalRedisCluster) -> AsyncIterator[KeptReads]:
+    await import_demo(redis_cluster)
+    redis, binding = as_user(redis_cluster, "provision"), as_user(redis_cluster, "binding")
+    tenants, binding_tenants = TenantCache(redis), TenantCache(binding)
+    await tenants.refresh()
+    await binding_tenants.refresh()
+    tracking = Tracking(redis)
+    tracking.start()
+    devices = DeviceDirectory(redis, tenants, sealing_box(), tracking=tracking, kept=100)
+    core = BindingCore(binding, binding_tenants)
+    try:
+        yield KeptReads(redis, tracking, devices, DigestFailures(redis, 10, 50, 300), core)
+    finally:
+        await tracking.stop()
+        await core.aclose()
+        await redis.aclose()
+        await binding.aclose()
+
+
+def _user(read: DeviceFile) -> str | None:
+    assert read.device is not None
+    return None if read.device.user is None else read.device.user.extension
+
+
+async def test_device_files_are_kept_on_a_cluster_and_a_login_is_seen_at_once(
+    kept_reads: KeptReads,
+) -> None:
+    """Each master the reads reach tracks them; the barrier asks every one:
+    a login on the device's master is seen by the next fetch."""
+    for device in DEVICES:
+        await kept_reads.kept(device)
+    for ext in ("1001", "1002", "1003"):
+        await kept_reads.login("hd3001", ext)
+        assert _user(await kept_reads.fetch("hd3001")) == ext
+        assert _user(await kept_reads.kept("hd3001")) == ext
+
+
+async def test_a_manual_fail_over_ends_what_was_kept_of_the_old_master(
+    redis_cluster: LocalRedisCluster, kept_reads: KeptReads
+) -> None:
+    """The old master lives on as a replica: it would still answer a PING,
+    but the barrier's read of one of its slots is redirected, so nothing
+    kept of it is served; logins after the fail-over are seen, and files
+    are kept again (of the new master)."""
+    await kept_reads.kept("hd3001")
+    master = redis_cluster.master_of(keys.device(GROUP, "hd3001"))
+    replica = redis_cluster.replica_of(master)
+    with redis_cluster.admin(replica) as node:
+        node.execute_command("CLUSTER", "FAILOVER")
+    deadline = time.monotonic() + 30
+    while redis_cluster.master_of(keys.device(GROUP, "hd3001"), (master,)) != replica:
+        assert time.monotonic() < deadline, "the replica did not take over"
+        await asyncio.sleep(0.05)
+    assert not await kept_reads.tracking.fresh()
+    await kept_reads.login("hd3001", "1002")
+    assert _user(await kept_reads.fetch("hd3001")) == "1002"
+    assert _user(await kept_reads.kept("hd3001")) == "1002"
+    redis_cluster.wait_ok()
+
+
+async def test_a_killed_master_ends_what_was_kept_and_its_successor_is_tracked(
+    redis_cluster: LocalRedisCluster, kept_reads: KeptReads
+) -> None:
+    await kept_reads.kept("hd3001")
+    master = redis_cluster.master_of(keys.device(GROUP, "hd3001"))
+    redis_cluster.kill(master)
+    await kept_reads.login("hd3001", "1003")
+    assert redis_cluster.master_of(keys.device(GROUP, "hd3001")) != master
+    assert _user(await kept_reads.fetch("hd3001")) == "1003"
+    assert _user(await kept_reads.kept("hd3001")) == "1003"
     redis_cluster.start_node(master)
     redis_cluster.wait_ok()

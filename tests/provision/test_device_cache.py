@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import pytest
 from hotdesk.v1 import binding_pb2 as bpb
-from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from services.binding.service import BindingService, start_binding_service
@@ -26,19 +25,13 @@ from services.provision.devices import DeviceDirectory, DeviceFile
 from services.provision.failures import DigestFailures
 from services.provision.profiles import model_field
 from tests.support.demo import DOMAIN
-from tests.support.provision import import_demo
+from tests.support.provision import device_cache, import_demo
 from tests.support.redis_server import RedisServer
 from tests.support.secrets import sealing_box
 from tests.support.services import binding_settings
 
 GROUP = "acme-group"
 MAC = "001565aa3001"
-
-
-def device_cache(result: str) -> float:
-    """Device file reads so far that came from ``result`` (hit, miss, off)."""
-    sample = REGISTRY.get_sample_value("hotdesk_provision_device_cache_total", {"result": result})
-    return sample or 0.0
 
 
 @dataclass

@@ -19,10 +19,15 @@ from services.kernel import keys
 from services.kernel.batch import _Shared
 from services.provision.rendercache import RenderCache
 from services.provision.vendors.base import Rendered
-from tests.provision.test_device_cache import device_cache
 from tests.provision.test_files import HD3001, fetch
 from tests.support.demo import DIRECTORY, DOMAIN, secret
-from tests.support.provision import YEALINK_T46U_UA, YEALINK_T54W_UA, Stack, provision_stack
+from tests.support.provision import (
+    YEALINK_T46U_UA,
+    YEALINK_T54W_UA,
+    Stack,
+    device_cache,
+    provision_stack,
+)
 from tests.support.redis_server import RedisServer
 from tests.support.secrets import sealing_box
 

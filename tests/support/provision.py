@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import aiohttp
 from hotdesk.v1 import binding_pb2 as bpb
 from hotdesk.v1 import binding_pb2_grpc, provision_pb2_grpc
+from prometheus_client import REGISTRY
 
 from services.auth.pins import PinHasher
 from services.auth.service import AuthService, start_auth_service
@@ -158,3 +159,10 @@ async def who_is_on(stack: Stack, device: str) -> str:
     """The extension logged in at ``device`` ("" if idle)."""
     state = await stack.binding_stub().GetByDevice(bpb.GetByDeviceRequest(device_id=device))
     return state.binding.extension if state.HasField("binding") else ""
+
+
+def device_cache(result: str) -> float:
+    """Device file reads so far (in this process) that came from ``result``
+    (hit, miss, off)."""
+    sample = REGISTRY.get_sample_value("hotdesk_provision_device_cache_total", {"result": result})
+    return sample or 0.0
