@@ -140,6 +140,7 @@ class _TrackedConnections:
 
     async def get_connection(self) -> Connection:
         node = self._node()
+        await node.up()
         conn = node.new_connection()
         try:
             await conn.connect()
@@ -210,6 +211,16 @@ class _Node:
         self._task: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
         self._stopping = False
+        self._up = asyncio.Event()  # the invalidation connection is up
+
+    async def up(self) -> None:
+        """Until the invalidation connection is up, for at most the socket
+        timeout: a reads' connection opened before it would be opened
+        again once it is (the batch on it failing), and on a cluster the
+        node would then rest."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._timeout or 1.0):
+                await self._up.wait()
 
     @property
     def reads(self) -> bool:
@@ -272,6 +283,7 @@ class _Node:
     def _lose(self) -> None:
         """The invalidation connection is gone: nothing cached holds."""
         self._client_id = None
+        self._up.clear()
         pings, self._pings = self._pings, deque()
         for _, barrier in pings:
             barrier.settle(False)
@@ -301,6 +313,7 @@ class _Node:
             await conn.disconnect()
             raise
         self._inv, self._client_id = conn, int(client_id)
+        self._up.set()
         log.info("tracking_up", extra=fields(node=self.name, client_id=self._client_id))
         if self._data is not None:
             # Its invalidations went to the connection before: it is
@@ -456,8 +469,13 @@ class Tracking:
         connections up, its reads' invalidations reaching us. A node it
         does not read from (no longer a master, or not reached since its
         connection went) holds nothing kept and does not count."""
-        reading = [node for node in self._nodes.values() if node.reads]
-        return bool(reading) and all(node.tracked for node in reading)
+        reading = False
+        for node in self._nodes.values():
+            if node.reads:
+                if not node.tracked:
+                    return False
+                reading = True
+        return reading
 
     def token(self) -> int:
         return self._epoch
