@@ -15,28 +15,21 @@ right after a login) as their logins were written; members written
 before it was added (``<start ms>|<JSON>``) still read.
 """
 
-import asyncio
 import json
-import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from services.admin.streams import Entries, event_streams, unread
+from services.admin.streams import Entries, event_streams, follow, unread
 from services.kernel import keys
 from services.kernel.clock import Clock, now_ms
-from services.kernel.logs import fields
 from services.kernel.tenants import TenantCache
-
-log = logging.getLogger(__name__)
 
 _BATCH = 500
 # The opening entry id of an interval recorded before ids were kept (sorts
 # before any real one).
 _NO_ENTRY = "0-0"
-_RETRY_SECONDS = 1.0
 
 
 def _tenant_of(user: str) -> str:
@@ -104,13 +97,7 @@ class OccupancyRecorder:
 
     async def run(self) -> None:
         """Follow every group's event stream until cancelled."""
-        while True:
-            try:
-                if not await self.catch_up():
-                    await asyncio.sleep(self._poll_seconds)
-            except (RedisError, OSError) as exc:
-                log.warning("occupancy_read_failed", extra=fields(error=str(exc)))
-                await asyncio.sleep(_RETRY_SECONDS)
+        await follow(self.catch_up, self._poll_seconds, "occupancy_read_failed")
 
     async def catch_up(self) -> bool:
         """Apply one batch of each stream's new entries; False: none."""

@@ -4,17 +4,24 @@ The occupancy report and the webhooks' feed each keep their own, so a
 restart, or a second admin instance, goes on where the last one stopped.
 """
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from services.kernel import keys
+from services.kernel.logs import fields
 from services.kernel.tenants import TenantCache
+
+log = logging.getLogger(__name__)
 
 Entries = list[tuple[str, dict[str, str]]]  # one stream's entries: (id, fields)
 
 # Where a stream with no kept position is read from: its first entry.
 START = "0-0"
+_RETRY_SECONDS = 1.0
 
 
 def event_streams(tenants: TenantCache) -> list[str]:
@@ -43,3 +50,16 @@ async def last_ids(redis: Redis, streams: list[str]) -> dict[str, str]:
             pipe.xrevrange(stream, "+", "-", count=1)
         replies = await pipe.execute()
     return {s: (r[0][0] if r else START) for s, r in zip(streams, replies, strict=True)}
+
+
+async def follow(catch_up: Callable[[], Awaitable[bool]], poll_seconds: float, failed: str) -> None:
+    """``catch_up`` until cancelled: at once again while it finds entries,
+    after ``poll_seconds`` when it found none; a Redis error is logged as
+    ``failed`` and waited out."""
+    while True:
+        try:
+            if not await catch_up():
+                await asyncio.sleep(poll_seconds)
+        except (RedisError, OSError) as exc:
+            log.warning(failed, extra=fields(error=str(exc)))
+            await asyncio.sleep(_RETRY_SECONDS)

@@ -17,7 +17,6 @@ admin service down for longer than the binding keeps events) is logged
 and counted once per stream and start: those events are gone.
 """
 
-import asyncio
 import json
 import logging
 
@@ -26,7 +25,7 @@ from redis.exceptions import RedisError
 
 from services.admin import metrics
 from services.admin.events import Event
-from services.admin.streams import START, Entries, event_streams, last_ids, unread
+from services.admin.streams import START, Entries, event_streams, follow, last_ids, unread
 from services.admin.webhooks import WebhookStore
 from services.kernel import keys
 from services.kernel.logs import fields
@@ -35,7 +34,6 @@ from services.kernel.tenants import TenantCache
 log = logging.getLogger(__name__)
 
 _BATCH = 500
-_RETRY_SECONDS = 1.0
 
 # KEYS: the positions hash, the deliveries stream. ARGV: the stream, the
 # position the entries were read after, the last entry's id, then
@@ -86,13 +84,7 @@ class WebhookFeed:
 
     async def run(self) -> None:
         """Feed until cancelled."""
-        while True:
-            try:
-                if not await self.catch_up():
-                    await asyncio.sleep(self._poll_seconds)
-            except (RedisError, OSError) as exc:
-                log.warning("webhook_feed_failed", extra=fields(error=str(exc)))
-                await asyncio.sleep(_RETRY_SECONDS)
+        await follow(self.catch_up, self._poll_seconds, "webhook_feed_failed")
 
     async def catch_up(self) -> bool:
         """Feed one batch of each stream's new entries; False: none."""
