@@ -617,3 +617,18 @@ async def test_a_killed_master_ends_what_was_kept_and_its_successor_is_tracked(
     assert _user(await kept_reads.kept("hd3001")) == "1003"
     redis_cluster.start_node(master)
     redis_cluster.wait_ok()
+
+
+async def test_a_batch_that_goes_around_the_tracked_connections_keeps_nothing(
+    kept_reads: KeptReads,
+) -> None:
+    """A batch the cluster pipeline runs (here a script without keys, which
+    no kept connection can place; else a redirect or a resting master) was
+    not read on a tracked connection: nothing read while it ran is kept."""
+    await kept_reads.kept("hd3001")  # tracking up at every master read from
+    tracking = kept_reads.tracking
+    token = tracking.token()
+    assert tracking.current(token, [keys.DIR_VERSION])
+    script = kept_reads.redis.register_script("return 1")
+    assert await tracking.batcher.run([script], lambda batch: batch.evalsha(script.sha, 0)) == [1]
+    assert not tracking.current(token, [keys.DIR_VERSION])
