@@ -43,8 +43,10 @@ class Event:
 
     @property
     def tenants(self) -> set[str]:
+        """The tenants it concerns: the device's and its users' (none empty)."""
         users = (self.data.get("old_user", ""), self.data.get("new_user", ""))
-        return {self.data.get("device_tenant", "")} | {u.split("/")[0] for u in users if u}
+        tenants = {self.data.get("device_tenant", "")} | {u.split("/")[0] for u in users if u}
+        return tenants - {""}
 
     def sse(self) -> bytes:
         return f"id: {self.id}\nevent: {self.kind}\ndata: {json.dumps(self.data)}\n\n".encode()
@@ -57,7 +59,7 @@ class _Viewer:
     queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
 
     def wants(self, event: Event) -> bool:
-        tenants = event.tenants - {""}
+        tenants = event.tenants
         if self.tenant is not None and self.tenant not in tenants:
             return False
         return any(self.operator.sees(t) for t in tenants)

@@ -131,8 +131,7 @@ class WebhookFeed:
         deliveries: list[str] = []
         for entry_id, data in entries:
             event = Event(entry_id, data.get("type", "change"), data)
-            tenants = event.tenants - {""}
-            body = body_of(event)
+            tenants, body = event.tenants, body_of(event)
             for hook in hooks:
                 if hook.wants(tenants):
                     deliveries += (hook.id, entry_id, body)
