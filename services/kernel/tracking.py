@@ -190,14 +190,15 @@ class _Node:
         self,
         owner: "Tracking",
         name: str,
-        new_connection: Callable[..., Connection],
-        timeout: float | None,
+        connection_class: type[Connection],
+        connection_kwargs: dict[str, Any],
         barrier: Callable[[], bytes],
     ) -> None:
         self._owner = owner
         self.name = name
-        self.new_connection = new_connection
-        self._timeout = timeout
+        self._connection_class = connection_class
+        self._connection_kwargs = connection_kwargs
+        self._timeout: float | None = connection_kwargs.get("socket_timeout")
         self._barrier = barrier
         self._packed_barrier = b""
         self._inv: Connection | None = None
@@ -212,6 +213,10 @@ class _Node:
         self._closing: asyncio.Task[None] | None = None
         self._stopping = False
         self._up = asyncio.Event()  # the invalidation connection is up
+
+    def new_connection(self, **overrides: Any) -> Connection:
+        """A connection to the node as its client's are made (not connected)."""
+        return self._connection_class(**{**self._connection_kwargs, **overrides})
 
     async def up(self) -> None:
         """Until the invalidation connection is up, for at most the socket
@@ -407,13 +412,7 @@ class Tracking:
             self._cluster = None
             pool = redis.connection_pool
             node = self._add(
-                _Node(
-                    self,
-                    "redis",
-                    partial(pool.connection_class, **pool.connection_kwargs),
-                    pool.connection_kwargs.get("socket_timeout"),
-                    lambda: _PING,
-                )
+                _Node(self, "redis", pool.connection_class, pool.connection_kwargs, lambda: _PING)
             )
             self.batcher = Batcher(redis, _TrackedConnections(lambda: node))
 
@@ -437,8 +436,8 @@ class Tracking:
                 _Node(
                     self,
                     cluster_node.name,
-                    partial(cluster_node.connection_class, **cluster_node.connection_kwargs),
-                    cluster_node.connection_kwargs.get("socket_timeout"),
+                    cluster_node.connection_class,
+                    cluster_node.connection_kwargs,
                     partial(self._barrier_of, cluster_node.name),
                 )
             )
