@@ -334,8 +334,8 @@ class _ByNode:
     def __init__(
         self,
         redis: RedisCluster,
-        node_connections: Callable[[ClusterNode], ConnectionSource] = _NodePool,
-        untracked: Callable[[], None] = lambda: None,
+        node_connections: Callable[[ClusterNode], ConnectionSource],
+        untracked: Callable[[], None],
     ) -> None:
         self._redis = redis
         self._pipeline = _cluster(redis)
