@@ -9,10 +9,10 @@ import contextlib
 import copy
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
@@ -52,6 +52,8 @@ from tests.support.provision import YEALINK_T46U_UA, device_cache, phone_session
 from tests.support.secrets import pin_digester, sealing_box, webhook_key_file
 from tests.support.services import auth_settings, binding_settings
 from tests.support.webhook_receiver import receiver
+
+T = TypeVar("T")
 
 GROUP = "acme-group"
 DEVICES = ("hd3001", "hd3002", "hd3003")
@@ -413,6 +415,18 @@ def key_lookups(cluster: LocalRedisCluster) -> int:
     return total
 
 
+async def served(call: Callable[[], Awaitable[T]], what: str) -> T:
+    """``call``'s answer, asked again while the cluster has no master for a
+    slot it needs (a fail-over under way), for up to a minute."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return await call()
+        except RedisError:
+            assert time.monotonic() < deadline, f"{what} did not work again after the fail-over"
+            await asyncio.sleep(0.05)
+
+
 @pytest.fixture
 async def device_reads(
     redis_cluster: LocalRedisCluster,
@@ -469,14 +483,7 @@ async def test_device_reads_go_on_once_a_replica_took_over_from_their_master(
     assert await devices.read("hd3001", int(time.time() * 1000)) is not None
     master = redis_cluster.master_of(keys.device(GROUP, "hd3001"))
     redis_cluster.kill(master)
-    deadline = time.monotonic() + 60
-    while True:
-        assert time.monotonic() < deadline, "device reads did not work again after the fail-over"
-        try:
-            record = await devices.read("hd3001", int(time.time() * 1000))
-            break
-        except RedisError:  # no master for the slot yet
-            await asyncio.sleep(0.05)
+    record = await served(lambda: devices.read("hd3001", int(time.time() * 1000)), "device reads")
     assert record is not None and record.id == "hd3001"
     assert redis_cluster.master_of(keys.device(GROUP, "hd3001")) != master
     await asyncio.sleep(1.5)  # the dead node's rest (kernel.batch)
@@ -504,17 +511,14 @@ class KeptReads:
         """hd300N's file as its phone's fetch reads it (retried while the
         cluster has no master for a slot)."""
         mac = f"001565aa{device[2:]}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                _, read = await self.devices.for_fetch(
-                    self.failures, mac, "127.0.0.1", device, int(time.time() * 1000)
-                )
-                assert read is not None
-                return read
-            except RedisError:
-                assert time.monotonic() < deadline, "device reads did not work again"
-                await asyncio.sleep(0.05)
+        _, read = await served(
+            lambda: self.devices.for_fetch(
+                self.failures, mac, "127.0.0.1", device, int(time.time() * 1000)
+            ),
+            "device reads",
+        )
+        assert read is not None
+        return read
 
     async def kept(self, device: str) -> DeviceFile:
         """The device's file once a fetch was answered from memory."""
@@ -527,21 +531,12 @@ class KeptReads:
         raise AssertionError(f"{device}'s file was never kept")
 
     async def login(self, device: str, ext: str) -> None:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                r = await self.core.login(
-                    device, pb.UserRef(tenant="acme", extension=ext), allow_takeover=True, actor="t"
-                )
-                # Already: an earlier test of the module left it there.
-                assert r.result in (
-                    pb.LOGIN_RESULT_LOGGED_IN,
-                    pb.LOGIN_RESULT_ALREADY_LOGGED_IN,
-                ), r
-                return
-            except RedisError:  # no master for the slot yet
-                assert time.monotonic() < deadline, "logins did not work again"
-                await asyncio.sleep(0.05)
+        user = pb.UserRef(tenant="acme", extension=ext)
+        r = await served(
+            lambda: self.core.login(device, user, allow_takeover=True, actor="t"), "logins"
+        )
+        # Already: an earlier test of the module left it there.
+        assert r.result in (pb.LOGIN_RESULT_LOGGED_IN, pb.LOGIN_RESULT_ALREADY_LOGGED_IN), r
 
 
 @pytest.fixture
